@@ -1,0 +1,139 @@
+/* The engine: a packet is decoded once into a descriptor, then decided
+ * against a rule set, statelessly (ruleset_decide, used by 'query') or with
+ * if-bound flow state (flow_table_packet, used by replay and the userspace
+ * backends). */
+#ifndef IFWALL_FILTER_ENGINE_H
+#define IFWALL_FILTER_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "filter/addr.h"
+#include "rules/ruleset.h"
+
+enum verdict {
+	VERDICT_PASS = 0,
+	VERDICT_BLOCK,  /* dropped silently */
+	VERDICT_REJECT, /* dropped and answered with RST / ICMP unreachable */
+};
+
+const char *verdict_name(enum verdict v); /* "pass", "block", "reject" */
+
+/* Decoded packet plus the context the backend knows. */
+struct packet {
+	/* Layer 3 */
+	uint8_t family;          /* 4 or 6 */
+	uint8_t proto;           /* transport protocol after extension headers */
+	struct ifw_addr src, dst;
+	uint32_t len;            /* bytes of the IP packet */
+	/* Fragments: fragment is set for any fragment; a non-first fragment
+	 * has no transport header (has_ports and has_icmp are false). */
+	bool fragment;
+	bool first_fragment;
+	uint32_t frag_id;
+	/* Layer 4 */
+	bool has_ports;          /* tcp, udp (and sctp, udplite) */
+	uint16_t sport, dport;   /* host order */
+	bool has_icmp;
+	uint8_t icmp_type, icmp_code;
+	uint16_t icmp_id;        /* echo identifier, host order */
+	uint8_t tcp_flags;
+	/* Context */
+	unsigned dir;            /* DIR_IN or DIR_OUT */
+	char ifname[IFW_IFNAMSIZ];
+	enum iftype iftype;
+	bool has_uid;
+	uint32_t uid;
+	bool has_mark;
+	uint32_t mark;
+};
+
+enum decode_status {
+	DECODE_OK = 0,
+	DECODE_TRUNCATED = -1,   /* shorter than its headers say */
+	DECODE_MALFORMED = -2,   /* bad version, header length, ... */
+	DECODE_NOT_IP = -3,
+};
+
+/* Decodes an IP packet (IPv4 or IPv6, by its version nibble) into p's layer
+ * 3 and 4 fields; context fields are left as they were. Never reads past
+ * len. */
+enum decode_status packet_decode(const uint8_t *data, size_t len,
+				 struct packet *p);
+
+struct decision {
+	enum verdict verdict;
+	const struct rule *rule; /* NULL: the default decided (or 'skip') */
+	bool skipped;            /* interface is in 'set skip on' */
+};
+
+/* Stateless first-match evaluation. Owner criteria (user, mark) not known
+ * in p never match. */
+struct decision ruleset_decide(const struct ruleset *rs, const struct packet *p);
+/* True when the rule's every criterion matches p. */
+bool rule_matches(const struct rule *r, const struct packet *p);
+bool ifmatch_matches(const struct ifmatch *m, const char *ifname,
+		     enum iftype type);
+
+/* --- flow table ---------------------------------------------------------- */
+
+struct flow_limits {
+	size_t max_flows;        /* 0: default 65536 */
+	uint32_t tcp_timeout;    /* seconds idle; 0: default 3600 */
+	uint32_t tcp_closed_timeout; /* after FIN/RST; 0: default 10 */
+	uint32_t udp_timeout;    /* 0: default 60 */
+	uint32_t icmp_timeout;   /* 0: default 30 */
+	uint32_t other_timeout;  /* 0: default 60 */
+};
+
+/* A flow: the 5-tuple seen first (its direction defines src/dst) bound to
+ * one interface. */
+struct flow {
+	uint8_t family, proto;
+	unsigned dir;            /* direction of the first packet */
+	struct ifw_addr src, dst;
+	uint16_t sport, dport;   /* icmp: id in sport, type in dport */
+	char ifname[IFW_IFNAMSIZ];
+	enum verdict verdict;
+	const struct rule *rule; /* NULL: default */
+	uint64_t packets, bytes;
+	uint64_t first_seen, last_seen; /* nanoseconds, caller's clock */
+	uint64_t id;             /* creation order */
+};
+
+struct flow_table;
+
+struct flow_table *flow_table_new(const struct flow_limits *limits);
+void flow_table_free(struct flow_table *ft);
+
+/* Decides one packet with state. A packet of a known passed flow on the same
+ * interface passes without rule evaluation; on another interface it is
+ * decided as new. Non-first fragments follow the decision of their first
+ * fragment, and are blocked when it is unknown. *flow (if not NULL) gets the
+ * flow the packet was counted in (valid until the next call). now is in
+ * nanoseconds. */
+struct decision flow_table_packet(struct flow_table *ft,
+				  const struct ruleset *rs,
+				  const struct packet *p, uint64_t now,
+				  const struct flow **flow);
+
+/* After a rule set swap: re-decides every flow against rs; flows rs blocks
+ * are blocked from their next packet on. Returns the number that changed. */
+size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs);
+
+/* Drops flows idle past their timeout. Returns how many. */
+size_t flow_table_expire(struct flow_table *ft, uint64_t now);
+
+typedef void (*flow_visit_fn)(const struct flow *f, void *ctx);
+/* Called with every flow just before it leaves the table (idle timeout,
+ * eviction when full, flow_table_free), so a reporter sees every flow while
+ * memory stays bounded. */
+void flow_table_set_end_callback(struct flow_table *ft, flow_visit_fn fn,
+				 void *ctx);
+size_t flow_table_count(const struct flow_table *ft);
+uint64_t flow_table_evictions(const struct flow_table *ft);
+/* Live flows in creation order. */
+void flow_table_foreach(const struct flow_table *ft, flow_visit_fn fn, void *ctx);
+
+#endif

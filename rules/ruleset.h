@@ -1,0 +1,240 @@
+/* The validated, expanded, immutable rule set: what rules/ produces and what
+ * filter/ and every backend consume. No syntax survives here: macros are
+ * substituted, lists are flattened, the killswitch preset is expanded into
+ * ordinary rules (marked with their origin so the printer can fold them back).
+ *
+ * Everything is owned by the struct ruleset and freed by ruleset_free(). */
+#ifndef IFWALL_RULES_RULESET_H
+#define IFWALL_RULES_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "filter/addr.h"
+
+#define IFW_IFNAMSIZ 16
+
+enum rule_action {
+	ACTION_PASS = 0,
+	ACTION_BLOCK, /* follows the rule set's block_policy */
+	ACTION_REJECT,
+};
+
+/* Direction bits; a rule with neither given has both. */
+enum {
+	DIR_IN = 1,
+	DIR_OUT = 2,
+	DIR_BOTH = DIR_IN | DIR_OUT,
+};
+
+enum iftype {
+	IFTYPE_ETHER = 0,
+	IFTYPE_LOOPBACK,
+	IFTYPE_TUNNEL,
+};
+
+/* One interface criterion. */
+enum ifitem_kind {
+	IFITEM_NAME,   /* exact name */
+	IFITEM_PREFIX, /* 'wg*': name starts with 'name' */
+	IFITEM_ANY,    /* every interface */
+	IFITEM_TYPE,   /* 'type tunnel' */
+};
+
+struct ifitem {
+	enum ifitem_kind kind;
+	char name[IFW_IFNAMSIZ]; /* NAME, PREFIX (without '*') */
+	enum iftype type;        /* TYPE */
+};
+
+/* Matches when any item matches, inverted when negate is set. Lists with
+ * negated members are normalised by the parser: '!{a b}' is negate=true
+ * over {a b}; a list mixing negated and plain members is an error.
+ * count == 0 means "no criterion" (every interface). */
+struct ifmatch {
+	bool negate;
+	size_t count;
+	struct ifitem *items;
+};
+
+/* An address criterion: set == NULL means any. When the criterion is exactly
+ * one named table, table names it (for nft named sets and for printing);
+ * otherwise table is NULL and set is an anonymous set owned by the rule set. */
+struct addrmatch {
+	bool negate;
+	const struct addrset *set;
+	const char *table;
+};
+
+struct portrange {
+	uint16_t lo, hi; /* inclusive */
+};
+
+/* count == 0 means any port. */
+struct portmatch {
+	bool negate;
+	size_t count;
+	struct portrange *ranges;
+};
+
+enum rule_origin {
+	ORIGIN_USER = 0,
+	ORIGIN_KILLSWITCH,
+};
+
+struct rule {
+	enum rule_action action;
+	unsigned dir;         /* DIR_IN, DIR_OUT or DIR_BOTH */
+	bool log;
+	bool quick_state;     /* reserved: always true (first match, stateful) */
+	struct ifmatch on;    /* count == 0: any interface */
+	unsigned family;      /* 0: both, 4: inet, 6: inet6 */
+	/* Protocols: nprotos == 0 means any. */
+	size_t nprotos;
+	uint8_t *protos;
+	struct addrmatch from, to;
+	struct portmatch sport, dport;
+	/* ICMP types: ntypes == 0 means any; icmp6 tells which family's names. */
+	size_t ntypes;
+	uint8_t *types;
+	bool icmp6;
+	bool has_user;
+	uint32_t uid;
+	char *user_name;      /* as written, for printing; NULL when a number */
+	bool has_mark;
+	uint32_t mark;
+	char *label;          /* NULL when none */
+
+	/* Where it came from. */
+	const char *file;     /* owned by the rule set */
+	int line;
+	enum rule_origin origin;
+	char *text;           /* canonical text of this rule, one line */
+	size_t index;         /* position in ruleset.rules */
+};
+
+struct rs_table {
+	char *name;           /* without <> */
+	struct addrset *set;
+	const char *file;
+	int line;
+};
+
+/* The killswitch block as written, kept for the canonical (unexpanded)
+ * printer and for warnings. */
+struct killswitch_endpoint {
+	struct ifw_prefix addr;
+	bool has_port;
+	uint16_t port;
+	uint8_t proto;        /* 0: any, else IPPROTO_UDP / IPPROTO_TCP */
+	bool has_user;
+	uint32_t uid;
+	char *user_name;
+	bool has_mark;
+	uint32_t mark;
+};
+
+struct killswitch {
+	struct ifmatch tunnel;
+	size_t nendpoints;
+	struct killswitch_endpoint *endpoints;
+	struct addrmatch dns; /* set == NULL: no dns line */
+	char *dns_text;       /* canonical text of the dns ADDRS */
+	bool allow_lan;
+	bool allow_dhcp;
+	const char *file;
+	int line;
+	size_t first_rule;    /* index of its first expanded rule */
+	size_t nrules;        /* number of expanded rules */
+};
+
+enum default_verdict {
+	DEFAULT_BLOCK = 0,    /* follows block_policy */
+	DEFAULT_PASS,
+	DEFAULT_REJECT,
+	DEFAULT_DROP,         /* always silent, whatever block_policy says */
+};
+
+enum block_policy {
+	BLOCK_POLICY_DROP = 0,
+	BLOCK_POLICY_REJECT,
+};
+
+struct ruleset {
+	size_t nrules;
+	struct rule *rules;
+	/* Verdict when no rule matches, per direction. 'set default' sets both;
+	 * the killswitch sets out = REJECT, in = DROP. */
+	enum default_verdict default_in, default_out;
+	bool default_explicit;    /* 'set default' was written */
+	enum block_policy block_policy;
+	struct ifmatch skip;      /* 'set skip on': never filtered */
+	size_t ntables;
+	struct rs_table *tables;
+	struct killswitch *killswitch; /* NULL when none */
+	/* Everything else the rule set owns (file names, anonymous sets). */
+	size_t nfiles;
+	char **files;
+	size_t nsets;
+	struct addrset **sets;
+};
+
+/* Diagnostics: values with locations; rules/ never prints on its own. */
+enum diag_severity {
+	DIAG_ERROR,
+	DIAG_WARNING,
+	DIAG_NOTE,
+};
+
+struct diag {
+	enum diag_severity severity;
+	char *file;           /* NULL for diagnostics without a location */
+	int line, col;        /* 1-based; col 0 when unknown */
+	int span;             /* characters under the caret, >= 1 */
+	char *message;
+	char *source_line;    /* the line's text, NULL when unknown */
+	char *include_chain;  /* "In file included from a.rules:3:" lines, or NULL */
+};
+
+struct diag_list {
+	size_t count;
+	size_t errors;
+	size_t warnings;
+	struct diag *items;
+};
+
+/* Parses, validates and expands a rule file. Returns the rule set, or NULL
+ * when there was any error (all of them appended to diags) or -ENOMEM.
+ * Warnings are appended to diags in both cases. diags may be NULL. */
+struct ruleset *ruleset_from_file(const char *path, struct diag_list *diags);
+/* The same from text in memory; 'name' is used in locations and includes
+ * are resolved relative to the current directory. */
+struct ruleset *ruleset_from_string(const char *name, const char *text,
+				    size_t len, struct diag_list *diags);
+void ruleset_free(struct ruleset *rs);
+
+/* Canonical printer: a valid rule file that parses back to the same output.
+ * expand=false folds the killswitch rules back into the killswitch block.
+ * Each rule is followed by a comment with its FILE:LINE. */
+int ruleset_print(FILE *out, const struct ruleset *rs, bool expand);
+
+/* gcc-style: "FILE:LINE:COL: error: MESSAGE", the source line and a caret
+ * line under the span, include chains before. */
+void diag_list_print(FILE *out, const struct diag_list *diags);
+/* JSON array of {severity,file,line,col,message}. */
+void diag_list_print_json(FILE *out, const struct diag_list *diags);
+void diag_list_clear(struct diag_list *diags);
+
+/* Interface type guessed from a name: lo* loopback; wg*, tun*, tap*, ppp*,
+ * utun* tunnel; else ether. */
+enum iftype iftype_from_name(const char *name);
+const char *iftype_name(enum iftype type);
+
+/* Names of ICMP / ICMPv6 types: returns the number, or -1 if unknown. */
+int icmp_type_from_name(const char *name, bool icmp6);
+/* NULL when the number has no name. */
+const char *icmp_type_name(int type, bool icmp6);
+
+#endif

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The test runner behind 'make check'. Every test (a unit binary in
+# $O/tests/unit/ or a script tests/*/t_*.sh) prints one line per case:
+#   PASS name | FAIL name: why | SKIP name: why
+# A test that exits non-zero without printing FAIL counts as one failure.
+# Ends with "N passed, N failed". ONLY=pattern runs matching tests only.
+set -u
+cd "$(dirname "$0")/.."
+export O=${O:-build}
+export IFWALL=${IFWALL:-$PWD/$O/ifwall}
+export TOP=$PWD
+passed=0 failed=0 skipped=0
+failures=()
+log=$(mktemp -d /tmp/ifwall-check.XXXXXX)
+
+run_one() {
+	local name=$1; shift
+	local out=$log/$(echo "$name" | tr '/' '_').log
+	local start=$(date +%s)
+	"$@" >"$out" 2>&1
+	local rc=$?
+	local p f s
+	p=$(grep -c '^PASS ' "$out"); f=$(grep -c '^FAIL ' "$out"); s=$(grep -c '^SKIP ' "$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $name: exited $rc" >>"$out"; f=1
+	fi
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	printf '%-40s %4d passed %3d failed %3d skipped (%ds)\n' "$name" "$p" "$f" "$s" $(( $(date +%s) - start ))
+	if [ "$f" -gt 0 ]; then
+		grep '^FAIL ' "$out" | head -20 | sed 's/^/    /'
+		failures+=("$name: see $out")
+	fi
+}
+
+for t in "$O"/tests/unit/test_*; do
+	[ -x "$t" ] || continue
+	name=unit/$(basename "$t")
+	[ -n "${ONLY:-}" ] && [[ $name != *$ONLY* ]] && continue
+	run_one "$name" "$t"
+done
+for t in tests/*/t_*.sh; do
+	[ -f "$t" ] || continue
+	name=${t#tests/}
+	[ -n "${ONLY:-}" ] && [[ $name != *$ONLY* ]] && continue
+	run_one "$name" bash "$t"
+done
+echo
+for f in "${failures[@]+"${failures[@]}"}"; do echo "failed: $f"; done
+echo "logs in $log ($skipped skipped)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

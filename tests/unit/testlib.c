@@ -1,0 +1,2 @@
+#include "tests/unit/testlib.h"
+int test_failures;

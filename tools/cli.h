@@ -1,0 +1,37 @@
+/* Shared by the subcommands of the ifwall CLI. Only tools/ talks to the user. */
+#ifndef IFWALL_TOOLS_CLI_H
+#define IFWALL_TOOLS_CLI_H
+
+#include <stdio.h>
+
+/* Exit codes, cli.md */
+enum {
+	EXIT_OK = 0,
+	EXIT_FOUND = 1,   /* a leak, a verdict mismatch */
+	EXIT_USAGE = 2,   /* usage, invalid rule file / capture / description */
+	EXIT_SYSTEM = 3,  /* permission, netlink, kernel, device */
+};
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_check(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_flush(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_interfaces(int argc, char **argv);
+
+/* Program name for messages ("ifwall"). */
+extern const char *prog;
+/* "ifwall SUBCOMMAND: message" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

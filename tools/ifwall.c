@@ -1,0 +1,62 @@
+/* ifwall: dispatch to one file per subcommand. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/cli.h"
+
+const char *prog = "ifwall";
+
+static const struct command commands[] = {
+	{ "check", cmd_check, "parse and validate a rule file, print it in canonical form" },
+	{ "query", cmd_query, "decide packet descriptions against a rule file" },
+	{ "replay", cmd_replay, "run pcap/pcapng captures through the engine" },
+	{ "load", cmd_load, "apply a rule file atomically with nftables" },
+	{ "show", cmd_show, "show the active rule set with counters" },
+	{ "flush", cmd_flush, "remove everything ifwall installed" },
+	{ "compile", cmd_compile, "print the nft script 'load' would apply" },
+	{ "run", cmd_run, "userspace packet path (divert or tun), in the foreground" },
+	{ "interfaces", cmd_interfaces, "list interfaces: index, name, type, flags, addresses" },
+};
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s %s: ", prog, cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: %s COMMAND [OPTIONS] ...\n\nCommands:\n", prog);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nEvery command takes -h. Exit codes: 0 ok, 1 found a failure "
+		"(leak, mismatch), 2 usage or invalid input, 3 system error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		puts("ifwall 0.1");
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
