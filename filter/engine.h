@@ -20,6 +20,21 @@ enum verdict {
 
 const char *verdict_name(enum verdict v); /* "pass", "block", "reject" */
 
+/* Addresses assigned to interfaces, for '(IFSPEC)' address criteria. Live
+ * backends fill it from rtnetlink; replay learns it from traffic (the source
+ * of a packet passing out on an interface). */
+struct ifaddr_table;
+struct ifaddr_table *ifaddr_table_new(void);
+void ifaddr_table_free(struct ifaddr_table *t);
+/* Records that ifname holds addr. Returns 0 or -ENOMEM. */
+int ifaddr_table_add(struct ifaddr_table *t, const char *ifname,
+		     const struct ifw_addr *addr);
+/* Forgets every address of ifname. */
+void ifaddr_table_remove_interface(struct ifaddr_table *t, const char *ifname);
+/* Name of the interface holding addr, NULL when none is known. */
+const char *ifaddr_table_owner(const struct ifaddr_table *t,
+			       const struct ifw_addr *addr);
+
 /* Decoded packet plus the context the backend knows. */
 struct packet {
 	/* Layer 3 */
@@ -47,6 +62,8 @@ struct packet {
 	uint32_t uid;
 	bool has_mark;
 	uint32_t mark;
+	/* Interface addresses for '(IFSPEC)'; NULL: unknown, never matches. */
+	const struct ifaddr_table *ifaddrs;
 };
 
 enum decode_status {

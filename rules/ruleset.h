@@ -66,6 +66,11 @@ struct addrmatch {
 	bool negate;
 	const struct addrset *set;
 	const char *table;
+	/* '(IFSPEC)' (pf syntax): the addresses currently assigned to the
+	 * interfaces IFSPEC matches. NULL otherwise; set is then NULL too.
+	 * Only known on a live host, or when the backend supplies them (see
+	 * struct ifaddr_table in filter/engine.h); unknown never matches. */
+	const struct ifmatch *ifaddr;
 };
 
 struct portrange {
