@@ -1,11 +1,20 @@
 # ifwall: make, make check, make demo, make bench, make fuzz, make install
-# Variables: PREFIX, DESTDIR, SAN=1 (ASan+UBSan), V=1 (verbose), CC.
+# make package (Debian packages, opt-in), make clean
+# Variables: PREFIX, DESTDIR, SAN=1 (ASan+UBSan), V=1 (verbose), CC, and the
+# install directories below.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/sbin
 LIBDIR ?= $(PREFIX)/lib
 INCDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR ?= /etc
+# libifwall: SONAME libifwall.so.$(LIB_MAJOR); exported symbols are listed in
+# tools/libifwall.map (version node IFWALL_0.1).
+LIB_MAJOR = 0
+LIB_VERSION = 0.1.0
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKGS = libpcap libnftnl libmnl
@@ -42,7 +51,7 @@ UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 HELPER_BIN := $(HELPER_SRC:tools/helpers/%.c=$(O)/tools/%)
 
-all: $(O)/ifwall $(HELPER_BIN)
+all: $(O)/ifwall $(HELPER_BIN) $(O)/libifwall.so.$(LIB_VERSION) $(O)/libifwall.pc
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -50,6 +59,26 @@ $(O)/%.o: %.c
 
 $(O)/libifwall.a: $(LIB_OBJ)
 	$(qar)rm -f $@ && ar rcs $@ $^
+
+# Library objects are position independent so that one set of objects makes
+# both libifwall.a and libifwall.so (-fno-semantic-interposition keeps calls
+# inside the library direct and inlinable).
+$(LIB_OBJ): override CFLAGS += -fPIC -fno-semantic-interposition
+
+$(O)/libifwall.so.$(LIB_VERSION): $(LIB_OBJ) tools/libifwall.map
+	$(qld)$(CC) -shared -Wl,-soname,libifwall.so.$(LIB_MAJOR) \
+		-Wl,--version-script=tools/libifwall.map -Wl,-z,defs $(LDFLAGS) \
+		-o $@ $(LIB_OBJ) $(LDLIBS)
+	$(Q)ln -sf libifwall.so.$(LIB_VERSION) $(O)/libifwall.so.$(LIB_MAJOR)
+	$(Q)ln -sf libifwall.so.$(LIB_MAJOR) $(O)/libifwall.so
+
+# Generated at build time with the install directories of this make run.
+$(O)/libifwall.pc: tools/libifwall.pc.in FORCE
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(LIB_VERSION)|g' \
+		-e 's|@PKGS@|$(PKGS)|g' $< >$@.tmp
+	$(Q)cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv -f $@.tmp $@
 
 $(O)/ifwall: $(CLI_OBJ) $(O)/libifwall.a
 	$(qld)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libifwall.a $(LDLIBS)
@@ -81,12 +110,52 @@ FUZZTIME ?= 30
 fuzz: deps
 	@FUZZTIME=$(FUZZTIME) bash tests/fuzz/run.sh
 
+# Optional parts (man pages, systemd units, boot rules) are installed when
+# they exist in the tree. An existing $(SYSCONFDIR)/ifwall/boot.rules is kept.
+MAN_PAGES := $(sort $(wildcard tools/man/*.[1-8]))
+UNITS := $(sort $(wildcard tools/systemd/*.service tools/systemd/*.target))
+BOOT_RULES := $(wildcard tools/systemd/boot.rules)
+COMPLETION := $(wildcard tools/completion/ifwall)
+
 install: all
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR)
 	install -m 755 $(O)/ifwall $(DESTDIR)$(BINDIR)/ifwall
+	install -m 644 $(O)/libifwall.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libifwall.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libifwall.so.$(LIB_MAJOR)
+	ln -sf libifwall.so.$(LIB_MAJOR) $(DESTDIR)$(LIBDIR)/libifwall.so
+	install -m 644 $(O)/libifwall.a $(DESTDIR)$(LIBDIR)/libifwall.a
+	install -m 644 filter/ifwall.h $(DESTDIR)$(INCDIR)/ifwall.h
+	install -m 644 $(O)/libifwall.pc $(DESTDIR)$(PKGCONFIGDIR)/libifwall.pc
+	$(Q)set -e; for m in $(MAN_PAGES); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		echo "install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+ifneq ($(COMPLETION),)
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	install -m 644 $(COMPLETION) $(DESTDIR)$(COMPLETIONDIR)/ifwall
+endif
+ifneq ($(UNITS),)
+	install -d $(DESTDIR)$(SYSTEMDDIR)
+	$(Q)set -e; for u in $(UNITS); do \
+		echo "install -m 644 $$u $(DESTDIR)$(SYSTEMDDIR)/"; \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
+			>$(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; \
+		chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; done
+endif
+ifneq ($(BOOT_RULES),)
+	install -d $(DESTDIR)$(SYSCONFDIR)/ifwall
+	[ -e $(DESTDIR)$(SYSCONFDIR)/ifwall/boot.rules ] || \
+		install -m 644 $(BOOT_RULES) $(DESTDIR)$(SYSCONFDIR)/ifwall/boot.rules
+endif
+
+# Debian packages (ifwall, libifwall0, libifwall-dev) into $(O)/package/;
+# opt-in, not part of 'make check' (needs debhelper and lintian).
+package:
+	@O=$(O) bash tests/package/build.sh
 
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all tests deps check demo bench fuzz install clean
+.PHONY: all tests deps check demo bench fuzz install package clean FORCE
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,213 @@
+/* libifwall: the ifwall rule engine for programs that embed it (a VPN
+ * client's packet loop, a network manager). This is the only public header;
+ * it is installed as <ifwall.h> and needs nothing else from ifwall.
+ *
+ *   #include <ifwall.h>      cc prog.c $(pkg-config --cflags --libs libifwall)
+ *
+ * Conventions, for every function below:
+ * - Errors are returned as a negative errno value (-EINVAL, -ENOMEM, ...);
+ *   0 or a non-negative count means success. Functions that create an
+ *   object return it through an out-parameter and set it to NULL on error.
+ *   The library never prints, never calls exit(), never raises signals and
+ *   never changes the process's signal handlers.
+ * - Every handle is opaque and has exactly one *_free() function, which
+ *   accepts NULL.
+ * - Strings the library returns through a struct or a const char * belong
+ *   to the object they came from and stay valid until it is freed. Strings
+ *   returned through a char ** are the caller's, to release with free(3).
+ * - Thread safety: a rule set (struct ifw_ruleset) and a diagnostics list
+ *   are immutable once created; any number of threads may use them at the
+ *   same time (ifw_decide*, ifw_ruleset_format, ifw_diags_*). Parsing
+ *   (ifw_ruleset_from_*) may be called from several threads at once (the
+ *   library serialises what is not reentrant inside it). A flow table is
+ *   not locked: use one per thread, or serialise calls on it yourself.
+ *   The nft functions may be called from any thread; each uses its own
+ *   netlink socket.
+ *
+ * Symbols are versioned (IFWALL_0.1); SONAME libifwall.so.0. */
+#ifndef IFWALL_H
+#define IFWALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IFWALL_VERSION_MAJOR 0
+#define IFWALL_VERSION_MINOR 1
+
+/* Library version as "0.1.0"; never NULL. */
+const char *ifw_version(void);
+
+/* --- verdicts and directions --------------------------------------------- */
+
+enum ifw_verdict {
+	IFW_PASS = 0,
+	IFW_BLOCK = 1,   /* dropped silently */
+	IFW_REJECT = 2,  /* dropped and answered with TCP RST / ICMP unreachable */
+};
+
+enum ifw_dir {
+	IFW_IN = 1,      /* entering the host through the interface */
+	IFW_OUT = 2,     /* leaving the host through the interface */
+};
+
+/* "pass", "block", "reject"; NULL for a value outside the enum. */
+const char *ifw_verdict_name(int verdict);
+
+/* --- diagnostics (errors and warnings of a rule file, as data) ---------- */
+
+enum ifw_severity {
+	IFW_SEVERITY_ERROR = 0,
+	IFW_SEVERITY_WARNING = 1,
+	IFW_SEVERITY_NOTE = 2,
+};
+
+/* One diagnostic. Fields may be added at the end in later versions: never
+ * allocate or copy this struct, use the pointer ifw_diags_get() returns. */
+struct ifw_diag {
+	int severity;            /* enum ifw_severity */
+	const char *file;        /* NULL when the message has no location */
+	int line;                /* 1-based, 0 when unknown */
+	int col;                 /* 1-based, 0 when unknown */
+	int span;                /* characters the problem covers, >= 1 */
+	const char *message;     /* without location or severity prefix */
+	const char *source_line; /* the text of the line, NULL when unknown */
+};
+
+struct ifw_diags;
+
+/* Number of diagnostics, of errors, of warnings. A NULL list has none. */
+size_t ifw_diags_count(const struct ifw_diags *diags);
+size_t ifw_diags_errors(const struct ifw_diags *diags);
+size_t ifw_diags_warnings(const struct ifw_diags *diags);
+/* The i-th diagnostic in the order they were found; NULL when i is out of
+ * range. Valid until ifw_diags_free(). */
+const struct ifw_diag *ifw_diags_get(const struct ifw_diags *diags, size_t i);
+
+enum {
+	IFW_FORMAT_TEXT = 0,     /* gcc style, as 'ifwall check' prints it */
+	IFW_FORMAT_JSON = 1,     /* JSON array of {severity,file,line,col,message} */
+};
+/* Formats every diagnostic into a new NUL-terminated string: with
+ * IFW_FORMAT_TEXT "FILE:LINE:COL: error: MESSAGE", the source line and a
+ * caret line under the span, include chains first. *text is set to a
+ * string the caller frees with free(3) (an empty string when there is
+ * nothing). Returns its length, -EINVAL (NULL text, unknown format) or
+ * -ENOMEM (*text is then NULL). */
+int ifw_diags_format(const struct ifw_diags *diags, int format, char **text);
+void ifw_diags_free(struct ifw_diags *diags);
+
+/* --- rule sets ----------------------------------------------------------- */
+
+struct ifw_ruleset;
+
+/* Parses, validates and expands a rule file (ifwall.rules(5)); includes and
+ * table files are read relative to it. On success *rs is the rule set. If
+ * diags is not NULL, *diags is set to the diagnostics (warnings on
+ * success, errors and warnings on failure; an empty list when there are
+ * none), to free with ifw_diags_free(), also on failure.
+ * Returns 0; -EINVAL when the file has errors (*rs is NULL, the errors are in
+ * *diags); -ENOENT, -EACCES, ... when the file cannot be opened (also
+ * reported in *diags); -EFAULT when path or rs is NULL; -ENOMEM. */
+int ifw_ruleset_from_file(const char *path, struct ifw_ruleset **rs,
+			  struct ifw_diags **diags);
+/* The same from text in memory. name is used in locations ("client.rules");
+ * includes and table files are resolved relative to the current directory.
+ * The text need not be NUL-terminated. Returns as ifw_ruleset_from_file
+ * (-EINVAL when the text has errors). */
+int ifw_ruleset_from_string(const char *name, const char *text, size_t len,
+			    struct ifw_ruleset **rs, struct ifw_diags **diags);
+void ifw_ruleset_free(struct ifw_ruleset *rs);
+
+/* Number of rules after expansion (the killswitch preset counts as the
+ * rules it expands to). 0 for NULL. */
+size_t ifw_ruleset_rule_count(const struct ifw_ruleset *rs);
+
+enum {
+	IFW_FORMAT_EXPAND = 1,   /* print the killswitch preset as plain rules */
+};
+/* The canonical rule file, as 'ifwall check' prints it (each rule followed
+ * by "  # FILE:LINE"); it parses back to the same text. flags: 0 or
+ * IFW_FORMAT_EXPAND. *text is the caller's, to free(3). Returns its length,
+ * -EINVAL (NULL argument, unknown flag) or -ENOMEM. */
+int ifw_ruleset_format(const struct ifw_ruleset *rs, int flags, char **text);
+
+/* --- deciding packets ---------------------------------------------------- */
+
+/* What decided a packet. Filled by the ifw_decide* functions and by
+ * ifw_flow_table_packet; the strings belong to the rule set that decided
+ * and are valid while it lives. */
+struct ifw_decision {
+	int verdict;             /* enum ifw_verdict: the effect on the packet */
+	int rule;                /* index of the deciding rule, -1: default or skip */
+	int skipped;             /* 1: the interface is in 'set skip on' */
+	const char *file;        /* deciding rule's FILE, NULL for the default */
+	int line;                /* its LINE, 0 for the default */
+	const char *text;        /* its canonical text, NULL for the default */
+};
+
+/* Decides one raw IP packet (IPv4 or IPv6 by its version nibble, starting
+ * at the IP header, as read from a TUN device without packet information)
+ * statelessly: first match, the rule set's default when nothing matches.
+ * dir is IFW_IN or IFW_OUT; ifname is the interface the packet enters or
+ * leaves by (its type is guessed from the name: lo* loopback; wg*, tun*,
+ * tap*, ppp*, utun* tunnel; else ether). Owner criteria (user, mark) are
+ * unknown for raw packets and never match.
+ * Returns 0 and fills *out; -EINVAL (bad dir, ifname NULL, empty or longer
+ * than 15 bytes); -EFAULT (rs, packet or out NULL); -EBADMSG (truncated or
+ * malformed packet); -EPROTONOSUPPORT (not IPv4 or IPv6). */
+int ifw_decide(const struct ifw_ruleset *rs, const void *packet, size_t len,
+	       int dir, const char *ifname, struct ifw_decision *out);
+
+/* Decides a packet description, the syntax of 'ifwall query':
+ *   "DIR on IF PROTO SRC > DST [type ICMPTYPE] [user UID] [mark N]"
+ * e.g. "out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53".
+ * Returns 0 and fills *out; -EINVAL when the description is invalid;
+ * -EFAULT for a NULL argument. */
+int ifw_decide_description(const struct ifw_ruleset *rs,
+			   const char *description, struct ifw_decision *out);
+
+/* --- flow state ---------------------------------------------------------- */
+
+/* Flow state for a packet loop: a packet of a known passed flow on the same
+ * interface passes without rule evaluation (replies included); on another
+ * interface it is decided anew. Bounded: when full, the oldest idle flow is
+ * evicted. */
+struct ifw_flow_table;
+
+/* max_flows: 0 for the default (65536). Returns 0, -EFAULT (ft NULL),
+ * -ENOMEM. */
+int ifw_flow_table_new(size_t max_flows, struct ifw_flow_table **ft);
+void ifw_flow_table_free(struct ifw_flow_table *ft);
+
+/* Decides one raw IP packet with state; arguments and errors as
+ * ifw_decide. now_ns is the caller's monotonic clock in nanoseconds (for
+ * idle timeouts), or 0 to let the library read CLOCK_MONOTONIC. Pass the
+ * same rule set on every call until you swap it (see recheck). */
+int ifw_flow_table_packet(struct ifw_flow_table *ft,
+			  const struct ifw_ruleset *rs, const void *packet,
+			  size_t len, int dir, const char *ifname,
+			  uint64_t now_ns, struct ifw_decision *out);
+
+/* After loading a new rule set: re-decides every flow against rs, so a flow
+ * the new rules block is blocked from its next packet on. Call it before
+ * freeing the old rule set (flows refer to its rules). Returns the number of
+ * flows whose verdict changed, or -EFAULT. */
+int ifw_flow_table_recheck(struct ifw_flow_table *ft,
+			   const struct ifw_ruleset *rs);
+
+/* Drops flows idle past their timeout (now_ns as above). Returns how many,
+ * or -EFAULT. */
+int ifw_flow_table_expire(struct ifw_flow_table *ft, uint64_t now_ns);
+
+/* Live flows; 0 for NULL. */
+size_t ifw_flow_table_count(const struct ifw_flow_table *ft);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
