@@ -24,6 +24,7 @@ struct range6 {
 struct addrset {
 	size_t nprefixes, prefix_cap;
 	struct ifw_prefix *prefixes;
+	size_t nprefixes4, nprefixes6; /* per family, for O(1) has_family */
 	bool finished;
 	size_t nranges4, nranges6;
 	struct range4 *ranges4;
@@ -257,6 +258,10 @@ int addrset_add(struct addrset *set, const struct ifw_prefix *p)
 		set->prefix_cap = cap;
 	}
 	set->prefixes[set->nprefixes++] = *p;
+	if (p->addr.family == 4)
+		set->nprefixes4++;
+	else
+		set->nprefixes6++;
 	/* Adding after finish is tolerated: the set just needs finishing
 	 * again before lookups use the ranges. */
 	if (set->finished)
@@ -450,10 +455,8 @@ bool addrset_has_family(const struct addrset *set, int family)
 {
 	if (!set)
 		return false;
-	for (size_t i = 0; i < set->nprefixes; i++)
-		if (set->prefixes[i].addr.family == family)
-			return true;
-	return false;
+	return family == 4 ? set->nprefixes4 > 0
+			   : family == 6 ? set->nprefixes6 > 0 : false;
 }
 
 bool addrset_covers_family(const struct addrset *set, int family)
