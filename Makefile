@@ -50,12 +50,16 @@ CLI_OBJ := $(CLI_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 HELPER_BIN := $(HELPER_SRC:tools/helpers/%.c=$(O)/tools/%)
+# Example programs: public header only (<ifwall.h>), linked against the
+# shared library like an outside program (found through an rpath).
+EXAMPLE_SRC := $(sort $(wildcard tools/examples/*.c))
+EXAMPLE_BIN := $(EXAMPLE_SRC:tools/examples/%.c=$(O)/tools/%)
 
-all: $(O)/ifwall $(HELPER_BIN) $(O)/libifwall.so.$(LIB_VERSION) $(O)/libifwall.pc
+all: $(O)/ifwall $(HELPER_BIN) $(O)/libifwall.so.$(LIB_VERSION) $(O)/libifwall.pc $(EXAMPLE_BIN)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(qcc)$(CC) $(CFLAGS) -c -o $@ $<
+	$(qcc)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(O)/libifwall.a: $(LIB_OBJ)
 	$(qar)rm -f $@ && ar rcs $@ $^
@@ -72,11 +76,15 @@ $(O)/libifwall.so.$(LIB_VERSION): $(LIB_OBJ) tools/libifwall.map
 	$(Q)ln -sf libifwall.so.$(LIB_VERSION) $(O)/libifwall.so.$(LIB_MAJOR)
 	$(Q)ln -sf libifwall.so.$(LIB_MAJOR) $(O)/libifwall.so
 
-# Generated at build time with the install directories of this make run.
+# Generated with the install directories of this make run; directories
+# under PREFIX are written relative to ${prefix} (relocatable, and
+# PKG_CONFIG_SYSROOT_DIR works for DESTDIR trees).
+PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCDIR))
 $(O)/libifwall.pc: tools/libifwall.pc.in FORCE
 	@mkdir -p $(dir $@)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-		-e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(LIB_VERSION)|g' \
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(PC_LIBDIR)|g' \
+		-e 's|@INCDIR@|$(PC_INCDIR)|g' -e 's|@VERSION@|$(LIB_VERSION)|g' \
 		-e 's|@PKGS@|$(PKGS)|g' $< >$@.tmp
 	$(Q)cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv -f $@.tmp $@
 
@@ -85,6 +93,13 @@ $(O)/ifwall: $(CLI_OBJ) $(O)/libifwall.a
 
 $(O)/tools/%: $(O)/tools/helpers/%.o $(O)/libifwall.a
 	$(qld)$(CC) $(LDFLAGS) -o $@ $< $(O)/libifwall.a $(LDLIBS)
+
+$(O)/tools/examples/%.o: tools/examples/%.c
+	@mkdir -p $(dir $@)
+	$(qcc)$(CC) $(CPPFLAGS) $(filter-out -I.,$(CFLAGS)) -Ifilter -c -o $@ $<
+
+$(EXAMPLE_BIN): $(O)/tools/%: $(O)/tools/examples/%.o $(O)/libifwall.so.$(LIB_VERSION)
+	$(qld)$(CC) $(LDFLAGS) -o $@ $< -L$(O) -lifwall -Wl,-rpath,'$$ORIGIN/..'
 
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_LIB_OBJ) $(O)/libifwall.a
 	$(qld)$(CC) $(LDFLAGS) -o $@ $< $(UNIT_LIB_OBJ) $(O)/libifwall.a $(LDLIBS)

@@ -68,8 +68,9 @@ notlisted=$(comm -23 <(echo "$declared") <(echo "$listed"))
 if [ -z "$notlisted" ]; then echo "PASS header-in-map"; else echo "FAIL header-in-map: $(echo $notlisted)"; fi
 
 pc=$r/lib64/pkgconfig/libifwall.pc
-if grep -qx 'libdir=/opt/ifw/lib64' "$pc" && grep -qx 'includedir=/opt/ifw/include' "$pc" &&
-   grep -qx 'prefix=/opt/ifw' "$pc"; then
+pcvar() { PKG_CONFIG_PATH=$r/lib64/pkgconfig pkg-config --variable="$1" libifwall; }
+if [ "$(pcvar libdir)" = /opt/ifw/lib64 ] && [ "$(pcvar includedir)" = /opt/ifw/include ] &&
+   [ "$(pcvar prefix)" = /opt/ifw ]; then
 	echo "PASS pc-dirs"
 else
 	echo "FAIL pc-dirs: $(tr '\n' ' ' <"$pc")"
