@@ -1,0 +1,931 @@
+/* If-bound flow state.
+ *
+ * A flow is keyed by (family, proto, both endpoints, interface), ordered so
+ * both directions give the same key. Entries live in a pool capped at
+ * max_flows (memory is bounded whatever the traffic), in a uthash keyed by
+ * a fixed 40-byte struct, and on one LRU list per timeout class: the head
+ * of each list is its stalest flow, so expiry and eviction are O(1) per
+ * flow. Interface names are interned to a 16-bit index (reference counted)
+ * to keep entries small. Non-first fragments follow the decision recorded
+ * for their first fragment in a small bounded fragment table.
+ *
+ * The public struct flow is only materialised on demand (the *flow result,
+ * callbacks), so the stored entry stays compact. */
+#include "filter/engine.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* uthash: never exit() on OOM (library code), and a seeded hash so remote
+ * peers cannot aim many flows at one bucket. */
+static __thread bool hash_oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (hash_oom = true)
+static uint32_t seeded_hash(const void *key, size_t len);
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+	((hashv) = seeded_hash((keyptr), (keylen)))
+#include <uthash.h>
+
+#define NS_PER_SEC 1000000000ull
+#define POOL_CHUNK 4096
+#define MAX_IFNAMES 65535
+#define FRAG_TIMEOUT_NS (30 * NS_PER_SEC)
+/* Stale flows dropped in passing per packet, so memory of dead flows is
+ * reclaimed even when the caller never calls flow_table_expire(). */
+#define EXPIRE_BUDGET 4
+
+enum timeout_class {
+	CLASS_TCP,
+	CLASS_TCP_CLOSED,
+	CLASS_UDP,
+	CLASS_ICMP,
+	CLASS_OTHER,
+	NCLASSES,
+};
+
+enum {
+	TCP_FIN = 0x01,
+	TCP_SYN = 0x02,
+	TCP_RST = 0x04,
+	TCP_ACK = 0x10,
+};
+
+/* Both endpoints in canonical order (a <= b), so a reply has the same key. */
+struct flow_key {
+	uint8_t family, proto;
+	uint16_t ifindex;
+	uint16_t port_a, port_b;
+	uint8_t addr_a[16], addr_b[16];
+};
+
+enum {
+	FLOW_SWAPPED = 0x01,   /* the first packet went from b to a */
+	FLOW_STICKY = 0x02,    /* blocked by a recheck: no re-decision */
+	FLOW_HAS_UID = 0x04,   /* owner of the first packet, for rechecks */
+	FLOW_HAS_MARK = 0x08,
+	FLOW_HAS_PORTS = 0x10,
+	FLOW_HAS_ICMP = 0x20,
+};
+
+struct flow_entry {
+	UT_hash_handle hh;
+	struct flow_key key;
+	uint8_t dir, verdict, flags, iftype, icmp_type, icmp_code, tclass;
+	uint32_t uid, mark;
+	const struct rule *rule;
+	uint64_t packets, bytes;
+	uint64_t first_seen, last_seen;
+	uint64_t id;
+	struct flow_entry *lru_prev, *lru_next; /* also the pool's free list */
+};
+
+struct lru_list {
+	struct flow_entry *head, *tail;
+};
+
+struct frag_key {
+	uint8_t family, proto;
+	uint16_t ifindex;
+	uint32_t id;
+	uint8_t src[16], dst[16];
+};
+
+/* The decision of a first fragment, for the fragments that follow it. */
+struct frag_entry {
+	UT_hash_handle hh;
+	struct frag_key key;
+	struct flow_key flow;
+	uint8_t verdict;
+	const struct rule *rule;
+	uint64_t last_seen;
+	struct frag_entry *prev, *next; /* LRU */
+};
+
+struct ifname_entry {
+	UT_hash_handle hh;
+	char name[IFW_IFNAMSIZ]; /* key, NUL padded */
+	uint32_t refs;           /* flows and fragments using it */
+	uint16_t index;
+};
+
+struct flow_table {
+	size_t max_flows;
+	uint64_t timeout_ns[NCLASSES];
+	struct flow_entry *flows; /* uthash head; app order = creation order */
+	size_t count;
+	uint64_t next_id;
+	uint64_t evictions;
+	struct lru_list lru[NCLASSES];
+
+	struct flow_entry *free_entries;
+	size_t allocated;
+	struct flow_entry **chunks;
+	size_t nchunks;
+
+	struct frag_entry *frags;
+	size_t nfrags, max_frags;
+	struct frag_entry *frag_head, *frag_tail;
+
+	struct ifname_entry *names_by_name;
+	struct ifname_entry **names; /* by index */
+	size_t names_cap;
+	uint16_t *free_indexes;
+	size_t nfree_indexes;
+	size_t next_index;
+
+	flow_visit_fn end_fn;
+	void *end_ctx;
+	/* The latest interface address table seen, for rechecks. */
+	const struct ifaddr_table *ifaddrs;
+	struct flow scratch;
+};
+
+/* --- hashing ------------------------------------------------------------- */
+
+static uint64_t hash_seed;
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint32_t seeded_hash(const void *key, size_t len)
+{
+	const uint8_t *k = key;
+	uint64_t h = hash_seed ^ (len * 0x9e3779b97f4a7c15ull);
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, k + i, 8);
+		h = mix64(h ^ w) + 0x9e3779b97f4a7c15ull;
+	}
+	if (i < len) {
+		uint64_t w = 0;
+		memcpy(&w, k + i, len - i);
+		h = mix64(h ^ w);
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static void init_seed(void)
+{
+	uint64_t s = 0;
+
+	if (hash_seed)
+		return;
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+		    (uint64_t)(uintptr_t)&s;
+	}
+	hash_seed = s | 1;
+}
+
+/* uthash doubles its bucket array whenever one chain grows long, and never
+ * shrinks it; under endless churn that is slow unbounded growth. Stop at
+ * about two entries per bucket at the table's limit. */
+static void cap_buckets(UT_hash_table *tbl, size_t limit)
+{
+	if (tbl && !tbl->noexpand && (size_t)tbl->num_buckets >= limit)
+		tbl->noexpand = 1;
+}
+
+/* --- interface names ----------------------------------------------------- */
+
+/* Copies a name into a NUL-padded key of IFW_IFNAMSIZ bytes. */
+static void name_key(char *key, const char *name)
+{
+	size_t i = 0;
+
+	for (; i < IFW_IFNAMSIZ - 1 && name[i]; i++)
+		key[i] = name[i];
+	memset(key + i, 0, IFW_IFNAMSIZ - i);
+}
+
+static struct ifname_entry *ifname_find(struct flow_table *ft, const char *name)
+{
+	char key[IFW_IFNAMSIZ];
+	struct ifname_entry *e;
+
+	name_key(key, name);
+	HASH_FIND(hh, ft->names_by_name, key, IFW_IFNAMSIZ, e);
+	return e;
+}
+
+/* Returns the entry for name, creating it; NULL when out of memory or
+ * indexes. The caller takes a reference. */
+static struct ifname_entry *ifname_intern(struct flow_table *ft, const char *name)
+{
+	struct ifname_entry *e = ifname_find(ft, name);
+	size_t index;
+
+	if (e)
+		return e;
+	if (ft->nfree_indexes) {
+		index = ft->free_indexes[--ft->nfree_indexes];
+	} else {
+		if (ft->next_index >= MAX_IFNAMES)
+			return NULL;
+		if (ft->next_index == ft->names_cap) {
+			size_t cap = ft->names_cap ? ft->names_cap * 2 : 16;
+			struct ifname_entry **n = realloc(ft->names, cap * sizeof(*n));
+			uint16_t *f = realloc(ft->free_indexes, cap * sizeof(*f));
+			if (n)
+				ft->names = n;
+			if (f)
+				ft->free_indexes = f;
+			if (!n || !f)
+				return NULL;
+			ft->names_cap = cap;
+		}
+		index = ft->next_index++;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		ft->free_indexes[ft->nfree_indexes++] = (uint16_t)index;
+		return NULL;
+	}
+	name_key(e->name, name);
+	e->index = (uint16_t)index;
+	hash_oom = false;
+	HASH_ADD(hh, ft->names_by_name, name, IFW_IFNAMSIZ, e);
+	if (hash_oom) {
+		free(e);
+		ft->free_indexes[ft->nfree_indexes++] = (uint16_t)index;
+		return NULL;
+	}
+	ft->names[index] = e;
+	return e;
+}
+
+static void ifname_unref(struct flow_table *ft, uint16_t index)
+{
+	struct ifname_entry *e = ft->names[index];
+
+	if (--e->refs)
+		return;
+	HASH_DELETE(hh, ft->names_by_name, e);
+	ft->names[index] = NULL;
+	ft->free_indexes[ft->nfree_indexes++] = index;
+	free(e);
+}
+
+/* --- keys ---------------------------------------------------------------- */
+
+static bool is_echo(const struct packet *p)
+{
+	if (p->family == 6)
+		return p->icmp_type == 128 || p->icmp_type == 129;
+	return p->icmp_type == 8 || p->icmp_type == 0;
+}
+
+/* The endpoints' "ports": transport ports, the echo identifier on both
+ * sides for echo request/reply (so a reply finds its request), the type
+ * on both sides for other icmp messages. */
+static void packet_ports(const struct packet *p, uint16_t *sport, uint16_t *dport)
+{
+	if (p->has_ports) {
+		*sport = p->sport;
+		*dport = p->dport;
+	} else if (p->has_icmp) {
+		*sport = *dport = is_echo(p) ? p->icmp_id : p->icmp_type;
+	} else {
+		*sport = *dport = 0;
+	}
+}
+
+static size_t addr_bytes(uint8_t family)
+{
+	return family == 4 ? 4 : 16;
+}
+
+/* Builds the canonical key; returns true when src is the b side. */
+static bool flow_key_of(const struct packet *p, uint16_t ifindex,
+			struct flow_key *k)
+{
+	uint16_t sport, dport;
+	int c;
+	bool swapped;
+
+	memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	k->proto = p->proto;
+	k->ifindex = ifindex;
+	packet_ports(p, &sport, &dport);
+	c = memcmp(p->src.a, p->dst.a, addr_bytes(p->family));
+	swapped = c > 0 || (c == 0 && sport > dport);
+	memcpy(k->addr_a, swapped ? p->dst.a : p->src.a, addr_bytes(p->family));
+	memcpy(k->addr_b, swapped ? p->src.a : p->dst.a, addr_bytes(p->family));
+	k->port_a = swapped ? dport : sport;
+	k->port_b = swapped ? sport : dport;
+	return swapped;
+}
+
+static void frag_key_of(const struct packet *p, uint16_t ifindex,
+			struct frag_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	k->proto = p->proto;
+	k->ifindex = ifindex;
+	k->id = p->frag_id;
+	memcpy(k->src, p->src.a, addr_bytes(p->family));
+	memcpy(k->dst, p->dst.a, addr_bytes(p->family));
+}
+
+/* --- entries, lists, pool ------------------------------------------------ */
+
+static enum timeout_class class_of(const struct packet *p)
+{
+	switch (p->proto) {
+	case 6: return CLASS_TCP;
+	case 17: case 136: return CLASS_UDP;
+	case 1: case 58: return CLASS_ICMP;
+	default: return CLASS_OTHER;
+	}
+}
+
+static void lru_unlink(struct flow_table *ft, struct flow_entry *e)
+{
+	struct lru_list *l = &ft->lru[e->tclass];
+
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		l->head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		l->tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_append(struct flow_table *ft, struct flow_entry *e)
+{
+	struct lru_list *l = &ft->lru[e->tclass];
+
+	e->lru_next = NULL;
+	e->lru_prev = l->tail;
+	if (l->tail)
+		l->tail->lru_next = e;
+	else
+		l->head = e;
+	l->tail = e;
+}
+
+static struct flow_entry *pool_get(struct flow_table *ft)
+{
+	struct flow_entry *e;
+
+	if (!ft->free_entries) {
+		size_t n = ft->max_flows - ft->allocated;
+		struct flow_entry *chunk, **chunks;
+
+		if (n == 0)
+			return NULL;
+		if (n > POOL_CHUNK)
+			n = POOL_CHUNK;
+		chunks = realloc(ft->chunks, (ft->nchunks + 1) * sizeof(*chunks));
+		if (!chunks)
+			return NULL;
+		ft->chunks = chunks;
+		chunk = malloc(n * sizeof(*chunk));
+		if (!chunk)
+			return NULL;
+		ft->chunks[ft->nchunks++] = chunk;
+		ft->allocated += n;
+		for (size_t i = n; i-- > 0;) {
+			chunk[i].lru_next = ft->free_entries;
+			ft->free_entries = &chunk[i];
+		}
+	}
+	e = ft->free_entries;
+	ft->free_entries = e->lru_next;
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+static void pool_put(struct flow_table *ft, struct flow_entry *e)
+{
+	e->lru_next = ft->free_entries;
+	ft->free_entries = e;
+}
+
+static void materialize(const struct flow_table *ft, const struct flow_entry *e,
+			struct flow *f)
+{
+	bool swapped = e->flags & FLOW_SWAPPED;
+	size_t n = addr_bytes(e->key.family);
+
+	memset(f, 0, sizeof(*f));
+	f->family = e->key.family;
+	f->proto = e->key.proto;
+	f->dir = e->dir;
+	f->src.family = f->dst.family = e->key.family;
+	memcpy(f->src.a, swapped ? e->key.addr_b : e->key.addr_a, n);
+	memcpy(f->dst.a, swapped ? e->key.addr_a : e->key.addr_b, n);
+	if (e->flags & FLOW_HAS_ICMP) {
+		f->sport = e->key.port_a; /* echo id (or type) on both sides */
+		f->dport = e->icmp_type;
+	} else {
+		f->sport = swapped ? e->key.port_b : e->key.port_a;
+		f->dport = swapped ? e->key.port_a : e->key.port_b;
+	}
+	memcpy(f->ifname, ft->names[e->key.ifindex]->name, IFW_IFNAMSIZ);
+	f->verdict = (enum verdict)e->verdict;
+	f->rule = e->rule;
+	f->packets = e->packets;
+	f->bytes = e->bytes;
+	f->first_seen = e->first_seen;
+	f->last_seen = e->last_seen;
+	f->id = e->id;
+}
+
+/* Removes a flow, telling the end callback first. */
+static void flow_remove(struct flow_table *ft, struct flow_entry *e)
+{
+	if (ft->end_fn) {
+		struct flow f;
+		materialize(ft, e, &f);
+		ft->end_fn(&f, ft->end_ctx);
+	}
+	HASH_DELETE(hh, ft->flows, e);
+	lru_unlink(ft, e);
+	ifname_unref(ft, e->key.ifindex);
+	ft->count--;
+	pool_put(ft, e);
+}
+
+static bool flow_expired(const struct flow_table *ft,
+			 const struct flow_entry *e, uint64_t now)
+{
+	return now > e->last_seen &&
+	       now - e->last_seen > ft->timeout_ns[e->tclass];
+}
+
+/* The least recently used flow over all classes. */
+static struct flow_entry *oldest_flow(struct flow_table *ft)
+{
+	struct flow_entry *oldest = NULL;
+
+	for (int c = 0; c < NCLASSES; c++) {
+		struct flow_entry *h = ft->lru[c].head;
+		if (h && (!oldest || h->last_seen < oldest->last_seen ||
+			  (h->last_seen == oldest->last_seen && h->id < oldest->id)))
+			oldest = h;
+	}
+	return oldest;
+}
+
+static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
+{
+	size_t n = 0;
+
+	for (int c = 0; c < NCLASSES; c++) {
+		while (n < budget && ft->lru[c].head &&
+		       flow_expired(ft, ft->lru[c].head, now)) {
+			flow_remove(ft, ft->lru[c].head);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* --- fragments ----------------------------------------------------------- */
+
+static void frag_unlink(struct flow_table *ft, struct frag_entry *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		ft->frag_head = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	else
+		ft->frag_tail = f->prev;
+	f->prev = f->next = NULL;
+}
+
+static void frag_append(struct flow_table *ft, struct frag_entry *f)
+{
+	f->next = NULL;
+	f->prev = ft->frag_tail;
+	if (ft->frag_tail)
+		ft->frag_tail->next = f;
+	else
+		ft->frag_head = f;
+	ft->frag_tail = f;
+}
+
+static void frag_remove(struct flow_table *ft, struct frag_entry *f)
+{
+	HASH_DELETE(hh, ft->frags, f);
+	frag_unlink(ft, f);
+	ifname_unref(ft, f->key.ifindex);
+	ft->nfrags--;
+	free(f);
+}
+
+static void frag_expire(struct flow_table *ft, uint64_t now)
+{
+	while (ft->frag_head && now > ft->frag_head->last_seen &&
+	       now - ft->frag_head->last_seen > FRAG_TIMEOUT_NS)
+		frag_remove(ft, ft->frag_head);
+}
+
+/* Remembers the decision of a first fragment. Best effort: when memory is
+ * short the following fragments are blocked, which is the safe side. */
+static void frag_record(struct flow_table *ft, const struct packet *p,
+			struct ifname_entry *name, const struct flow_key *flow,
+			const struct decision *d, uint64_t now)
+{
+	struct frag_key k;
+	struct frag_entry *f;
+
+	frag_key_of(p, name->index, &k);
+	HASH_FIND(hh, ft->frags, &k, sizeof(k), f);
+	if (f) {
+		frag_unlink(ft, f);
+	} else {
+		if (ft->nfrags >= ft->max_frags)
+			frag_remove(ft, ft->frag_head);
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			return;
+		f->key = k;
+		hash_oom = false;
+		HASH_ADD(hh, ft->frags, key, sizeof(f->key), f);
+		if (hash_oom) {
+			free(f);
+			return;
+		}
+		cap_buckets(ft->frags->hh.tbl, ft->max_frags);
+		name->refs++;
+		ft->nfrags++;
+	}
+	f->flow = *flow;
+	f->verdict = (uint8_t)d->verdict;
+	f->rule = d->rule;
+	f->last_seen = now;
+	frag_append(ft, f);
+}
+
+/* --- the table ----------------------------------------------------------- */
+
+struct flow_table *flow_table_new(const struct flow_limits *limits)
+{
+	struct flow_limits l = { 0 };
+	struct flow_table *ft;
+
+	if (limits)
+		l = *limits;
+	ft = calloc(1, sizeof(*ft));
+	if (!ft)
+		return NULL;
+	init_seed();
+	ft->max_flows = l.max_flows ? l.max_flows : 65536;
+	ft->timeout_ns[CLASS_TCP] = (l.tcp_timeout ? l.tcp_timeout : 3600) * NS_PER_SEC;
+	ft->timeout_ns[CLASS_TCP_CLOSED] = (l.tcp_closed_timeout ? l.tcp_closed_timeout : 10) * NS_PER_SEC;
+	ft->timeout_ns[CLASS_UDP] = (l.udp_timeout ? l.udp_timeout : 60) * NS_PER_SEC;
+	ft->timeout_ns[CLASS_ICMP] = (l.icmp_timeout ? l.icmp_timeout : 30) * NS_PER_SEC;
+	ft->timeout_ns[CLASS_OTHER] = (l.other_timeout ? l.other_timeout : 60) * NS_PER_SEC;
+	ft->max_frags = ft->max_flows / 16;
+	if (ft->max_frags < 64)
+		ft->max_frags = 64;
+	if (ft->max_frags > 4096)
+		ft->max_frags = 4096;
+	return ft;
+}
+
+void flow_table_free(struct flow_table *ft)
+{
+	if (!ft)
+		return;
+	/* Creation order, so a reporter sees flows as they began. */
+	while (ft->flows)
+		flow_remove(ft, ft->flows);
+	while (ft->frag_head)
+		frag_remove(ft, ft->frag_head);
+	HASH_CLEAR(hh, ft->flows);
+	for (size_t i = 0; i < ft->nchunks; i++)
+		free(ft->chunks[i]);
+	free(ft->chunks);
+	free(ft->names);
+	free(ft->free_indexes);
+	free(ft);
+}
+
+void flow_table_set_end_callback(struct flow_table *ft, flow_visit_fn fn,
+				 void *ctx)
+{
+	if (!ft)
+		return;
+	ft->end_fn = fn;
+	ft->end_ctx = ctx;
+}
+
+size_t flow_table_count(const struct flow_table *ft)
+{
+	return ft ? ft->count : 0;
+}
+
+uint64_t flow_table_evictions(const struct flow_table *ft)
+{
+	return ft ? ft->evictions : 0;
+}
+
+void flow_table_foreach(const struct flow_table *ft, flow_visit_fn fn, void *ctx)
+{
+	const struct flow_entry *e;
+	struct flow f;
+
+	if (!ft || !fn)
+		return;
+	for (e = ft->flows; e; e = e->hh.next) {
+		materialize(ft, e, &f);
+		fn(&f, ctx);
+	}
+}
+
+/* Creates a flow for p with decision d. NULL when no entry can be had
+ * (out of memory): the packet is then decided without state. */
+static struct flow_entry *flow_create(struct flow_table *ft,
+				      const struct packet *p,
+				      struct ifname_entry *name,
+				      const struct flow_key *k, bool swapped,
+				      const struct decision *d, uint64_t now)
+{
+	struct flow_entry *e;
+
+	if (ft->count >= ft->max_flows) {
+		struct flow_entry *victim = oldest_flow(ft);
+		if (!victim)
+			return NULL;
+		flow_remove(ft, victim);
+		ft->evictions++;
+	}
+	e = pool_get(ft);
+	if (!e)
+		return NULL;
+	e->key = *k;
+	e->dir = (uint8_t)p->dir;
+	e->verdict = (uint8_t)d->verdict;
+	e->flags = (uint8_t)((swapped ? FLOW_SWAPPED : 0) |
+			     (p->has_uid ? FLOW_HAS_UID : 0) |
+			     (p->has_mark ? FLOW_HAS_MARK : 0) |
+			     (p->has_ports ? FLOW_HAS_PORTS : 0) |
+			     (p->has_icmp ? FLOW_HAS_ICMP : 0));
+	e->iftype = (uint8_t)p->iftype;
+	e->icmp_type = p->icmp_type;
+	e->icmp_code = p->icmp_code;
+	e->uid = p->uid;
+	e->mark = p->mark;
+	e->rule = d->rule;
+	e->first_seen = now;
+	e->last_seen = now;
+	e->id = ft->next_id++;
+	e->tclass = (uint8_t)class_of(p);
+	if (e->tclass == CLASS_TCP && (p->tcp_flags & (TCP_FIN | TCP_RST)))
+		e->tclass = CLASS_TCP_CLOSED;
+	hash_oom = false;
+	HASH_ADD(hh, ft->flows, key, sizeof(e->key), e);
+	if (hash_oom) {
+		pool_put(ft, e);
+		return NULL;
+	}
+	cap_buckets(ft->flows->hh.tbl, ft->max_flows);
+	lru_append(ft, e);
+	name->refs++;
+	ft->count++;
+	return e;
+}
+
+/* Counts a packet in e and refreshes its place in the LRU. */
+static void flow_touch(struct flow_table *ft, struct flow_entry *e,
+		       const struct packet *p, uint64_t now)
+{
+	e->packets++;
+	e->bytes += p->len;
+	if (now > e->last_seen)
+		e->last_seen = now;
+	lru_unlink(ft, e);
+	if (e->tclass == CLASS_TCP && p->proto == 6 &&
+	    (p->tcp_flags & (TCP_FIN | TCP_RST)))
+		e->tclass = CLASS_TCP_CLOSED;
+	lru_append(ft, e);
+}
+
+static struct decision stored_decision(const struct flow_entry *e)
+{
+	struct decision d = { .verdict = (enum verdict)e->verdict, .rule = e->rule };
+	return d;
+}
+
+static const struct flow *result_flow(struct flow_table *ft,
+				      const struct flow_entry *e)
+{
+	if (!e)
+		return NULL;
+	materialize(ft, e, &ft->scratch);
+	return &ft->scratch;
+}
+
+/* A non-first fragment: the decision of its first fragment, else block. */
+static struct decision fragment_decision(struct flow_table *ft,
+					 const struct packet *p, uint64_t now,
+					 const struct flow **flow)
+{
+	struct decision d = { .verdict = VERDICT_BLOCK };
+	struct ifname_entry *name = ifname_find(ft, p->ifname);
+	struct frag_key k;
+	struct frag_entry *f = NULL;
+	struct flow_entry *e = NULL;
+
+	if (name) {
+		frag_key_of(p, name->index, &k);
+		HASH_FIND(hh, ft->frags, &k, sizeof(k), f);
+	}
+	if (!f)
+		return d;
+	HASH_FIND(hh, ft->flows, &f->flow, sizeof(f->flow), e);
+	d.verdict = (enum verdict)f->verdict;
+	d.rule = f->rule;
+	if (e && (e->flags & FLOW_STICKY))
+		d = stored_decision(e);
+	f->last_seen = now;
+	frag_unlink(ft, f);
+	frag_append(ft, f);
+	if (e) {
+		flow_touch(ft, e, p, now);
+		if (flow)
+			*flow = result_flow(ft, e);
+	}
+	return d;
+}
+
+struct decision flow_table_packet(struct flow_table *ft,
+				  const struct ruleset *rs,
+				  const struct packet *p, uint64_t now,
+				  const struct flow **flow)
+{
+	struct decision d = { .verdict = VERDICT_BLOCK };
+	struct ifname_entry *name;
+	struct flow_key k;
+	struct flow_entry *e;
+	bool swapped;
+
+	if (flow)
+		*flow = NULL;
+	if (!ft || !p)
+		return d;
+	if (!rs)
+		return d;
+	if (p->ifaddrs)
+		ft->ifaddrs = p->ifaddrs;
+	if (rs->skip.count && ifmatch_matches(&rs->skip, p->ifname, p->iftype)) {
+		d.verdict = VERDICT_PASS;
+		d.skipped = true;
+		return d;
+	}
+	expire_some(ft, now, EXPIRE_BUDGET);
+	frag_expire(ft, now);
+	if (p->fragment && !p->first_fragment)
+		return fragment_decision(ft, p, now, flow);
+
+	name = ifname_intern(ft, p->ifname);
+	if (!name) /* out of memory: decide without state */
+		return ruleset_decide(rs, p);
+	/* Held while flows come and go below, so the name stays interned. */
+	name->refs++;
+	swapped = flow_key_of(p, name->index, &k);
+	HASH_FIND(hh, ft->flows, &k, sizeof(k), e);
+	if (e && (flow_expired(ft, e, now) ||
+		  /* a new connection reusing the ports of a closed one */
+		  (e->tclass == CLASS_TCP_CLOSED &&
+		   (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN))) {
+		flow_remove(ft, e);
+		e = NULL;
+	}
+	if (e && e->verdict == VERDICT_PASS) {
+		d = stored_decision(e);
+		flow_touch(ft, e, p, now);
+	} else if (e && (e->flags & FLOW_STICKY)) {
+		d = stored_decision(e);
+		flow_touch(ft, e, p, now);
+	} else {
+		/* New, or remembered as blocked: the rules decide. */
+		d = ruleset_decide(rs, p);
+		if (e && d.verdict == VERDICT_PASS) {
+			/* Blocked before, passes now: a passed flow that
+			 * begins with this packet replaces the blocked one. */
+			flow_remove(ft, e);
+			e = NULL;
+		}
+		if (e) {
+			e->verdict = (uint8_t)d.verdict;
+			e->rule = d.rule;
+			flow_touch(ft, e, p, now);
+		} else {
+			e = flow_create(ft, p, name, &k, swapped, &d, now);
+			if (e)
+				flow_touch(ft, e, p, now);
+		}
+	}
+	if (p->fragment && p->first_fragment)
+		frag_record(ft, p, name, &k, &d, now);
+	if (flow)
+		*flow = result_flow(ft, e);
+	ifname_unref(ft, name->index);
+	return d;
+}
+
+/* The first packet of e, as far as the rules can see it. */
+static void first_packet(const struct flow_table *ft, const struct flow_entry *e,
+			 struct packet *p)
+{
+	struct flow f;
+
+	materialize(ft, e, &f);
+	memset(p, 0, sizeof(*p));
+	p->family = f.family;
+	p->proto = f.proto;
+	p->src = f.src;
+	p->dst = f.dst;
+	p->dir = e->dir;
+	memcpy(p->ifname, f.ifname, IFW_IFNAMSIZ);
+	p->iftype = (enum iftype)e->iftype;
+	if (e->flags & FLOW_HAS_PORTS) {
+		p->has_ports = true;
+		p->sport = f.sport;
+		p->dport = f.dport;
+	}
+	if (e->flags & FLOW_HAS_ICMP) {
+		p->has_icmp = true;
+		p->icmp_type = e->icmp_type;
+		p->icmp_code = e->icmp_code;
+		p->icmp_id = e->key.port_a;
+	}
+	p->has_uid = e->flags & FLOW_HAS_UID;
+	p->uid = e->uid;
+	p->has_mark = e->flags & FLOW_HAS_MARK;
+	p->mark = e->mark;
+	p->ifaddrs = ft->ifaddrs;
+}
+
+size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs)
+{
+	struct flow_entry *e;
+	struct frag_entry *f, *tmp;
+	size_t changed = 0;
+
+	if (!ft || !rs)
+		return 0;
+	for (e = ft->flows; e; e = e->hh.next) {
+		struct packet p;
+		struct decision d;
+		bool was_passed = e->verdict == VERDICT_PASS;
+
+		first_packet(ft, e, &p);
+		d = ruleset_decide(rs, &p);
+		if (d.verdict != (enum verdict)e->verdict)
+			changed++;
+		/* A passed flow now blocked stays blocked, in both directions,
+		 * until it ends. */
+		if (d.verdict == VERDICT_PASS)
+			e->flags &= (uint8_t)~FLOW_STICKY;
+		else if (was_passed)
+			e->flags |= FLOW_STICKY;
+		e->verdict = (uint8_t)d.verdict;
+		e->rule = d.rule;
+	}
+	/* Fragments in flight follow their flow's new decision; the old rule
+	 * set's rules must not be referenced any more. */
+	HASH_ITER(hh, ft->frags, f, tmp) {
+		HASH_FIND(hh, ft->flows, &f->flow, sizeof(f->flow), e);
+		if (!e) {
+			frag_remove(ft, f);
+			continue;
+		}
+		f->verdict = e->verdict;
+		f->rule = e->rule;
+	}
+	return changed;
+}
+
+size_t flow_table_expire(struct flow_table *ft, uint64_t now)
+{
+	if (!ft)
+		return 0;
+	frag_expire(ft, now);
+	return expire_some(ft, now, SIZE_MAX);
+}
