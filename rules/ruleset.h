@@ -139,6 +139,7 @@ struct killswitch_endpoint {
 	char *user_name;
 	bool has_mark;
 	uint32_t mark;
+	int line;             /* line of its 'endpoint' statement */
 };
 
 struct killswitch {
@@ -153,6 +154,8 @@ struct killswitch {
 	int line;
 	size_t first_rule;    /* index of its first expanded rule */
 	size_t nrules;        /* number of expanded rules */
+	/* Lines of the statements inside the block (0 when absent). */
+	int tunnel_line, dns_line, allow_lan_line, allow_dhcp_line;
 };
 
 enum default_verdict {
@@ -174,6 +177,9 @@ struct ruleset {
 	 * the killswitch sets out = REJECT, in = DROP. */
 	enum default_verdict default_in, default_out;
 	bool default_explicit;    /* 'set default' was written */
+	/* Per direction: 'set default [in|out] ...' was written for it. */
+	bool default_in_explicit, default_out_explicit;
+	bool block_policy_explicit; /* 'set block-policy' was written */
 	enum block_policy block_policy;
 	struct ifmatch skip;      /* 'set skip on': never filtered */
 	size_t ntables;
@@ -201,6 +207,9 @@ struct diag {
 	char *message;
 	char *source_line;    /* the line's text, NULL when unknown */
 	char *include_chain;  /* "In file included from a.rules:3:" lines, or NULL */
+	/* Column of the caret within source_line (1-based): equals col unless
+	 * a very long line was cut to an excerpt around the column. */
+	int source_col;
 };
 
 struct diag_list {

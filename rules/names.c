@@ -1,0 +1,132 @@
+/* Names of interface types, protocols and ICMP / ICMPv6 types. */
+#include <string.h>
+
+#include "rules/internal.h"
+
+enum iftype iftype_from_name(const char *name)
+{
+	static const char *const tunnels[] = { "wg", "tun", "tap", "ppp", "utun" };
+
+	if (!name)
+		return IFTYPE_ETHER;
+	if (!strncmp(name, "lo", 2))
+		return IFTYPE_LOOPBACK;
+	for (size_t i = 0; i < sizeof(tunnels) / sizeof(tunnels[0]); i++)
+		if (!strncmp(name, tunnels[i], strlen(tunnels[i])))
+			return IFTYPE_TUNNEL;
+	return IFTYPE_ETHER;
+}
+
+const char *iftype_name(enum iftype type)
+{
+	switch (type) {
+	case IFTYPE_LOOPBACK: return "loopback";
+	case IFTYPE_TUNNEL: return "tunnel";
+	case IFTYPE_ETHER: return "ether";
+	}
+	return "ether";
+}
+
+struct name_number {
+	const char *name;
+	int number;
+};
+
+/* Canonical name first for each number; aliases (pf and nft spellings)
+ * after it. */
+static const struct name_number protocols[] = {
+	{ "icmp", 1 }, { "igmp", 2 }, { "ipencap", 4 }, { "ipip", 4 },
+	{ "tcp", 6 }, { "udp", 17 }, { "ipv6", 41 }, { "gre", 47 },
+	{ "esp", 50 }, { "ah", 51 }, { "icmp6", 58 }, { "ipv6-icmp", 58 },
+	{ "icmpv6", 58 }, { "ospf", 89 }, { "pim", 103 }, { "vrrp", 112 },
+	{ "l2tp", 115 }, { "sctp", 132 }, { "udplite", 136 },
+};
+
+int proto_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (!strcmp(protocols[i].name, name))
+			return protocols[i].number;
+	return -1;
+}
+
+const char *proto_print_name(int proto)
+{
+	switch (proto) {
+	case 1: return "icmp";
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 58: return "icmp6";
+	}
+	return NULL;
+}
+
+static const struct name_number icmp4_types[] = {
+	{ "echo-reply", 0 }, { "echorep", 0 },
+	{ "unreach", 3 }, { "destination-unreachable", 3 }, { "dest-unreach", 3 },
+	{ "source-quench", 4 }, { "squench", 4 },
+	{ "redirect", 5 }, { "redir", 5 },
+	{ "alternate-host", 6 }, { "althost", 6 },
+	{ "echo-request", 8 }, { "echoreq", 8 },
+	{ "router-advert", 9 }, { "routeradv", 9 }, { "router-advertisement", 9 },
+	{ "router-solicit", 10 }, { "routersol", 10 }, { "router-solicitation", 10 },
+	{ "time-exceeded", 11 }, { "timex", 11 },
+	{ "param-problem", 12 }, { "paramprob", 12 }, { "parameter-problem", 12 },
+	{ "timestamp", 13 }, { "timereq", 13 }, { "timestamp-request", 13 },
+	{ "timestamp-reply", 14 }, { "timerep", 14 },
+	{ "info-request", 15 }, { "inforeq", 15 },
+	{ "info-reply", 16 }, { "inforep", 16 },
+	{ "mask-request", 17 }, { "maskreq", 17 }, { "address-mask-request", 17 },
+	{ "mask-reply", 18 }, { "maskrep", 18 }, { "address-mask-reply", 18 },
+	{ "traceroute", 30 }, { "trace", 30 },
+	{ "photuris", 40 },
+};
+
+static const struct name_number icmp6_types[] = {
+	{ "unreach", 1 }, { "destination-unreachable", 1 }, { "dest-unreach", 1 },
+	{ "packet-too-big", 2 }, { "toobig", 2 },
+	{ "time-exceeded", 3 }, { "timex", 3 },
+	{ "param-problem", 4 }, { "paramprob", 4 }, { "parameter-problem", 4 },
+	{ "echo-request", 128 }, { "echoreq", 128 },
+	{ "echo-reply", 129 }, { "echorep", 129 },
+	{ "mld-listener-query", 130 }, { "listqry", 130 }, { "groupqry", 130 },
+	{ "mld-listener-report", 131 }, { "listenrep", 131 }, { "grouprep", 131 },
+	{ "mld-listener-done", 132 }, { "mld-listener-reduction", 132 },
+	{ "listendone", 132 }, { "groupterm", 132 },
+	{ "nd-router-solicit", 133 }, { "routersol", 133 }, { "router-solicit", 133 },
+	{ "nd-router-advert", 134 }, { "routeradv", 134 }, { "router-advert", 134 },
+	{ "nd-neighbor-solicit", 135 }, { "neighbrsol", 135 }, { "neighbor-solicit", 135 },
+	{ "nd-neighbor-advert", 136 }, { "neighbradv", 136 }, { "neighbor-advert", 136 },
+	{ "nd-redirect", 137 }, { "redir", 137 }, { "redirect", 137 },
+	{ "router-renumbering", 138 }, { "routrrenum", 138 },
+	{ "node-info-query", 139 }, { "fqdnreq", 139 },
+	{ "node-info-reply", 140 }, { "fqdnrep", 140 },
+	{ "ind-neighbor-solicit", 141 }, { "ind-neighbor-advert", 142 },
+	{ "mld2-listener-report", 143 }, { "mld2-report", 143 },
+};
+
+int icmp_type_from_name(const char *name, bool icmp6)
+{
+	const struct name_number *t = icmp6 ? icmp6_types : icmp4_types;
+	size_t n = icmp6 ? sizeof(icmp6_types) / sizeof(icmp6_types[0])
+			 : sizeof(icmp4_types) / sizeof(icmp4_types[0]);
+
+	if (!name)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t[i].name, name))
+			return t[i].number;
+	return -1;
+}
+
+const char *icmp_type_name(int type, bool icmp6)
+{
+	const struct name_number *t = icmp6 ? icmp6_types : icmp4_types;
+	size_t n = icmp6 ? sizeof(icmp6_types) / sizeof(icmp6_types[0])
+			 : sizeof(icmp4_types) / sizeof(icmp4_types[0]);
+
+	for (size_t i = 0; i < n; i++)
+		if (t[i].number == type)
+			return t[i].name; /* the first entry is the canonical name */
+	return NULL;
+}
