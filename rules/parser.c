@@ -17,7 +17,7 @@
 
 #include "rules/lexer.h"
 
-#define MAX_ERRORS 100
+#define MAX_ERRORS 10000 /* "all errors in one run"; the cap only bounds memory on garbage */
 #define MAX_INCLUDE_DEPTH 16
 #define MAX_FILE_SIZE (256u << 20)
 #define MAX_LABEL 255

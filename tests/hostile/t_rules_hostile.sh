@@ -33,10 +33,12 @@ PY
 printf 'table <big> file "big.txt"\nblock out to <big>\npass out all\n' >"$d/big.rules"
 expect "million-entry table loads" 0 60 "$d/big.rules"
 
-# Deep include chain: 200 levels.
+# Include nesting: 15 levels load; 200 levels give a located error (the
+# limit is 16, as in nftables), never a stack overflow.
 for i in $(seq 0 199); do printf 'include "inc%d.rules"\n' $((i + 1)) >"$d/inc$i.rules"; done
 printf 'pass out all\n' >"$d/inc200.rules"
-expect "200-deep include chain" 0 20 "$d/inc0.rules"
+expect "200-deep include chain is a located error" 2 20 "$d/inc0.rules" 'inc[0-9]+\.rules:1:[0-9]+: error: .*deep'
+expect "15-deep include chain loads" 0 20 "$d/inc185.rules"
 
 # Very deep include chain: 5000 levels must fail cleanly or succeed, no stack overflow.
 mkdir "$d/deep"
@@ -48,7 +50,7 @@ if [ $rc -eq 0 ] || [ $rc -eq 2 ]; then echo "PASS 5000-deep include chain (exit
 # Include cycle: located error.
 printf 'include "b.rules"\n' >"$d/a.rules"
 printf 'include "a.rules"\n' >"$d/b.rules"
-expect "include cycle is an error" 2 10 "$d/a.rules" 'a\.rules:1:[0-9]+: error: .*(cycle|recurs)'
+expect "include cycle is an error" 2 10 "$d/a.rules" 'b\.rules:1:[0-9]+: error: include cycle'
 printf 'include "self.rules"\n' >"$d/self.rules"
 expect "self include is an error" 2 10 "$d/self.rules" 'self\.rules:1:[0-9]+: error:'
 
