@@ -21,6 +21,21 @@ struct range6 {
 	u128 lo, hi;
 };
 
+/* A direct index over a family's ranges, for large sets: the key space
+ * between the first range's start and the last range's end is cut into
+ * 2^k buckets of 2^shift addresses; first[b] is the first range that can
+ * hold an address of bucket b, so a lookup searches first[b]..first[b+1],
+ * usually one or two ranges. */
+struct range_index {
+	uint32_t *first;   /* nbuckets + 1 entries; NULL: no index */
+	size_t nbuckets;
+	unsigned shift;
+};
+
+/* Sets with fewer ranges than this are searched directly. */
+#define INDEX_MIN_RANGES 64
+#define INDEX_MAX_BITS 16
+
 struct addrset {
 	size_t nprefixes, prefix_cap;
 	struct ifw_prefix *prefixes;
@@ -30,6 +45,7 @@ struct addrset {
 	struct range4 *ranges4;
 	struct range6 *ranges6;
 	struct ifw_range *ranges; /* v4 then v6 */
+	struct range_index index4, index6;
 };
 
 /* --- addresses and prefixes --------------------------------------------- */
@@ -237,6 +253,10 @@ static void drop_ranges(struct addrset *set)
 	free(set->ranges4);
 	free(set->ranges6);
 	free(set->ranges);
+	free(set->index4.first);
+	free(set->index6.first);
+	memset(&set->index4, 0, sizeof(set->index4));
+	memset(&set->index6, 0, sizeof(set->index6));
 	set->ranges4 = NULL;
 	set->ranges6 = NULL;
 	set->ranges = NULL;
@@ -327,12 +347,66 @@ static size_t merge6(struct range6 *r, size_t n)
 	return out + 1;
 }
 
+/* Bits needed so 2^bits >= n, capped. */
+static unsigned index_bits(size_t n)
+{
+	unsigned k = 0;
+
+	while (k < INDEX_MAX_BITS && ((size_t)1 << k) < n)
+		k++;
+	return k;
+}
+
+/* Builds the index of n sorted ranges spanning [base, top]; the shift is
+ * the smallest that fits the span in 2^k buckets. Both families use the
+ * 128-bit form (IPv4 values are small 128-bit numbers). */
+static int build_index(struct range_index *ix, size_t n, u128 base, u128 top,
+		       u128 (*hi_of)(const void *, size_t), const void *ranges)
+{
+	unsigned k, shift = 0;
+	size_t nb;
+
+	memset(ix, 0, sizeof(*ix));
+	if (n < INDEX_MIN_RANGES)
+		return 0;
+	k = index_bits(n);
+	while (shift < 128 && ((top >> shift) - (base >> shift)) >= ((u128)1 << k))
+		shift++;
+	nb = (size_t)((top >> shift) - (base >> shift)) + 1;
+	ix->first = malloc((nb + 1) * sizeof(*ix->first));
+	if (!ix->first)
+		return -ENOMEM;
+	ix->nbuckets = nb;
+	ix->shift = shift;
+	size_t i = 0;
+	for (size_t b = 0; b < nb; b++) {
+		/* The first address of bucket b (the base itself for b = 0). */
+		u128 start = b == 0 ? base : ((base >> shift) + b) << shift;
+		while (i < n && hi_of(ranges, i) < start)
+			i++;
+		ix->first[b] = (uint32_t)i;
+	}
+	ix->first[nb] = (uint32_t)(n - 1);
+	return 0;
+}
+
+static u128 hi_of4(const void *r, size_t i)
+{
+	return ((const struct range4 *)r)[i].hi;
+}
+
+static u128 hi_of6(const void *r, size_t i)
+{
+	return ((const struct range6 *)r)[i].hi;
+}
+
 int addrset_finish(struct addrset *set)
 {
 	size_t n4 = 0, n6 = 0;
 	struct range4 *r4 = NULL;
 	struct range6 *r6 = NULL;
 	struct ifw_range *all = NULL;
+	struct range_index ix4 = { 0 }, ix6 = { 0 };
 
 	if (!set)
 		return -EINVAL;
@@ -371,19 +445,94 @@ int addrset_finish(struct addrset *set)
 		u128_to_bytes(r6[i].lo, all[n4 + i].lo);
 		u128_to_bytes(r6[i].hi, all[n4 + i].hi);
 	}
+	if (n4 && build_index(&ix4, n4, r4[0].lo, r4[n4 - 1].hi, hi_of4, r4))
+		goto nomem;
+	if (n6 && build_index(&ix6, n6, r6[0].lo, r6[n6 - 1].hi, hi_of6, r6))
+		goto nomem;
 	drop_ranges(set);
 	set->ranges4 = r4;
 	set->ranges6 = r6;
 	set->ranges = all;
 	set->nranges4 = n4;
 	set->nranges6 = n6;
+	set->index4 = ix4;
+	set->index6 = ix6;
 	set->finished = true;
 	return 0;
 nomem:
 	free(r4);
 	free(r6);
 	free(all);
+	free(ix4.first);
+	free(ix6.first);
 	return -ENOMEM;
+}
+
+/* Index of the last range in [from, to) whose lo <= v, or from - 1. */
+static long find4_in(const struct range4 *r, size_t from, size_t to, uint32_t v)
+{
+	size_t lo = from, hi = to;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r[mid].lo <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (long)lo - 1;
+}
+
+static long find6_in(const struct range6 *r, size_t from, size_t to, u128 v)
+{
+	size_t lo = from, hi = to;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r[mid].lo <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (long)lo - 1;
+}
+
+static bool contains4(const struct addrset *set, uint32_t v)
+{
+	const struct range4 *r = set->ranges4;
+	size_t n = set->nranges4;
+	long i;
+
+	if (n == 0 || v < r[0].lo || v > r[n - 1].hi)
+		return false;
+	if (set->index4.first) {
+		const struct range_index *ix = &set->index4;
+		size_t b = (size_t)((v >> ix->shift) - (r[0].lo >> ix->shift));
+		size_t from = ix->first[b], to = (size_t)ix->first[b + 1] + 1;
+		i = find4_in(r, from, to, v);
+		return i >= (long)from && v <= r[i].hi;
+	}
+	i = find4_in(r, 0, n, v);
+	return i >= 0 && v <= r[i].hi;
+}
+
+static bool contains6(const struct addrset *set, u128 v)
+{
+	const struct range6 *r = set->ranges6;
+	size_t n = set->nranges6;
+	long i;
+
+	if (n == 0 || v < r[0].lo || v > r[n - 1].hi)
+		return false;
+	if (set->index6.first) {
+		const struct range_index *ix = &set->index6;
+		size_t b = (size_t)((v >> ix->shift) - (r[0].lo >> ix->shift));
+		size_t from = ix->first[b], to = (size_t)ix->first[b + 1] + 1;
+		i = find6_in(r, from, to, v);
+		return i >= (long)from && v <= r[i].hi;
+	}
+	i = find6_in(r, 0, n, v);
+	return i >= 0 && v <= r[i].hi;
 }
 
 /* Index of the last range whose lo <= v, or -1. */
@@ -426,16 +575,10 @@ bool addrset_contains(const struct addrset *set, const struct ifw_addr *addr)
 				return true;
 		return false;
 	}
-	if (addr->family == 4) {
-		uint32_t v = addr_to_u32(addr->a);
-		long i = find4(set->ranges4, set->nranges4, v);
-		return i >= 0 && v <= set->ranges4[i].hi;
-	}
-	if (addr->family == 6) {
-		u128 v = addr_to_u128(addr->a);
-		long i = find6(set->ranges6, set->nranges6, v);
-		return i >= 0 && v <= set->ranges6[i].hi;
-	}
+	if (addr->family == 4)
+		return contains4(set, addr_to_u32(addr->a));
+	if (addr->family == 6)
+		return contains6(set, addr_to_u128(addr->a));
 	return false;
 }
 

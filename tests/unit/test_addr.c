@@ -238,8 +238,106 @@ static void test_subset(void)
 	addrset_free(e);
 }
 
+static uint32_t rnd(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(*s >> 32);
+}
+
+/* A random prefix of the family: short and long lengths so ranges nest,
+ * touch and merge; IPv6 around a few common /16s so the index has to cut
+ * a narrow span. */
+static struct ifw_prefix random_prefix(uint64_t *seed, int family)
+{
+	struct ifw_prefix p;
+	unsigned max = family == 4 ? 32 : 128, bytes = family == 4 ? 4 : 16;
+
+	memset(&p, 0, sizeof(p));
+	p.addr.family = (uint8_t)family;
+	for (unsigned i = 0; i < bytes; i++)
+		p.addr.a[i] = (uint8_t)rnd(seed);
+	if (family == 6) {
+		p.addr.a[0] = 0x20;
+		p.addr.a[1] = (uint8_t)(rnd(seed) % 3);
+	}
+	p.len = (uint8_t)(rnd(seed) % 64 == 0 ? 8 + rnd(seed) % (max - 7) : max - rnd(seed) % (max / 2 + 1));
+	for (unsigned bit = p.len; bit < max; bit++)
+		p.addr.a[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+	return p;
+}
+
+static bool linear_contains(const struct addrset *s, const struct ifw_addr *a)
+{
+	for (size_t i = 0; i < addrset_prefix_count(s); i++)
+		if (ifw_prefix_contains(addrset_prefix(s, i), a))
+			return true;
+	return false;
+}
+
+/* Adds delta (+1/-1) to an address, wrapping. */
+static struct ifw_addr step(const uint8_t *bytes, int family, int delta)
+{
+	struct ifw_addr a;
+	int n = family == 4 ? 4 : 16;
+	memset(&a, 0, sizeof(a));
+	a.family = (uint8_t)family;
+	memcpy(a.a, bytes, (size_t)n);
+	for (int i = n - 1; i >= 0; i--) {
+		uint8_t old = a.a[i];
+		a.a[i] = (uint8_t)(a.a[i] + delta);
+		if ((delta > 0 && a.a[i] > old) || (delta < 0 && a.a[i] < old))
+			break;
+	}
+	return a;
+}
+
+/* The binary search and the bucket index agree with a linear scan of the
+ * prefixes, at random addresses and at every range's edges. */
+static void test_against_linear(void)
+{
+	static const size_t sizes[] = { 1, 5, 63, 64, 65, 200, 3000, 20000 };
+	uint64_t seed = 7;
+
+	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+		struct addrset *s = addrset_new();
+		size_t wrong = 0, probes = 0;
+		char label[96];
+
+		for (size_t i = 0; i < sizes[si]; i++) {
+			struct ifw_prefix p = random_prefix(&seed, i % 3 ? 4 : 6);
+			addrset_add(s, &p);
+		}
+		addrset_finish(s);
+		for (size_t i = 0; i < 3000; i++) {
+			struct ifw_prefix p = random_prefix(&seed, i % 2 ? 4 : 6);
+			struct ifw_addr a = p.addr;
+			for (unsigned b = p.len; b < (a.family == 4 ? 32u : 128u); b++)
+				if (rnd(&seed) & 1)
+					a.a[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+			wrong += addrset_contains(s, &a) != linear_contains(s, &a);
+			probes++;
+		}
+		for (size_t i = 0; i < addrset_range_count(s); i++) {
+			const struct ifw_range *r = addrset_range(s, i);
+			struct ifw_addr edges[4] = {
+				step(r->lo, r->family, -1), step(r->lo, r->family, 0),
+				step(r->hi, r->family, 0), step(r->hi, r->family, +1),
+			};
+			for (int e = 0; e < 4; e++) {
+				wrong += addrset_contains(s, &edges[e]) != linear_contains(s, &edges[e]);
+				probes++;
+			}
+		}
+		snprintf(label, sizeof(label), "%zu random prefixes agree with a linear scan (%zu probes)",
+			 sizes[si], probes);
+		CHECK(label, wrong == 0);
+		addrset_free(s);
+	}
+}
+
 int main(void)
 {
+	test_against_linear();
 	test_parse_forms();
 	test_contains_prefix();
 	test_sets();
