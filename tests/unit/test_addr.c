@@ -295,7 +295,7 @@ static struct ifw_addr step(const uint8_t *bytes, int family, int delta)
  * prefixes, at random addresses and at every range's edges. */
 static void test_against_linear(void)
 {
-	static const size_t sizes[] = { 1, 5, 63, 64, 65, 200, 3000, 20000 };
+	static const size_t sizes[] = { 1, 5, 63, 64, 65, 200, 3000, 10000 };
 	uint64_t seed = 7;
 
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
@@ -317,7 +317,9 @@ static void test_against_linear(void)
 			wrong += addrset_contains(s, &a) != linear_contains(s, &a);
 			probes++;
 		}
-		for (size_t i = 0; i < addrset_range_count(s); i++) {
+		/* Edges of up to 2000 ranges spread over the set. */
+		size_t nr = addrset_range_count(s), stride = nr / 2000 + 1;
+		for (size_t i = 0; i < nr; i += stride) {
 			const struct ifw_range *r = addrset_range(s, i);
 			struct ifw_addr edges[4] = {
 				step(r->lo, r->family, -1), step(r->lo, r->family, 0),
