@@ -1,0 +1,450 @@
+/* libifwall: the public API of filter/ifwall.h on top of the internal one
+ * (rules/ruleset.h, filter/engine.h, backends/). Only this file's ifw_*
+ * functions are exported from libifwall.so (tools/libifwall.map). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "filter/engine.h"
+#include "filter/ifwall.h"
+#include "rules/ruleset.h"
+
+struct ifw_ruleset {
+	struct ruleset *rs;
+};
+
+struct ifw_diags {
+	struct diag_list list;
+	struct ifw_diag *items; /* views of list.items, same order */
+};
+
+struct ifw_flow_table {
+	struct flow_table *ft;
+};
+
+const char *ifw_version(void)
+{
+	return "0.1.0";
+}
+
+const char *ifw_verdict_name(int verdict)
+{
+	switch (verdict) {
+	case IFW_PASS: return "pass";
+	case IFW_BLOCK: return "block";
+	case IFW_REJECT: return "reject";
+	}
+	return NULL;
+}
+
+/* --- diagnostics --------------------------------------------------------- */
+
+size_t ifw_diags_count(const struct ifw_diags *diags)
+{
+	return diags ? diags->list.count : 0;
+}
+
+size_t ifw_diags_errors(const struct ifw_diags *diags)
+{
+	return diags ? diags->list.errors : 0;
+}
+
+size_t ifw_diags_warnings(const struct ifw_diags *diags)
+{
+	return diags ? diags->list.warnings : 0;
+}
+
+const struct ifw_diag *ifw_diags_get(const struct ifw_diags *diags, size_t i)
+{
+	if (!diags || i >= diags->list.count)
+		return NULL;
+	return &diags->items[i];
+}
+
+static int severity_public(enum diag_severity s)
+{
+	switch (s) {
+	case DIAG_ERROR: return IFW_SEVERITY_ERROR;
+	case DIAG_WARNING: return IFW_SEVERITY_WARNING;
+	case DIAG_NOTE: return IFW_SEVERITY_NOTE;
+	}
+	return IFW_SEVERITY_ERROR;
+}
+
+/* Takes over the contents of list (left empty) into a new ifw_diags. */
+static struct ifw_diags *diags_wrap(struct diag_list *list)
+{
+	struct ifw_diags *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	if (list->count) {
+		d->items = calloc(list->count, sizeof(*d->items));
+		if (!d->items) {
+			free(d);
+			return NULL;
+		}
+	}
+	d->list = *list;
+	memset(list, 0, sizeof(*list));
+	for (size_t i = 0; i < d->list.count; i++) {
+		const struct diag *src = &d->list.items[i];
+		struct ifw_diag *dst = &d->items[i];
+
+		dst->severity = severity_public(src->severity);
+		dst->file = src->file;
+		dst->line = src->line;
+		dst->col = src->col;
+		dst->span = src->span > 0 ? src->span : 1;
+		dst->message = src->message;
+		dst->source_line = src->source_line;
+	}
+	return d;
+}
+
+void ifw_diags_free(struct ifw_diags *diags)
+{
+	if (!diags)
+		return;
+	diag_list_clear(&diags->list);
+	free(diags->items);
+	free(diags);
+}
+
+/* Runs print(out, arg) into a new malloc'd string. Returns its length or
+ * -ENOMEM; *text is NULL on error. */
+static int format_to_string(void (*print)(FILE *, const void *), const void *arg,
+			    char **text)
+{
+	size_t size = 0;
+	FILE *out;
+
+	*text = NULL;
+	out = open_memstream(text, &size);
+	if (!out)
+		return -ENOMEM;
+	print(out, arg);
+	if (ferror(out)) {
+		fclose(out);
+		free(*text);
+		*text = NULL;
+		return -ENOMEM;
+	}
+	if (fclose(out) != 0 || !*text) {
+		free(*text);
+		*text = NULL;
+		return -ENOMEM;
+	}
+	if (size > (size_t)0x7fffffff) {
+		free(*text);
+		*text = NULL;
+		return -EOVERFLOW;
+	}
+	return (int)size;
+}
+
+static void print_diags_text(FILE *out, const void *arg)
+{
+	diag_list_print(out, arg);
+}
+
+static void print_diags_json(FILE *out, const void *arg)
+{
+	diag_list_print_json(out, arg);
+}
+
+int ifw_diags_format(const struct ifw_diags *diags, int format, char **text)
+{
+	static const struct diag_list empty;
+	const struct diag_list *list = diags ? &diags->list : &empty;
+
+	if (!text)
+		return -EINVAL;
+	*text = NULL;
+	switch (format) {
+	case IFW_FORMAT_TEXT:
+		return format_to_string(print_diags_text, list, text);
+	case IFW_FORMAT_JSON:
+		return format_to_string(print_diags_json, list, text);
+	}
+	return -EINVAL;
+}
+
+/* --- rule sets ----------------------------------------------------------- */
+
+/* The parser resolves user names with getpwnam() and may keep other
+ * non-reentrant state: parses are serialised so callers need not care. */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Common tail of the two constructors. parsed is the parser's result,
+ * open_error a -errno found before parsing (0: none). */
+static int ruleset_finish(struct ruleset *parsed, int open_error,
+			  struct diag_list *list, struct ifw_ruleset **rs,
+			  struct ifw_diags **diags)
+{
+	struct ifw_ruleset *wrapped = NULL;
+	int err = 0;
+
+	if (parsed) {
+		wrapped = calloc(1, sizeof(*wrapped));
+		if (!wrapped) {
+			ruleset_free(parsed);
+			err = -ENOMEM;
+		} else {
+			wrapped->rs = parsed;
+		}
+	} else if (open_error) {
+		err = open_error;
+	} else {
+		err = list->errors ? -EINVAL : -ENOMEM;
+	}
+	if (diags) {
+		*diags = diags_wrap(list);
+		if (!*diags) {
+			ifw_ruleset_free(wrapped);
+			wrapped = NULL;
+			err = -ENOMEM;
+		}
+	}
+	diag_list_clear(list);
+	*rs = wrapped;
+	return err;
+}
+
+int ifw_ruleset_from_file(const char *path, struct ifw_ruleset **rs,
+			  struct ifw_diags **diags)
+{
+	struct diag_list list = { 0 };
+	struct ruleset *parsed;
+	int open_error = 0;
+	int fd;
+
+	if (diags)
+		*diags = NULL;
+	if (!rs)
+		return -EFAULT;
+	*rs = NULL;
+	if (!path)
+		return -EFAULT;
+	/* The parser reports an unreadable file as a diagnostic; the errno
+	 * is taken here so the caller can tell ENOENT from EACCES. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		open_error = -errno;
+	else
+		close(fd);
+	pthread_mutex_lock(&parse_lock);
+	parsed = ruleset_from_file(path, &list);
+	pthread_mutex_unlock(&parse_lock);
+	return ruleset_finish(parsed, parsed ? 0 : open_error, &list, rs, diags);
+}
+
+int ifw_ruleset_from_string(const char *name, const char *text, size_t len,
+			    struct ifw_ruleset **rs, struct ifw_diags **diags)
+{
+	struct diag_list list = { 0 };
+	struct ruleset *parsed;
+
+	if (diags)
+		*diags = NULL;
+	if (!rs)
+		return -EFAULT;
+	*rs = NULL;
+	if (!name || (!text && len))
+		return -EFAULT;
+	pthread_mutex_lock(&parse_lock);
+	parsed = ruleset_from_string(name, text ? text : "", len, &list);
+	pthread_mutex_unlock(&parse_lock);
+	return ruleset_finish(parsed, 0, &list, rs, diags);
+}
+
+void ifw_ruleset_free(struct ifw_ruleset *rs)
+{
+	if (!rs)
+		return;
+	ruleset_free(rs->rs);
+	free(rs);
+}
+
+size_t ifw_ruleset_rule_count(const struct ifw_ruleset *rs)
+{
+	return rs ? rs->rs->nrules : 0;
+}
+
+static void print_rules(FILE *out, const void *arg)
+{
+	ruleset_print(out, arg, false);
+}
+
+static void print_rules_expanded(FILE *out, const void *arg)
+{
+	ruleset_print(out, arg, true);
+}
+
+int ifw_ruleset_format(const struct ifw_ruleset *rs, int flags, char **text)
+{
+	if (!text)
+		return -EINVAL;
+	*text = NULL;
+	if (!rs || (flags & ~IFW_FORMAT_EXPAND))
+		return -EINVAL;
+	return format_to_string(flags & IFW_FORMAT_EXPAND ? print_rules_expanded : print_rules,
+				rs->rs, text);
+}
+
+/* --- deciding ------------------------------------------------------------ */
+
+/* Decodes a raw packet and fills the context a TUN loop knows. */
+static int packet_from_raw(const void *data, size_t len, int dir,
+			   const char *ifname, struct packet *p)
+{
+	size_t namelen;
+
+	if (dir != IFW_IN && dir != IFW_OUT)
+		return -EINVAL;
+	if (!ifname)
+		return -EINVAL;
+	namelen = strlen(ifname);
+	if (namelen == 0 || namelen >= IFW_IFNAMSIZ)
+		return -EINVAL;
+	memset(p, 0, sizeof(*p));
+	switch (packet_decode(data, len, p)) {
+	case DECODE_OK:
+		break;
+	case DECODE_NOT_IP:
+		return -EPROTONOSUPPORT;
+	case DECODE_TRUNCATED:
+	case DECODE_MALFORMED:
+	default:
+		return -EBADMSG;
+	}
+	p->dir = dir == IFW_IN ? DIR_IN : DIR_OUT;
+	memcpy(p->ifname, ifname, namelen + 1);
+	p->iftype = iftype_from_name(ifname);
+	return 0;
+}
+
+static void decision_public(const struct decision *d, struct ifw_decision *out)
+{
+	memset(out, 0, sizeof(*out));
+	switch (d->verdict) {
+	case VERDICT_PASS: out->verdict = IFW_PASS; break;
+	case VERDICT_BLOCK: out->verdict = IFW_BLOCK; break;
+	case VERDICT_REJECT: out->verdict = IFW_REJECT; break;
+	}
+	out->skipped = d->skipped;
+	out->rule = -1;
+	if (d->rule) {
+		out->rule = (int)d->rule->index;
+		out->file = d->rule->file;
+		out->line = d->rule->line;
+		out->text = d->rule->text;
+	}
+}
+
+int ifw_decide(const struct ifw_ruleset *rs, const void *packet, size_t len,
+	       int dir, const char *ifname, struct ifw_decision *out)
+{
+	struct packet p;
+	struct decision d;
+	int err;
+
+	if (!rs || !packet || !out)
+		return -EFAULT;
+	err = packet_from_raw(packet, len, dir, ifname, &p);
+	if (err)
+		return err;
+	d = ruleset_decide(rs->rs, &p);
+	decision_public(&d, out);
+	return 0;
+}
+
+/* --- flow tables --------------------------------------------------------- */
+
+int ifw_flow_table_new(size_t max_flows, struct ifw_flow_table **ft)
+{
+	struct flow_limits limits = { .max_flows = max_flows };
+	struct ifw_flow_table *t;
+
+	if (!ft)
+		return -EFAULT;
+	*ft = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->ft = flow_table_new(&limits);
+	if (!t->ft) {
+		free(t);
+		return -ENOMEM;
+	}
+	*ft = t;
+	return 0;
+}
+
+void ifw_flow_table_free(struct ifw_flow_table *ft)
+{
+	if (!ft)
+		return;
+	flow_table_free(ft->ft);
+	free(ft);
+}
+
+static uint64_t monotonic_ns(uint64_t now_ns)
+{
+	struct timespec ts;
+
+	if (now_ns)
+		return now_ns;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int ifw_flow_table_packet(struct ifw_flow_table *ft,
+			  const struct ifw_ruleset *rs, const void *packet,
+			  size_t len, int dir, const char *ifname,
+			  uint64_t now_ns, struct ifw_decision *out)
+{
+	struct packet p;
+	struct decision d;
+	int err;
+
+	if (!ft || !rs || !packet || !out)
+		return -EFAULT;
+	err = packet_from_raw(packet, len, dir, ifname, &p);
+	if (err)
+		return err;
+	d = flow_table_packet(ft->ft, rs->rs, &p, monotonic_ns(now_ns), NULL);
+	decision_public(&d, out);
+	return 0;
+}
+
+int ifw_flow_table_recheck(struct ifw_flow_table *ft,
+			   const struct ifw_ruleset *rs)
+{
+	size_t changed;
+
+	if (!ft || !rs)
+		return -EFAULT;
+	changed = flow_table_recheck(ft->ft, rs->rs);
+	return changed > 0x7fffffff ? 0x7fffffff : (int)changed;
+}
+
+int ifw_flow_table_expire(struct ifw_flow_table *ft, uint64_t now_ns)
+{
+	size_t n;
+
+	if (!ft)
+		return -EFAULT;
+	n = flow_table_expire(ft->ft, monotonic_ns(now_ns));
+	return n > 0x7fffffff ? 0x7fffffff : (int)n;
+}
+
+size_t ifw_flow_table_count(const struct ifw_flow_table *ft)
+{
+	return ft ? flow_table_count(ft->ft) : 0;
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The public API (filter/ifwall.h) through the shared library the way an
+# outside program uses it: tests/lib/api_test.c is compiled with only the
+# header's directory on the include path and linked against $O/libifwall.so
+# (a function missing from the version script fails to link).
+set -u
+cd "${TOP:?}"
+O=${O:-build}
+CC=${CC:-cc}
+san=; case $O in *san*) san="-fsanitize=address,undefined -fno-omit-frame-pointer" ;; esac
+bin=$(mktemp /tmp/ifwlib-api.XXXXXX)
+trap 'rm -f "$bin"' EXIT
+if ! $CC -std=gnu11 -Wall -Wextra -Werror -g $san -Ifilter -Itests/unit -I. -o "$bin" \
+	tests/lib/api_test.c tests/unit/testlib.c -L"$O" -lifwall -pthread \
+	-Wl,-rpath,"$TOP/$O" 2>"$bin.log"; then
+	echo "FAIL api-build: $(head -5 "$bin.log" | tr '\n' ' ')"; rm -f "$bin.log"; exit 1
+fi
+rm -f "$bin.log"
+if ! ldd "$bin" | grep -q "$TOP/$O/libifwall.so.0"; then
+	echo "FAIL api-links-shared: $(ldd "$bin" | grep ifwall)"
+fi
+"$bin"
