@@ -1,10 +1,492 @@
-/* ifwall replay: not written yet (being built in its own issue). */
+/* ifwall replay: run captures through the engine, with state, and report
+ * every flow. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/replay.h"
+#include "filter/engine.h"
+#include "filter/json.h"
+#include "rules/ifspec_parse.h"
+#include "rules/ruleset.h"
 #include "tools/cli.h"
+
+#define MAX_IFMAP 256
+#define MAX_LOCAL 256
+
+struct replay_options {
+	bool json;
+	struct replay_ifname ifmap[MAX_IFMAP];
+	size_t nifmap;
+	const char *iface;
+	struct ifw_prefix local[MAX_LOCAL];
+	size_t nlocal;
+	const char *leaks_text;
+	struct ifmatch leaks;
+	bool has_leaks;
+};
+
+struct report {
+	const struct replay_options *opt;
+	uint64_t flows, passed, blocked, leaks;
+	bool listing_leaks; /* second pass: only the leaked flows */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s replay [--json] [--ifmap IDX=NAME,...] [--iface NAME]\n"
+		"                     [--local CIDR,...] [--leaks IFSPEC] RULES CAPTURE...\n"
+		"\n"
+		"Runs every packet of pcap/pcapng captures through the engine, with state,\n"
+		"in file order, and reports each flow and a summary.\n"
+		"\n"
+		"Options:\n"
+		"  --json            JSON lines: one object per flow, then a summary object\n"
+		"  --ifmap I=N,...   interface names of the capture's indexes (LINUX_SLL2);\n"
+		"                    an index without a name shows as ifI\n"
+		"  --iface NAME      interface of captures without an index (default eth0)\n"
+		"  --local CIDR,...  captures without a direction: from these is out, to\n"
+		"                    these is in (without --local everything is out)\n"
+		"  --leaks IFSPEC    exit 1 when a packet passed out on a matching\n"
+		"                    interface (e.g. '!wg0'), listing those flows\n"
+		"  -h                this help\n"
+		"Link types: LINUX_SLL2, LINUX_SLL, EN10MB, RAW, IPV4, IPV6, NULL, LOOP.\n", prog);
+}
+
+static const char *dir_name(unsigned dir)
+{
+	return dir == DIR_IN ? "in" : "out";
+}
+
+static const char *proto_name(uint8_t proto, char *buf, size_t size)
+{
+	switch (proto) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmp6";
+	default:
+		snprintf(buf, size, "%u", proto);
+		return buf;
+	}
+}
+
+static bool proto_has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	       proto == IPPROTO_SCTP || proto == IPPROTO_UDPLITE;
+}
+
+static const char *addr_text(const struct ifw_addr *a, char *buf, size_t size)
+{
+	int af = a->family == 6 ? AF_INET6 : AF_INET;
+
+	if (!inet_ntop(af, a->a, buf, (socklen_t)size))
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+/* ADDR, ADDR:PORT or [ADDR]:PORT, as in query's packet descriptions. */
+static void format_endpoint(const struct ifw_addr *a, bool with_port, uint16_t port,
+			    char *buf, size_t size)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	addr_text(a, addr, sizeof(addr));
+	if (!with_port)
+		snprintf(buf, size, "%s", addr);
+	else if (a->family == 6)
+		snprintf(buf, size, "[%s]:%u", addr, port);
+	else
+		snprintf(buf, size, "%s:%u", addr, port);
+}
+
+static const char *flow_source(const struct flow *f, const struct replay_flow_info *info,
+			       char *buf, size_t size)
+{
+	if (info->skipped && !f->rule)
+		return "skip";
+	if (!f->rule)
+		return "default";
+	snprintf(buf, size, "%s:%d", f->rule->file ? f->rule->file : "?", f->rule->line);
+	return buf;
+}
+
+static void print_flow_text(const struct flow *f, const struct replay_flow_info *info,
+			    const char *prefix)
+{
+	char proto[8], src[64], dst[64], where[4096], type[32] = "";
+	bool ports = proto_has_ports(f->proto);
+
+	format_endpoint(&f->src, ports, f->sport, src, sizeof(src));
+	format_endpoint(&f->dst, ports, f->dport, dst, sizeof(dst));
+	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
+		const char *name = icmp_type_name(f->dport, f->proto == IPPROTO_ICMPV6);
+		if (name)
+			snprintf(type, sizeof(type), " type %s", name);
+		else
+			snprintf(type, sizeof(type), " type %u", f->dport);
+	}
+	printf("%s%s %s %s %s %s > %s%s %llu packets %llu bytes %s\n", prefix,
+	       verdict_name(f->verdict), dir_name(f->dir), f->ifname,
+	       proto_name(f->proto, proto, sizeof(proto)), src, dst, type,
+	       (unsigned long long)f->packets, (unsigned long long)f->bytes,
+	       flow_source(f, info, where, sizeof(where)));
+}
+
+static void print_flow_json(const struct flow *f, const struct replay_flow_info *info,
+			    bool with_leak)
+{
+	char proto[8], addr[INET6_ADDRSTRLEN], where[4096];
+	bool ports = proto_has_ports(f->proto);
+
+	fputs("{\"type\":\"flow\",\"verdict\":", stdout);
+	json_string(stdout, verdict_name(f->verdict));
+	fputs(",\"dir\":", stdout);
+	json_string(stdout, dir_name(f->dir));
+	fputs(",\"iface\":", stdout);
+	json_string(stdout, f->ifname);
+	fputs(",\"proto\":", stdout);
+	json_string(stdout, proto_name(f->proto, proto, sizeof(proto)));
+	fputs(",\"src\":", stdout);
+	json_string(stdout, addr_text(&f->src, addr, sizeof(addr)));
+	if (ports)
+		printf(",\"sport\":%u", f->sport);
+	else
+		fputs(",\"sport\":null", stdout);
+	fputs(",\"dst\":", stdout);
+	json_string(stdout, addr_text(&f->dst, addr, sizeof(addr)));
+	if (ports)
+		printf(",\"dport\":%u", f->dport);
+	else
+		fputs(",\"dport\":null", stdout);
+	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6)
+		printf(",\"icmp_type\":%u", f->dport);
+	printf(",\"packets\":%llu,\"bytes\":%llu,\"rule\":",
+	       (unsigned long long)f->packets, (unsigned long long)f->bytes);
+	json_string(stdout, flow_source(f, info, where, sizeof(where)));
+	fputs(",\"text\":", stdout);
+	json_string(stdout, f->rule ? f->rule->text : NULL);
+	if (with_leak)
+		printf(",\"leak\":%s", info->leaked ? "true" : "false");
+	fputs("}\n", stdout);
+}
+
+static void report_flow(const struct flow *f, const struct replay_flow_info *info, void *ctx)
+{
+	struct report *rep = ctx;
+
+	if (rep->listing_leaks) {
+		if (info->leaked)
+			print_flow_text(f, info, "leak: ");
+		return;
+	}
+	rep->flows++;
+	if (f->verdict == VERDICT_PASS)
+		rep->passed++;
+	else
+		rep->blocked++;
+	if (info->leaked)
+		rep->leaks++;
+	if (rep->opt->json)
+		print_flow_json(f, info, rep->opt->has_leaks);
+	else
+		print_flow_text(f, info, "");
+}
+
+static void print_summary(const struct report *rep, const struct replay_stats *st)
+{
+	uint64_t undecodable = st->truncated + st->malformed + st->not_ip;
+
+	if (rep->opt->json) {
+		printf("{\"type\":\"summary\",\"frames\":%llu,\"packets\":%llu,\"flows\":%llu,"
+		       "\"passed\":%llu,\"blocked\":%llu,\"undecodable\":%llu,"
+		       "\"packets_passed\":%llu,\"packets_blocked\":%llu,"
+		       "\"truncated\":%llu,\"malformed\":%llu,\"not_ip\":%llu",
+		       (unsigned long long)st->frames, (unsigned long long)st->packets,
+		       (unsigned long long)rep->flows, (unsigned long long)rep->passed,
+		       (unsigned long long)rep->blocked, (unsigned long long)undecodable,
+		       (unsigned long long)st->passed, (unsigned long long)st->blocked,
+		       (unsigned long long)st->truncated, (unsigned long long)st->malformed,
+		       (unsigned long long)st->not_ip);
+		if (rep->opt->has_leaks)
+			printf(",\"leaks\":%llu", (unsigned long long)rep->leaks);
+		fputs("}\n", stdout);
+		return;
+	}
+	printf("summary: %llu packets, %llu flows, %llu passed, %llu blocked, %llu undecodable\n",
+	       (unsigned long long)st->packets, (unsigned long long)rep->flows,
+	       (unsigned long long)rep->passed, (unsigned long long)rep->blocked,
+	       (unsigned long long)undecodable);
+}
+
+/* "2=eth0,5=wg0" */
+static int parse_ifmap(const char *text, struct replay_options *opt)
+{
+	char *copy = strdup(text), *save = NULL;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '='), *end;
+		unsigned long index;
+		if (!eq || eq == item || !eq[1] || strlen(eq + 1) >= IFW_IFNAMSIZ) {
+			cli_error("replay", "--ifmap: expected IDX=NAME, got '%s'", item);
+			rc = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		errno = 0;
+		index = strtoul(item, &end, 10);
+		if (*end || errno || index > UINT32_MAX || item[0] == '-') {
+			cli_error("replay", "--ifmap: invalid interface index '%s'", item);
+			rc = -EINVAL;
+			break;
+		}
+		if (opt->nifmap == MAX_IFMAP) {
+			cli_error("replay", "--ifmap: more than %d interfaces", MAX_IFMAP);
+			rc = -EINVAL;
+			break;
+		}
+		opt->ifmap[opt->nifmap].index = (uint32_t)index;
+		snprintf(opt->ifmap[opt->nifmap].name, IFW_IFNAMSIZ, "%s", eq + 1);
+		opt->nifmap++;
+	}
+	free(copy);
+	return rc;
+}
+
+/* ADDR or ADDR/LEN; host bits are allowed here (192.168.1.10/24 is the
+ * host's subnet) and cleared. */
+static int parse_local_prefix(const char *text, struct ifw_prefix *out)
+{
+	char buf[64];
+	char *slash;
+	unsigned long len;
+	unsigned max;
+
+	if (strlen(text) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", text);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, buf, out->addr.a) == 1) {
+		out->addr.family = 4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, out->addr.a) == 1) {
+		out->addr.family = 6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	len = max;
+	if (slash) {
+		char *end;
+		if (!slash[1] || slash[1] == '-')
+			return -EINVAL;
+		len = strtoul(slash + 1, &end, 10);
+		if (*end || len > max)
+			return -EINVAL;
+	}
+	out->len = (uint8_t)len;
+	for (unsigned bit = (unsigned)len; bit < max; bit++)
+		out->addr.a[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+	return 0;
+}
+
+static int parse_local(const char *text, struct replay_options *opt)
+{
+	char *copy = strdup(text), *save = NULL;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *item = strtok_r(copy, ", ", &save); item; item = strtok_r(NULL, ", ", &save)) {
+		if (opt->nlocal == MAX_LOCAL) {
+			cli_error("replay", "--local: more than %d prefixes", MAX_LOCAL);
+			rc = -EINVAL;
+			break;
+		}
+		if (parse_local_prefix(item, &opt->local[opt->nlocal]) < 0) {
+			cli_error("replay", "--local: invalid address or CIDR '%s'", item);
+			rc = -EINVAL;
+			break;
+		}
+		opt->nlocal++;
+	}
+	free(copy);
+	return rc;
+}
+
+/* --name VALUE or --name=VALUE; returns the value or NULL (not this option). */
+static const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n))
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+/* Returns the index of RULES in argv, or -1 after a message (-2: help). */
+static int parse_options(int argc, char **argv, struct replay_options *opt)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *v;
+		bool missing = false;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return -2;
+		if (!strcmp(argv[i], "--json")) {
+			opt->json = true;
+		} else if ((v = option_value(argc, argv, &i, "--ifmap", &missing))) {
+			if (parse_ifmap(v, opt) < 0)
+				return -1;
+		} else if ((v = option_value(argc, argv, &i, "--iface", &missing))) {
+			if (!*v || strlen(v) >= IFW_IFNAMSIZ) {
+				cli_error("replay", "--iface: invalid interface name '%s'", v);
+				return -1;
+			}
+			opt->iface = v;
+		} else if ((v = option_value(argc, argv, &i, "--local", &missing))) {
+			if (parse_local(v, opt) < 0)
+				return -1;
+		} else if ((v = option_value(argc, argv, &i, "--leaks", &missing))) {
+			char err[160];
+			int col = 0;
+			if (opt->has_leaks) {
+				cli_error("replay", "--leaks given twice");
+				return -1;
+			}
+			if (ifmatch_parse(v, &opt->leaks, err, sizeof(err), &col) < 0) {
+				cli_error("replay", "--leaks: invalid interface specification '%s': column %d: %s",
+					  v, col, err);
+				return -1;
+			}
+			opt->leaks_text = v;
+			opt->has_leaks = true;
+		} else if (missing) {
+			cli_error("replay", "option '%s' needs a value", argv[i]);
+			return -1;
+		} else if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			cli_error("replay", "unknown option '%s'", argv[i]);
+			return -1;
+		} else {
+			break;
+		}
+	}
+	if (argc - i < 2) {
+		cli_error("replay", "expected a rule file and at least one capture");
+		return -1;
+	}
+	return i;
+}
 
 int cmd_replay(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_error("replay", "not available in this build");
-	return EXIT_SYSTEM;
+	static struct replay_options opt;
+	struct diag_list diags = { 0 };
+	struct report rep = { .opt = &opt };
+	struct replay_config cfg;
+	struct ruleset *rs = NULL;
+	struct replay *r = NULL;
+	char err[1024];
+	int first, rc = EXIT_OK;
+
+	memset(&opt, 0, sizeof(opt));
+	first = parse_options(argc, argv, &opt);
+	if (first == -2) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (first < 0) {
+		usage(stderr);
+		ifmatch_release(&opt.leaks);
+		return EXIT_USAGE;
+	}
+
+	rs = ruleset_from_file(argv[first], &diags);
+	if (!rs) {
+		if (diags.count)
+			diag_list_print(stderr, &diags);
+		else
+			cli_error("replay", "%s: cannot load the rule file", argv[first]);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.ifmap = opt.ifmap;
+	cfg.nifmap = opt.nifmap;
+	cfg.iface = opt.iface;
+	cfg.local = opt.local;
+	cfg.nlocal = opt.nlocal;
+	cfg.leaks = opt.has_leaks ? &opt.leaks : NULL;
+	/* Reported flows are kept by the replay, so the table only bounds the
+	 * live state. */
+	cfg.limits.max_flows = 1u << 20;
+	r = replay_new(rs, &cfg);
+	if (!r) {
+		cli_error("replay", "out of memory");
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+
+	for (int k = first + 1; k < argc; k++) {
+		int res = replay_file(r, argv[k], err, sizeof(err));
+		if (res < 0) {
+			cli_error("replay", "%s", err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (err[0])
+			cli_error("replay", "warning: %s", err);
+	}
+
+	if (replay_foreach_flow(r, report_flow, &rep) < 0) {
+		cli_error("replay", "out of memory");
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	print_summary(&rep, replay_stats(r));
+	if (opt.has_leaks && rep.leaks) {
+		if (!opt.json) {
+			rep.listing_leaks = true;
+			replay_foreach_flow(r, report_flow, &rep);
+		}
+		cli_error("replay", "%llu flow%s passed out on '%s'",
+			  (unsigned long long)rep.leaks, rep.leaks == 1 ? "" : "s",
+			  opt.leaks_text);
+		rc = EXIT_FOUND;
+	}
+	if (fflush(stdout) != 0) {
+		cli_error("replay", "writing the output: %s", strerror(errno));
+		rc = EXIT_SYSTEM;
+	}
+out:
+	diag_list_clear(&diags);
+	replay_free(r);
+	ruleset_free(rs);
+	ifmatch_release(&opt.leaks);
+	return rc;
 }

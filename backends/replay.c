@@ -1,0 +1,547 @@
+/* pcap replay backend: link layer -> struct packet -> flow table. */
+#include "backends/replay.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2 276
+#endif
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+#ifndef DLT_IPV6
+#define DLT_IPV6 229
+#endif
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100
+#define ETHERTYPE_QINQ 0x88a8
+#define ETHERTYPE_QINQ_OLD 0x9100
+#define MAX_VLAN_TAGS 8
+#define PACKET_OUTGOING 4
+#define IPPROTO_UDP_NUMBER 17
+
+/* Scratch space for frames cut short by the capture's snap length. */
+#define SCRATCH_SIZE 65536
+/* Interface names by index, direct-mapped. */
+#define IFCACHE_SLOTS 256
+
+struct ifcache_slot {
+	bool valid;
+	uint32_t index;
+	char name[IFW_IFNAMSIZ];
+	enum iftype type;
+};
+
+struct replay {
+	const struct ruleset *rs;
+	struct replay_config cfg;
+	char iface[IFW_IFNAMSIZ];
+	enum iftype iface_type;
+	struct flow_table *flows;
+	struct ifaddr_table *ifaddrs;
+	struct replay_stats stats;
+	uint64_t now;
+	uint64_t last_expire;
+	struct ifcache_slot ifcache[IFCACHE_SLOTS];
+	uint8_t *scratch;
+	/* Flows that already left the table, in the order they ended. */
+	struct flow *ended;
+	size_t nended, ended_capacity;
+	bool out_of_memory;
+	/* Ids of flows that leaked (may repeat; sorted when reported). */
+	uint64_t *leak_ids;
+	size_t nleaks, leak_capacity;
+};
+
+/* Where the IP packet is inside a frame, and what the link header says. */
+struct link_info {
+	const uint8_t *ip;
+	size_t iplen;
+	unsigned dir;        /* 0: the header has no direction */
+	bool has_index;
+	uint32_t index;
+};
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put16(uint8_t *p, size_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static void flow_ended(const struct flow *f, void *ctx)
+{
+	struct replay *r = ctx;
+
+	if (r->nended == r->ended_capacity) {
+		size_t cap = r->ended_capacity ? r->ended_capacity * 2 : 256;
+		struct flow *n = realloc(r->ended, cap * sizeof(*n));
+		if (!n) {
+			r->out_of_memory = true;
+			return;
+		}
+		r->ended = n;
+		r->ended_capacity = cap;
+	}
+	r->ended[r->nended++] = *f;
+}
+
+struct replay *replay_new(const struct ruleset *rs, const struct replay_config *cfg)
+{
+	struct replay *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->rs = rs;
+	r->cfg = *cfg;
+	snprintf(r->iface, sizeof(r->iface), "%s", cfg->iface ? cfg->iface : "eth0");
+	r->iface_type = iftype_from_name(r->iface);
+	r->flows = flow_table_new(&cfg->limits);
+	r->ifaddrs = ifaddr_table_new();
+	r->scratch = malloc(SCRATCH_SIZE);
+	if (!r->flows || !r->ifaddrs || !r->scratch) {
+		replay_free(r);
+		return NULL;
+	}
+	flow_table_set_end_callback(r->flows, flow_ended, r);
+	return r;
+}
+
+void replay_free(struct replay *r)
+{
+	if (!r)
+		return;
+	if (r->flows) {
+		/* Ending flows now would only fill r->ended; skip the copies. */
+		flow_table_set_end_callback(r->flows, NULL, NULL);
+		flow_table_free(r->flows);
+	}
+	ifaddr_table_free(r->ifaddrs);
+	free(r->scratch);
+	free(r->ended);
+	free(r->leak_ids);
+	free(r);
+}
+
+bool replay_linktype_supported(int linktype)
+{
+	switch (linktype) {
+	case DLT_LINUX_SLL2:
+	case DLT_LINUX_SLL:
+	case DLT_EN10MB:
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+	case DLT_NULL:
+	case DLT_LOOP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The IP packet after a link header whose protocol field says ethertype
+ * and whose payload starts at off. 802.1Q / 802.1ad tags (TCI, then the
+ * inner ethertype) are skipped. */
+static enum decode_status ip_after_ethertype(const uint8_t *f, size_t caplen,
+					     uint16_t ethertype, size_t off,
+					     struct link_info *li)
+{
+	for (int tags = 0; ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ ||
+			   ethertype == ETHERTYPE_QINQ_OLD; tags++) {
+		if (tags == MAX_VLAN_TAGS)
+			return DECODE_MALFORMED;
+		if (off + 4 > caplen)
+			return DECODE_TRUNCATED;
+		ethertype = be16(f + off + 2);
+		off += 4;
+	}
+	if (ethertype != ETHERTYPE_IPV4 && ethertype != ETHERTYPE_IPV6)
+		return DECODE_NOT_IP;
+	if (off >= caplen)
+		return DECODE_TRUNCATED;
+	li->ip = f + off;
+	li->iplen = caplen - off;
+	return DECODE_OK;
+}
+
+/* BSD loopback: the address family, in the writer's byte order (NULL) or
+ * network order (LOOP). AF_INET6 differs between systems. */
+static bool null_family_is_ip(const uint8_t *f)
+{
+	uint32_t le = le32(f), be = be32(f);
+	uint32_t af = (le & 0xffff0000u) == 0 ? le : be;
+
+	switch (af) {
+	case 2:                           /* AF_INET everywhere */
+	case 10:                          /* Linux AF_INET6 */
+	case 24:                          /* NetBSD, OpenBSD */
+	case 28:                          /* FreeBSD, DragonFly */
+	case 30:                          /* macOS */
+		return true;
+	default:
+		return false;
+	}
+}
+
+static enum decode_status link_decode(int linktype, const uint8_t *f,
+				      size_t caplen, struct link_info *li)
+{
+	memset(li, 0, sizeof(*li));
+	switch (linktype) {
+	case DLT_LINUX_SLL2:
+		/* proto(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8) */
+		if (caplen < 20)
+			return DECODE_TRUNCATED;
+		li->has_index = true;
+		li->index = be32(f + 4);
+		li->dir = f[10] == PACKET_OUTGOING ? DIR_OUT : DIR_IN;
+		return ip_after_ethertype(f, caplen, be16(f), 20, li);
+	case DLT_LINUX_SLL:
+		/* pkttype(2) hatype(2) halen(2) addr(8) proto(2) */
+		if (caplen < 16)
+			return DECODE_TRUNCATED;
+		li->dir = be16(f) == PACKET_OUTGOING ? DIR_OUT : DIR_IN;
+		return ip_after_ethertype(f, caplen, be16(f + 14), 16, li);
+	case DLT_EN10MB:
+		if (caplen < 14)
+			return DECODE_TRUNCATED;
+		return ip_after_ethertype(f, caplen, be16(f + 12), 14, li);
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+		if (caplen == 0)
+			return DECODE_TRUNCATED;
+		li->ip = f;
+		li->iplen = caplen;
+		return DECODE_OK;
+	case DLT_NULL:
+	case DLT_LOOP:
+		if (caplen < 4)
+			return DECODE_TRUNCATED;
+		if (!null_family_is_ip(f))
+			return DECODE_NOT_IP;
+		if (caplen == 4)
+			return DECODE_TRUNCATED;
+		li->ip = f + 4;
+		li->iplen = caplen - 4;
+		return DECODE_OK;
+	default:
+		return DECODE_NOT_IP;
+	}
+}
+
+/* Interface name and type of an index, "ifN" when --ifmap has none. */
+static const struct ifcache_slot *interface_of_index(struct replay *r, uint32_t index)
+{
+	struct ifcache_slot *slot = &r->ifcache[index % IFCACHE_SLOTS];
+
+	if (slot->valid && slot->index == index)
+		return slot;
+	slot->valid = true;
+	slot->index = index;
+	snprintf(slot->name, sizeof(slot->name), "if%u", index);
+	for (size_t i = 0; i < r->cfg.nifmap; i++) {
+		if (r->cfg.ifmap[i].index == index) {
+			snprintf(slot->name, sizeof(slot->name), "%s", r->cfg.ifmap[i].name);
+			break;
+		}
+	}
+	slot->type = iftype_from_name(slot->name);
+	return slot;
+}
+
+static bool is_local(const struct replay *r, const struct ifw_addr *a)
+{
+	for (size_t i = 0; i < r->cfg.nlocal; i++)
+		if (ifw_prefix_contains(&r->cfg.local[i], a))
+			return true;
+	return false;
+}
+
+static unsigned direction_from_local(const struct replay *r, const struct packet *p)
+{
+	if (r->cfg.nlocal == 0 || is_local(r, &p->src))
+		return DIR_OUT;
+	if (is_local(r, &p->dst))
+		return DIR_IN;
+	return DIR_OUT;
+}
+
+/* A source worth learning as an interface address: not unspecified,
+ * multicast or broadcast. */
+static bool is_unicast(const struct ifw_addr *a)
+{
+	static const uint8_t zero[16];
+
+	if (a->family == 4)
+		return memcmp(a->a, zero, 4) != 0 && a->a[0] < 224;
+	return memcmp(a->a, zero, 16) != 0 && a->a[0] != 0xff;
+}
+
+static void learn_interface_address(struct replay *r, const struct packet *p)
+{
+	const char *owner;
+
+	if (!is_unicast(&p->src))
+		return;
+	/* The first interface seen sending from an address keeps it. */
+	owner = ifaddr_table_owner(r->ifaddrs, &p->src);
+	if (owner)
+		return;
+	if (ifaddr_table_add(r->ifaddrs, p->ifname, &p->src) < 0)
+		r->out_of_memory = true;
+}
+
+static void record_leak(struct replay *r, uint64_t id)
+{
+	if (r->nleaks && r->leak_ids[r->nleaks - 1] == id)
+		return;
+	if (r->nleaks == r->leak_capacity) {
+		size_t cap = r->leak_capacity ? r->leak_capacity * 2 : 64;
+		uint64_t *n = realloc(r->leak_ids, cap * sizeof(*n));
+		if (!n) {
+			r->out_of_memory = true;
+			return;
+		}
+		r->leak_ids = n;
+		r->leak_capacity = cap;
+	}
+	r->leak_ids[r->nleaks++] = id;
+}
+
+/* Snap-length cut: the headers say more bytes than were captured. Decode a
+ * copy whose length fields say what is there, so the headers that were
+ * captured are still used; the original length is kept for accounting. */
+static const uint8_t *fit_lengths(struct replay *r, const uint8_t *ip,
+				  size_t *iplen, uint32_t *declared)
+{
+	size_t n = *iplen < SCRATCH_SIZE ? *iplen : SCRATCH_SIZE;
+	uint8_t *s = r->scratch;
+
+	size_t udp = 0;
+
+	*declared = 0;
+	memcpy(s, ip, n);
+	if (n >= 20 && (s[0] >> 4) == 4) {
+		*declared = be16(s + 2);
+		if (*declared > n)
+			put16(s + 2, n);
+		if (s[9] == IPPROTO_UDP_NUMBER && !(be16(s + 6) & 0x3fff))
+			udp = (size_t)(s[0] & 0x0f) * 4;
+	} else if (n >= 40 && (s[0] >> 4) == 6) {
+		uint32_t payload = be16(s + 4);
+		*declared = payload ? 40 + payload : 0;
+		if (payload && 40 + payload > n)
+			put16(s + 4, n - 40);
+		if (s[6] == IPPROTO_UDP_NUMBER)
+			udp = 40;
+	}
+	/* UDP's length field covers the datagram too. */
+	if (udp && udp + 8 <= n && be16(s + udp + 4) > n - udp)
+		put16(s + udp + 4, n - udp);
+	*iplen = n;
+	return s;
+}
+
+static void count_skipped(struct replay *r, enum decode_status st)
+{
+	switch (st) {
+	case DECODE_TRUNCATED: r->stats.truncated++; break;
+	case DECODE_MALFORMED: r->stats.malformed++; break;
+	default: r->stats.not_ip++; break;
+	}
+}
+
+enum decode_status replay_frame(struct replay *r, int linktype,
+				const uint8_t *frame, size_t caplen,
+				size_t wirelen, uint64_t ts_ns)
+{
+	struct link_info li;
+	struct packet p;
+	const struct flow *flow = NULL;
+	struct decision d;
+	uint32_t declared = 0;
+	bool cut = wirelen > caplen;
+	enum decode_status st;
+
+	r->stats.frames++;
+	st = link_decode(linktype, frame, caplen, &li);
+	if (st != DECODE_OK) {
+		count_skipped(r, st);
+		return st;
+	}
+	if (cut)
+		li.ip = fit_lengths(r, li.ip, &li.iplen, &declared);
+
+	memset(&p, 0, sizeof(p));
+	st = packet_decode(li.ip, li.iplen, &p);
+	if (st != DECODE_OK) {
+		count_skipped(r, st);
+		return st;
+	}
+	if (cut && declared > p.len)
+		p.len = declared;
+
+	if (li.has_index) {
+		const struct ifcache_slot *slot = interface_of_index(r, li.index);
+		memcpy(p.ifname, slot->name, sizeof(p.ifname));
+		p.iftype = slot->type;
+	} else {
+		memcpy(p.ifname, r->iface, sizeof(p.ifname));
+		p.iftype = r->iface_type;
+	}
+	p.dir = li.dir ? li.dir : direction_from_local(r, &p);
+	p.ifaddrs = r->ifaddrs;
+
+	/* Capture clocks may step back (and files follow each other): the
+	 * flow table's clock only moves forward. */
+	if (ts_ns > r->now)
+		r->now = ts_ns;
+	if (r->now - r->last_expire >= 1000000000ull) {
+		if (r->last_expire)
+			flow_table_expire(r->flows, r->now);
+		r->last_expire = r->now;
+	}
+
+	d = flow_table_packet(r->flows, r->rs, &p, r->now, &flow);
+	r->stats.packets++;
+	r->stats.bytes += p.len;
+	if (d.verdict == VERDICT_PASS) {
+		r->stats.passed++;
+		if (p.dir == DIR_OUT) {
+			if (flow && flow->packets == 1)
+				learn_interface_address(r, &p);
+			if (flow && r->cfg.leaks &&
+			    ifmatch_matches(r->cfg.leaks, p.ifname, p.iftype))
+				record_leak(r, flow->id);
+		}
+	} else {
+		r->stats.blocked++;
+	}
+	return DECODE_OK;
+}
+
+int replay_file(struct replay *r, const char *path, char *err, size_t errsize)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	struct pcap_pkthdr *hdr;
+	const u_char *data;
+	pcap_t *pc;
+	int linktype, rc;
+
+	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!pc) {
+		snprintf(err, errsize, "%s: cannot read capture: %s", path, errbuf);
+		return -EINVAL;
+	}
+	linktype = pcap_datalink(pc);
+	if (!replay_linktype_supported(linktype)) {
+		const char *name = pcap_datalink_val_to_name(linktype);
+		snprintf(err, errsize, "%s: unsupported link type %s (%d)", path,
+			 name ? name : "UNKNOWN", linktype);
+		pcap_close(pc);
+		return -EPROTONOSUPPORT;
+	}
+	if (err && errsize)
+		err[0] = '\0';
+	while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
+		uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000ull +
+			      (uint64_t)hdr->ts.tv_usec;
+		replay_frame(r, linktype, data, hdr->caplen, hdr->len, ts);
+	}
+	if (rc == -1) {
+		r->stats.read_errors++;
+		snprintf(err, errsize, "%s: capture ends early: %s", path, pcap_geterr(pc));
+	}
+	pcap_close(pc);
+	return 0;
+}
+
+const struct replay_stats *replay_stats(const struct replay *r)
+{
+	return &r->stats;
+}
+
+struct flow_list {
+	struct flow *items;
+	size_t count, capacity;
+	bool failed;
+};
+
+static void collect_flow(const struct flow *f, void *ctx)
+{
+	struct flow_list *l = ctx;
+
+	if (l->count == l->capacity) {
+		l->failed = true;
+		return;
+	}
+	l->items[l->count++] = *f;
+}
+
+static int compare_flow_id(const void *a, const void *b)
+{
+	const struct flow *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+int replay_foreach_flow(struct replay *r, replay_flow_fn fn, void *ctx)
+{
+	size_t live = flow_table_count(r->flows);
+	struct flow_list all = { .capacity = r->nended + live };
+
+	if (r->out_of_memory)
+		return -ENOMEM;
+	all.items = malloc((all.capacity ? all.capacity : 1) * sizeof(*all.items));
+	if (!all.items)
+		return -ENOMEM;
+	memcpy(all.items, r->ended, r->nended * sizeof(*all.items));
+	all.count = r->nended;
+	flow_table_foreach(r->flows, collect_flow, &all);
+	qsort(all.items, all.count, sizeof(*all.items), compare_flow_id);
+	if (r->nleaks)
+		qsort(r->leak_ids, r->nleaks, sizeof(*r->leak_ids), compare_u64);
+
+	for (size_t i = 0; i < all.count; i++) {
+		const struct flow *f = &all.items[i];
+		struct replay_flow_info info = {
+			.leaked = r->nleaks && bsearch(&f->id, r->leak_ids, r->nleaks,
+						       sizeof(*r->leak_ids), compare_u64),
+			.skipped = r->rs->skip.count &&
+				   ifmatch_matches(&r->rs->skip, f->ifname,
+						   iftype_from_name(f->ifname)),
+		};
+		fn(f, &info, ctx);
+	}
+	free(all.items);
+	return 0;
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# ifwall query: a table of packet descriptions with the exact line query
+# must print for each, against small rule files (tests/query/*.rules), then
+# --json, the error exits and -h.
+set -u
+cd "$TOP/tests/query" || exit 1
+TMPDIR_Q=$(mktemp -d /tmp/ifw-query.XXXXXX)
+trap 'rm -rf "$TMPDIR_Q"' EXIT
+fails=0
+pass() { echo "PASS query: $1"; }
+fail() { echo "FAIL query: $1"; fails=$((fails + 1)); }
+
+# RULES | PACKET DESCRIPTION | EXPECTED OUTPUT LINE
+while IFS='|' read -r rules desc want; do
+	rules=$(echo "$rules" | sed 's/^ *//; s/ *$//'); desc=$(echo "$desc" | sed 's/^ *//; s/ *$//')
+	want=$(echo "$want" | sed 's/^ *//; s/ *$//')
+	[ -z "$rules" ] || [ "${rules:0:1}" = "#" ] && continue
+	got=$("$IFWALL" query "$rules" "$desc" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; then pass "$rules '$desc'"
+	else fail "$rules '$desc': exit $rc, got '$got', want '$want'"; fi
+done <<'TABLE'
+# IPv4: first match, block under 'set block-policy reject' is reject
+q4.rules | out on wg0 udp 10.0.0.2:5000 > 8.8.8.8:53 | pass q4.rules:3 pass out on wg0 all
+q4.rules | out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53 | reject q4.rules:4 block out proto udp to any port 53
+q4.rules | out on eth0 tcp 192.168.1.10:40000 > 93.184.216.34:443 | pass q4.rules:5 pass out on eth0 inet proto tcp to any port { 80 443 }
+q4.rules | out on eth0 tcp 192.168.1.10:40000>93.184.216.34:80 | pass q4.rules:5 pass out on eth0 inet proto tcp to any port { 80 443 }
+q4.rules | out on eth0 tcp 192.168.1.10:40000 > 93.184.216.34:8443 | reject default
+q4.rules | out on eth0 tcp [2001:db8::1]:40000 > [2001:db8::2]:443 | reject default
+# icmp type names and numbers
+q4.rules | in on eth0 icmp 1.2.3.4 > 192.168.1.10 type echo-request | pass q4.rules:6 pass in on eth0 proto icmp all icmp-type echo-request
+q4.rules | in on eth0 icmp 1.2.3.4 > 192.168.1.10 type 8 | pass q4.rules:6 pass in on eth0 proto icmp all icmp-type echo-request
+q4.rules | out on eth0 icmp 192.168.1.10 > 1.1.1.1 type echo-request | reject q4.rules:7 block out on eth0 proto icmp all icmp-type echo-request
+q4.rules | out on eth0 icmp 192.168.1.10 > 1.1.1.1 type echo-reply | reject default
+q4.rules | in on eth0 icmp 1.2.3.4 > 192.168.1.10 | reject default
+# user and mark: unknown never match, given match
+q4.rules | out on eth0 tcp 192.168.1.10:40000 > 10.1.1.1:22 | reject default
+q4.rules | out on eth0 tcp 192.168.1.10:40000 > 10.1.1.1:22 user 1000 | pass q4.rules:8 pass out proto tcp to any port 22 user 1000
+q4.rules | out on eth0 tcp 192.168.1.10:40000 > 10.1.1.1:22 user 0 | reject default
+q4.rules | out on eth0 tcp 192.168.1.10:40000 > 10.1.1.1:25 | reject default
+q4.rules | out on eth0 tcp 192.168.1.10:40000 > 10.1.1.1:25 mark 0xca6c | pass q4.rules:9 pass out proto tcp to any port 25 mark 0xca6c
+q4.rules | out on eth0 tcp 192.168.1.10:40000 > 10.1.1.1:25 mark 51820 user 5 | pass q4.rules:9 pass out proto tcp to any port 25 mark 0xca6c
+q4.rules | out on eth0 tcp 192.168.1.10:40000 > 10.1.1.1:25 mark 1 | reject default
+# interface types: guessed from the name unless iftype is given
+q4.rules | out on vpn0 udp 10.0.0.2:1 > 1.1.1.1:2 | reject default
+q4.rules | out on vpn0 iftype tunnel udp 10.0.0.2:1 > 1.1.1.1:2 | pass q4.rules:10 pass out on type tunnel all
+q4.rules | out on tun3 udp 10.0.0.2:1 > 1.1.1.1:2 | pass q4.rules:10 pass out on type tunnel all
+q4.rules | out on tun3 iftype ether udp 10.0.0.2:1 > 1.1.1.1:2 | reject default
+q4.rules | out on wg1 47 10.0.0.2 > 1.1.1.1 | pass q4.rules:10 pass out on type tunnel all
+# reject rules and the inbound default
+q4.rules | in on eth0 tcp 1.2.3.4:1000 > 192.168.1.10:23 | reject q4.rules:11 reject in on eth0 proto tcp to any port 23
+q4.rules | in on eth0 tcp 1.2.3.4:1000 > 192.168.1.10:8080 | pass q4.rules:12 pass in on eth0 proto tcp to any port 8080
+q4.rules | in on eth1 tcp 1.2.3.4:1000 > 192.168.1.10:8080 | reject default
+# IPv6 with ports, icmp6 names, skip, default pass
+q6.rules | in on eth0 tcp [2001:db8::5]:5000 > [2001:db8:1::1]:22 | block q6.rules:4 block in on eth0 inet6 proto tcp from 2001:db8::/32 to any port 22
+q6.rules | in on eth0 tcp [2001:db9::5]:5000 > [2001:db8:1::1]:22 | pass default
+q6.rules | in on eth1 tcp [2001:db8::5]:5000 > [2001:db8:1::1]:22 | pass default
+q6.rules | out on wg0 udp [fd00::2]:5000 > [fd00::53]:53 | block q6.rules:5 block out inet6 proto udp to fd00::53 port 53
+q6.rules | out on wg0 udp [fd00::2]:5000 > [fd00::54]:53 | pass default
+q6.rules | in on eth0 icmp6 fe80::1 > fe80::2 type nd-neighbor-solicit | pass q6.rules:6 pass in inet6 proto icmp6 all icmp6-type { nd-neighbor-solicit nd-neighbor-advert }
+q6.rules | in on eth0 icmp6 fe80::1 > fe80::2 type 136 | pass q6.rules:6 pass in inet6 proto icmp6 all icmp6-type { nd-neighbor-solicit nd-neighbor-advert }
+q6.rules | in on eth0 icmp6 fe80::1 > fe80::2 type echo-request | block q6.rules:7 block in inet6 proto icmp6 all
+q6.rules | in on lo tcp 127.0.0.1:1 > 127.0.0.1:22 | pass skip
+q6.rules | in on lo icmp6 ::1 > ::1 type echo-request | pass skip
+q6.rules | out on eth0 tcp 10.0.0.2:1 > 10.1.2.3:1500 | block q6.rules:8 block out on eth0 inet proto tcp to 10.0.0.0/8 port 1000:2000
+q6.rules | out on eth0 tcp 10.0.0.2:1 > 10.1.2.3:2000 | block q6.rules:8 block out on eth0 inet proto tcp to 10.0.0.0/8 port 1000:2000
+q6.rules | out on eth0 tcp 10.0.0.2:1 > 10.1.2.3:2001 | pass default
+q6.rules | out on eth0 udp 10.0.0.2:1 > 10.1.2.3:1500 | pass default
+TABLE
+
+# Several descriptions: one line each, in order.
+got=$("$IFWALL" query q4.rules 'out on wg0 tcp 10.0.0.2:1 > 1.1.1.1:2' 'in on eth9 udp 1.1.1.1:2 > 10.0.0.2:1')
+want=$'pass q4.rules:3 pass out on wg0 all\nreject default'
+[ "$got" = "$want" ] && pass "two descriptions" || fail "two descriptions: got '$got'"
+
+# --json
+got=$("$IFWALL" query --json q4.rules 'out on wg0 tcp 10.0.0.2:1 > 1.1.1.1:2' 'in on eth9 udp 1.1.1.1:2 > 10.0.0.2:1' 'in on lo udp 1.1.1.1:2 > 10.0.0.2:1')
+want='{"verdict":"pass","rule":"q4.rules:3","text":"pass out on wg0 all","packet":"out on wg0 tcp 10.0.0.2:1 > 1.1.1.1:2"}
+{"verdict":"reject","rule":"default","text":null,"packet":"in on eth9 udp 1.1.1.1:2 > 10.0.0.2:1"}
+{"verdict":"reject","rule":"default","text":null,"packet":"in on lo udp 1.1.1.1:2 > 10.0.0.2:1"}'
+[ "$got" = "$want" ] && pass "--json" || fail "--json: got '$got'"
+got=$("$IFWALL" query --json q6.rules 'in on lo udp 1.1.1.1:2 > 10.0.0.2:1')
+[ "$got" = '{"verdict":"pass","rule":"skip","text":null,"packet":"in on lo udp 1.1.1.1:2 > 10.0.0.2:1"}' ] &&
+	pass "--json skip" || fail "--json skip: got '$got'"
+
+# Invalid descriptions: exit 2, the message names the description, nothing on stdout.
+while IFS= read -r desc; do
+	out=$("$IFWALL" query q4.rules 'out on wg0 tcp 10.0.0.2:1 > 1.1.1.1:2' "$desc" 2>"$TMPDIR_Q/err")
+	rc=$?
+	if [ "$rc" -eq 2 ] && [ -z "$out" ] && grep -qF -- "$desc" "$TMPDIR_Q/err"; then
+		pass "invalid '$desc'"
+	else
+		fail "invalid '$desc': exit $rc, stdout '$out', stderr '$(cat "$TMPDIR_Q/err")'"
+	fi
+done <<'BAD'
+sideways on eth0 tcp 1.1.1.1:1 > 2.2.2.2:2
+out eth0 tcp 1.1.1.1:1 > 2.2.2.2:2
+out on eth0 tcpx 1.1.1.1:1 > 2.2.2.2:2
+out on eth0 tcp 1.1.1.1:1 2.2.2.2:2
+out on eth0 tcp 1.1.1.300:1 > 2.2.2.2:2
+out on eth0 tcp 1.1.1.1:65536 > 2.2.2.2:2
+out on eth0 tcp 1.1.1.1:1 > [fd00::1]:2
+out on eth0 tcp fd00::1:1 > [fd00::2
+out on eth0 icmp 1.1.1.1:1 > 2.2.2.2
+out on eth0 icmp 1.1.1.1 > 2.2.2.2 type bogus
+out on eth0 udp 1.1.1.1:1 > 2.2.2.2:2 type echo-request
+out on eth0 icmp6 1.1.1.1 > 2.2.2.2
+out on eth0 tcp 1.1.1.1:1 > 2.2.2.2:2 mark
+out on eth0 tcp 1.1.1.1:1 > 2.2.2.2:2 mark 0x100000000
+out on eth0 tcp 1.1.1.1:1 > 2.2.2.2:2 user 1 user 2
+out on eth0 tcp 1.1.1.1:1 > 2.2.2.2:2 extra
+out on averyveryverylongname tcp 1.1.1.1:1 > 2.2.2.2:2
+out on eth0 iftype wifi tcp 1.1.1.1:1 > 2.2.2.2:2
+out on eth0 256 1.1.1.1 > 2.2.2.2
+BAD
+
+# An empty description, and an invalid rule file: exit 2 with diagnostics.
+"$IFWALL" query q4.rules '' >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] && pass "empty description" || fail "empty description: exit $rc"
+printf 'pass out on wg0 all\nbogus rule here\n' >"$TMPDIR_Q/bad.rules"
+"$IFWALL" query "$TMPDIR_Q/bad.rules" 'out on wg0 tcp 10.0.0.2:1 > 1.1.1.1:2' >/dev/null 2>"$TMPDIR_Q/err"; rc=$?
+if [ "$rc" -eq 2 ] && grep -q 'bad.rules:2:[0-9]*: error' "$TMPDIR_Q/err"; then pass "invalid rule file"
+else fail "invalid rule file: exit $rc: $(cat "$TMPDIR_Q/err")"; fi
+"$IFWALL" query q4.rules >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] && pass "usage without packet" || fail "usage without packet: exit $rc"
+"$IFWALL" query --bogus q4.rules 'out on wg0 tcp 10.0.0.2:1 > 1.1.1.1:2' >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] && pass "unknown option" || fail "unknown option: exit $rc"
+out=$("$IFWALL" query -h); rc=$?
+[ "$rc" -eq 0 ] && [[ $out == Usage:* ]] && pass "-h" || fail "-h: exit $rc"
+[ "$fails" -eq 0 ]
