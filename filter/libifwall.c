@@ -12,6 +12,7 @@
 
 #include "filter/engine.h"
 #include "filter/ifwall.h"
+#include "filter/pktdesc.h"
 #include "rules/ruleset.h"
 
 struct ifw_ruleset {
@@ -359,6 +360,22 @@ int ifw_decide(const struct ifw_ruleset *rs, const void *packet, size_t len,
 	err = packet_from_raw(packet, len, dir, ifname, &p);
 	if (err)
 		return err;
+	d = ruleset_decide(rs->rs, &p);
+	decision_public(&d, out);
+	return 0;
+}
+
+int ifw_decide_description(const struct ifw_ruleset *rs,
+			   const char *description, struct ifw_decision *out)
+{
+	struct packet p;
+	struct decision d;
+
+	if (!rs || !description || !out)
+		return -EFAULT;
+	memset(&p, 0, sizeof(p));
+	if (pktdesc_parse(description, &p, NULL) < 0)
+		return -EINVAL;
 	d = ruleset_decide(rs->rs, &p);
 	decision_public(&d, out);
 	return 0;

@@ -117,6 +117,14 @@ int main(void)
 	CHECK("decide-long-ifname", ifw_decide(rs, pkt, len, IFW_OUT, "a-very-long-ifname", &d) == -EINVAL);
 	CHECK("decide-null", ifw_decide(NULL, pkt, len, IFW_OUT, "eth0", &d) == -EFAULT);
 
+	/* Packet descriptions. */
+	err = ifw_decide_description(rs, "out on eth0 udp 10.0.0.2:5353 > 8.8.8.8:53", &d);
+	CHECK("description-block", err == 0 && d.verdict == IFW_BLOCK && d.line == 1);
+	err = ifw_decide_description(rs, "out on wg0 tcp [fd00::2]:443 > [fd00::1]:51000", &d);
+	CHECK("description-v6-pass", err == 0 && d.verdict == IFW_PASS && d.line == 2);
+	CHECK("description-invalid",
+	      ifw_decide_description(rs, "sideways on eth0 udp 1.2.3.4 > 5.6.7.8", &d) == -EINVAL);
+
 	/* Flow state: the reply of a flow passed on wg0 passes on wg0 only. */
 	struct ifw_flow_table *ft = (void *)1;
 	CHECK("flow-table-new", ifw_flow_table_new(0, &ft) == 0 && ft != NULL);

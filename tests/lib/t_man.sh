@@ -50,7 +50,7 @@ fi
 
 # The page's example rule files are valid.
 sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$page" |
-	awk -v d="$dir" '/^\.nf/ {on=1; n++; next} /^\.fi/ {on=0; next} on {gsub(/\\-/, "-"); print > (d "/example" n ".rules")}'
+	awk -v d="$dir" '/^\.nf/ {on=1; n++; next} /^\.fi/ {on=0; next} on {gsub(/\\-/, "-"); gsub(/\\\(aq/, "\047"); print > (d "/example" n ".rules")}'
 printf '192.0.2.1\n' >"$dir/blocklist.txt"
 for f in "$dir"/example1.rules "$dir"/example2.rules; do
 	if "$IFWALL" check "$f" >/dev/null 2>"$dir/err"; then

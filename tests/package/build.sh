@@ -14,9 +14,9 @@ O=${O:-build}
 out=$TOP/$O/package
 work=$(mktemp -d /tmp/ifwpkg.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-fail=0
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1: $2"; fail=1; }
+fail=0 npass=0 nfail=0
+pass() { echo "PASS $1"; npass=$((npass + 1)); }
+failed() { echo "FAIL $1: $2"; fail=1; nfail=$((nfail + 1)); }
 
 need=()
 for p in debhelper lintian dpkg-dev fakeroot; do
@@ -44,7 +44,7 @@ log=$work/build.log
 if (cd "$work/src" && dpkg-buildpackage -b -us -uc) >"$log" 2>&1; then
 	pass dpkg-buildpackage
 else
-	failed dpkg-buildpackage "see below"; tail -40 "$log"; exit 1
+	failed dpkg-buildpackage "see below"; tail -40 "$log"; echo "package: $npass passed, $nfail failed"; exit 1
 fi
 rm -rf "$out"; mkdir -p "$out"
 cp "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$out"/ 2>/dev/null
@@ -110,4 +110,5 @@ if cc -o "$work/example" "$work/example.c" $(pkg-config --cflags --libs libifwal
 else
 	failed example-compiles "$(head -5 "$work/cc.log" | tr '\n' ' ')"
 fi
+echo "package: $npass passed, $nfail failed"
 exit $fail
