@@ -161,6 +161,8 @@ net_setup() {
 	wait_for 100 grep -q ready "$WORK/isp-serve.out" &&
 	wait_for 100 grep -q ready "$WORK/cli-serve.out" || return 1
 
+	# neighbours on the link known (first-contact ND is not what is tested)
+	nsx $NS_CLI $PY "$NETPY" probe --timeout 0.5 ping,$GW ping,$GW6 >/dev/null
 	# the tunnel must be up before any scenario: first handshake
 	wait_for 20 eval "nsx $NS_CLI $PY \"$NETPY\" probe --timeout 0.5 ping,$TUN_PEER >/dev/null"
 }
