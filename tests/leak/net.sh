@@ -5,6 +5,7 @@
 #   10.99.0.2       10.99.0.1         192.168.1.2  192.168.1.1        .1    198.51.100.7
 #                                     2001:db8:1::2  2001:db8:1::1          :51820 (WireGuard)
 #                         ifwleak0 10.64.0.2 ==== WireGuard over eth0 ==== ifwleak1 10.64.0.1
+#                         (really ifwl<pid>c and ifwl<pid>s: see RUN_ID below)
 #
 # The server also plays "the internet" (on its lo: 203.0.113.80 and
 # 198.18.0.80 run TCP/UDP echo, 9.9.9.9 a public resolver, 192.168.50.53 a
@@ -20,8 +21,12 @@ LEAK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3                 # the python3 that has scapy (not pyenv's)
 NETPY=$LEAK_DIR/leaknet.py
 
-NS_CLI=ifwleak-cli NS_ISP=ifwleak-isp NS_SRV=ifwleak-srv NS_CTR=ifwleak-ctr
-TUN=ifwleak0 TUN_SRV=ifwleak1       # wireguard-go's sockets are global: unique names
+# Names carry this run's id (its pid), so runs of make check in several
+# worktrees at once do not meet: namespace names and wireguard-go's control
+# sockets (/var/run/wireguard/NAME.sock) are global.
+RUN_ID=${RUN_ID:-$$}
+NS_CLI=ifwleak-$RUN_ID-cli NS_ISP=ifwleak-$RUN_ID-isp NS_SRV=ifwleak-$RUN_ID-srv NS_CTR=ifwleak-$RUN_ID-ctr
+TUN=ifwl${RUN_ID}c TUN_SRV=ifwl${RUN_ID}s   # ifwleak0 / ifwleak1 in the rule files
 CLI_ADDR=192.168.1.2 GW=192.168.1.1 CLI_ADDR6=2001:db8:1::2 GW6=2001:db8:1::1
 ENDPOINT=198.51.100.7 EP_PORT=51820 WG_SPORT=51821 WG_MARK=0xca6c
 TUN_ADDR=10.64.0.2 TUN_PEER=10.64.0.1
@@ -59,12 +64,25 @@ net_teardown() {
 	for pid in "${NET_PIDS[@]+"${NET_PIDS[@]}"}"; do wait "$pid" 2>/dev/null; done
 	NET_PIDS=()
 	for ns in $NS_CLI $NS_ISP $NS_SRV $NS_CTR; do
-		[ -e /var/run/netns/$ns ] || continue
-		# leftovers of an earlier, interrupted run of this suite
-		for pid in $(ip netns pids $ns 2>/dev/null); do kill "$pid" 2>/dev/null; done
-		ip netns del $ns 2>/dev/null
+		[ -e /var/run/netns/$ns ] && net_delete_ns $ns
 	done
 	rm -f /var/run/wireguard/$TUN.sock /var/run/wireguard/$TUN_SRV.sock
+}
+
+net_delete_ns() {   # a namespace of this suite: its processes, then itself
+	local pid
+	for pid in $(ip netns pids "$1" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+	ip netns del "$1" 2>/dev/null
+}
+
+# Namespaces of earlier runs of this suite that were killed before their
+# trap ran (their run's pid is gone).
+net_reap_stale() {
+	local ns id
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^ifwleak-[0-9]*-'); do
+		id=${ns#ifwleak-}; id=${id%%-*}
+		kill -0 "$id" 2>/dev/null || net_delete_ns "$ns"
+	done
 }
 
 # The client's WireGuard tunnel, as a VPN client sets it up: wireguard-go,
@@ -92,7 +110,7 @@ wg_client_kill() {
 
 net_setup() {
 	local ns
-	net_teardown
+	net_reap_stale
 	for ns in $NS_CLI $NS_ISP $NS_SRV $NS_CTR; do
 		ip netns add $ns || return 1
 		ip -n $ns link set lo up

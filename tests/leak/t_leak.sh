@@ -32,9 +32,6 @@ cd "$(dirname "$0")"
 . ./net.sh
 TOP=${TOP:-$(cd ../.. && pwd)}
 IFWALL=${IFWALL:-$TOP/build/ifwall}
-RULES_MAIN=$LEAK_DIR/killswitch.rules
-RULES_USER=$LEAK_DIR/owner-user.rules
-RULES_MARK=$LEAK_DIR/owner-mark.rules
 
 skip_all() { echo "SKIP leak: $*"; exit 0; }
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces, WireGuard)"
@@ -59,6 +56,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 chmod 755 "$WORK"          # probes also run as nobody
+
+# The rule files name the tunnel ifwleak0; this run's tunnel has its own name.
+for f in killswitch owner-user owner-mark; do
+	sed "s/ifwleak0/$TUN/g" "$LEAK_DIR/$f.rules" >"$WORK/$f.rules"
+done
+RULES_MAIN=$WORK/killswitch.rules
+RULES_USER=$WORK/owner-user.rules
+RULES_MARK=$WORK/owner-mark.rules
 
 # ---------------------------------------------------------------- probes
 #
@@ -323,7 +328,7 @@ load_rules() {   # load_rules FILE: the kill switch, inside the client
 		local owner=
 		[ "$1" = "$RULES_USER" ] && owner="meta skuid 0"
 		[ "$1" = "$RULES_MARK" ] && owner="meta mark $WG_MARK"
-		sed "s/@OWNER@/$owner/" "$LEAK_DIR/oracle.nft" | nsx $NS_CLI nft -f - && return 0
+		sed -e "s/@OWNER@/$owner/" -e "s/ifwleak0/$TUN/g" "$LEAK_DIR/oracle.nft" | nsx $NS_CLI nft -f - && return 0
 		echo "FAIL load-oracle: nft refused oracle.nft"
 		return 1
 	fi

@@ -20,7 +20,7 @@ BOOT_RULES=$UNITS/boot.rules
 available() { [ -x "$IFWALL" ] && ! "$IFWALL" "$1" -h 2>&1 | grep -q 'not available in this build'; }
 
 WORK=$(mktemp -d /tmp/ifwleak-units.XXXXXX)
-NS_A=ifwleak-boot-a NS_B=ifwleak-boot-b
+NS_A=ifwleak-$$-boota NS_B=ifwleak-$$-bootb
 cleanup() {
 	local pid
 	for pid in "${NET_PIDS[@]+"${NET_PIDS[@]}"}"; do kill "$pid" 2>/dev/null; done
