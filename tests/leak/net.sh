@@ -175,12 +175,12 @@ net_setup() {
 	bg_in $NS_ISP "$WORK/isp-serve.out" $PY "$NETPY" serve --log "$WORK/dns.log" \
 		tcp,::,8080 udp,$WEB6,7777 udp,$GW,7777 dns,$LAN_DNS
 	bg_in $NS_CLI "$WORK/cli-serve.out" $PY "$NETPY" serve tcp,0.0.0.0,8080
-	wait_for 100 grep -q ready "$WORK/srv-serve.out" &&
-	wait_for 100 grep -q ready "$WORK/isp-serve.out" &&
-	wait_for 100 grep -q ready "$WORK/cli-serve.out" || return 1
+	wait_for 100 grep -qs ready "$WORK/srv-serve.out" &&
+	wait_for 100 grep -qs ready "$WORK/isp-serve.out" &&
+	wait_for 100 grep -qs ready "$WORK/cli-serve.out" || return 1
 
 	# neighbours on the link known (first-contact ND is not what is tested)
-	nsx $NS_CLI $PY "$NETPY" probe --timeout 0.5 ping,$GW ping,$GW6 >/dev/null
+	wait_for 20 eval "nsx $NS_CLI $PY \"$NETPY\" probe --timeout 0.5 ping,$GW ping,$GW6 >/dev/null"
 	# the tunnel must be up before any scenario: first handshake
 	wait_for 20 eval "nsx $NS_CLI $PY \"$NETPY\" probe --timeout 0.5 ping,$TUN_PEER >/dev/null"
 }
@@ -198,8 +198,8 @@ cap_start() {   # cap_start NAME
 	CAP_FAR_PID=$LAST_PID
 	bg_in $NS_CLI "$CAP-cli.err" tcpdump -Z root -i any -y LINUX_SLL2 -n -s 0 --immediate-mode -U -w "$CAP-cli.pcap"
 	CAP_CLI_PID=$LAST_PID
-	wait_for 100 grep -q 'listening on' "$CAP-far.err" &&
-	wait_for 100 grep -q 'listening on' "$CAP-cli.err"
+	wait_for 100 grep -qs 'listening on' "$CAP-far.err" &&
+	wait_for 100 grep -qs 'listening on' "$CAP-cli.err"
 }
 
 cap_stop() {

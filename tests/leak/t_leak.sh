@@ -300,9 +300,10 @@ replay_check() {
 	local replayed far
 	replayed=$($PY "$NETPY" replayflows "$CAP-replay.json" --iface eth0 | cut -d' ' -f1-5 | sort)
 	far=$(cap_far_flows | cut -d' ' -f1-5 | sort)
-	local tunnel_udp="udp $CLI_ADDR $WG_SPORT $ENDPOINT $EP_PORT"
+	local tunnel_udp="udp $CLI_ADDR $WG_SPORT $ENDPOINT $EP_PORT" note=
 	if [ "$rules" != "$RULES_MAIN" ]; then
 		far=$(grep -vxF "$tunnel_udp" <<<"$far")
+		note=" besides the tunnel's UDP, which replay cannot tie to its owner"
 	fi
 	local kernel_only replay_only
 	kernel_only=$(comm -23 <(echo "$far" | sed '/^$/d') <(echo "$replayed" | sed '/^$/d') | paste -sd ';')
@@ -316,7 +317,7 @@ replay_check() {
 			echo "FAIL replay-detector-$name: replay passes everything the unprotected kernel sent"
 		fi
 	elif [ -z "$kernel_only" ] && [ -z "$replay_only" ]; then
-		echo "PASS replay-$name: replay agrees with the kernel, $count flow(s) out on eth0 (replay --leaks exit $rc)"
+		echo "PASS replay-$name: replay agrees with the kernel, $count flow(s) out on eth0$note (replay --leaks exit $rc)"
 	else
 		echo "FAIL replay-$name: replay disagrees with the kernel: left on eth0 but replay blocks: [${kernel_only:-none}]; replay passes but not on the wire: [${replay_only:-none}]"
 	fi
