@@ -47,6 +47,7 @@ struct parser {
 	struct loc set_default_loc;
 	struct loc killswitch_loc;
 	bool top_is_string;
+	bool resync;             /* recover() must not skip: at a statement */
 };
 
 /* Where each criterion of a rule was written, for error spans. */
@@ -162,9 +163,15 @@ static void oom(struct parser *p)
 }
 
 /* Skips to the end of the statement: a newline at brace depth <= depth, or
- * a newline followed by a word that starts a statement (a missing '}'). */
+ * a newline followed by a word that starts a statement or by anything
+ * unindented other than '}' (a missing '}', or garbage with a stray '{'). */
 static void recover(struct parser *p, int depth)
 {
+	if (p->resync) {
+		/* The current token starts the next statement. */
+		p->resync = false;
+		return;
+	}
 	static const char *const starts[] = { "pass", "block", "reject", "table",
 		"set", "include", "killswitch" };
 
@@ -173,6 +180,11 @@ static void recover(struct parser *p, int depth)
 			if (p->depth <= depth)
 				return;
 			struct token nx = lexer_peek(p->lx);
+			if (depth == 0 && nx.loc.col == 1 && nx.type != TOK_RBRACE &&
+			    nx.type != TOK_NEWLINE && nx.type != TOK_EOF) {
+				p->depth = 0;
+				return;
+			}
 			for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
 				if (nx.type == TOK_WORD && nx.len == strlen(starts[i]) &&
 				    !memcmp(nx.text, starts[i], nx.len)) {
@@ -183,6 +195,47 @@ static void recover(struct parser *p, int depth)
 		}
 		next(p);
 	}
+}
+
+static bool starts_statement(struct parser *p)
+{
+	static const char *const starts[] = { "pass", "block", "reject", "table",
+		"set", "include", "killswitch" };
+
+	if (p->tok.type != TOK_WORD)
+		return false;
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
+		if (tok_is(p, starts[i]))
+			return true;
+	return lexer_peek(p->lx).type == TOK_EQUALS;
+}
+
+/* Skips the separators inside a { } list. Returns 1 at an item, 0 at the
+ * closing '}', -1 (reported) when the list is not closed: end of file, or
+ * a statement at the start of a line (the '}' was forgotten; parsing goes
+ * on with that statement). */
+static int list_skip(struct parser *p, const struct loc *open)
+{
+	bool newline = false;
+
+	while (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_COMMA) {
+		newline |= p->tok.type == TOK_NEWLINE;
+		next(p);
+	}
+	if (p->tok.type == TOK_RBRACE)
+		return 0;
+	if (p->tok.type == TOK_EOF) {
+		error_at(p, open, "unterminated list: missing '}'");
+		return -1;
+	}
+	if (newline && p->tok.loc.col == 1 && starts_statement(p)) {
+		error_at(p, open, "unterminated list: missing '}'");
+		if (p->depth > 0)
+			p->depth--;
+		p->resync = true;
+		return -1;
+	}
+	return 1;
 }
 
 /* --- ownership helpers ------------------------------------------------------ */
@@ -432,12 +485,11 @@ static bool parse_ifspec(struct parser *p, struct ifmatch *m, struct loc *span)
 		size_t negated = 0, plain = 0;
 		next(p);
 		for (;;) {
-			while (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_COMMA)
-				next(p);
-			if (p->tok.type == TOK_RBRACE)
+			int more = list_skip(p, &open);
+			if (more < 0)
+				goto fail;
+			if (more == 0)
 				break;
-			if (p->tok.type == TOK_EOF)
-				return error_at(p, &open, "unterminated list: missing '}'");
 			struct loc item_loc = p->tok.loc;
 			bool neg = false;
 			if (p->tok.type == TOK_BANG) {
@@ -447,7 +499,8 @@ static bool parse_ifspec(struct parser *p, struct ifmatch *m, struct loc *span)
 			if (!parse_ifitem(p, &it))
 				goto fail;
 			if (neg ? plain : negated) {
-				error_at(p, &item_loc, "a list cannot mix negated and plain items");
+				struct loc l = loc_join(&item_loc, &p->prev_loc);
+				error_at(p, &l, "a list cannot mix negated and plain items");
 				goto fail;
 			}
 			neg ? negated++ : plain++;
@@ -622,21 +675,17 @@ static bool parse_addrs(struct parser *p, struct addrmatch *m, struct loc *span,
 		}
 		next(p);
 		for (;;) {
-			while (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_COMMA)
-				next(p);
-			if (p->tok.type == TOK_RBRACE)
+			int more = list_skip(p, &open);
+			if (more < 0)
+				return false;
+			if (more == 0)
 				break;
-			if (p->tok.type == TOK_EOF)
-				return error_at(p, &open, "unterminated list: missing '}'");
 			struct loc item_loc = p->tok.loc;
 			bool neg = false;
 			if (p->tok.type == TOK_BANG) {
 				neg = true;
 				next(p);
 			}
-			if (neg ? plain : negated)
-				return error_at(p, &item_loc, "a list cannot mix negated and plain items");
-			neg ? negated++ : plain++;
 			if (tok_is(p, "any")) {
 				if (neg)
 					return error_at(p, &item_loc, "'!any' can never match");
@@ -663,6 +712,11 @@ static bool parse_addrs(struct parser *p, struct addrmatch *m, struct loc *span,
 					return false;
 				}
 			}
+			if (neg ? plain : negated) {
+				struct loc l = loc_join(&item_loc, &p->prev_loc);
+				return error_at(p, &l, "a list cannot mix negated and plain items");
+			}
+			neg ? negated++ : plain++;
 		}
 		if (negated + plain == 0)
 			return error_at(p, &open, "empty address list");
@@ -762,23 +816,24 @@ static bool parse_ports(struct parser *p, struct portmatch *m, struct loc *span)
 		size_t negated = 0, plain = 0;
 		next(p);
 		for (;;) {
-			while (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_COMMA)
-				next(p);
-			if (p->tok.type == TOK_RBRACE)
+			int more = list_skip(p, &open);
+			if (more < 0)
+				return false;
+			if (more == 0)
 				break;
-			if (p->tok.type == TOK_EOF)
-				return error_at(p, &open, "unterminated list: missing '}'");
 			struct loc item_loc = p->tok.loc;
 			bool neg = false;
 			if (p->tok.type == TOK_BANG) {
 				neg = true;
 				next(p);
 			}
-			if (neg ? plain : negated)
-				return error_at(p, &item_loc, "a list cannot mix negated and plain items");
-			neg ? negated++ : plain++;
 			if (!parse_port_value(p, &r) || !push_port(p, m, &cap, &r))
 				return false;
+			if (neg ? plain : negated) {
+				struct loc l = loc_join(&item_loc, &p->prev_loc);
+				return error_at(p, &l, "a list cannot mix negated and plain items");
+			}
+			neg ? negated++ : plain++;
 		}
 		if (m->count == 0)
 			return error_at(p, &open, "empty port list");
@@ -883,12 +938,11 @@ static bool parse_value_list(struct parser *p, value_fn fn, bool icmp6,
 		struct loc open = p->tok.loc;
 		next(p);
 		for (;;) {
-			while (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_COMMA)
-				next(p);
-			if (p->tok.type == TOK_RBRACE)
+			int more = list_skip(p, &open);
+			if (more < 0)
+				return false;
+			if (more == 0)
 				break;
-			if (p->tok.type == TOK_EOF)
-				return error_at(p, &open, "unterminated list: missing '}'");
 			if (p->tok.type == TOK_BANG)
 				return error_at(p, &p->tok.loc, "%s cannot be negated", what);
 			if (!fn(p, &v, icmp6))
@@ -1108,9 +1162,11 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 		struct loc kw = p->tok.loc;
 		if (p->tok.type != TOK_WORD)
 			return error_expected(p, "a rule option");
-		if (tok_is(p, "in") || tok_is(p, "out")) {
-			if (duplicate(p, seen_dir))
-				return false;
+		if (tok_is(p, "quick")) {
+			next(p); /* pf habit: every rule is quick here */
+		} else if (tok_is(p, "in") || tok_is(p, "out")) {
+			if (seen_dir)
+				return error_at(p, &kw, "direction given twice");
 			seen_dir = true;
 			r->dir = tok_is(p, "in") ? DIR_IN : DIR_OUT;
 			next(p);
@@ -1128,8 +1184,8 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 				return false;
 			L->on = loc_join(&kw, &p->prev_loc);
 		} else if (tok_is(p, "inet") || tok_is(p, "inet6")) {
-			if (duplicate(p, seen_fam))
-				return false;
+			if (seen_fam)
+				return error_at(p, &kw, "address family given twice");
 			seen_fam = true;
 			r->family = tok_is(p, "inet") ? 4 : 6;
 			L->family = p->tok.loc;
@@ -1292,7 +1348,8 @@ static bool parse_rule_statement(struct parser *p)
 		rule_free_contents(&r);
 		return false;
 	}
-	return append_rule(p, &r, &L.action);
+	struct loc whole = loc_join(&L.action, &p->prev_loc);
+	return append_rule(p, &r, &whole);
 }
 
 /* A rule generated by the killswitch preset: parsed from text, located at
@@ -1692,6 +1749,7 @@ static bool parse_macro(struct parser *p)
 		sb_free(&nb);
 		return false;
 	}
+	int depth0 = p->depth;
 	next(p);
 	next(p);
 	if (p->tok.type == TOK_STRING && lexer_peek(p->lx).type != TOK_WORD) {
@@ -1705,7 +1763,6 @@ static bool parse_macro(struct parser *p)
 	} else {
 		/* An unquoted value: the tokens up to the end of the line (lists
 		 * may span lines), kept as text to lex again at each use. */
-		int depth0 = p->depth;
 		while (!(at_end(p) && p->depth == depth0) && p->tok.type != TOK_EOF) {
 			if (p->tok.type == TOK_ERROR || p->tok.type == TOK_EQUALS) {
 				sb_free(&sb);
@@ -2009,14 +2066,13 @@ static bool parse_table(struct parser *p)
 			any_body = true;
 			next(p);
 			for (;;) {
-				while (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_COMMA)
-					next(p);
-				if (p->tok.type == TOK_RBRACE) {
-					next(p);
+				int more = list_skip(p, &open);
+				if (more < 0) {
+					ok = false;
 					break;
 				}
-				if (p->tok.type == TOK_EOF) {
-					ok = error_at(p, &open, "unterminated list: missing '}'");
+				if (more == 0) {
+					next(p);
 					break;
 				}
 				struct ifw_prefix pfx;
@@ -2206,6 +2262,7 @@ static void parse_source(struct parser *p, const struct src *src)
 			recover(p, 0);
 			continue;
 		}
+		p->resync = false;
 		if (!parse_statement(p))
 			recover(p, 0);
 	}
