@@ -6,10 +6,14 @@ Standard library only (scapy is slow to import; only inject.py uses it).
   serve [--log FILE] SPEC...     listeners: tcp,ADDR,PORT (echo)  udp,ADDR,PORT
                                  (echo)  dns,ADDR (udp+tcp 53, answers A
                                  192.0.2.1, logs "dns ADDR" per query)
-  probe [--timeout S] [--sport N] [--mark N] SPEC...
+  probe [--timeout S] [--sport N] [--mark N] [--hold FILE] SPEC...
                                  one line per probe: "ok SPEC" or
                                  "fail SPEC: reason"; SPEC as above, plus
-                                 ping,ADDR (3 ICMP echoes, all must return)
+                                 ping,ADDR (3 ICMP echoes, all must return).
+                                 --hold: after a first exchange print
+                                 "held SPEC", wait for FILE to exist, then
+                                 exchange again on the same socket (a flow
+                                 that lives across a network change)
   flows PCAP --mac MAC           flows of the packets sent by MAC (Ethernet
                                  captures), one per line:
                                  "PROTO SRC SPORT DST DPORT PACKETS"
@@ -120,21 +124,31 @@ def serve(args):
                         reply = data
                     if reply:
                         s.sendto(reply, peer)
-                else:
+                elif k == "conn":  # an echo connection: echo until closed
+                    data = s.recv(4096)
+                    if data:
+                        s.sendall(data)
+                    else:
+                        sel.unregister(s)
+                        s.close()
+                elif kind == "dns":
                     conn, peer = s.accept()
                     conn.settimeout(1.0)
                     data = conn.recv(4096)
-                    if kind == "dns":
-                        if log:
-                            log.write("dns %s tcp from %s\n" % (addr, peer[0]))
-                        reply = dns_answer(data[2:]) if len(data) > 2 else None
-                        if reply:
-                            conn.sendall(struct.pack("!H", len(reply)) + reply)
-                    elif data:
-                        conn.sendall(data)
+                    if log:
+                        log.write("dns %s tcp from %s\n" % (addr, peer[0]))
+                    reply = dns_answer(data[2:]) if len(data) > 2 else None
+                    if reply:
+                        conn.sendall(struct.pack("!H", len(reply)) + reply)
                     conn.close()
+                else:
+                    conn, peer = s.accept()
+                    conn.settimeout(1.0)
+                    sel.register(conn, selectors.EVENT_READ, ("conn", kind, addr))
             except OSError:
-                pass
+                if k == "conn":
+                    sel.unregister(s)
+                    s.close()
 
 
 # ---------------------------------------------------------------- ping
@@ -194,7 +208,7 @@ def ping(addr, timeout, count=3):
 
 # ---------------------------------------------------------------- probe
 
-def probe_one(spec, timeout, sport, mark):
+def probe_one(spec, timeout, sport, mark, hold=None):
     kind, addr, port, transport = parse_spec(spec)
     if kind == "ping":
         return ping(addr, timeout)
@@ -221,7 +235,16 @@ def probe_one(spec, timeout, sport, mark):
         payload = b"leak-probe %s" % spec.encode()
         s.send(payload)
         reply = s.recv(4096)
-        return None if reply == payload else "bad reply"
+        if reply != payload:
+            return "bad reply"
+        if hold:  # the same flow again once the caller has changed the network
+            print("held " + spec, flush=True)
+            while not os.path.exists(hold):
+                time.sleep(0.02)
+            s.send(payload)
+            reply = s.recv(4096)
+            return None if reply == payload else "bad reply after hold"
+        return None
     except socket.timeout:
         return "timeout"
     except OSError as e:
@@ -231,7 +254,7 @@ def probe_one(spec, timeout, sport, mark):
 
 
 def probe(args):
-    timeout, sport, mark = 1.0, 0, None
+    timeout, sport, mark, hold = 1.0, 0, None, None
     while args and args[0].startswith("--"):
         opt, val = args[0], args[1]
         args = args[2:]
@@ -241,11 +264,13 @@ def probe(args):
             sport = int(val)
         elif opt == "--mark":
             mark = int(val, 0)
+        elif opt == "--hold":
+            hold = val
         else:
             raise SystemExit("bad option " + opt)
     failed = 0
     for spec in args:
-        why = probe_one(spec, timeout, sport, mark)
+        why = probe_one(spec, timeout, sport, mark, hold)
         if why is None:
             print("ok " + spec)
         else:

@@ -123,6 +123,27 @@ sc_tunnelvision() {   # DHCP option 121 style: a more specific route via the LAN
 	ip -n $NS_CLI route del 203.0.113.0/24 via $GW dev eth0
 }
 
+sc_moved_flow() {   # TunnelVision on flows already open through the tunnel
+	local hold=$WORK/hold-$RANDOM pids=() spec line
+	for spec in tcp,$WEB,8080 udp,$WEB,7777; do
+		nsx $NS_CLI $PY "$NETPY" probe --timeout 1 --hold "$hold" $spec >"$WORK/moved-${spec%%,*}" &
+		pids+=($!)
+	done
+	wait_for 100 eval "[ \$(cat $WORK/moved-tcp $WORK/moved-udp | grep -c '^held') -eq 2 ]"
+	ip -n $NS_CLI route add 203.0.113.0/24 via $GW dev eth0
+	touch "$hold"
+	wait "${pids[@]}"
+	while read -r line; do
+		case $line in
+		held\ *) TUN_TOTAL=$((TUN_TOTAL + 1)); TUN_OK=$((TUN_OK + 1)) ;;
+		ok\ *) ATT_TOTAL=$((ATT_TOTAL + 1)); ATT_ANSWERED=$((ATT_ANSWERED + 1)); ATT_LIST+="${ATT_LIST:+, }${line#ok } after the route change" ;;
+		fail\ *) ATT_TOTAL=$((ATT_TOTAL + 1)) ;;
+		esac
+	done < <(cat "$WORK/moved-tcp" "$WORK/moved-udp")
+	[ "$TUN_TOTAL" -eq 2 ] || { TUN_TOTAL=2; TUN_FAILED="the flows did not open through the tunnel"; }
+	ip -n $NS_CLI route del 203.0.113.0/24 via $GW dev eth0
+}
+
 sc_localnet() {   # TunnelCrack LocalNet: the network hands out a public prefix
 	ip -n $NS_ISP addr add 203.0.113.1/24 dev isp0
 	ip -n $NS_ISP route add $WEB/32 via $ENDPOINT
@@ -339,11 +360,11 @@ load_rules() {   # load_rules FILE: the kill switch, inside the client
 	fi
 }
 
-SCENARIOS=(connected tunnelvision localnet dns ipv6 cve-2019-14899 tunnel-down tunnel-back
+SCENARIOS=(connected tunnelvision moved-flow localnet dns ipv6 cve-2019-14899 tunnel-down tunnel-back
 	forward endpoint-scope)
 # the scenarios with an attack, for the detector self-test (tunnel-back only
 # restores the tunnel there)
-DETECTOR_SCENARIOS=(tunnelvision localnet dns ipv6 cve-2019-14899 tunnel-down tunnel-back
+DETECTOR_SCENARIOS=(tunnelvision moved-flow localnet dns ipv6 cve-2019-14899 tunnel-down tunnel-back
 	forward endpoint-scope owner-user owner-mark)
 
 start=$(date +%s)
