@@ -1,0 +1,100 @@
+/* The divert backend: the Linux counterpart of a divert socket.
+ *
+ * ifwall's own table 'inet ifwall_divert' (input, output and forward hooks,
+ * priority -140: after conntrack and mangle, before NAT and every filter
+ * table) sends each packet of a conntrack entry not yet marked as passed to
+ * NFQUEUE; in practice that is the first packet of every new flow (and the
+ * next packet of flows that existed before the start or after a reload).
+ * The engine decides it with the interface from the queue message before it
+ * leaves or is delivered, so nothing of a blocked connection is ever on the
+ * wire. Verdicts:
+ *   pass    NF_REPEAT with packet mark bit DIVERT_PKT_PASS: the chain runs
+ *           again, sets the conntrack mark bit DIVERT_CT_PASS (later
+ *           packets of the flow stay in the kernel), restores the packet
+ *           mark and accepts;
+ *   reject  NF_REPEAT with DIVERT_PKT_REJECT: the kernel's reject
+ *           expression answers (TCP RST; ICMP/ICMPv6 administratively
+ *           prohibited otherwise), no raw socket in userspace;
+ *   block   NF_DROP.
+ * Verdict marks are only honoured on conntrack entries carrying
+ * DIVERT_CT_PENDING, which the queue rule sets just before queueing.
+ *
+ * With nobody listening, queued packets are dropped (fail closed) unless
+ * the table was installed with fail_open (NFQUEUE bypass). The table is
+ * removed by divert_free() (SIGTERM) and left in place on a crash.
+ *
+ * Packets without conntrack (untracked, invalid) and packets related to a
+ * known flow (ICMP errors, the RSTs reject sends) are not queued. */
+#ifndef IFWALL_BACKENDS_DIVERT_H
+#define IFWALL_BACKENDS_DIVERT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "filter/engine.h"
+#include "rules/ruleset.h"
+
+/* Bits of conntrack marks (DIVERT_CT_*) and, transiently between a verdict
+ * and the chain run that acts on it, of packet marks (DIVERT_PKT_*). Chosen
+ * clear of common VPN marks (WireGuard 0xca6c, Mullvad 0x6d6f6c65 and
+ * 0xf41). */
+#define DIVERT_CT_PASS 0x80000000u    /* flow passed: stays in the kernel */
+#define DIVERT_CT_PENDING 0x10000000u /* a packet of it is in the queue */
+#define DIVERT_CT_MASK (DIVERT_CT_PASS | DIVERT_CT_PENDING)
+#define DIVERT_PKT_PASS 0x80000000u
+#define DIVERT_PKT_REJECT 0x10000000u
+#define DIVERT_PKT_MASK (DIVERT_PKT_PASS | DIVERT_PKT_REJECT)
+
+enum divert_queue_kind {
+	DIVERT_QUEUE_AUTO = 0,  /* queue expression if the kernel has it */
+	DIVERT_QUEUE_EXPR,      /* nft 'queue' (nft_queue) */
+	DIVERT_QUEUE_XT_TARGET, /* xtables NFQUEUE rev 3 through nft_compat */
+};
+
+/* Called on SIGHUP: returns the new rule set, or NULL to keep the current
+ * one (the callback reports why). */
+typedef struct ruleset *(*divert_reload_fn)(void *ctx);
+
+struct divert_options {
+	uint16_t queue;             /* NFQUEUE number */
+	bool fail_open;             /* bypass when nobody listens */
+	enum divert_queue_kind queue_kind;
+	FILE *log;                  /* JSON line per verdict; NULL: none */
+	struct flow_limits limits;  /* flow table bounds */
+	divert_reload_fn reload;    /* NULL: SIGHUP is ignored */
+	void *reload_ctx;
+	bool keep_capabilities;     /* do not drop capabilities after setup */
+};
+
+struct divert_stats {
+	uint64_t packets;          /* queued packets decided */
+	uint64_t passed, blocked, rejected;
+	uint64_t undecodable;      /* dropped: not IP or malformed */
+	uint64_t lost;             /* messages the kernel could not deliver */
+	uint64_t verdict_messages; /* netlink verdict messages sent */
+	uint64_t reloads, reload_failures;
+	size_t flows;
+};
+
+struct divert;
+
+/* Sets everything up: interface table, queue socket, the nft table, then
+ * drops every capability but CAP_NET_ADMIN. Takes ownership of rs (also on
+ * error). Returns 0 or -errno with a reason in err; on error nothing is
+ * left installed. */
+int divert_open(struct divert **out, const struct divert_options *opts,
+		struct ruleset *rs, char *err, size_t errlen);
+
+/* Runs until SIGTERM or SIGINT (returns 0) or a fatal error (-errno with a
+ * reason in err). SIGHUP reloads through opts->reload. */
+int divert_run(struct divert *d, char *err, size_t errlen);
+
+/* The queue kind the kernel accepted. */
+enum divert_queue_kind divert_queue_kind_used(const struct divert *d);
+void divert_get_stats(const struct divert *d, struct divert_stats *out);
+
+/* Removes the table and frees everything. Accepts NULL. */
+void divert_free(struct divert *d);
+
+#endif

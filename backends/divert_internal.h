@@ -1,0 +1,84 @@
+/* Internals of the divert backend, shared by its files: the nftables table
+ * that queues new flows (divert_table.c), the nfnetlink_queue socket
+ * (nfqueue.c) and conntrack mark maintenance (divert_ct.c). */
+#ifndef IFWALL_BACKENDS_DIVERT_INTERNAL_H
+#define IFWALL_BACKENDS_DIVERT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backends/divert.h"
+
+/* --- the table inet ifwall_divert (divert_table.c) ----------------------- */
+
+#define DIVERT_TABLE_NAME "ifwall_divert"
+/* After conntrack (-200) and mangle's rerouting (-150), before NAT (-100)
+ * and every filter table (0). */
+#define DIVERT_CHAIN_PRIORITY (-140)
+
+/* Installs the table, replacing an older one in the same transaction.
+ * kind DIVERT_QUEUE_AUTO tries the queue expression and falls back to the
+ * xtables target; *used tells which one the kernel took. Returns 0 or
+ * -errno with a reason in err. */
+int divert_table_install(uint16_t queue, bool fail_open,
+			 enum divert_queue_kind kind,
+			 enum divert_queue_kind *used, char *err, size_t errlen);
+/* Deletes the table (no error when it is not there). */
+int divert_table_remove(char *err, size_t errlen);
+
+/* --- nfnetlink_queue (nfqueue.c) ----------------------------------------- */
+
+struct nfqueue;
+
+/* One queued packet, pointing into the receive buffer (valid until the
+ * next nfqueue_receive). */
+struct nfqueue_packet {
+	uint32_t id;
+	uint8_t hook;           /* NF_INET_LOCAL_IN, FORWARD, LOCAL_OUT, ... */
+	uint16_t hw_protocol;   /* ETH_P_IP / ETH_P_IPV6, host order */
+	uint32_t indev, outdev; /* 0 when absent */
+	uint32_t mark;
+	bool has_uid;
+	uint32_t uid;
+	const uint8_t *payload;
+	size_t len;             /* bytes of payload */
+	uint32_t orig_len;      /* length on the wire (>= len) */
+};
+
+struct nfqueue_options {
+	uint16_t queue;
+	uint32_t copy_range;     /* bytes of each packet to copy */
+	uint32_t max_len;        /* packets waiting for a verdict */
+	bool fail_open;          /* accept when the queue is full */
+	int rcvbuf;              /* socket receive buffer bytes */
+};
+
+/* Binds the queue. Returns 0 or -errno (-EBUSY: another process has it). */
+int nfqueue_open(struct nfqueue **out, const struct nfqueue_options *opts,
+		 char *err, size_t errlen);
+void nfqueue_free(struct nfqueue *q);
+int nfqueue_fd(const struct nfqueue *q);
+
+/* Receives one message without blocking. Returns 1 with *pkt filled, 0 when
+ * nothing is pending, -ENOBUFS when the kernel dropped messages (the
+ * packets are gone, dropped or bypassed by the kernel), other -errno. */
+int nfqueue_receive(struct nfqueue *q, struct nfqueue_packet *pkt);
+
+/* Verdicts are collected, then sent together: runs of consecutive ids with
+ * the same verdict and mark go out as one NFQNL_MSG_VERDICT_BATCH. */
+int nfqueue_verdict(struct nfqueue *q, uint32_t id, uint32_t verdict,
+		    bool set_mark, uint32_t mark);
+/* Sends the collected verdicts. Returns 0 or -errno. */
+int nfqueue_flush(struct nfqueue *q);
+/* Verdict messages sent so far (for tests and benchmarks). */
+uint64_t nfqueue_messages_sent(const struct nfqueue *q);
+
+/* --- conntrack marks (divert_ct.c) --------------------------------------- */
+
+/* Clears the divert bits of every conntrack entry that carries them, so
+ * their next packet goes through the engine again (used at start and after
+ * a reload). Returns the number of entries changed or -errno. */
+int divert_ct_clear_marks(char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,510 @@
+/* The nftables table of the divert backend, 'inet ifwall_divert', built
+ * with libnftnl and sent as one batch (one kernel transaction). In each of
+ * the input, output and forward chains:
+ *
+ *   1. ct mark & PENDING and meta mark & PKT_MASK == PKT_PASS:
+ *        meta mark &= ~PKT_MASK; ct mark = ct mark & ~CT_MASK | CT_PASS; accept
+ *   2. ct mark & PENDING and meta mark & PKT_MASK == PKT_REJECT and tcp:
+ *        reject with tcp reset
+ *   3. ct mark & PENDING and meta mark & PKT_MASK == PKT_REJECT:
+ *        reject with icmpx admin-prohibited
+ *   4. ct state new,established and ct mark & CT_PASS == 0:
+ *        ct mark |= PENDING; queue num N [bypass]
+ *
+ * Rules 1-3 act on packets coming back from userspace with NF_REPEAT. */
+#include "backends/divert_internal.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+
+static const struct {
+	const char *name;
+	uint32_t hook;
+} chains[] = {
+	{ "input", NF_INET_LOCAL_IN },
+	{ "output", NF_INET_LOCAL_OUT },
+	{ "forward", NF_INET_FORWARD },
+};
+
+/* --- expressions --------------------------------------------------------- */
+
+/* Each helper returns false on ENOMEM (the rule then owns what was added). */
+static bool add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (!e)
+		return false;
+	nftnl_rule_add_expr(r, e);
+	return true;
+}
+
+static bool load_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	}
+	return add_expr(r, e);
+}
+
+static bool store_meta(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
+	}
+	return add_expr(r, e);
+}
+
+static bool load_ct(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+	}
+	return add_expr(r, e);
+}
+
+static bool store_ct(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
+	}
+	return add_expr(r, e);
+}
+
+/* reg = (reg & mask) ^ xor, on 32 bits in host order (marks, ct state). */
+static bool bitwise(struct nftnl_rule *r, uint32_t reg, uint32_t mask, uint32_t xor)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
+	}
+	return add_expr(r, e);
+}
+
+static bool cmp(struct nftnl_rule *r, uint32_t reg, uint32_t op,
+		const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return add_expr(r, e);
+}
+
+/* reg & mask OP value */
+static bool masked_cmp(struct nftnl_rule *r, uint32_t op, uint32_t mask, uint32_t value)
+{
+	return bitwise(r, NFT_REG_1, mask, 0) &&
+	       cmp(r, NFT_REG_1, op, &value, sizeof(value));
+}
+
+static bool verdict(struct nftnl_rule *r, int code)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)code);
+	}
+	return add_expr(r, e);
+}
+
+static bool reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+	}
+	return add_expr(r, e);
+}
+
+static bool queue(struct nftnl_rule *r, enum divert_queue_kind kind,
+		  uint16_t num, bool fail_open)
+{
+	struct nftnl_expr *e;
+
+	if (kind == DIVERT_QUEUE_EXPR) {
+		e = nftnl_expr_alloc("queue");
+		if (e) {
+			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, num);
+			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS,
+					   fail_open ? NFT_QUEUE_FLAG_BYPASS : 0);
+		}
+		return add_expr(r, e);
+	}
+	/* xtables NFQUEUE revision 3 through nft_compat; the expression
+	 * takes ownership of the info block. */
+	struct xt_NFQ_info_v3 *info = calloc(1, sizeof(*info));
+	e = nftnl_expr_alloc("target");
+	if (!e || !info) {
+		free(info);
+		nftnl_expr_free(e);
+		return false;
+	}
+	info->queuenum = num;
+	info->queues_total = 1;
+	info->flags = fail_open ? NFQ_FLAG_BYPASS : 0;
+	nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+	nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
+	return add_expr(r, e);
+}
+
+/* ct mark & PENDING and meta mark & PKT_MASK == value */
+static bool match_verdict_mark(struct nftnl_rule *r, uint32_t value)
+{
+	return load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+	       masked_cmp(r, NFT_CMP_EQ, DIVERT_CT_PENDING, DIVERT_CT_PENDING) &&
+	       load_meta(r, NFT_META_MARK, NFT_REG_1) &&
+	       masked_cmp(r, NFT_CMP_EQ, DIVERT_PKT_MASK, value);
+}
+
+enum rule_kind {
+	RULE_PASS,
+	RULE_REJECT_TCP,
+	RULE_REJECT_OTHER,
+	RULE_QUEUE,
+};
+
+static bool build_rule(struct nftnl_rule *r, enum rule_kind kind,
+		       enum divert_queue_kind qkind, uint16_t num, bool fail_open)
+{
+	uint8_t tcp = IPPROTO_TCP;
+
+	switch (kind) {
+	case RULE_PASS:
+		return match_verdict_mark(r, DIVERT_PKT_PASS) &&
+		       load_meta(r, NFT_META_MARK, NFT_REG_1) &&
+		       bitwise(r, NFT_REG_1, ~DIVERT_PKT_MASK, 0) &&
+		       store_meta(r, NFT_META_MARK, NFT_REG_1) &&
+		       load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+		       bitwise(r, NFT_REG_1, ~DIVERT_CT_MASK, DIVERT_CT_PASS) &&
+		       store_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+		       verdict(r, NF_ACCEPT);
+	case RULE_REJECT_TCP:
+		return match_verdict_mark(r, DIVERT_PKT_REJECT) &&
+		       load_meta(r, NFT_META_L4PROTO, NFT_REG_1) &&
+		       cmp(r, NFT_REG_1, NFT_CMP_EQ, &tcp, sizeof(tcp)) &&
+		       reject(r, NFT_REJECT_TCP_RST, 0);
+	case RULE_REJECT_OTHER:
+		return match_verdict_mark(r, DIVERT_PKT_REJECT) &&
+		       reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+	case RULE_QUEUE:
+		return load_ct(r, NFT_CT_STATE, NFT_REG_1) &&
+		       masked_cmp(r, NFT_CMP_NEQ,
+				  NF_CT_STATE_BIT(IP_CT_NEW) | NF_CT_STATE_BIT(IP_CT_ESTABLISHED), 0) &&
+		       load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+		       masked_cmp(r, NFT_CMP_EQ, DIVERT_CT_PASS, 0) &&
+		       load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+		       bitwise(r, NFT_REG_1, ~DIVERT_CT_PENDING, DIVERT_CT_PENDING) &&
+		       store_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+		       queue(r, qkind, num, fail_open);
+	}
+	return false;
+}
+
+/* --- the batch ----------------------------------------------------------- */
+
+struct batch {
+	struct nftnl_batch *b;
+	uint32_t seq, first_seq;
+	/* What each message was, to name a refusal: index seq - first_seq. */
+	const char *what[32];
+	unsigned count;
+};
+
+static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type, uint16_t flags,
+				  const char *what)
+{
+	if (bt->count < sizeof(bt->what) / sizeof(bt->what[0]))
+		bt->what[bt->count] = what;
+	bt->count++;
+	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(bt->b), type, NFPROTO_INET,
+				     flags | NLM_F_ACK, bt->seq++);
+}
+
+static int table_msg(struct batch *bt, uint16_t type, uint16_t flags)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t)
+		return -ENOMEM;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, DIVERT_TABLE_NAME);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	struct nlmsghdr *nlh = batch_msg(bt, type, flags,
+					 type == NFT_MSG_DELTABLE ? "deleting the table" : "creating the table");
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	nftnl_batch_update(bt->b);
+	return 0;
+}
+
+static int chain_msg(struct batch *bt, const char *name, uint32_t hook)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c)
+		return -ENOMEM;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, DIVERT_TABLE_NAME);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, DIVERT_CHAIN_PRIORITY);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "creating a base chain");
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	nftnl_batch_update(bt->b);
+	return 0;
+}
+
+static int rule_msg(struct batch *bt, const char *chain, enum rule_kind kind,
+		    enum divert_queue_kind qkind, uint16_t num, bool fail_open)
+{
+	static const char *what[] = {
+		[RULE_PASS] = "adding the pass rule",
+		[RULE_REJECT_TCP] = "adding the TCP reject rule (nft_reject)",
+		[RULE_REJECT_OTHER] = "adding the ICMP reject rule (nft_reject)",
+		[RULE_QUEUE] = "adding the queue rule",
+	};
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return -ENOMEM;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, DIVERT_TABLE_NAME);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	if (!build_rule(r, kind, qkind, num, fail_open)) {
+		nftnl_rule_free(r);
+		return -ENOMEM;
+	}
+	struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWRULE,
+					 NLM_F_CREATE | NLM_F_APPEND, what[kind]);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	nftnl_batch_update(bt->b);
+	return 0;
+}
+
+struct ack_ctx {
+	struct batch *bt;
+	unsigned answers;
+	int err;
+	const char *what;
+};
+
+static int ack_error_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ack_ctx *ctx = data;
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+		return MNL_CB_ERROR;
+	ctx->answers++;
+	if (e->error == 0)
+		return MNL_CB_OK; /* an ack */
+	if (ctx->err == 0) {
+		uint32_t i = e->msg.nlmsg_seq - ctx->bt->first_seq;
+		ctx->err = e->error;
+		ctx->what = i < sizeof(ctx->bt->what) / sizeof(ctx->bt->what[0]) ?
+			    ctx->bt->what[i] : NULL;
+	}
+	return MNL_CB_OK;
+}
+
+/* Sends the batch and reads every answer: the kernel processes a batch
+ * while we are in sendmsg, so all of them are queued when it returns. */
+static int batch_send(struct batch *bt, char *err, size_t errlen)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	mnl_cb_t cbs[NLMSG_MIN_TYPE] = { 0 };
+	struct ack_ctx ctx = { .bt = bt };
+	char buf[16384];
+	struct iovec *iov = NULL;
+	int r = 0;
+
+	cbs[NLMSG_ERROR] = ack_error_cb;
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "opening a netfilter netlink socket: %s", strerror(errno));
+		goto out;
+	}
+	int n = nftnl_batch_iovec_len(bt->b);
+	iov = calloc((size_t)n, sizeof(*iov));
+	if (!iov) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "sending the nftables batch: %s", strerror(ENOMEM));
+		goto out;
+	}
+	nftnl_batch_iovec(bt->b, iov, (uint32_t)n);
+	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+	struct msghdr msg = {
+		.msg_name = &snl, .msg_namelen = sizeof(snl),
+		.msg_iov = iov, .msg_iovlen = (size_t)n,
+	};
+	if (sendmsg(mnl_socket_get_fd(nl), &msg, 0) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "sending the nftables batch: %s", strerror(errno));
+		goto out;
+	}
+	while (ctx.answers < bt->count && !ctx.err) {
+		struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
+		if (poll(&pfd, 1, 1000) <= 0)
+			break;
+		ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (len < 0) {
+			r = -errno;
+			snprintf(err, errlen, "reading the kernel's answer: %s", strerror(errno));
+			goto out;
+		}
+		mnl_cb_run2(buf, (size_t)len, 0, 0, NULL, &ctx, cbs, NLMSG_MIN_TYPE);
+	}
+	if (ctx.err) {
+		r = ctx.err;
+		snprintf(err, errlen, "the kernel refused %s: %s",
+			 ctx.what ? ctx.what : "the batch", strerror(-ctx.err));
+	}
+out:
+	free(iov);
+	if (nl)
+		mnl_socket_close(nl);
+	return r;
+}
+
+static int batch_init(struct batch *bt)
+{
+	memset(bt, 0, sizeof(*bt));
+	bt->b = nftnl_batch_alloc(16384, 16384);
+	if (!bt->b)
+		return -ENOMEM;
+	bt->seq = (uint32_t)time(NULL);
+	nftnl_batch_begin(nftnl_batch_buffer(bt->b), bt->seq++);
+	nftnl_batch_update(bt->b);
+	bt->first_seq = bt->seq;
+	return 0;
+}
+
+static void batch_finish(struct batch *bt)
+{
+	nftnl_batch_end(nftnl_batch_buffer(bt->b), bt->seq++);
+	nftnl_batch_update(bt->b);
+}
+
+/* add table; delete table; add table: replaces whatever was there, and
+ * works whether it was there or not. */
+static int batch_replace_table(struct batch *bt, bool recreate)
+{
+	int r = table_msg(bt, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+
+	if (r == 0)
+		r = table_msg(bt, NFT_MSG_DELTABLE, 0);
+	if (r == 0 && recreate)
+		r = table_msg(bt, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	return r;
+}
+
+static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
+		   char *err, size_t errlen)
+{
+	static const enum rule_kind order[] = {
+		RULE_PASS, RULE_REJECT_TCP, RULE_REJECT_OTHER, RULE_QUEUE,
+	};
+	struct batch bt;
+	int r = batch_init(&bt);
+
+	if (r == 0)
+		r = batch_replace_table(&bt, true);
+	for (size_t c = 0; r == 0 && c < sizeof(chains) / sizeof(chains[0]); c++) {
+		r = chain_msg(&bt, chains[c].name, chains[c].hook);
+		for (size_t i = 0; r == 0 && i < sizeof(order) / sizeof(order[0]); i++)
+			r = rule_msg(&bt, chains[c].name, order[i], kind, num, fail_open);
+	}
+	if (r == 0) {
+		batch_finish(&bt);
+		r = batch_send(&bt, err, errlen);
+	} else {
+		snprintf(err, errlen, "building the nftables batch: %s", strerror(-r));
+	}
+	if (bt.b)
+		nftnl_batch_free(bt.b);
+	return r;
+}
+
+int divert_table_install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
+			 enum divert_queue_kind *used, char *err, size_t errlen)
+{
+	int r;
+
+	if (kind == DIVERT_QUEUE_AUTO) {
+		/* Kernels built without nft_queue refuse the expression type
+		 * (ENOENT, or EOPNOTSUPP); the whole batch is then void. */
+		r = install(num, fail_open, DIVERT_QUEUE_EXPR, err, errlen);
+		if (r == 0) {
+			*used = DIVERT_QUEUE_EXPR;
+			return 0;
+		}
+		if (r != -ENOENT && r != -EOPNOTSUPP)
+			return r;
+		kind = DIVERT_QUEUE_XT_TARGET;
+	}
+	r = install(num, fail_open, kind, err, errlen);
+	if (r == 0)
+		*used = kind;
+	return r;
+}
+
+int divert_table_remove(char *err, size_t errlen)
+{
+	struct batch bt;
+	int r = batch_init(&bt);
+
+	if (r == 0)
+		r = batch_replace_table(&bt, false);
+	if (r == 0) {
+		batch_finish(&bt);
+		r = batch_send(&bt, err, errlen);
+	}
+	if (bt.b)
+		nftnl_batch_free(bt.b);
+	return r;
+}
