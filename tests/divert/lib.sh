@@ -49,3 +49,54 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# divert_topology: namespace a (the host ifwall guards) with veth0 to b
+# (10.1.0.0/24, fd01::/64) and veth2 to c (10.2.0.0/24, fd02::/64).
+divert_topology() {
+	local n
+	for n in a b c; do ip netns add "$(ns $n)"; in_ns $n ip link set lo up; done
+	ip -n "$(ns a)" link add veth0 type veth peer name veth1 netns "$(ns b)"
+	ip -n "$(ns a)" link add veth2 type veth peer name veth3 netns "$(ns c)"
+	in_ns a ip addr add 10.1.0.1/24 dev veth0
+	in_ns a ip addr add fd01::1/64 dev veth0 nodad
+	in_ns a ip addr add 10.2.0.1/24 dev veth2
+	in_ns a ip addr add fd02::1/64 dev veth2 nodad
+	in_ns b ip addr add 10.1.0.2/24 dev veth1
+	in_ns b ip addr add fd01::2/64 dev veth1 nodad
+	in_ns c ip addr add 10.2.0.2/24 dev veth3
+	in_ns c ip addr add fd02::2/64 dev veth3 nodad
+	in_ns a ip link set veth0 up; in_ns a ip link set veth2 up
+	in_ns b ip link set veth1 up; in_ns c ip link set veth3 up
+	in_ns b ip route add default via 10.1.0.1
+	in_ns c ip route add default via 10.2.0.1
+}
+
+# start_peer NS SPEC...: tests/divert/peer.py in NS, waits until it listens.
+start_peer() {
+	local n=$1; shift
+	local out=$TMP/peer-$n.out
+	ip netns exec "$(ns "$n")" /usr/bin/python3 "$TOP/tests/divert/peer.py" "$@" >"$out" 2>&1 &
+	CLEANUP+=("kill $!")
+	wait_for 5 grep -q ready "$out"
+}
+
+# probe NS TIMEOUT SPEC...: tests/divert/probe.py in NS
+probe() { local n=$1; shift; in_ns "$n" /usr/bin/python3 "$TOP/tests/divert/probe.py" "$@"; }
+
+# start_divert NS ARGS...: ifwall run --backend divert in NS; sets DIVERT_PID
+# and DIVERT_ERR (its stderr) and waits until it is ready.
+start_divert() {
+	local n=$1; shift
+	DIVERT_ERR=$TMP/divert-$n-$RANDOM.err
+	# ip netns exec execs, so $! is ifwall itself.
+	ip netns exec "$(ns "$n")" "$IFWALL" run --backend divert "$@" 2>"$DIVERT_ERR" &
+	DIVERT_PID=$!
+	CLEANUP+=("kill -9 $DIVERT_PID")
+	wait_for 5 grep -q 'ready$' "$DIVERT_ERR"
+}
+
+TMP=$(mktemp -d /tmp/ifwdiv.XXXXXX)
+CLEANUP+=("rm -rf $TMP")
+
+# table_exists NS: ifwall's divert table is in NS's kernel (nft as oracle)
+table_exists() { in_ns "$1" nft list table inet ifwall_divert >/dev/null 2>&1; }
