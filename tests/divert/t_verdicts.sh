@@ -64,7 +64,7 @@ host = host.strip("[]")
 v6 = ":" in host
 net = {"10.1": ("veth0", "10.1.0.", "fd01::"), "10.2": ("veth2", "10.2.0.", "fd02::"),
        "fd01": ("veth0", "10.1.0.", "fd01::"), "fd02": ("veth2", "10.2.0.", "fd02::")}
-iface, p4, p6 = net[host.split(".")[0][:4] if not v6 else host.split(":")[0]]
+iface, p4, p6 = net[host.split(":")[0] if v6 else ".".join(host.split(".")[:2])]
 def ep(a, p): return "[%s]:%s" % (a, p) if v6 else "%s:%s" % (a, p)
 if ns == "a":   # out: local .1 -> remote .2
     print("out on %s %s %s > %s" % (iface, kind, ep((p6 if v6 else p4) + "1", sport), ep(host, port)))
