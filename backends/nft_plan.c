@@ -1,0 +1,1005 @@
+/* Rule set -> plan for table inet ifwall (see nft.h for the layout and
+ * nft_plan.h for the intermediate form). Pure computation: no sockets. */
+#include "backends/nft_plan.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <linux/if_arp.h>
+#include <linux/netfilter.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const plan_chain_names[CHAIN_COUNT] = {
+	[CHAIN_INPUT] = "input",
+	[CHAIN_FORWARD] = "forward",
+	[CHAIN_OUTPUT] = "output",
+	[CHAIN_FORWARD_IN] = "forward_in",
+	[CHAIN_PASS_IN] = "pass_in",
+	[CHAIN_PASS_OUT] = "pass_out",
+	[CHAIN_PASS_FORWARD_IN] = "pass_forward_in",
+	[CHAIN_REJECT] = "reject_packet",
+};
+
+const uint16_t plan_tunnel_arphrd[] = {
+	ARPHRD_NONE,    /* wireguard, tun */
+	ARPHRD_PPP,
+	ARPHRD_RAWIP,   /* raw-ip modems */
+	ARPHRD_TUNNEL,  /* ipip */
+	ARPHRD_TUNNEL6, /* ip6tnl */
+	ARPHRD_SIT,
+	ARPHRD_IPGRE,
+	ARPHRD_IP6GRE,
+};
+const size_t plan_tunnel_arphrd_count =
+	sizeof(plan_tunnel_arphrd) / sizeof(plan_tunnel_arphrd[0]);
+
+/* Protocols that have ports for the engine (packet.has_ports). */
+static const uint8_t port_protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP,
+				       IPPROTO_UDPLITE };
+
+struct builder {
+	struct nft_plan *plan;
+	const struct ruleset *rs;
+	struct nft_error *err;
+};
+
+/* Where a rule of the file lands: a chain and its side. */
+struct chain_ctx {
+	enum plan_chain_id chain;
+	unsigned dir;              /* DIR_IN or DIR_OUT */
+	bool out;                  /* interface criteria on oif */
+	enum plan_chain_id pass;   /* chain a pass goes to */
+	bool returns;              /* forward_in: skip/state = return */
+};
+
+static const struct chain_ctx contexts[] = {
+	{ CHAIN_INPUT, DIR_IN, false, CHAIN_PASS_IN, false },
+	{ CHAIN_FORWARD_IN, DIR_IN, false, CHAIN_PASS_FORWARD_IN, true },
+	{ CHAIN_OUTPUT, DIR_OUT, true, CHAIN_PASS_OUT, false },
+	{ CHAIN_FORWARD, DIR_OUT, true, CHAIN_PASS_OUT, false },
+};
+
+static int fail(struct builder *b, int code, const struct rule *r,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(struct builder *b, int code, const struct rule *r,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!b->err)
+		return code;
+	memset(b->err, 0, sizeof(*b->err));
+	b->err->code = code;
+	if (r) {
+		b->err->file = r->file;
+		b->err->line = r->line;
+		b->err->rule_text = r->text;
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->err->message, sizeof(b->err->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* --- plan objects --------------------------------------------------------- */
+
+static struct plan_rule *rule_new(struct builder *b, enum plan_chain_id chain,
+				  enum plan_rule_role role)
+{
+	struct nft_plan *p = b->plan;
+
+	if (p->nrules == p->rules_cap) {
+		size_t cap = p->rules_cap ? p->rules_cap * 2 : 64;
+		struct plan_rule *n = realloc(p->rules, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		p->rules = n;
+		p->rules_cap = cap;
+	}
+	struct plan_rule *r = &p->rules[p->nrules++];
+	memset(r, 0, sizeof(*r));
+	r->chain = chain;
+	r->role = role;
+	return r;
+}
+
+static struct plan_match *match_add(struct plan_rule *r, enum plan_match_kind kind)
+{
+	if (r->nmatches == PLAN_MAX_MATCHES)
+		return NULL;
+	struct plan_match *m = &r->matches[r->nmatches++];
+	memset(m, 0, sizeof(*m));
+	m->kind = kind;
+	m->set = -1;
+	return m;
+}
+
+static int set_new(struct builder *b, enum plan_set_kind kind, bool anonymous,
+		   const char *name)
+{
+	struct nft_plan *p = b->plan;
+
+	if (p->nsets == p->sets_cap) {
+		size_t cap = p->sets_cap ? p->sets_cap * 2 : 16;
+		struct plan_set *n = realloc(p->sets, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->sets = n;
+		p->sets_cap = cap;
+	}
+	struct plan_set *s = &p->sets[p->nsets];
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->anonymous = anonymous;
+	s->id = (uint32_t)p->nsets + 1;
+	snprintf(s->name, sizeof(s->name), "%s", anonymous ? "__set%d" : name);
+	return (int)p->nsets++;
+}
+
+static int set_add_value(struct plan_set *s, uint32_t lo, uint32_t hi)
+{
+	struct plan_value_range *n = realloc(s->values, (s->nvalues + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	s->values = n;
+	s->values[s->nvalues].lo = lo;
+	s->values[s->nvalues].hi = hi;
+	s->nvalues++;
+	return 0;
+}
+
+static int cmp_value_range(const void *a, const void *b)
+{
+	const struct plan_value_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Sorts and merges overlapping or adjacent values (interval sets need
+ * disjoint ranges; plain sets need distinct keys). */
+static void set_normalize(struct plan_set *s)
+{
+	size_t out = 0;
+
+	if (s->nvalues < 2)
+		return;
+	qsort(s->values, s->nvalues, sizeof(s->values[0]), cmp_value_range);
+	for (size_t i = 1; i < s->nvalues; i++) {
+		struct plan_value_range *cur = &s->values[out];
+		if ((uint64_t)s->values[i].lo <= (uint64_t)cur->hi + 1) {
+			if (s->values[i].hi > cur->hi)
+				cur->hi = s->values[i].hi;
+		} else {
+			s->values[++out] = s->values[i];
+		}
+	}
+	s->nvalues = out + 1;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void set_digest(struct plan_set *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	uint32_t kind = (uint32_t)s->kind;
+
+	h = fnv1a(h, &kind, sizeof(kind));
+	if (s->addrs) {
+		int family = s->kind == SETKIND_ADDR4 ? 4 : 6;
+		size_t n = addrset_range_count(s->addrs);
+		for (size_t i = 0; i < n; i++) {
+			const struct ifw_range *r = addrset_range(s->addrs, i);
+			if (r->family != family)
+				continue;
+			h = fnv1a(h, r->lo, sizeof(r->lo));
+			h = fnv1a(h, r->hi, sizeof(r->hi));
+		}
+	}
+	h = fnv1a(h, s->values, s->nvalues * sizeof(s->values[0]));
+	s->digest = h;
+}
+
+/* --- addresses ------------------------------------------------------------- */
+
+enum addr_state {
+	ADDR_ALWAYS,   /* no criterion for this family */
+	ADDR_NEVER,    /* the rule cannot match this family */
+	ADDR_MATCH,    /* a real criterion */
+};
+
+/* The engine's address semantics (filter/match.c): a non-empty set only
+ * speaks for the families it has entries of; an empty set contains nothing. */
+static enum addr_state addr_state(const struct addrmatch *m, int family)
+{
+	if (!m->set)
+		return ADDR_ALWAYS;
+	if (addrset_prefix_count(m->set) == 0)
+		return m->negate ? ADDR_ALWAYS : ADDR_NEVER;
+	if (family == 0)
+		return ADDR_MATCH;
+	if (!addrset_has_family(m->set, family))
+		return ADDR_NEVER;
+	if (addrset_covers_family(m->set, family))
+		return m->negate ? ADDR_NEVER : ADDR_ALWAYS;
+	return ADDR_MATCH;
+}
+
+/* The single prefix equal to range r, if it is one. */
+static bool range_as_prefix(const struct ifw_range *r, struct ifw_prefix *out)
+{
+	int bytes = r->family == 4 ? 4 : 16;
+	int len = bytes * 8;
+
+	/* Find the longest common leading bits, then check lo has zeros and
+	 * hi has ones after them. */
+	int common = 0;
+	while (common < len) {
+		int byte = common / 8, bit = 7 - common % 8;
+		if (((r->lo[byte] >> bit) & 1) != ((r->hi[byte] >> bit) & 1))
+			break;
+		common++;
+	}
+	for (int i = common; i < len; i++) {
+		int byte = i / 8, bit = 7 - i % 8;
+		if (((r->lo[byte] >> bit) & 1) != 0 || ((r->hi[byte] >> bit) & 1) != 1)
+			return false;
+	}
+	memset(out, 0, sizeof(*out));
+	out->addr.family = r->family;
+	memcpy(out->addr.a, r->lo, (size_t)bytes);
+	out->len = (uint8_t)common;
+	return true;
+}
+
+/* Ranges of one family of a finished set: [*first, *first + *count). */
+static void family_ranges(const struct addrset *set, int family, size_t *first,
+			  size_t *count)
+{
+	size_t n = addrset_range_count(set);
+
+	*first = n;
+	*count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (addrset_range(set, i)->family != family)
+			continue;
+		if (*count == 0)
+			*first = i;
+		(*count)++;
+	}
+}
+
+static bool table_set_name(const char *table, size_t index, int family,
+			   char *buf, size_t size)
+{
+	bool plain = table[0] && strlen(table) <= 48 &&
+		     ((table[0] >= 'a' && table[0] <= 'z') ||
+		      (table[0] >= 'A' && table[0] <= 'Z'));
+
+	for (const char *c = table; plain && *c; c++)
+		plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			(*c >= '0' && *c <= '9') || *c == '_';
+	if (plain && strcmp(table, PLAN_STATE_SET) != 0)
+		snprintf(buf, size, "%s_v%d", table, family);
+	else
+		snprintf(buf, size, "table%zu_v%d", index, family);
+	return plain;
+}
+
+/* The named set of a table and family, created on first use. */
+static int table_set(struct builder *b, const struct addrmatch *m, int family)
+{
+	char name[64];
+	size_t index = 0;
+	enum plan_set_kind kind = family == 4 ? SETKIND_ADDR4 : SETKIND_ADDR6;
+
+	for (size_t i = 0; i < b->rs->ntables; i++)
+		if (b->rs->tables[i].set == m->set)
+			index = i;
+	table_set_name(m->table, index, family, name, sizeof(name));
+	for (size_t i = 0; i < b->plan->nsets; i++) {
+		struct plan_set *s = &b->plan->sets[i];
+		if (!s->anonymous && s->kind == kind && !strcmp(s->name, name))
+			return (int)i;
+	}
+	int idx = set_new(b, kind, false, name);
+	if (idx < 0)
+		return idx;
+	b->plan->sets[idx].addrs = m->set;
+	set_digest(&b->plan->sets[idx]);
+	return idx;
+}
+
+static int add_addr_match(struct builder *b, struct plan_rule *pr,
+			  const struct addrmatch *m, bool dst, int family)
+{
+	size_t first, count;
+	struct plan_match *pm = match_add(pr, MATCH_ADDR);
+
+	if (!pm)
+		return -E2BIG;
+	pm->dst = dst;
+	pm->negate = m->negate;
+	pm->family = family;
+	family_ranges(m->set, family, &first, &count);
+	if (count == 1 && !m->table &&
+	    range_as_prefix(addrset_range(m->set, first), &pm->addr))
+		return 0;
+	if (m->table) {
+		pm->set = table_set(b, m, family);
+	} else {
+		pm->set = set_new(b, family == 4 ? SETKIND_ADDR4 : SETKIND_ADDR6,
+				  true, NULL);
+		if (pm->set >= 0) {
+			b->plan->sets[pm->set].addrs = m->set;
+			set_digest(&b->plan->sets[pm->set]);
+		}
+	}
+	return pm->set < 0 ? pm->set : 0;
+}
+
+/* --- other criteria -------------------------------------------------------- */
+
+static int add_value_set_match(struct builder *b, struct plan_rule *pr,
+			       enum plan_match_kind kind, enum plan_set_kind skind,
+			       bool negate, const uint32_t *values, size_t n)
+{
+	struct plan_match *pm = match_add(pr, kind);
+
+	if (!pm)
+		return -E2BIG;
+	pm->negate = negate;
+	if (n == 1) {
+		pm->value = values[0];
+		return 0;
+	}
+	pm->set = set_new(b, skind, true, NULL);
+	if (pm->set < 0)
+		return pm->set;
+	struct plan_set *s = &b->plan->sets[pm->set];
+	for (size_t i = 0; i < n; i++)
+		if (set_add_value(s, values[i], values[i]) < 0)
+			return -ENOMEM;
+	set_normalize(s);
+	set_digest(s);
+	return 0;
+}
+
+static int add_port_match(struct builder *b, struct plan_rule *pr,
+			  const struct portmatch *m, bool dst)
+{
+	struct plan_match *pm = match_add(pr, MATCH_PORT);
+
+	if (!pm)
+		return -E2BIG;
+	pm->dst = dst;
+	pm->negate = m->negate;
+	if (m->count == 1) {
+		pm->value = m->ranges[0].lo;
+		pm->value_hi = m->ranges[0].hi;
+		return 0;
+	}
+	pm->set = set_new(b, SETKIND_PORT, true, NULL);
+	if (pm->set < 0)
+		return pm->set;
+	struct plan_set *s = &b->plan->sets[pm->set];
+	for (size_t i = 0; i < m->count; i++)
+		if (set_add_value(s, m->ranges[i].lo, m->ranges[i].hi) < 0)
+			return -ENOMEM;
+	set_normalize(s);
+	set_digest(s);
+	return 0;
+}
+
+/* --- interfaces ------------------------------------------------------------ */
+
+/* One alternative of an interface criterion: matches ANDed together. A
+ * positive list becomes one alternative per item (the kernel rule is
+ * repeated), a negated list one alternative with every item negated. */
+struct if_alt {
+	bool any;                 /* no criterion */
+	const struct ifitem *items[PLAN_MAX_MATCHES / 2];
+	size_t nitems;
+	bool negate;
+};
+
+static int add_ifitem_match(struct builder *b, struct plan_rule *pr,
+			    const struct ifitem *it, bool negate, bool out)
+{
+	struct plan_match *pm;
+	uint32_t values[16];
+	size_t n = 0;
+	bool complement = false;
+
+	switch (it->kind) {
+	case IFITEM_ANY:
+		return 0;
+	case IFITEM_NAME:
+	case IFITEM_PREFIX:
+		pm = match_add(pr, MATCH_IFNAME);
+		if (!pm)
+			return -E2BIG;
+		pm->out = out;
+		pm->negate = negate;
+		pm->prefix = it->kind == IFITEM_PREFIX;
+		memcpy(pm->ifname, it->name, IFW_IFNAMSIZ);
+		pm->ifname[IFW_IFNAMSIZ] = 0;
+		return 0;
+	case IFITEM_TYPE:
+		break;
+	}
+	switch (it->type) {
+	case IFTYPE_LOOPBACK:
+		values[n++] = ARPHRD_LOOPBACK;
+		break;
+	case IFTYPE_TUNNEL:
+		for (size_t i = 0; i < plan_tunnel_arphrd_count; i++)
+			values[n++] = plan_tunnel_arphrd[i];
+		break;
+	case IFTYPE_ETHER:
+		/* every type that is neither loopback nor tunnel */
+		values[n++] = ARPHRD_LOOPBACK;
+		for (size_t i = 0; i < plan_tunnel_arphrd_count; i++)
+			values[n++] = plan_tunnel_arphrd[i];
+		complement = true;
+		break;
+	}
+	int rc = add_value_set_match(b, pr, MATCH_IFTYPE, SETKIND_ARPHRD,
+				     negate != complement, values, n);
+	if (rc == 0)
+		pr->matches[pr->nmatches - 1].out = out;
+	return rc;
+}
+
+/* Splits an ifmatch into alternatives; returns how many (0: never matches). */
+static size_t if_alternatives(const struct ifmatch *m, struct if_alt *alts,
+			      size_t max)
+{
+	if (m->count == 0) {
+		alts[0] = (struct if_alt){ .any = true };
+		return 1;
+	}
+	if (m->negate) {
+		struct if_alt a = { .negate = true };
+		for (size_t i = 0; i < m->count; i++) {
+			const struct ifitem *it = &m->items[i];
+			if (it->kind == IFITEM_ANY ||
+			    (it->kind == IFITEM_PREFIX && !it->name[0]))
+				return 0;
+			if (a.nitems == sizeof(a.items) / sizeof(a.items[0]))
+				return (size_t)-1;
+			a.items[a.nitems++] = it;
+		}
+		alts[0] = a;
+		return 1;
+	}
+	for (size_t i = 0; i < m->count; i++) {
+		const struct ifitem *it = &m->items[i];
+		if (it->kind == IFITEM_ANY ||
+		    (it->kind == IFITEM_PREFIX && !it->name[0])) {
+			alts[0] = (struct if_alt){ .any = true };
+			return 1;
+		}
+	}
+	if (m->count > max)
+		return (size_t)-1;
+	for (size_t i = 0; i < m->count; i++)
+		alts[i] = (struct if_alt){ .items = { &m->items[i] }, .nitems = 1 };
+	return m->count;
+}
+
+static int add_if_alt(struct builder *b, struct plan_rule *pr,
+		      const struct if_alt *alt, bool out)
+{
+	if (alt->any)
+		return 0;
+	for (size_t i = 0; i < alt->nitems; i++) {
+		int rc = add_ifitem_match(b, pr, alt->items[i], alt->negate, out);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static bool ifmatch_equal_items(const struct ifmatch *a, const struct ifmatch *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (size_t i = 0; i < a->count; i++) {
+		const struct ifitem *x = &a->items[i], *y = &b->items[i];
+		if (x->kind != y->kind)
+			return false;
+		if ((x->kind == IFITEM_NAME || x->kind == IFITEM_PREFIX) &&
+		    strncmp(x->name, y->name, IFW_IFNAMSIZ) != 0)
+			return false;
+		if (x->kind == IFITEM_TYPE && x->type != y->type)
+			return false;
+	}
+	return true;
+}
+
+/* --- rules of the file ----------------------------------------------------- */
+
+static void set_log_prefix(struct plan_rule *pr, const struct rule *r)
+{
+	char where[512];
+	const char *file = r->file ? r->file : "?";
+
+	snprintf(where, sizeof(where), "%s:%d", file, r->line);
+	/* "ifwall " + where + " " must fit in 127 characters: keep the end. */
+	size_t max = sizeof(pr->log_prefix) - 1 - strlen("ifwall  ");
+	const char *w = where;
+	if (strlen(w) > max)
+		w += strlen(w) - max;
+	memcpy(pr->log_prefix, "ifwall ", 7);
+	memcpy(pr->log_prefix + 7, w, strlen(w));
+	pr->log_prefix[7 + strlen(w)] = ' ';
+	pr->log_prefix[8 + strlen(w)] = 0;
+	pr->log = true;
+}
+
+static void set_action(struct builder *b, struct plan_rule *pr,
+		       enum rule_action action, const struct chain_ctx *ctx)
+{
+	switch (action) {
+	case ACTION_PASS:
+		pr->verdict = PLAN_GOTO;
+		pr->target = ctx->pass;
+		return;
+	case ACTION_BLOCK:
+		if (b->rs->block_policy == BLOCK_POLICY_REJECT) {
+			pr->verdict = PLAN_GOTO;
+			pr->target = CHAIN_REJECT;
+		} else {
+			pr->verdict = PLAN_DROP;
+		}
+		return;
+	case ACTION_REJECT:
+		pr->verdict = PLAN_GOTO;
+		pr->target = CHAIN_REJECT;
+		return;
+	}
+}
+
+/* '(IFSPEC)' is accepted only as the killswitch uses it. */
+static int check_ifaddr(struct builder *b, const struct rule *r)
+{
+	const char *why = NULL;
+
+	if (r->from.ifaddr)
+		why = "as a source";
+	else if (r->to.negate)
+		why = "negated";
+	else if (r->dir != DIR_IN)
+		why = "outside an 'in' rule";
+	else if (r->action == ACTION_PASS)
+		why = "in a pass rule";
+	else if (!r->on.negate || !ifmatch_equal_items(&r->on, r->to.ifaddr))
+		why = "unless the rule is 'on !IFSPEC' with the same IFSPEC";
+	if (!why)
+		return 0;
+	return fail(b, -ENOTSUP, r,
+		    "the nft backend supports '(IFSPEC)' only as in "
+		    "'block in on !TUN to (TUN)' (the killswitch rule), not %s",
+		    why);
+}
+
+/* Emits the kernel rules of one alternative (interface alternative x
+ * family). family 0: family-agnostic. */
+static int emit_user_rule(struct builder *b, const struct rule *r,
+			  const struct chain_ctx *ctx, const struct if_alt *alt,
+			  int family)
+{
+	struct plan_rule *pr = rule_new(b, ctx->chain, ROLE_USER);
+	int rc;
+
+	if (!pr)
+		return -ENOMEM;
+	pr->rule = r;
+	pr->counter = true;
+	rc = add_if_alt(b, pr, alt, ctx->out);
+	if (rc < 0)
+		goto out;
+	if (family) {
+		struct plan_match *pm = match_add(pr, MATCH_NFPROTO);
+		if (!pm) {
+			rc = -E2BIG;
+			goto out;
+		}
+		pm->family = family;
+	}
+	/* Protocols */
+	if (r->ntypes) {
+		uint32_t proto = r->icmp6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+		rc = add_value_set_match(b, pr, MATCH_L4PROTO, SETKIND_L4PROTO,
+					 false, &proto, 1);
+	} else if (r->nprotos) {
+		uint32_t v[256];
+		size_t n = r->nprotos > 256 ? 256 : r->nprotos;
+		for (size_t i = 0; i < n; i++)
+			v[i] = r->protos[i];
+		rc = add_value_set_match(b, pr, MATCH_L4PROTO, SETKIND_L4PROTO,
+					 false, v, n);
+	} else if (r->sport.count || r->dport.count) {
+		uint32_t v[4];
+		for (size_t i = 0; i < 4; i++)
+			v[i] = port_protos[i];
+		rc = add_value_set_match(b, pr, MATCH_L4PROTO, SETKIND_L4PROTO,
+					 false, v, 4);
+	}
+	if (rc < 0)
+		goto out;
+	/* Addresses */
+	if (family && addr_state(&r->from, family) == ADDR_MATCH)
+		rc = add_addr_match(b, pr, &r->from, false, family);
+	if (rc == 0 && family && addr_state(&r->to, family) == ADDR_MATCH)
+		rc = add_addr_match(b, pr, &r->to, true, family);
+	if (rc < 0)
+		goto out;
+	/* Ports, ICMP */
+	if (r->sport.count)
+		rc = add_port_match(b, pr, &r->sport, false);
+	if (rc == 0 && r->dport.count)
+		rc = add_port_match(b, pr, &r->dport, true);
+	if (rc == 0 && r->ntypes) {
+		uint32_t v[256];
+		size_t n = r->ntypes > 256 ? 256 : r->ntypes;
+		for (size_t i = 0; i < n; i++)
+			v[i] = r->types[i];
+		rc = add_value_set_match(b, pr, MATCH_ICMP_TYPE,
+					 r->icmp6 ? SETKIND_ICMP6 : SETKIND_ICMP,
+					 false, v, n);
+		if (rc == 0)
+			pr->matches[pr->nmatches - 1].family = r->icmp6 ? 6 : 4;
+	}
+	if (rc < 0)
+		goto out;
+	/* Owner */
+	if (r->has_user) {
+		struct plan_match *pm = match_add(pr, MATCH_SKUID);
+		if (!pm) {
+			rc = -E2BIG;
+			goto out;
+		}
+		pm->value = r->uid;
+	}
+	if (r->has_mark) {
+		struct plan_match *pm = match_add(pr, MATCH_MARK);
+		if (!pm) {
+			rc = -E2BIG;
+			goto out;
+		}
+		pm->value = r->mark;
+	}
+	if (r->to.ifaddr && !match_add(pr, MATCH_FIB_LOCAL_OTHER_IF)) {
+		rc = -E2BIG;
+		goto out;
+	}
+	if (r->log)
+		set_log_prefix(pr, r);
+	set_action(b, pr, r->action, ctx);
+out:
+	if (rc == -E2BIG)
+		return fail(b, -ENOTSUP, r,
+			    "rule has too many criteria for one nft rule");
+	return rc;
+}
+
+static int emit_rule_in_chain(struct builder *b, const struct rule *r,
+			      const struct chain_ctx *ctx)
+{
+	struct if_alt alts[PLAN_MAX_MATCHES];
+	size_t nalts;
+	int families[2], nfam = 0;
+
+	if (!(r->dir & ctx->dir))
+		return 0;
+	/* '(IFSPEC)': addresses of this host; a forwarded packet is never
+	 * addressed to one. */
+	if (r->to.ifaddr && ctx->chain != CHAIN_INPUT)
+		return 0;
+	nalts = if_alternatives(&r->on, alts, sizeof(alts) / sizeof(alts[0]));
+	if (nalts == (size_t)-1)
+		return fail(b, -ENOTSUP, r,
+			    "too many interfaces in one list for the nft backend "
+			    "(at most %zu)", sizeof(alts[0].items) / sizeof(alts[0].items[0]));
+	if (nalts == 0)
+		return 0;
+	if (r->nprotos && r->ntypes) {
+		uint8_t want = r->icmp6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+		bool listed = false;
+		for (size_t i = 0; i < r->nprotos; i++)
+			listed |= r->protos[i] == want;
+		if (!listed)
+			return 0;
+	}
+	bool per_family = r->ntypes ||
+			  (r->from.set && addrset_prefix_count(r->from.set)) ||
+			  (r->to.set && addrset_prefix_count(r->to.set));
+	if (!per_family) {
+		if (addr_state(&r->from, 0) == ADDR_NEVER ||
+		    addr_state(&r->to, 0) == ADDR_NEVER)
+			return 0;
+		families[nfam++] = r->family;
+	} else {
+		for (int f = 4; f <= 6; f += 2) {
+			if (r->family && r->family != (unsigned)f)
+				continue;
+			if (r->ntypes && f != (r->icmp6 ? 6 : 4))
+				continue;
+			if (addr_state(&r->from, f) == ADDR_NEVER ||
+			    addr_state(&r->to, f) == ADDR_NEVER)
+				continue;
+			families[nfam++] = f;
+		}
+	}
+	for (size_t a = 0; a < nalts; a++) {
+		for (int f = 0; f < nfam; f++) {
+			int rc = emit_user_rule(b, r, ctx, &alts[a], families[f]);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* --- chain plumbing -------------------------------------------------------- */
+
+static enum plan_verdict chain_accept(const struct chain_ctx *ctx)
+{
+	return ctx->returns ? PLAN_RETURN : PLAN_ACCEPT;
+}
+
+static int emit_state_check(struct builder *b, const struct chain_ctx *ctx)
+{
+	struct plan_rule *pr = rule_new(b, ctx->chain, ROLE_INTERNAL);
+
+	if (!pr)
+		return -ENOMEM;
+	match_add(pr, MATCH_CT_REPLY);
+	match_add(pr, MATCH_STATE)->out = ctx->out;
+	pr->verdict = chain_accept(ctx);
+	return 0;
+}
+
+static int emit_skip(struct builder *b, const struct chain_ctx *ctx)
+{
+	struct if_alt alts[PLAN_MAX_MATCHES];
+	size_t nalts;
+
+	if (b->rs->skip.count == 0)
+		return 0;
+	nalts = if_alternatives(&b->rs->skip, alts, sizeof(alts) / sizeof(alts[0]));
+	if (nalts == (size_t)-1)
+		return fail(b, -ENOTSUP, NULL,
+			    "too many interfaces in 'set skip on' for the nft backend");
+	for (size_t a = 0; a < nalts; a++) {
+		struct plan_rule *pr = rule_new(b, ctx->chain, ROLE_SKIP);
+		if (!pr)
+			return -ENOMEM;
+		pr->counter = true;
+		int rc = add_if_alt(b, pr, &alts[a], ctx->out);
+		if (rc < 0)
+			return rc == -E2BIG ? fail(b, -ENOTSUP, NULL,
+				"too many interfaces in 'set skip on'") : rc;
+		pr->verdict = chain_accept(ctx);
+	}
+	return 0;
+}
+
+/* The effective default of a direction: pass, drop or reject. */
+static enum plan_verdict default_of(const struct ruleset *rs, unsigned dir,
+				    bool *reject)
+{
+	enum default_verdict d = dir == DIR_IN ? rs->default_in : rs->default_out;
+
+	*reject = false;
+	switch (d) {
+	case DEFAULT_PASS:
+		return PLAN_ACCEPT;
+	case DEFAULT_DROP:
+		return PLAN_DROP;
+	case DEFAULT_REJECT:
+		*reject = true;
+		return PLAN_DROP;
+	case DEFAULT_BLOCK:
+		*reject = rs->block_policy == BLOCK_POLICY_REJECT;
+		return PLAN_DROP;
+	}
+	return PLAN_DROP;
+}
+
+static int emit_default(struct builder *b, const struct chain_ctx *ctx)
+{
+	bool reject;
+	enum plan_verdict v = default_of(b->rs, ctx->dir, &reject);
+	struct plan_rule *pr = rule_new(b, ctx->chain, ROLE_DEFAULT);
+
+	if (!pr)
+		return -ENOMEM;
+	pr->counter = true;
+	pr->default_dir = ctx->dir;
+	if (reject) {
+		pr->verdict = PLAN_GOTO;
+		pr->target = CHAIN_REJECT;
+	} else if (v == PLAN_ACCEPT) {
+		pr->verdict = PLAN_GOTO;
+		pr->target = ctx->pass;
+	} else {
+		pr->verdict = PLAN_DROP;
+	}
+	return 0;
+}
+
+static int emit_helpers(struct builder *b)
+{
+	static const struct {
+		enum plan_chain_id chain;
+		bool out;
+		enum plan_verdict then;
+	} pass[] = {
+		{ CHAIN_PASS_IN, false, PLAN_ACCEPT },
+		{ CHAIN_PASS_OUT, true, PLAN_ACCEPT },
+		{ CHAIN_PASS_FORWARD_IN, false, PLAN_CONTINUE },
+	};
+	struct plan_rule *pr;
+
+	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		pr = rule_new(b, pass[i].chain, ROLE_INTERNAL);
+		if (!pr)
+			return -ENOMEM;
+		pr->state_update = true;
+		pr->state_update_out = pass[i].out;
+		if (pass[i].then == PLAN_CONTINUE)
+			continue;
+		pr = rule_new(b, pass[i].chain, ROLE_INTERNAL);
+		if (!pr)
+			return -ENOMEM;
+		pr->verdict = pass[i].then;
+	}
+	pr = rule_new(b, CHAIN_REJECT, ROLE_INTERNAL);
+	if (!pr)
+		return -ENOMEM;
+	match_add(pr, MATCH_L4PROTO)->value = IPPROTO_TCP;
+	pr->reject = REJECT_TCP_RESET;
+	pr = rule_new(b, CHAIN_REJECT, ROLE_INTERNAL);
+	if (!pr)
+		return -ENOMEM;
+	pr->reject = REJECT_ICMPX_ADMIN;
+	return 0;
+}
+
+static int build(struct builder *b)
+{
+	const struct ruleset *rs = b->rs;
+	bool reject;
+	int rc;
+
+	for (int i = 0; i < CHAIN_COUNT; i++)
+		b->plan->chains[i].name = plan_chain_names[i];
+	b->plan->chains[CHAIN_INPUT].base = true;
+	b->plan->chains[CHAIN_INPUT].hook = NF_INET_LOCAL_IN;
+	b->plan->chains[CHAIN_INPUT].policy_accept =
+		default_of(rs, DIR_IN, &reject) == PLAN_ACCEPT;
+	b->plan->chains[CHAIN_OUTPUT].base = true;
+	b->plan->chains[CHAIN_OUTPUT].hook = NF_INET_LOCAL_OUT;
+	b->plan->chains[CHAIN_OUTPUT].policy_accept =
+		default_of(rs, DIR_OUT, &reject) == PLAN_ACCEPT;
+	b->plan->chains[CHAIN_FORWARD].base = true;
+	b->plan->chains[CHAIN_FORWARD].hook = NF_INET_FORWARD;
+	b->plan->chains[CHAIN_FORWARD].policy_accept =
+		b->plan->chains[CHAIN_OUTPUT].policy_accept;
+
+	rc = set_new(b, SETKIND_STATE, false, PLAN_STATE_SET);
+	if (rc < 0)
+		return rc;
+	set_digest(&b->plan->sets[rc]);
+
+	for (size_t c = 0; c < sizeof(contexts) / sizeof(contexts[0]); c++) {
+		const struct chain_ctx *ctx = &contexts[c];
+		if (ctx->chain == CHAIN_FORWARD) {
+			struct plan_rule *pr = rule_new(b, CHAIN_FORWARD, ROLE_INTERNAL);
+			if (!pr)
+				return -ENOMEM;
+			pr->verdict = PLAN_JUMP;
+			pr->target = CHAIN_FORWARD_IN;
+		}
+		if ((rc = emit_state_check(b, ctx)) < 0)
+			return rc;
+		if ((rc = emit_skip(b, ctx)) < 0)
+			return rc;
+		for (size_t i = 0; i < rs->nrules; i++) {
+			const struct rule *r = &rs->rules[i];
+			if (c == 0 && (r->from.ifaddr || r->to.ifaddr) &&
+			    (rc = check_ifaddr(b, r)) < 0)
+				return rc;
+			if ((rc = emit_rule_in_chain(b, r, ctx)) < 0)
+				return rc;
+		}
+		if ((rc = emit_default(b, ctx)) < 0)
+			return rc;
+	}
+	return emit_helpers(b);
+}
+
+int nft_plan_build(const struct ruleset *rs, struct nft_plan **out,
+		   struct nft_error *err)
+{
+	struct nft_plan *plan;
+	struct builder b = { .rs = rs, .err = err };
+	int rc;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	*out = NULL;
+	if (!rs)
+		return -EINVAL;
+	plan = calloc(1, sizeof(*plan));
+	if (!plan)
+		return -ENOMEM;
+	plan->rs = rs;
+	b.plan = plan;
+	rc = build(&b);
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			fail(&b, rc, NULL, "out of memory");
+		nft_plan_free(plan);
+		return rc;
+	}
+	*out = plan;
+	return 0;
+}
+
+void nft_plan_free(struct nft_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->nsets; i++)
+		free(plan->sets[i].values);
+	free(plan->sets);
+	free(plan->rules);
+	free(plan);
+}
+
+size_t nft_plan_rule_count(const struct nft_plan *plan)
+{
+	return plan ? plan->nrules : 0;
+}
+
+const char *plan_rule_comment(const struct plan_rule *r, char *buf, size_t size)
+{
+	char where[512];
+
+	switch (r->role) {
+	case ROLE_USER: {
+		const char *w = where;
+		snprintf(where, sizeof(where), "%s:%d",
+			 r->rule->file ? r->rule->file : "?", r->rule->line);
+		if (strlen(w) > 127)
+			w += strlen(w) - 127;
+		snprintf(buf, size, "%s", w);
+		return buf;
+	}
+	case ROLE_DEFAULT:
+		snprintf(buf, size, "default %s", r->default_dir == DIR_IN ? "in" : "out");
+		return buf;
+	case ROLE_SKIP:
+		snprintf(buf, size, "skip");
+		return buf;
+	case ROLE_INTERNAL:
+		break;
+	}
+	return NULL;
+}
