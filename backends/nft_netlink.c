@@ -649,6 +649,11 @@ static void add_addr_match(struct nftnl_rule *r, const struct nft_plan *plan,
 		return;
 	}
 	uint32_t op = m->negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
+	if (m->addr_range) {
+		expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, size);
+		expr_range(r, m->negate, m->range.lo, m->range.hi, size);
+		return;
+	}
 	if (m->addr.len % 8 == 0) {
 		uint32_t bytes = m->addr.len / 8;
 		if (bytes == 0)
@@ -1187,34 +1192,31 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 		}
 	}
 
-	/* chains: regular ones first, so base chains never run without the
-	 * chains their rules jump to (all in one transaction anyway) */
-	for (int pass = 0; pass < 2; pass++) {
-		for (int i = 0; i < CHAIN_COUNT; i++) {
-			const struct plan_chain *pc = &plan->chains[i];
-			if (pc->base != (pass == 1))
-				continue;
-			struct nftnl_chain *c = nftnl_chain_alloc();
-			if (!c)
-				return -ENOMEM;
-			nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-			nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
-			nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, pc->name);
-			if (pc->base) {
-				nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)pc->hook);
-				nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
-				nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-				nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY,
-						    pc->policy_accept ? NF_ACCEPT : NF_DROP);
-			}
-			nlh = batch_message(b, nl, NFT_MSG_NEWCHAIN, NFPROTO_INET,
-					    NLM_F_CREATE, OBJ_CHAIN, (size_t)i, pc->name);
-			if (nlh) {
-				nftnl_chain_nlmsg_build_payload(nlh, c);
-				batch_commit_message(b, nlh);
-			}
-			nftnl_chain_free(c);
+	/* chains, in the order 'compile' prints them (all exist before any
+	 * rule jumps to them; the transaction makes the order invisible) */
+	for (int k = 0; k < CHAIN_COUNT; k++) {
+		int i = plan_chain_order[k];
+		const struct plan_chain *pc = &plan->chains[i];
+		struct nftnl_chain *c = nftnl_chain_alloc();
+		if (!c)
+			return -ENOMEM;
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, pc->name);
+		if (pc->base) {
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)pc->hook);
+			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
+			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY,
+					    pc->policy_accept ? NF_ACCEPT : NF_DROP);
 		}
+		nlh = batch_message(b, nl, NFT_MSG_NEWCHAIN, NFPROTO_INET,
+				    NLM_F_CREATE, OBJ_CHAIN, (size_t)i, pc->name);
+		if (nlh) {
+			nftnl_chain_nlmsg_build_payload(nlh, c);
+			batch_commit_message(b, nlh);
+		}
+		nftnl_chain_free(c);
 	}
 
 	/* sets and elements */
@@ -1725,6 +1727,17 @@ static struct nft_entry *entry_for(struct listing_ctx *c, enum nft_entry_kind ki
 	return e;
 }
 
+/* True when word is one of the space-separated words of list. */
+static bool word_listed(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += len)
+		if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == 0))
+			return true;
+	return false;
+}
+
 static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct listing_ctx *c = data;
@@ -1780,7 +1793,7 @@ static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 	if (!e->verdict && x.verdict[0])
 		e->verdict = strdup(x.verdict);
 	const char *chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
-	if (!strstr(e->chains, chain)) {
+	if (!word_listed(e->chains, chain)) {
 		size_t len = strlen(e->chains);
 		snprintf(e->chains + len, sizeof(e->chains) - len, "%s%s",
 			 len ? " " : "", chain);

@@ -22,6 +22,11 @@ const char *const plan_chain_names[CHAIN_COUNT] = {
 	[CHAIN_REJECT] = "reject_packet",
 };
 
+const enum plan_chain_id plan_chain_order[CHAIN_COUNT] = {
+	CHAIN_INPUT, CHAIN_FORWARD, CHAIN_OUTPUT, CHAIN_FORWARD_IN,
+	CHAIN_PASS_IN, CHAIN_PASS_OUT, CHAIN_PASS_FORWARD_IN, CHAIN_REJECT,
+};
+
 const uint16_t plan_tunnel_arphrd[] = {
 	ARPHRD_NONE,    /* wireguard, tun */
 	ARPHRD_PPP,
@@ -31,6 +36,7 @@ const uint16_t plan_tunnel_arphrd[] = {
 	ARPHRD_SIT,
 	ARPHRD_IPGRE,
 	ARPHRD_IP6GRE,
+	ARPHRD_VOID,
 };
 const size_t plan_tunnel_arphrd_count =
 	sizeof(plan_tunnel_arphrd) / sizeof(plan_tunnel_arphrd[0]);
@@ -334,9 +340,13 @@ static int add_addr_match(struct builder *b, struct plan_rule *pr,
 	pm->negate = m->negate;
 	pm->family = family;
 	family_ranges(m->set, family, &first, &count);
-	if (count == 1 && !m->table &&
-	    range_as_prefix(addrset_range(m->set, first), &pm->addr))
+	if (count == 1 && !m->table) {
+		if (range_as_prefix(addrset_range(m->set, first), &pm->addr))
+			return 0;
+		pm->addr_range = true;
+		pm->range = *addrset_range(m->set, first);
 		return 0;
+	}
 	if (m->table) {
 		pm->set = table_set(b, m, family);
 	} else {

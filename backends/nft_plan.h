@@ -90,7 +90,9 @@ struct plan_match {
 	char ifname[IFW_IFNAMSIZ + 1];
 	bool prefix;          /* IFNAME: compare strlen(ifname) bytes only */
 	uint32_t value, value_hi; /* single value or PORT range (host order) */
-	struct ifw_prefix addr;   /* ADDR without set */
+	struct ifw_prefix addr;   /* ADDR without set, unless addr_range */
+	bool addr_range;          /* ADDR: a single range that is no prefix */
+	struct ifw_range range;
 	int set;              /* index into plan->sets, -1 for none */
 };
 
@@ -145,6 +147,8 @@ struct nft_plan {
 };
 
 extern const char *const plan_chain_names[CHAIN_COUNT];
+/* The order chains are created and printed in. */
+extern const enum plan_chain_id plan_chain_order[CHAIN_COUNT];
 
 /* Name of the dynamic set that binds flows to interfaces. */
 #define PLAN_STATE_SET "state"

@@ -1,10 +1,57 @@
-/* ifwall compile: not written yet (being built in its own issue). */
+/* ifwall compile RULES: print the nft script 'load' would apply. */
+#include <stdio.h>
+#include <string.h>
+
+#include "backends/nft.h"
 #include "tools/cli.h"
+#include "tools/nft_common.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s compile RULES\n"
+		"Prints the nft script equivalent to what 'ifwall load RULES' applies,\n"
+		"for review. It loads with 'nft -f' and gives the same verdicts.\n"
+		"Changes nothing and needs no privileges.\n"
+		"Exit: 0 printed, 2 usage or invalid file.\n", prog);
+}
 
 int cmd_compile(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_error("compile", "not available in this build");
-	return EXIT_SYSTEM;
+	const char *file = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (a[0] == '-' && a[1]) {
+			cli_error("compile", "unknown option '%s'", a);
+			usage(stderr);
+			return EXIT_USAGE;
+		} else if (!file) {
+			file = a;
+		} else {
+			cli_error("compile", "only one rule file, got '%s' too", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (!file) {
+		cli_error("compile", "missing the rule file");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	struct ruleset *rs;
+	struct nft_plan *plan;
+	int status = nft_cli_prepare("compile", file, &rs, &plan);
+	if (status != EXIT_OK)
+		return status;
+	if (nft_plan_print(stdout, plan) < 0 || fflush(stdout) != 0) {
+		cli_error("compile", "cannot write the output");
+		status = EXIT_SYSTEM;
+	}
+	nft_plan_free(plan);
+	ruleset_free(rs);
+	return status;
 }

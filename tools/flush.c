@@ -1,10 +1,42 @@
-/* ifwall flush: not written yet (being built in its own issue). */
+/* ifwall flush: remove everything ifwall installed in nftables (its own
+ * tables, nothing else). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backends/nft.h"
 #include "tools/cli.h"
+#include "tools/nft_common.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s flush\n"
+		"Deletes table inet ifwall and the other tables ifwall made (named\n"
+		"ifwall_* or ifwall-*), in one transaction. No other table is touched.\n"
+		"Exit: 0 removed or nothing to remove, 3 system error.\n", prog);
+}
 
 int cmd_flush(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_error("flush", "not available in this build");
-	return EXIT_SYSTEM;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		cli_error("flush", "unexpected argument '%s'", argv[i]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	struct nft_error err;
+	size_t deleted;
+	int rc = nft_flush(&deleted, &err);
+	if (rc < 0) {
+		nft_cli_error("flush", &err);
+		if (rc == -EPERM || rc == -EACCES)
+			cli_error("flush", "nftables needs root (CAP_NET_ADMIN)");
+		return EXIT_SYSTEM;
+	}
+	return EXIT_OK;
 }

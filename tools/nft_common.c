@@ -1,0 +1,40 @@
+/* Helpers of the nft subcommands, see nft_common.h. */
+#include "tools/nft_common.h"
+
+#include <stdio.h>
+
+#include "tools/cli.h"
+
+void nft_cli_error(const char *cmd, const struct nft_error *err)
+{
+	if (err->file)
+		cli_error(cmd, "%s:%d: %s", err->file, err->line, err->message);
+	else
+		cli_error(cmd, "%s", err->message[0] ? err->message : "failed");
+	if (err->rule_text)
+		fprintf(stderr, "    %s\n", err->rule_text);
+}
+
+int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
+		    struct nft_plan **plan)
+{
+	struct diag_list diags = { 0 };
+	struct nft_error err;
+
+	*plan = NULL;
+	*rs = ruleset_from_file(file, &diags);
+	diag_list_print(stderr, &diags);
+	diag_list_clear(&diags);
+	if (!*rs) {
+		cli_error(cmd, "%s has errors; nothing was changed", file);
+		return EXIT_USAGE;
+	}
+	if (nft_plan_build(*rs, plan, &err) < 0) {
+		nft_cli_error(cmd, &err);
+		cli_error(cmd, "nothing was changed");
+		ruleset_free(*rs);
+		*rs = NULL;
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}

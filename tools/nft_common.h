@@ -1,0 +1,18 @@
+/* Shared by the nft subcommands (load, compile): read a rule file, report
+ * its diagnostics, compile it for the nft backend. */
+#ifndef IFWALL_TOOLS_NFT_COMMON_H
+#define IFWALL_TOOLS_NFT_COMMON_H
+
+#include "backends/nft.h"
+#include "rules/ruleset.h"
+
+/* Parses RULES and compiles it into *plan (diagnostics and compile errors
+ * printed on stderr). Returns EXIT_OK, or EXIT_USAGE when the file has
+ * errors or cannot be expressed in nft; then *rs and *plan are NULL. */
+int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
+		    struct nft_plan **plan);
+
+/* Prints an nft_error as "ifwall CMD: [FILE:LINE: ]message" plus the rule. */
+void nft_cli_error(const char *cmd, const struct nft_error *err);
+
+#endif
