@@ -57,20 +57,6 @@ bool ifmatch_matches(const struct ifmatch *m, const char *ifname,
 	return any != m->negate;
 }
 
-/* Interface type of an interface known only by name (the owner of an
- * address in the ifaddr table); the same guess as iftype_from_name(). */
-static enum iftype type_from_name(const char *name)
-{
-	static const char *const tunnels[] = { "wg", "tun", "tap", "ppp", "utun" };
-
-	if (name_has_prefix(name, "lo"))
-		return IFTYPE_LOOPBACK;
-	for (size_t i = 0; i < sizeof(tunnels) / sizeof(tunnels[0]); i++)
-		if (name_has_prefix(name, tunnels[i]))
-			return IFTYPE_TUNNEL;
-	return IFTYPE_ETHER;
-}
-
 /* An address criterion. A set only speaks for the families it has entries
  * of: a packet of another family never matches it, negated or not (like
  * pf's implied address family and nft's 'ip saddr'), except that an empty
@@ -86,7 +72,8 @@ static bool addrmatch_matches(const struct addrmatch *m,
 		const char *owner = ifaddr_table_owner(ifaddrs, addr);
 		if (!owner)
 			return false;
-		in = ifmatch_matches(m->ifaddr, owner, type_from_name(owner));
+		/* The owner is known by name only: its type is guessed. */
+		in = ifmatch_matches(m->ifaddr, owner, iftype_from_name(owner));
 		return in != m->negate;
 	}
 	if (!m->set)
