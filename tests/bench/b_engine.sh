@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Engine micro-benchmark (tools/helpers/engine_bench.c): costs measured in
+# pairs in one run (CPU time, best of 5 rounds) and compared as ratios:
+#   lookup   100k-prefix set lookup / 10-prefix set lookup     target < 3
+#   table    decide with a 100k-prefix table / 10-prefix table  target < 3
+#   state    established-flow packet / stateless decide         target < 1.5
+#   state200 the same with 200 more rules in front              target < 0.5
+#            (state does not grow with the rule set)
+#   newflow  new flow in a full 65536 table / stateless decide  target < 10
+#   rules200 decide with 200 more rules / kill switch alone     (reported)
+#   decode   packet_decode / stateless decide                   (reported)
+set -u
+: "${O:=build}" "${TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
+BENCH=$TOP/$O/tools/engine_bench
+ITERS=${ITERS:-1000000}
+[ -x "$BENCH" ] || { echo "SKIP bench engine: $BENCH not built"; exit 0; }
+out=$("$BENCH" "$ITERS") || { echo "FAIL bench engine: engine_bench failed"; exit 1; }
+echo "$out"
+check() { # name target
+	local ratio
+	ratio=$(awk -v n="$1" '$1 == n {print $4}' <<<"$out")
+	if [ -z "$ratio" ]; then
+		echo "FAIL bench engine $1: no measurement"
+	elif awk -v r="$ratio" -v t="$2" 'BEGIN {exit !(r < t)}'; then
+		echo "PASS bench engine $1 ratio ${ratio}x < ${2}x"
+	else
+		echo "FAIL bench engine $1 ratio ${ratio}x >= ${2}x"
+	fi
+}
+check lookup 3
+check table 3
+check state 1.5
+check state200 0.5
+check newflow 10
