@@ -37,6 +37,17 @@ for u in tools/systemd/*.service; do
 	check_file "unit-${u##*/}" "$r/systemd/${u##*/}"
 done
 [ -f tools/systemd/boot.rules ] && check_file boot-rules "$r/etc/ifwall/boot.rules"
+# Units name the installed binary and configuration, no placeholders left.
+units=$(ls "$r"/systemd/*.service 2>/dev/null)
+if [ -n "$units" ]; then
+	if ! grep -q '@[A-Z]*@' $units && grep -q '^ExecStart=/opt/ifw/sbin/ifwall ' $units &&
+	   grep -q '/opt/ifw/etc/ifwall/' $units; then
+		echo "PASS units-paths"
+	else
+		echo "FAIL units-paths: $(grep -h 'ExecStart\|@' $units | tr '\n' ' ')"
+	fi
+fi
+
 
 # Symlinks: the linker name and the SONAME name both resolve to the library.
 if [ "$(readlink "$r/lib64/libifwall.so.0")" = libifwall.so.0.1.0 ] &&
