@@ -206,6 +206,72 @@ int ifw_flow_table_expire(struct ifw_flow_table *ft, uint64_t now_ns);
 /* Live flows; 0 for NULL. */
 size_t ifw_flow_table_count(const struct ifw_flow_table *ft);
 
+/* --- nftables: the rule set in the kernel (needs CAP_NET_ADMIN) ---------- */
+
+/* Details of a failure of the functions below. Caller-allocated; may be
+ * NULL. file/line name the rule the problem is about (a rule the kernel
+ * refused, a rule nftables cannot express) and point into the rule set, so
+ * they are valid while it lives; NULL/0 when the problem is not about a
+ * rule. */
+struct ifw_error {
+	int code;            /* the negative errno also returned; 0: none */
+	const char *file;
+	int line;
+	char message[512];   /* what failed, "" when nothing did */
+};
+
+/* Replaces ifwall's table 'inet ifwall' with rs in one kernel transaction
+ * (the 'ifwall load' of ifwall(8)). Other tables are never touched. The
+ * rules stay in the kernel after the process exits; only ifw_nft_flush()
+ * removes them. Returns 0; on error nothing was changed: -ENOTSUP (a rule
+ * nftables cannot express), -EPERM (no CAP_NET_ADMIN), another -errno the
+ * kernel gave (err names the refused rule), -EFAULT (rs NULL), -ENOMEM.
+ * Concurrent calls are serialised by the kernel: the last one wins. */
+int ifw_nft_apply(const struct ifw_ruleset *rs, struct ifw_error *err);
+
+/* The nft script ifw_nft_apply() would load ('ifwall compile'); needs no
+ * privileges and changes nothing. *text is the caller's, to free(3).
+ * Returns its length, -ENOTSUP, -EFAULT or -ENOMEM. */
+int ifw_nft_compile(const struct ifw_ruleset *rs, char **text,
+		    struct ifw_error *err);
+
+/* Deletes every table ifwall installed, and nothing else. Returns how many
+ * tables were deleted (0 when there were none), or -EPERM, -errno. */
+int ifw_nft_flush(struct ifw_error *err);
+
+/* The active rule set read back from the kernel, with counters. */
+struct ifw_nft_listing;
+
+enum ifw_nft_entry_kind {
+	IFW_NFT_RULE = 0,        /* a rule of the file */
+	IFW_NFT_SKIP = 1,        /* 'set skip on' */
+	IFW_NFT_DEFAULT_IN = 2,  /* the default, inbound */
+	IFW_NFT_DEFAULT_OUT = 3, /* the default, outbound */
+};
+
+/* One entry; use the pointer ifw_nft_listing_get() returns (fields may be
+ * added at the end). */
+struct ifw_nft_entry {
+	int kind;                /* enum ifw_nft_entry_kind */
+	long rule;               /* rule index in the file, -1 when unknown */
+	const char *origin;      /* "FILE:LINE" of a rule, else NULL */
+	const char *text;        /* its canonical text, NULL when unknown */
+	const char *verdict;     /* "pass", "block", "reject" (other nft
+				  * verdicts as nft names them) */
+	uint64_t packets, bytes;
+};
+
+/* Reads table inet ifwall. Returns 0 (an empty listing, present 0, when
+ * ifwall has nothing installed), -EPERM, -errno, -EFAULT, -ENOMEM. */
+int ifw_nft_show(struct ifw_nft_listing **listing, struct ifw_error *err);
+/* 1 when ifwall's table is installed, else 0. */
+int ifw_nft_listing_present(const struct ifw_nft_listing *listing);
+size_t ifw_nft_listing_count(const struct ifw_nft_listing *listing);
+/* NULL when i is out of range; valid until ifw_nft_listing_free(). */
+const struct ifw_nft_entry *ifw_nft_listing_get(const struct ifw_nft_listing *listing,
+						size_t i);
+void ifw_nft_listing_free(struct ifw_nft_listing *listing);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/nft.h"
 #include "filter/engine.h"
 #include "filter/ifwall.h"
 #include "filter/pktdesc.h"
@@ -464,4 +465,174 @@ int ifw_flow_table_expire(struct ifw_flow_table *ft, uint64_t now_ns)
 size_t ifw_flow_table_count(const struct ifw_flow_table *ft)
 {
 	return ft ? flow_table_count(ft->ft) : 0;
+}
+
+/* --- nftables ------------------------------------------------------------ */
+
+static void error_clear(struct ifw_error *err)
+{
+	if (err)
+		memset(err, 0, sizeof(*err));
+}
+
+/* Fills the public error from the backend's and returns code. */
+static int error_from_nft(struct ifw_error *err, const struct nft_error *e, int code)
+{
+	if (!err)
+		return code;
+	err->code = code;
+	err->file = e->file;
+	err->line = e->line;
+	snprintf(err->message, sizeof(err->message), "%s",
+		 e->message[0] ? e->message : strerror(code < 0 ? -code : code));
+	return code;
+}
+
+static int error_set(struct ifw_error *err, int code, const char *message)
+{
+	if (err) {
+		err->code = code;
+		snprintf(err->message, sizeof(err->message), "%s", message);
+	}
+	return code;
+}
+
+int ifw_nft_apply(const struct ifw_ruleset *rs, struct ifw_error *err)
+{
+	struct nft_error e = { 0 };
+	struct nft_plan *plan = NULL;
+	int ret;
+
+	error_clear(err);
+	if (!rs)
+		return error_set(err, -EFAULT, "no rule set");
+	ret = nft_plan_build(rs->rs, &plan, &e);
+	if (ret == 0)
+		ret = nft_plan_load(plan, NULL, NULL, &e);
+	nft_plan_free(plan);
+	return ret < 0 ? error_from_nft(err, &e, ret) : 0;
+}
+
+static void print_plan(FILE *out, const void *plan)
+{
+	nft_plan_print(out, plan);
+}
+
+int ifw_nft_compile(const struct ifw_ruleset *rs, char **text,
+		    struct ifw_error *err)
+{
+	struct nft_error e = { 0 };
+	struct nft_plan *plan = NULL;
+	int ret;
+
+	error_clear(err);
+	if (text)
+		*text = NULL;
+	if (!rs || !text)
+		return error_set(err, -EFAULT, "no rule set or no text pointer");
+	ret = nft_plan_build(rs->rs, &plan, &e);
+	if (ret < 0)
+		return error_from_nft(err, &e, ret);
+	ret = format_to_string(print_plan, plan, text);
+	nft_plan_free(plan);
+	if (ret < 0)
+		return error_set(err, ret, strerror(-ret));
+	return ret;
+}
+
+int ifw_nft_flush(struct ifw_error *err)
+{
+	struct nft_error e = { 0 };
+	size_t deleted = 0;
+	int ret;
+
+	error_clear(err);
+	ret = nft_flush(&deleted, &e);
+	if (ret < 0)
+		return error_from_nft(err, &e, ret);
+	return deleted > 0x7fffffff ? 0x7fffffff : (int)deleted;
+}
+
+struct ifw_nft_listing {
+	struct nft_listing *listing;
+	struct ifw_nft_entry *entries;
+};
+
+static int entry_kind_public(enum nft_entry_kind kind)
+{
+	switch (kind) {
+	case NFT_ENTRY_RULE: return IFW_NFT_RULE;
+	case NFT_ENTRY_SKIP: return IFW_NFT_SKIP;
+	case NFT_ENTRY_DEFAULT_IN: return IFW_NFT_DEFAULT_IN;
+	case NFT_ENTRY_DEFAULT_OUT: return IFW_NFT_DEFAULT_OUT;
+	}
+	return IFW_NFT_RULE;
+}
+
+int ifw_nft_show(struct ifw_nft_listing **listing, struct ifw_error *err)
+{
+	struct nft_error e = { 0 };
+	struct ifw_nft_listing *l;
+	int ret;
+
+	error_clear(err);
+	if (!listing)
+		return error_set(err, -EFAULT, "no listing pointer");
+	*listing = NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return error_set(err, -ENOMEM, strerror(ENOMEM));
+	ret = nft_listing_read(&l->listing, &e);
+	if (ret < 0) {
+		free(l);
+		return error_from_nft(err, &e, ret);
+	}
+	if (l->listing->nentries) {
+		l->entries = calloc(l->listing->nentries, sizeof(*l->entries));
+		if (!l->entries) {
+			ifw_nft_listing_free(l);
+			return error_set(err, -ENOMEM, strerror(ENOMEM));
+		}
+	}
+	for (size_t i = 0; i < l->listing->nentries; i++) {
+		const struct nft_entry *src = &l->listing->entries[i];
+		struct ifw_nft_entry *dst = &l->entries[i];
+
+		dst->kind = entry_kind_public(src->kind);
+		dst->rule = src->index;
+		dst->origin = src->origin;
+		dst->text = src->text;
+		dst->verdict = src->verdict;
+		dst->packets = src->packets;
+		dst->bytes = src->bytes;
+	}
+	*listing = l;
+	return 0;
+}
+
+int ifw_nft_listing_present(const struct ifw_nft_listing *listing)
+{
+	return listing && listing->listing->present;
+}
+
+size_t ifw_nft_listing_count(const struct ifw_nft_listing *listing)
+{
+	return listing ? listing->listing->nentries : 0;
+}
+
+const struct ifw_nft_entry *ifw_nft_listing_get(const struct ifw_nft_listing *listing,
+						size_t i)
+{
+	if (!listing || i >= listing->listing->nentries)
+		return NULL;
+	return &listing->entries[i];
+}
+
+void ifw_nft_listing_free(struct ifw_nft_listing *listing)
+{
+	if (!listing)
+		return;
+	nft_listing_free(listing->listing);
+	free(listing->entries);
+	free(listing);
 }
