@@ -30,6 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -271,6 +272,51 @@ size_t ifw_nft_listing_count(const struct ifw_nft_listing *listing);
 const struct ifw_nft_entry *ifw_nft_listing_get(const struct ifw_nft_listing *listing,
 						size_t i);
 void ifw_nft_listing_free(struct ifw_nft_listing *listing);
+
+/* --- divert: userspace verdicts through NFQUEUE (needs CAP_NET_ADMIN) ---- */
+
+/* The 'ifwall run --backend divert' path: ifwall's own table 'inet
+ * ifwall_divert' queues the first packet of every new flow (input, output,
+ * forward) to userspace; the engine decides it before it leaves or is
+ * delivered; accepted flows then stay in the kernel. */
+struct ifw_divert_options {
+	unsigned queue;          /* NFQUEUE number, 0..65535 */
+	int fail_open;           /* 1: new flows pass while nobody reads the
+				  * queue; 0: they are dropped (fail closed) */
+	FILE *log;               /* one JSON line per verdict; NULL: none */
+	const char *reload_path; /* SIGHUP parses this rule file again (a
+				  * file with errors keeps the old set);
+				  * NULL: SIGHUP is ignored */
+	FILE *messages;          /* where a failed reload's diagnostics are
+				  * written; NULL: nowhere */
+	int drop_capabilities;   /* 1: after setup keep only CAP_NET_ADMIN
+				  * (what 'ifwall run' does); 0: leave the
+				  * process's capabilities alone */
+	void (*ready)(void *ctx); /* called once set up, before the loop;
+				   * NULL: not called */
+	void *ready_ctx;
+};
+
+struct ifw_divert_stats {
+	uint64_t packets;        /* queued packets decided */
+	uint64_t passed, blocked, rejected;
+	uint64_t undecodable;    /* dropped: not IP or malformed */
+	uint64_t reloads, reload_failures;
+};
+
+/* Sets up the queue and the table, then decides queued packets until
+ * SIGTERM or SIGINT. Blocks the calling thread while it runs. Signals:
+ * SIGHUP, SIGTERM and SIGINT are blocked in the calling thread and read
+ * through a signalfd while it runs (the previous mask is restored on
+ * return); call it from the main thread, or block those signals in the
+ * other threads. rs is consumed (freed) in every case. The table is
+ * removed on return; after a crash it stays, and new flows are dropped
+ * unless fail_open was set. stats (may be NULL) gets the counters.
+ * Returns 0 after SIGTERM/SIGINT; -EFAULT (rs or o NULL), -EINVAL (queue
+ * out of range), -EPERM, or another -errno when setting up failed (nothing
+ * is left installed) or the queue broke; err says what. */
+int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
+		   struct ifw_divert_stats *stats, struct ifw_error *err);
 
 #ifdef __cplusplus
 }

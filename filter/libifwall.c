@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/divert.h"
 #include "backends/nft.h"
 #include "filter/engine.h"
 #include "filter/ifwall.h"
@@ -635,4 +636,83 @@ void ifw_nft_listing_free(struct ifw_nft_listing *listing)
 	nft_listing_free(listing->listing);
 	free(listing->entries);
 	free(listing);
+}
+
+/* --- divert -------------------------------------------------------------- */
+
+struct divert_reload {
+	const char *path;
+	FILE *messages;
+};
+
+/* SIGHUP: the rule file parsed again; NULL keeps the set in force. */
+static struct ruleset *divert_reload_rules(void *ctx)
+{
+	const struct divert_reload *r = ctx;
+	struct diag_list diags = { 0 };
+	struct ruleset *rs;
+
+	pthread_mutex_lock(&parse_lock);
+	rs = ruleset_from_file(r->path, &diags);
+	pthread_mutex_unlock(&parse_lock);
+	if (r->messages && diags.count)
+		diag_list_print(r->messages, &diags);
+	diag_list_clear(&diags);
+	return rs;
+}
+
+int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
+		   struct ifw_divert_stats *stats, struct ifw_error *err)
+{
+	struct divert_reload reload;
+	struct divert_options opts;
+	struct divert_stats st;
+	struct divert *d = NULL;
+	struct ruleset *inner;
+	char message[512] = "";
+	int ret;
+
+	error_clear(err);
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if (!rs || !o) {
+		ifw_ruleset_free(rs);
+		return error_set(err, -EFAULT, "no rule set or no options");
+	}
+	inner = rs->rs;
+	rs->rs = NULL;
+	ifw_ruleset_free(rs);
+	if (o->queue > 65535) {
+		ruleset_free(inner);
+		return error_set(err, -EINVAL, "queue number out of range (0..65535)");
+	}
+	reload.path = o->reload_path;
+	reload.messages = o->messages;
+	memset(&opts, 0, sizeof(opts));
+	opts.queue = (uint16_t)o->queue;
+	opts.fail_open = o->fail_open != 0;
+	opts.queue_kind = DIVERT_QUEUE_AUTO;
+	opts.log = o->log;
+	opts.reload = o->reload_path ? divert_reload_rules : NULL;
+	opts.reload_ctx = &reload;
+	opts.keep_capabilities = !o->drop_capabilities;
+
+	ret = divert_open(&d, &opts, inner, message, sizeof(message)); /* takes inner */
+	if (ret < 0)
+		return error_set(err, ret, message);
+	if (o->ready)
+		o->ready(o->ready_ctx);
+	ret = divert_run(d, message, sizeof(message));
+	divert_get_stats(d, &st);
+	divert_free(d);
+	if (stats) {
+		stats->packets = st.packets;
+		stats->passed = st.passed;
+		stats->blocked = st.blocked;
+		stats->rejected = st.rejected;
+		stats->undecodable = st.undecodable;
+		stats->reloads = st.reloads;
+		stats->reload_failures = st.reload_failures;
+	}
+	return ret < 0 ? error_set(err, ret, message) : 0;
 }
