@@ -47,9 +47,14 @@ struct replay {
 	struct ifaddr_table *ifaddrs;
 	struct replay_stats stats;
 	uint64_t now;
-	uint64_t last_expire;
+	/* The decision of each flow's first packet, by flow id: the flow table
+	 * keeps the latest one, and a blocked flow's replies are decided anew
+	 * (as 'in'), which is not what the flow's report should say. */
+	struct first_decision *first;
+	size_t first_capacity;
 	struct ifcache_slot ifcache[IFCACHE_SLOTS];
 	uint8_t *scratch;
+	struct packet packet; /* reused for every frame */
 	/* Flows that already left the table, in the order they ended. */
 	struct flow *ended;
 	size_t nended, ended_capacity;
@@ -57,6 +62,12 @@ struct replay {
 	/* Ids of flows that leaked (may repeat; sorted when reported). */
 	uint64_t *leak_ids;
 	size_t nleaks, leak_capacity;
+};
+
+struct first_decision {
+	bool known;
+	uint8_t verdict;
+	const struct rule *rule;
 };
 
 /* Where the IP packet is inside a frame, and what the link header says. */
@@ -140,6 +151,7 @@ void replay_free(struct replay *r)
 	free(r->scratch);
 	free(r->ended);
 	free(r->leak_ids);
+	free(r->first);
 	free(r);
 }
 
@@ -364,6 +376,28 @@ static const uint8_t *fit_lengths(struct replay *r, const uint8_t *ip,
 	return s;
 }
 
+static void record_first_decision(struct replay *r, uint64_t id,
+				  const struct decision *d)
+{
+	if (id >= r->first_capacity) {
+		size_t cap = r->first_capacity ? r->first_capacity : 1024;
+		struct first_decision *n;
+		while (cap <= id)
+			cap *= 2;
+		n = realloc(r->first, cap * sizeof(*n));
+		if (!n) {
+			r->out_of_memory = true;
+			return;
+		}
+		memset(n + r->first_capacity, 0, (cap - r->first_capacity) * sizeof(*n));
+		r->first = n;
+		r->first_capacity = cap;
+	}
+	r->first[id] = (struct first_decision){
+		.known = true, .verdict = (uint8_t)d->verdict, .rule = d->rule,
+	};
+}
+
 static void count_skipped(struct replay *r, enum decode_status st)
 {
 	switch (st) {
@@ -378,7 +412,7 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 				size_t wirelen, uint64_t ts_ns)
 {
 	struct link_info li;
-	struct packet p;
+	struct packet *p = &r->packet;
 	const struct flow *flow = NULL;
 	struct decision d;
 	uint32_t declared = 0;
@@ -394,46 +428,44 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 	if (cut)
 		li.ip = fit_lengths(r, li.ip, &li.iplen, &declared);
 
-	memset(&p, 0, sizeof(p));
-	st = packet_decode(li.ip, li.iplen, &p);
+	/* packet_decode() sets every layer 3/4 field; the owner fields stay
+	 * unknown (zeroed in replay_new) and the rest is set below. */
+	st = packet_decode(li.ip, li.iplen, p);
 	if (st != DECODE_OK) {
 		count_skipped(r, st);
 		return st;
 	}
-	if (cut && declared > p.len)
-		p.len = declared;
+	if (cut && declared > p->len)
+		p->len = declared;
 
 	if (li.has_index) {
 		const struct ifcache_slot *slot = interface_of_index(r, li.index);
-		memcpy(p.ifname, slot->name, sizeof(p.ifname));
-		p.iftype = slot->type;
+		memcpy(p->ifname, slot->name, sizeof(p->ifname));
+		p->iftype = slot->type;
 	} else {
-		memcpy(p.ifname, r->iface, sizeof(p.ifname));
-		p.iftype = r->iface_type;
+		memcpy(p->ifname, r->iface, sizeof(p->ifname));
+		p->iftype = r->iface_type;
 	}
-	p.dir = li.dir ? li.dir : direction_from_local(r, &p);
-	p.ifaddrs = r->ifaddrs;
+	p->dir = li.dir ? li.dir : direction_from_local(r, p);
+	p->ifaddrs = r->ifaddrs;
 
 	/* Capture clocks may step back (and files follow each other): the
 	 * flow table's clock only moves forward. */
 	if (ts_ns > r->now)
 		r->now = ts_ns;
-	if (r->now - r->last_expire >= 1000000000ull) {
-		if (r->last_expire)
-			flow_table_expire(r->flows, r->now);
-		r->last_expire = r->now;
-	}
 
-	d = flow_table_packet(r->flows, r->rs, &p, r->now, &flow);
+	d = flow_table_packet(r->flows, r->rs, p, r->now, &flow);
+	if (flow && flow->packets == 1)
+		record_first_decision(r, flow->id, &d);
 	r->stats.packets++;
-	r->stats.bytes += p.len;
+	r->stats.bytes += p->len;
 	if (d.verdict == VERDICT_PASS) {
 		r->stats.passed++;
-		if (p.dir == DIR_OUT) {
+		if (p->dir == DIR_OUT) {
 			if (flow && flow->packets == 1)
-				learn_interface_address(r, &p);
+				learn_interface_address(r, p);
 			if (flow && r->cfg.leaks &&
-			    ifmatch_matches(r->cfg.leaks, p.ifname, p.iftype))
+			    ifmatch_matches(r->cfg.leaks, p->ifname, p->iftype))
 				record_leak(r, flow->id);
 		}
 	} else {
@@ -524,7 +556,8 @@ int replay_foreach_flow(struct replay *r, replay_flow_fn fn, void *ctx)
 	all.items = malloc((all.capacity ? all.capacity : 1) * sizeof(*all.items));
 	if (!all.items)
 		return -ENOMEM;
-	memcpy(all.items, r->ended, r->nended * sizeof(*all.items));
+	if (r->nended)
+		memcpy(all.items, r->ended, r->nended * sizeof(*all.items));
 	all.count = r->nended;
 	flow_table_foreach(r->flows, collect_flow, &all);
 	qsort(all.items, all.count, sizeof(*all.items), compare_flow_id);
@@ -532,7 +565,11 @@ int replay_foreach_flow(struct replay *r, replay_flow_fn fn, void *ctx)
 		qsort(r->leak_ids, r->nleaks, sizeof(*r->leak_ids), compare_u64);
 
 	for (size_t i = 0; i < all.count; i++) {
-		const struct flow *f = &all.items[i];
+		struct flow *f = &all.items[i];
+		if (f->id < r->first_capacity && r->first[f->id].known) {
+			f->verdict = (enum verdict)r->first[f->id].verdict;
+			f->rule = r->first[f->id].rule;
+		}
 		struct replay_flow_info info = {
 			.leaked = r->nleaks && bsearch(&f->id, r->leak_ids, r->nleaks,
 						       sizeof(*r->leak_ids), compare_u64),
