@@ -243,12 +243,15 @@ sc_endpoint_scope() {   # the endpoint exception is its address AND port AND pro
 # side says whether it left.
 sc_owner_user() {   # endpoint ... user 0: another uid may not use it
 	attack_probe $NS_CLI "${AS_NOBODY[@]}" -- --timeout 0.5 --sport 40000 udp,$ENDPOINT,$EP_PORT
+	# forwarded packets have no local owner: the container cannot use it either
+	attack_probe $NS_CTR -- --timeout 0.5 --sport 40010 udp,$ENDPOINT,$EP_PORT
 	tunnel_probe $NS_CLI ping,$TUN_PEER tcp,$WEB,8080
 }
 
 sc_owner_mark() {   # endpoint ... mark 0xca6c: unmarked sockets, root's too, may not
 	attack_probe $NS_CLI -- --timeout 0.5 --sport 40001 udp,$ENDPOINT,$EP_PORT
 	attack_probe $NS_CLI "${AS_NOBODY[@]}" -- --timeout 0.5 --sport 40002 udp,$ENDPOINT,$EP_PORT
+	attack_probe $NS_CTR -- --timeout 0.5 --sport 40011 udp,$ENDPOINT,$EP_PORT
 	tunnel_probe $NS_CLI ping,$TUN_PEER tcp,$WEB,8080
 }
 
