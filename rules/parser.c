@@ -1051,8 +1051,10 @@ static bool all_protos(const struct rule *r, int a, int b)
 	return true;
 }
 
-/* Families (bit 4: IPv4, bit 6: IPv6 as 1<<4, 1<<6) an address criterion
- * can match. */
+/* Families (1 << 4: IPv4, 1 << 6: IPv6) an address criterion can match. A
+ * set speaks only for the families it has entries of, negated or not (as
+ * the engine matches); an empty set (an empty table) for none in
+ * particular. */
 static unsigned addr_families(const struct addrmatch *m)
 {
 	unsigned fams = 0;
@@ -1060,8 +1062,8 @@ static unsigned addr_families(const struct addrmatch *m)
 	if (m->ifaddr || !m->set || addrset_prefix_count(m->set) == 0)
 		return (1u << 4) | (1u << 6);
 	for (int f = 4; f <= 6; f += 2) {
-		bool has = addrset_has_family(m->set, f);
-		if (m->negate ? !addrset_covers_family(m->set, f) : has)
+		if (addrset_has_family(m->set, f) &&
+		    !(m->negate && addrset_covers_family(m->set, f)))
 			fams |= 1u << f;
 	}
 	return fams;
@@ -1116,6 +1118,11 @@ static bool validate_rule(struct parser *p, const struct rule *r,
 	else if (all_protos(r, 58, 58))
 		fams = 1u << 6;
 	unsigned from = addr_families(&r->from), to = addr_families(&r->to);
+	if (!from || !to) {
+		error_at(p, from ? &L->to : &L->from,
+			 "rule can never match: the negated set covers every address");
+		return false;
+	}
 	const char *fam_kw = r->family == 4 ? "inet" : r->family == 6 ? "inet6" :
 			     all_protos(r, 1, 1) ? "proto icmp" : "proto icmp6";
 	if (!(fams & from)) {
@@ -1498,7 +1505,7 @@ static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
 		kp->endpoint_at[ks->nendpoints] = at;
 		ks->endpoints[ks->nendpoints++] = e;
 	} else if (tok_is(p, "dns")) {
-		if (ks->dns_line)
+		if (ks->dns_text)
 			return error_at(p, &at, "'dns' given twice");
 		struct loc span;
 		next(p);

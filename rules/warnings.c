@@ -109,8 +109,13 @@ static bool addr_superset(const struct addrmatch *a, const struct addrmatch *b)
 		return false;
 	if (!a->negate && !b->negate)
 		return addrset_is_subset(b->set, a->set);
-	if (a->negate && b->negate)
+	if (a->negate && b->negate) {
+		/* A negated set matches only the families it has entries of. */
+		for (int f = 4; f <= 6; f += 2)
+			if (addrset_has_family(b->set, f) && !addrset_has_family(a->set, f))
+				return false;
 		return addrset_is_subset(a->set, b->set);
+	}
 	return false;
 }
 
