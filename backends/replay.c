@@ -398,6 +398,21 @@ static void record_first_decision(struct replay *r, uint64_t id,
 	};
 }
 
+static void record_skipped_leak(struct replay *r, const char *ifname)
+{
+	struct replay_stats *st = &r->stats;
+	size_t n = st->nskipped_leak_ifnames;
+
+	st->skipped_leaks++;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(st->skipped_leak_ifnames[i], ifname))
+			return;
+	if (n < sizeof(st->skipped_leak_ifnames) / sizeof(st->skipped_leak_ifnames[0])) {
+		memcpy(st->skipped_leak_ifnames[n], ifname, IFW_IFNAMSIZ);
+		st->nskipped_leak_ifnames++;
+	}
+}
+
 static void count_skipped(struct replay *r, enum decode_status st)
 {
 	switch (st) {
@@ -459,7 +474,13 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 		record_first_decision(r, flow->id, &d);
 	r->stats.packets++;
 	r->stats.bytes += p->len;
-	if (d.verdict == VERDICT_PASS) {
+	if (d.skipped) {
+		r->stats.skipped++;
+		r->stats.passed++;
+		if (p->dir == DIR_OUT && r->cfg.leaks &&
+		    ifmatch_matches(r->cfg.leaks, p->ifname, p->iftype))
+			record_skipped_leak(r, p->ifname);
+	} else if (d.verdict == VERDICT_PASS) {
 		r->stats.passed++;
 		if (p->dir == DIR_OUT) {
 			if (flow && flow->packets == 1)

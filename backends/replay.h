@@ -45,6 +45,13 @@ struct replay_stats {
 	uint64_t passed, blocked; /* packets by verdict (reject counts as blocked) */
 	uint64_t truncated, malformed, not_ip; /* skipped frames */
 	uint64_t read_errors; /* captures that ended with a read error */
+	/* 'set skip on' interfaces: their packets pass unfiltered and make
+	 * no flows. Those that went out on a --leaks interface are counted,
+	 * with the first few interface names. */
+	uint64_t skipped;
+	uint64_t skipped_leaks;
+	char skipped_leak_ifnames[4][IFW_IFNAMSIZ];
+	size_t nskipped_leak_ifnames;
 };
 
 /* Extra facts about a flow, beside struct flow. */

@@ -214,8 +214,11 @@ static void print_summary(const struct report *rep, const struct replay_stats *s
 		       (unsigned long long)st->passed, (unsigned long long)st->blocked,
 		       (unsigned long long)st->truncated, (unsigned long long)st->malformed,
 		       (unsigned long long)st->not_ip);
+		printf(",\"skipped\":%llu", (unsigned long long)st->skipped);
 		if (rep->opt->has_leaks)
-			printf(",\"leaks\":%llu", (unsigned long long)rep->leaks);
+			printf(",\"leaks\":%llu,\"skipped_leaks\":%llu",
+			       (unsigned long long)rep->leaks,
+			       (unsigned long long)st->skipped_leaks);
 		fputs("}\n", stdout);
 		return;
 	}
@@ -410,6 +413,7 @@ int cmd_replay(int argc, char **argv)
 	struct replay_config cfg;
 	struct ruleset *rs = NULL;
 	struct replay *r = NULL;
+	const struct replay_stats *st;
 	char err[1024];
 	int first, rc = EXIT_OK;
 
@@ -468,15 +472,24 @@ int cmd_replay(int argc, char **argv)
 		rc = EXIT_SYSTEM;
 		goto out;
 	}
-	print_summary(&rep, replay_stats(r));
-	if (opt.has_leaks && rep.leaks) {
+	st = replay_stats(r);
+	print_summary(&rep, st);
+	if (opt.has_leaks && (rep.leaks || st->skipped_leaks)) {
 		if (!opt.json) {
 			rep.listing_leaks = true;
 			replay_foreach_flow(r, report_flow, &rep);
+			for (size_t i = 0; i < st->nskipped_leak_ifnames; i++)
+				printf("leak: pass out %s (set skip: not filtered)\n",
+				       st->skipped_leak_ifnames[i]);
 		}
-		cli_error("replay", "%llu flow%s passed out on '%s'",
-			  (unsigned long long)rep.leaks, rep.leaks == 1 ? "" : "s",
-			  opt.leaks_text);
+		if (rep.leaks)
+			cli_error("replay", "%llu flow%s passed out on '%s'",
+				  (unsigned long long)rep.leaks, rep.leaks == 1 ? "" : "s",
+				  opt.leaks_text);
+		if (st->skipped_leaks)
+			cli_error("replay", "%llu packet%s passed out unfiltered on a 'set skip' interface matching '%s'",
+				  (unsigned long long)st->skipped_leaks,
+				  st->skipped_leaks == 1 ? "" : "s", opt.leaks_text);
 		rc = EXIT_FOUND;
 	}
 	if (fflush(stdout) != 0) {

@@ -358,12 +358,38 @@ def link_types(tmp):
     check('bad local exit 2', rc == 2, rc)
 
 
+def skip_interfaces(tmp):
+    """'set skip on lo': lo's packets pass unfiltered and make no flow, but
+    --leaks still sees them go out."""
+    with open(os.path.join(tmp, 'skip.rules'), 'w') as f:
+        f.write('set skip on lo\npass out on wg0 all\n')
+    pk = [('lo', 'out', IP(src='127.0.0.1', dst='127.0.0.1') / TCP(sport=5000, dport=6000, flags='S')),
+          ('wg0', 'out', IP(src=WG4, dst=WEB) / TCP(sport=40020, dport=80, flags='S'))]
+    cap.write_pcap(os.path.join(tmp, 'skip.pcap'), cap.LINUX_SLL2, sll2_frames(pk, extra_tail=False))
+    rc, out, err = replay(tmp, ['--ifmap', IFMAP, 'skip.rules', 'skip.pcap'])
+    expect_flows('skip: no flow on lo', out,
+                 ['pass out wg0 tcp 10.66.0.2:40020 > 93.184.216.34:80 1p skip.rules:2'])
+    check('skip: packets counted', summary(out).get('packets') == 2, out)
+    rc, out, err = replay(tmp, ['--leaks', 'lo', '--ifmap', IFMAP, 'skip.rules', 'skip.pcap'])
+    check('skip: --leaks sees unfiltered packets', rc == 1 and
+          'leak: pass out lo (set skip: not filtered)' in out, (rc, out, err))
+    rc, out, err = replay(tmp, ['--leaks', 'eth*', '--ifmap', IFMAP, 'skip.rules', 'skip.pcap'])
+    check('skip: --leaks prefix without match', rc == 0, (rc, out, err))
+    rc, out, err = replay(tmp, ['--leaks', 'wg*', '--ifmap', IFMAP, 'skip.rules', 'skip.pcap'])
+    check('skip: --leaks prefix match', rc == 1 and out.count('leak: ') == 1, (rc, out, err))
+    rc, out, err = replay(tmp, ['--leaks', 'any', '--ifmap', IFMAP, 'skip.rules', 'skip.pcap'])
+    check('skip: --leaks any', rc == 1 and out.count('leak: ') == 2, (rc, out, err))
+    rc, out, err = replay(tmp, ['--leaks', '!{ lo wg0 }', '--ifmap', IFMAP, 'skip.rules', 'skip.pcap'])
+    check('skip: --leaks negated list', rc == 0, (rc, out, err))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix='ifw-replay-')
     try:
         shutil.copy(os.path.join(HERE, 'ks.rules'), tmp)
         main_scenario(tmp)
         link_types(tmp)
+        skip_interfaces(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failures else 0
