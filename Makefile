@@ -49,6 +49,10 @@ LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
+# Fuzz targets also build without libFuzzer (tests/fuzz/standalone.c) so
+# make check replays their regression inputs and seeds under gcc / SAN=1.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:%.c=$(O)/%)
 HELPER_BIN := $(HELPER_SRC:tools/helpers/%.c=$(O)/tools/%)
 # Example programs: public header only (<ifwall.h>), linked against the
 # shared library like an outside program (found through an rpath).
@@ -104,7 +108,10 @@ $(EXAMPLE_BIN): $(O)/tools/%: $(O)/tools/examples/%.o $(O)/libifwall.so.$(LIB_VE
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_LIB_OBJ) $(O)/libifwall.a
 	$(qld)$(CC) $(LDFLAGS) -o $@ $< $(UNIT_LIB_OBJ) $(O)/libifwall.a $(LDLIBS)
 
-tests: all $(UNIT_BIN)
+$(O)/tests/fuzz/%: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/standalone.o $(O)/libifwall.a
+	$(qld)$(CC) $(LDFLAGS) -o $@ $< $(O)/tests/fuzz/standalone.o $(O)/libifwall.a $(LDLIBS)
+
+tests: all $(UNIT_BIN) $(FUZZ_BIN)
 
 deps:
 	@bash tests/deps.sh

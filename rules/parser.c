@@ -1522,6 +1522,7 @@ static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
 		}
 		struct strbuf sb = { 0 };
 		format_addrmatch(&sb, &ks->dns);
+		free(ks->dns_text); /* a second 'dns' after an error on the first */
 		ks->dns_text = sb_steal(&sb);
 		if (!ks->dns_text) {
 			oom(p);
