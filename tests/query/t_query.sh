@@ -10,16 +10,22 @@ fails=0
 pass() { echo "PASS query: $1"; }
 fail() { echo "FAIL query: $1"; fails=$((fails + 1)); }
 
-# RULES | PACKET DESCRIPTION | EXPECTED OUTPUT LINE
-while IFS='|' read -r rules desc want; do
-	rules=$(echo "$rules" | sed 's/^ *//; s/ *$//'); desc=$(echo "$desc" | sed 's/^ *//; s/ *$//')
-	want=$(echo "$want" | sed 's/^ *//; s/ *$//')
-	[ -z "$rules" ] || [ "${rules:0:1}" = "#" ] && continue
-	got=$("$IFWALL" query "$rules" "$desc" 2>&1)
-	rc=$?
-	if [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; then pass "$rules '$desc'"
-	else fail "$rules '$desc': exit $rc, got '$got', want '$want'"; fi
-done <<'TABLE'
+# run_table DIR: reads "RULES | PACKET DESCRIPTION | EXPECTED OUTPUT LINE"
+# rows (blank and '#' lines ignored) and runs query in DIR for each.
+run_table() {
+	local dir=$1 rules desc want got rc
+	while IFS='|' read -r rules desc want; do
+		rules=$(echo "$rules" | sed 's/^ *//; s/ *$//'); desc=$(echo "$desc" | sed 's/^ *//; s/ *$//')
+		want=$(echo "$want" | sed 's/^ *//; s/ *$//')
+		[ -z "$rules" ] || [ "${rules:0:1}" = "#" ] && continue
+		got=$(cd "$dir" && "$IFWALL" query "$rules" "$desc" 2>&1)
+		rc=$?
+		if [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; then pass "$rules '$desc'"
+		else fail "$rules '$desc': exit $rc, got '$got', want '$want'"; fi
+	done
+}
+
+run_table "$TOP/tests/query" <<'TABLE'
 # IPv4: first match, block under 'set block-policy reject' is reject
 q4.rules | out on wg0 udp 10.0.0.2:5000 > 8.8.8.8:53 | pass q4.rules:3 pass out on wg0 all
 q4.rules | out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53 | reject q4.rules:4 block out proto udp to any port 53
@@ -66,6 +72,45 @@ q6.rules | out on eth0 tcp 10.0.0.2:1 > 10.1.2.3:1500 | block q6.rules:8 block o
 q6.rules | out on eth0 tcp 10.0.0.2:1 > 10.1.2.3:2000 | block q6.rules:8 block out on eth0 inet proto tcp to 10.0.0.0/8 port 1000:2000
 q6.rules | out on eth0 tcp 10.0.0.2:1 > 10.1.2.3:2001 | pass default
 q6.rules | out on eth0 udp 10.0.0.2:1 > 10.1.2.3:1500 | pass default
+TABLE
+
+# The example rule files, as shipped.
+run_table "$TOP" <<'TABLE'
+# wireguard.rules: the kill switch
+rules/examples/wireguard.rules | out on wg0 tcp 10.64.0.2:40000 > 93.184.216.34:443 | pass rules/examples/wireguard.rules:16 pass out on wg0 all
+rules/examples/wireguard.rules | out on eth0 tcp 192.168.1.10:40000 > 93.184.216.34:443 | reject default
+rules/examples/wireguard.rules | out on eth0 tcp [2001:db8::10]:40000 > [2001:db8:1::1]:443 | reject default
+rules/examples/wireguard.rules | out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53 | reject rules/examples/wireguard.rules:21 reject out proto { tcp udp } to any port 53
+rules/examples/wireguard.rules | out on wg0 udp 10.64.0.2:5353 > 1.1.1.1:53 | reject rules/examples/wireguard.rules:21 reject out proto { tcp udp } to any port 53
+rules/examples/wireguard.rules | out on wg0 udp 10.64.0.2:5353 > 10.64.0.1:53 | pass rules/examples/wireguard.rules:21 pass out on wg0 proto { tcp udp } to 10.64.0.1 port 53
+rules/examples/wireguard.rules | out on eth0 udp 192.168.1.10:41000 > 198.51.100.7:51820 | reject default
+rules/examples/wireguard.rules | out on eth0 udp 192.168.1.10:41000 > 198.51.100.7:51820 mark 0xca6c | pass rules/examples/wireguard.rules:20 pass out proto udp to 198.51.100.7 port 51820 mark 0xca6c
+rules/examples/wireguard.rules | out on eth0 tcp 192.168.1.10:41000 > 198.51.100.7:51820 mark 0xca6c | reject default
+rules/examples/wireguard.rules | out on eth0 tcp 192.168.1.10:40000 > 192.168.1.1:80 | pass rules/examples/wireguard.rules:22 pass out to { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }
+rules/examples/wireguard.rules | out on eth0 udp 0.0.0.0:68 > 255.255.255.255:67 | pass rules/examples/wireguard.rules:23 pass out inet proto udp from any port 68 to any port 67
+rules/examples/wireguard.rules | out on eth0 icmp6 fe80::1 > ff02::2 type nd-router-solicit | pass rules/examples/wireguard.rules:15 pass inet6 proto icmp6 to { fe80::/10 ff02::/16 } icmp6-type { nd-router-solicit nd-router-advert nd-neighbor-solicit nd-neighbor-advert nd-redirect }
+rules/examples/wireguard.rules | out on lo tcp 127.0.0.1:1 > 127.0.0.1:2 | pass rules/examples/wireguard.rules:15 pass on type loopback all
+rules/examples/wireguard.rules | in on wg0 tcp 203.0.113.5:1000 > 10.64.0.2:22 | pass rules/examples/wireguard.rules:27 pass in on wg0 proto tcp to any port 22
+rules/examples/wireguard.rules | in on eth0 tcp 203.0.113.5:1000 > 192.168.1.10:22 | block default
+rules/examples/wireguard.rules | in on eth0 tcp 203.0.113.5:1000 > 10.64.0.2:22 | block default
+# openvpn.rules: user criteria, block-policy reject does not touch 'default in drop'
+rules/examples/openvpn.rules | out on eth0 udp 192.168.1.10:40000 > 203.0.113.10:1194 user 0 | pass rules/examples/openvpn.rules:14 pass out proto udp to 203.0.113.10 port 1194 user root
+rules/examples/openvpn.rules | out on eth0 udp 192.168.1.10:40000 > 203.0.113.10:1194 user root | pass rules/examples/openvpn.rules:14 pass out proto udp to 203.0.113.10 port 1194 user root
+rules/examples/openvpn.rules | out on eth0 udp 192.168.1.10:40000 > 203.0.113.10:1194 user 1000 | reject default
+rules/examples/openvpn.rules | out on eth0 udp 192.168.1.10:40000 > 203.0.113.10:1194 | reject default
+rules/examples/openvpn.rules | in on tun0 icmp 10.8.0.1 > 10.8.0.2 type echo-request | pass rules/examples/openvpn.rules:22 pass in on tun0 inet proto icmp all icmp-type echo-request
+rules/examples/openvpn.rules | in on eth0 icmp 192.168.1.1 > 192.168.1.10 type echo-request | block default
+rules/examples/openvpn.rules | out on tun0 udp [fd00:8::2]:5000 > [fd00:8::1]:53 | pass rules/examples/openvpn.rules:17 pass out on tun0 proto { tcp udp } to { 10.8.0.1 fd00:8::1 } port 53
+# lan-server.rules: tables, labels, skip, block under block-policy reject
+rules/examples/lan-server.rules | in on eth0 tcp 192.168.1.20:50000 > 192.168.1.10:443 | pass rules/examples/lan-server.rules:14 pass in proto tcp from <lan> to any port { 22 80 443 } label "lan services"
+rules/examples/lan-server.rules | in on eth0 tcp 8.8.8.8:50000 > 192.168.1.10:22 | reject rules/examples/lan-server.rules:19 block in log all
+rules/examples/lan-server.rules | in on eth0 icmp6 fe80::1 > fe80::2 type packet-too-big | pass rules/examples/lan-server.rules:16 pass in inet6 proto icmp6 from <lan> icmp6-type { echo-request packet-too-big }
+rules/examples/lan-server.rules | in on lo tcp 127.0.0.1:1 > 127.0.0.1:22 | pass skip
+rules/examples/lan-server.rules | out on eth0 udp 192.168.1.10:1 > 8.8.8.8:53 | pass rules/examples/lan-server.rules:20 pass out all
+# blocklist.rules: default pass
+rules/examples/blocklist.rules | out on eth0 tcp 10.0.0.2:1 > 203.0.113.66:443 | block rules/examples/blocklist.rules:9 block out log to <blocklist> label "blocklist"
+rules/examples/blocklist.rules | in on eth0 tcp [2001:db8::1]:1 > [fd00::1]:22 | block rules/examples/blocklist.rules:10 block in log from <blocklist> label "blocklist"
+rules/examples/blocklist.rules | out on eth0 tcp 10.0.0.2:1 > 8.8.8.8:443 | pass default
 TABLE
 
 # Several descriptions: one line each, in order.
