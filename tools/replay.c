@@ -167,8 +167,13 @@ static void print_flow_json(const struct flow *f, const struct replay_flow_info 
 		fputs(",\"dport\":null", stdout);
 	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6)
 		printf(",\"icmp_type\":%u", f->dport);
-	printf(",\"packets\":%llu,\"bytes\":%llu,\"rule\":",
-	       (unsigned long long)f->packets, (unsigned long long)f->bytes);
+	printf(",\"packets\":%llu,\"bytes\":%llu,\"first_seen\":%llu.%06llu,"
+	       "\"last_seen\":%llu.%06llu,\"rule\":",
+	       (unsigned long long)f->packets, (unsigned long long)f->bytes,
+	       (unsigned long long)(f->first_seen / 1000000000ull),
+	       (unsigned long long)(f->first_seen % 1000000000ull / 1000),
+	       (unsigned long long)(f->last_seen / 1000000000ull),
+	       (unsigned long long)(f->last_seen % 1000000000ull / 1000));
 	json_string(stdout, flow_source(f, info, where, sizeof(where)));
 	fputs(",\"text\":", stdout);
 	json_string(stdout, f->rule ? f->rule->text : NULL);

@@ -233,6 +233,23 @@ def main_scenario(tmp):
     rc, out, err = replay(tmp, ['--leaks', '!wg0', '--ifmap', IFMAP, 'ks.rules', 'clean.pcap'])
     check('leaks clean capture exit 0', rc == 0, 'exit %d %s %s' % (rc, out, err))
 
+    # A capture file cut in the middle of a packet: what was read counts,
+    # a warning says the file ended early, exit 0.
+    data = open(os.path.join(tmp, 'any.pcap'), 'rb').read()
+    with open(os.path.join(tmp, 'cut.pcap'), 'wb') as f:
+        f.write(data[:-20])
+    rc, out, err = replay(tmp, ['--ifmap', IFMAP, 'ks.rules', 'cut.pcap'])
+    check('file cut short exit 0', rc == 0 and 'ends early' in err and
+          summary(out).get('packets') == len(frames) - 2, (rc, err))
+    with open(os.path.join(tmp, 'header-only.pcap'), 'wb') as f:
+        f.write(data[:24])
+    rc, out, err = replay(tmp, ['ks.rules', 'header-only.pcap'])
+    check('empty capture exit 0', rc == 0 and summary(out).get('packets') == 0, (rc, out, err))
+    with open(os.path.join(tmp, 'short.pcap'), 'wb') as f:
+        f.write(data[:10])
+    rc, out, err = replay(tmp, ['ks.rules', 'short.pcap'])
+    check('no file header exit 2', rc == 2 and 'short.pcap' in err and out == '', (rc, out, err))
+
     # pcapng: same frames, same flows
     cap.write_pcapng(os.path.join(tmp, 'any.pcapng'), cap.LINUX_SLL2, frames)
     rc, out, err = replay(tmp, ['--ifmap', IFMAP, 'ks.rules', 'any.pcapng'])
