@@ -9,17 +9,20 @@
 
 #include <ifwall.h>
 
+static struct ifw_ruleset *rs;
+
 static int fail(int code, const struct ifw_error *err)
 {
+	/* err->file points into the rule set: print before freeing it. */
 	printf("error %d %s:%d %s\n", code, err->file ? err->file : "-", err->line,
 	       err->message);
+	ifw_ruleset_free(rs);
 	return 1;
 }
 
 int main(int argc, char **argv)
 {
 	struct ifw_error err;
-	struct ifw_ruleset *rs = NULL;
 	int ret;
 
 	if (argc < 2)
@@ -61,6 +64,7 @@ int main(int argc, char **argv)
 			return fail(ret, &err);
 		printf("flushed %d\n", ret);
 	} else {
+		ifw_ruleset_free(rs);
 		return 2;
 	}
 	ifw_ruleset_free(rs);

@@ -80,7 +80,7 @@ if [ "$out" = "flushed 1" ] && ! in_ns nft list table inet ifwall >/dev/null 2>&
 else
 	echo "FAIL nft-flush: $out"
 fi
-out=$(in_ns "$bin" show)
+out=$(in_ns "$bin" show 2>&1)
 if [ "$out" = "present 0" ]; then echo "PASS nft-show-empty"; else echo "FAIL nft-show-empty: $out"; fi
 out=$(in_ns "$bin" flush)
 if [ "$out" = "flushed 0" ]; then echo "PASS nft-flush-again"; else echo "FAIL nft-flush-again: $out"; fi
