@@ -83,7 +83,8 @@ const char *default_verdict_name(enum default_verdict v);
 
 /* Where each rule of rs was written (for warning locations). */
 void ruleset_warn(const struct ruleset *rs, const struct loc *rule_locs,
-		  const struct loc *set_default_loc, struct diag_list *diags);
+		  const struct loc *set_default_loc, const struct loc *skip_loc,
+		  struct diag_list *diags);
 
 /* Interface criteria helpers. */
 bool ifitem_is_loopback(const struct ifitem *it);

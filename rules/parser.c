@@ -45,6 +45,7 @@ struct parser {
 	struct loc *rule_locs;   /* where each rule was written */
 	size_t rule_locs_cap;
 	struct loc set_default_loc;
+	struct loc skip_loc;
 	struct loc killswitch_loc;
 	bool top_is_string;
 	bool resync;             /* recover() must not skip: at a statement */
@@ -402,6 +403,39 @@ static char *unescape_string(const char *s, size_t n)
 	}
 	out[j] = '\0';
 	return out;
+}
+
+/* UTF-8 without control characters (labels end up in JSON and nft). */
+static bool valid_label(const char *text, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)text;
+
+	for (size_t i = 0; i < n;) {
+		size_t len;
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+		if (s[i] < 0x80)
+			len = 1;
+		else if (s[i] >= 0xc2 && s[i] <= 0xdf)
+			len = 2;
+		else if (s[i] >= 0xe0 && s[i] <= 0xef)
+			len = 3;
+		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
+			len = 4;
+		else
+			return false;
+		if (i + len > n)
+			return false;
+		for (size_t k = 1; k < len; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+		/* Overlong 3-byte forms, surrogates, code points above U+10FFFF. */
+		if ((s[i] == 0xe0 && s[i + 1] < 0xa0) || (s[i] == 0xed && s[i + 1] >= 0xa0) ||
+		    (s[i] == 0xf0 && s[i + 1] < 0x90) || (s[i] == 0xf4 && s[i + 1] >= 0x90))
+			return false;
+		i += len;
+	}
+	return true;
 }
 
 /* --- interfaces ------------------------------------------------------------- */
@@ -1275,8 +1309,9 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 				return error_expected(p, "a quoted label text");
 			if (p->tok.len > MAX_LABEL)
 				return error_at(p, &p->tok.loc, "label too long (at most %d bytes)", MAX_LABEL);
-			if (memchr(p->tok.text, '\0', p->tok.len))
-				return error_at(p, &p->tok.loc, "invalid character in label");
+			if (!valid_label(p->tok.text, p->tok.len))
+				return error_at(p, &p->tok.loc,
+						"a label must be UTF-8 text without control characters");
 			r->label = unescape_string(p->tok.text, p->tok.len);
 			if (!r->label) {
 				oom(p);
@@ -2215,6 +2250,8 @@ static bool parse_set(struct parser *p)
 			}
 		rs->skip.negate = m.negate;
 		ifmatch_free_items(&m);
+		if (!p->skip_loc.src)
+			p->skip_loc = loc_join(&at, &p->prev_loc);
 	} else {
 		return error_expected(p, "default, block-policy or skip after 'set'");
 	}
@@ -2315,7 +2352,7 @@ static struct ruleset *parse_top(char *name, char *text, size_t len, bool has_id
 	}
 	if (p.errors == 0)
 		ruleset_warn(rs, p.rule_locs, p.set_default_loc.src ? &p.set_default_loc : NULL,
-			     p.diags);
+			     p.skip_loc.src ? &p.skip_loc : NULL, p.diags);
 
 	for (size_t i = 0; i < p.macros.count; i++) {
 		free(p.macros.items[i].name);

@@ -230,8 +230,17 @@ static bool loopback_only(const struct ifmatch *on)
 	return true;
 }
 
+/* The verdict a rule gives, with block following the policy. */
+static int effective_action(const struct ruleset *rs, const struct rule *r)
+{
+	if (r->action == ACTION_BLOCK && rs->block_policy == BLOCK_POLICY_REJECT)
+		return ACTION_REJECT;
+	return (int)r->action;
+}
+
 void ruleset_warn(const struct ruleset *rs, const struct loc *rule_locs,
-		  const struct loc *set_default_loc, struct diag_list *diags)
+		  const struct loc *set_default_loc, const struct loc *skip_loc,
+		  struct diag_list *diags)
 {
 	const struct killswitch *ks = rs->killswitch;
 	size_t pairs = 0;
@@ -239,18 +248,32 @@ void ruleset_warn(const struct ruleset *rs, const struct loc *rule_locs,
 	if (ks && rs->default_explicit && set_default_loc)
 		diag_add(diags, DIAG_WARNING, set_default_loc,
 			 "'set default' overrides the killswitch default (out reject, in drop)");
+	if (ks && skip_loc && !loopback_only(&rs->skip))
+		diag_add(diags, DIAG_WARNING, skip_loc,
+			 "traffic on skipped interfaces is not filtered: a hole in the kill switch");
 	for (size_t j = 0; j < rs->nrules; j++) {
 		const struct rule *b = &rs->rules[j];
-		if (b->origin != ORIGIN_USER)
-			continue;
 		for (size_t i = 0; i < j && pairs < MAX_SHADOW_PAIRS; i++, pairs++) {
 			const struct rule *a = &rs->rules[i];
+			/* A preset rule overridden by a user rule with another
+			 * verdict changes what the kill switch does; one with
+			 * the same verdict is harmless. */
+			if (b->origin != ORIGIN_USER &&
+			    (a->origin != ORIGIN_USER || effective_action(rs, a) == effective_action(rs, b)))
+				continue;
 			if (rule_subsumes(a, b)) {
-				diag_add(diags, DIAG_WARNING, &rule_locs[j],
-					 "rule is shadowed by the rule at %s:%d", a->file, a->line);
+				if (b->origin == ORIGIN_USER)
+					diag_add(diags, DIAG_WARNING, &rule_locs[j],
+						 "rule is shadowed by the rule at %s:%d", a->file, a->line);
+				else
+					diag_add(diags, DIAG_WARNING, &rule_locs[j],
+						 "killswitch rule '%s' is shadowed by the rule at %s:%d",
+						 b->text, a->file, a->line);
 				break;
 			}
 		}
+		if (b->origin != ORIGIN_USER)
+			continue;
 		if (ks && b->action == ACTION_PASS && (b->dir & DIR_OUT) &&
 		    !inside_tunnel(&b->on, &ks->tunnel) && !loopback_only(&b->on))
 			diag_add(diags, DIAG_WARNING, &rule_locs[j],
