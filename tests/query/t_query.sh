@@ -159,6 +159,17 @@ out on eth0 iftype wifi tcp 1.1.1.1:1 > 2.2.2.2:2
 out on eth0 256 1.1.1.1 > 2.2.2.2
 BAD
 
+# The message gives the column, and a caret under it.
+"$IFWALL" query q4.rules 'out on eth0 tcpx 1.1.1.1:1 > 2.2.2.2:2' >/dev/null 2>"$TMPDIR_Q/err"
+want="ifwall query: invalid packet description 'out on eth0 tcpx 1.1.1.1:1 > 2.2.2.2:2': column 13: unknown protocol 'tcpx' (tcp, udp, icmp, icmp6 or 0-255)
+  out on eth0 tcpx 1.1.1.1:1 > 2.2.2.2:2
+              ^"
+[ "$(cat "$TMPDIR_Q/err")" = "$want" ] && pass "error column and caret" ||
+	fail "error column and caret: got '$(cat "$TMPDIR_Q/err")'"
+"$IFWALL" query q4.rules 'out on eth0 tcp 1.1.1.1:1 > [fd00::1]:2' >/dev/null 2>"$TMPDIR_Q/err"
+head -1 "$TMPDIR_Q/err" | grep -q "column 29: source is IPv4 but destination is IPv6$" &&
+	pass "error family mismatch" || fail "error family mismatch: $(head -1 "$TMPDIR_Q/err")"
+
 # An empty description, and an invalid rule file: exit 2 with diagnostics.
 "$IFWALL" query q4.rules '' >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && pass "empty description" || fail "empty description: exit $rc"
