@@ -62,7 +62,8 @@ struct replay_flow_info {
 
 struct replay;
 
-/* rs must outlive the replay. Returns NULL on -ENOMEM. */
+/* rs, and the arrays cfg points to, must outlive the replay (cfg itself is
+ * copied). Returns NULL on -ENOMEM. */
 struct replay *replay_new(const struct ruleset *rs, const struct replay_config *cfg);
 void replay_free(struct replay *r);
 

@@ -1,5 +1,14 @@
 /* ifwall replay: run captures through the engine, with state, and report
- * every flow. */
+ * every flow.
+ *
+ * Output, one line per flow in the order flows began, then the summary:
+ *   VERDICT DIR IFACE PROTO SRC > DST [type ICMPTYPE] N packets N bytes RULE
+ *   summary: N packets, N flows, N passed, N blocked, N undecodable
+ * where SRC/DST are written as in query's packet descriptions, VERDICT and
+ * RULE (FILE:LINE or default) are those of the flow's first packet, and
+ * passed/blocked count flows. With --leaks, the flows that leaked follow as
+ * "leak: FLOW LINE". --json: one object per flow ("type":"flow"), then one
+ * "type":"summary" object. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
