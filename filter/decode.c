@@ -39,9 +39,78 @@ static uint32_t get32(const uint8_t *b)
 
 /* Decodes the transport header at l4 (n bytes up to the end of the IP
  * packet). Protocols without a decoder leave ports and icmp unset. */
-static enum decode_status decode_transport(const uint8_t *l4, size_t n,
-					   struct packet *p)
+static enum decode_status decode_ipv4(const uint8_t *data, size_t len,
+				      struct packet *p, bool inner);
+static enum decode_status decode_ipv6(const uint8_t *data, size_t len,
+				      struct packet *p, bool inner);
+
+static bool is_icmp_error(const struct packet *p)
 {
+	if (p->family == 6) /* unreach, too big, time exceeded, param problem */
+		return p->icmp_type >= 1 && p->icmp_type <= 4;
+	/* unreach, source quench, redirect, time exceeded, param problem */
+	return p->icmp_type == 3 || p->icmp_type == 4 || p->icmp_type == 5 ||
+	       p->icmp_type == 11 || p->icmp_type == 12;
+}
+
+/* The packet an ICMP error quotes: as much of it as the error carries.
+ * Anything unreadable just leaves has_inner false. */
+static void decode_quoted(const uint8_t *data, size_t len, struct packet *p)
+{
+	struct packet q;
+	enum decode_status st;
+
+	if (len < 1 || (data[0] >> 4) != p->family)
+		return;
+	memset(&q, 0, sizeof(q));
+	st = p->family == 4 ? decode_ipv4(data, len, &q, true)
+			    : decode_ipv6(data, len, &q, true);
+	if (st != DECODE_OK)
+		return;
+	p->has_inner = true;
+	p->inner.proto = q.proto;
+	p->inner.src = q.src;
+	p->inner.dst = q.dst;
+	p->inner.has_ports = q.has_ports;
+	p->inner.sport = q.sport;
+	p->inner.dport = q.dport;
+	p->inner.has_icmp = q.has_icmp;
+	p->inner.icmp_type = q.icmp_type;
+	p->inner.icmp_id = q.icmp_id;
+}
+
+/* Decodes the transport header at l4 (n bytes up to the end of the IP
+ * packet). Protocols without a decoder leave ports and icmp unset. A quoted
+ * packet (inner) is cut short by design: only the ports are needed (the
+ * first 4 bytes) and what is missing is simply not known. */
+static enum decode_status decode_transport(const uint8_t *l4, size_t n,
+					   struct packet *p, bool inner)
+{
+	if (inner) {
+		switch (p->proto) {
+		case PROTO_TCP:
+		case PROTO_UDP:
+		case PROTO_UDPLITE:
+		case PROTO_SCTP:
+			if (n >= 4) {
+				p->has_ports = true;
+				p->sport = get16(l4);
+				p->dport = get16(l4 + 2);
+			}
+			return DECODE_OK;
+		case PROTO_ICMP:
+		case PROTO_ICMPV6:
+			if ((p->proto == PROTO_ICMPV6) == (p->family == 6) && n >= 8) {
+				p->has_icmp = true;
+				p->icmp_type = l4[0];
+				p->icmp_code = l4[1];
+				p->icmp_id = get16(l4 + 4);
+			}
+			return DECODE_OK;
+		default:
+			return DECODE_OK;
+		}
+	}
 	switch (p->proto) {
 	case PROTO_TCP: {
 		size_t hlen;
@@ -100,6 +169,8 @@ static enum decode_status decode_transport(const uint8_t *l4, size_t n,
 		if (v6 ? (l4[0] == 128 || l4[0] == 129)
 		       : (l4[0] == 8 || l4[0] == 0))
 			p->icmp_id = get16(l4 + 4);
+		if (is_icmp_error(p))
+			decode_quoted(l4 + 8, n - 8, p);
 		return DECODE_OK;
 	}
 	default:
@@ -128,8 +199,10 @@ static bool ipv4_options_valid(const uint8_t *opt, size_t n)
 	return true;
 }
 
+/* inner: a packet quoted by an ICMP error, usually cut short: its total
+ * length is clamped to what is there. */
 static enum decode_status decode_ipv4(const uint8_t *data, size_t len,
-				      struct packet *p)
+				      struct packet *p, bool inner)
 {
 	size_t ihl, total;
 	uint16_t frag;
@@ -144,8 +217,11 @@ static enum decode_status decode_ipv4(const uint8_t *data, size_t len,
 	total = get16(data + 2);
 	if (total < ihl)
 		return DECODE_MALFORMED;
-	if (total > len)
-		return DECODE_TRUNCATED;
+	if (total > len) {
+		if (!inner)
+			return DECODE_TRUNCATED;
+		total = len;
+	}
 	if (!ipv4_options_valid(data + 20, ihl - 20))
 		return DECODE_MALFORMED;
 
@@ -164,11 +240,11 @@ static enum decode_status decode_ipv4(const uint8_t *data, size_t len,
 		if (!p->first_fragment)
 			return DECODE_OK;
 	}
-	return decode_transport(data + ihl, total - ihl, p);
+	return decode_transport(data + ihl, total - ihl, p, inner);
 }
 
 static enum decode_status decode_ipv6(const uint8_t *data, size_t len,
-				      struct packet *p)
+				      struct packet *p, bool inner)
 {
 	size_t end, off = 40;
 	uint8_t next;
@@ -177,8 +253,11 @@ static enum decode_status decode_ipv6(const uint8_t *data, size_t len,
 	if (len < 40)
 		return DECODE_TRUNCATED;
 	end = 40 + (size_t)get16(data + 4);
-	if (end > len)
-		return DECODE_TRUNCATED;
+	if (end > len) {
+		if (!inner)
+			return DECODE_TRUNCATED;
+		end = len;
+	}
 
 	p->family = 6;
 	p->len = (uint32_t)end;
@@ -236,7 +315,7 @@ static enum decode_status decode_ipv6(const uint8_t *data, size_t len,
 			p->proto = next;
 			if (next == PROTO_ESP || next == PROTO_NONE)
 				return DECODE_OK;
-			return decode_transport(h, end - off, p);
+			return decode_transport(h, end - off, p, inner);
 		}
 		if (hlen > end - off)
 			return DECODE_TRUNCATED;
@@ -261,14 +340,16 @@ enum decode_status packet_decode(const uint8_t *data, size_t len,
 	p->icmp_type = p->icmp_code = 0;
 	p->icmp_id = 0;
 	p->tcp_flags = 0;
+	p->has_inner = false;
+	memset(&p->inner, 0, sizeof(p->inner));
 
 	if (!data || len == 0)
 		return DECODE_TRUNCATED;
 	switch (data[0] >> 4) {
 	case 4:
-		return decode_ipv4(data, len, p);
+		return decode_ipv4(data, len, p, false);
 	case 6:
-		return decode_ipv6(data, len, p);
+		return decode_ipv6(data, len, p, false);
 	default:
 		return DECODE_NOT_IP;
 	}

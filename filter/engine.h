@@ -64,6 +64,21 @@ struct packet {
 	uint32_t mark;
 	/* Interface addresses for '(IFSPEC)'; NULL: unknown, never matches. */
 	const struct ifaddr_table *ifaddrs;
+	/* ICMP/ICMPv6 errors (unreachable, packet too big, time exceeded,
+	 * parameter problem, ...): the packet that caused the error, as its
+	 * sender sent it, from the bytes the error quotes. The flow table
+	 * passes an error related to a passed flow on the same interface by
+	 * state (like conntrack's RELATED). Set by packet_decode(). */
+	bool has_inner;
+	struct packet_inner {
+		uint8_t proto;
+		struct ifw_addr src, dst;
+		bool has_ports;
+		uint16_t sport, dport;
+		bool has_icmp;       /* quoted icmp echo: its type and id */
+		uint8_t icmp_type;
+		uint16_t icmp_id;
+	} inner;
 };
 
 enum decode_status {

@@ -816,6 +816,44 @@ static struct decision fragment_decision(struct flow_table *ft,
 	return d;
 }
 
+/* An ICMP error quoting a packet of a passed flow on this interface (a
+ * port unreachable, a packet too big on the way of a tunnel's endpoint
+ * flow) passes by that flow's state, like conntrack's RELATED. The error
+ * must be addressed to the quoted packet's sender. NULL when unrelated. */
+static struct flow_entry *related_flow(struct flow_table *ft,
+				       const struct packet *p, uint64_t now)
+{
+	struct ifname_entry *name;
+	struct packet q;
+	struct flow_key k;
+	struct flow_entry *e;
+
+	if (!p->has_icmp || !p->has_inner ||
+	    memcmp(p->inner.src.a, p->dst.a, sizeof(p->dst.a)) != 0)
+		return NULL;
+	name = ifname_find(ft, p->ifname);
+	if (!name)
+		return NULL;
+	memset(&q, 0, sizeof(q));
+	q.family = p->family;
+	q.proto = p->inner.proto;
+	q.src = p->inner.src;
+	q.dst = p->inner.dst;
+	q.has_ports = p->inner.has_ports;
+	q.sport = p->inner.sport;
+	q.dport = p->inner.dport;
+	q.has_icmp = p->inner.has_icmp;
+	q.icmp_type = p->inner.icmp_type;
+	q.icmp_id = p->inner.icmp_id;
+	if (q.has_icmp && !is_echo(&q))
+		return NULL; /* errors are not sent about errors */
+	flow_key_of(&q, name->index, &k);
+	HASH_FIND(hh, ft->flows, &k, sizeof(k), e);
+	if (!e || e->verdict != VERDICT_PASS || flow_expired(ft, e, now))
+		return NULL;
+	return e;
+}
+
 struct decision flow_table_packet(struct flow_table *ft,
 				  const struct ruleset *rs,
 				  const struct packet *p, uint64_t now,
@@ -847,6 +885,15 @@ struct decision flow_table_packet(struct flow_table *ft,
 	}
 	if (p->fragment && !p->first_fragment)
 		return fragment_decision(ft, p, now, flow);
+
+	e = related_flow(ft, p, now);
+	if (e) {
+		d = stored_decision(e);
+		flow_touch(ft, e, p, now);
+		if (flow)
+			*flow = result_flow(ft, e);
+		return d;
+	}
 
 	name = ifname_intern(ft, p->ifname);
 	if (!name) /* out of memory: decide without state */

@@ -429,6 +429,67 @@ static void test_ipv6_fragments(void)
 	CHECK("v6 two fragment headers malformed", decode(&b, b.n, &p) == DECODE_MALFORMED);
 }
 
+/* ICMP errors carry the start of the packet that caused them. */
+static void test_icmp_errors(void)
+{
+	struct buf b, inner;
+	struct packet p;
+
+	/* The quoted packet: UDP 192.0.2.1:5000 -> 198.51.100.7:51820, 1400
+	 * bytes long, of which the error quotes the first 28. */
+	v4(&inner, 17, 9, 0x4000, NULL, 0);
+	udp(&inner, 5000, 51820, 1372);
+	v4_done(&inner);
+	inner.n = 28;
+
+	v4(&b, 1, 1, 0, NULL, 0);
+	put8(&b, 3); put8(&b, 4); put16(&b, 0); put16(&b, 0); put16(&b, 1380); /* frag needed */
+	put(&b, inner.b, inner.n);
+	v4_done(&b);
+	CHECK("icmp frag-needed decodes", decode(&b, b.n, &p) == DECODE_OK && p.has_icmp &&
+	      p.icmp_type == 3 && p.icmp_code == 4);
+	CHECK("icmp error quotes its packet", p.has_inner && p.inner.proto == 17 &&
+	      p.inner.src.a[0] == 192 && p.inner.dst.a[0] == 198 && p.inner.has_ports &&
+	      p.inner.sport == 5000 && p.inner.dport == 51820);
+	check_truncations("icmp error", &b);
+
+	b.n -= 6; /* only 2 bytes of the UDP header quoted */
+	v4_done(&b);
+	CHECK("quote without ports", decode(&b, b.n, &p) == DECODE_OK && p.has_inner && !p.inner.has_ports);
+	b.n -= 10; /* the quoted IP header cut */
+	v4_done(&b);
+	CHECK("quote without a whole header", decode(&b, b.n, &p) == DECODE_OK && p.has_icmp && !p.has_inner);
+
+	v4(&b, 1, 1, 0, NULL, 0);
+	icmp_echo(&b, 8, 5);
+	v4_done(&b);
+	CHECK("echo has no quote", decode(&b, b.n, &p) == DECODE_OK && !p.has_inner);
+
+	/* ICMPv6 packet too big quoting a TCP segment behind a dstopts header. */
+	struct buf in6;
+	v6(&in6, 60);
+	ext8(&in6, 6);
+	tcp(&in6, 443, 40000, 0x10);
+	zeros(&in6, 1000);
+	v6_done(&in6);
+	in6.n = 40 + 8 + 8;
+	v6(&b, 58);
+	put8(&b, 2); put8(&b, 0); put16(&b, 0); put32(&b, 1280);
+	put(&b, in6.b, in6.n);
+	v6_done(&b);
+	CHECK("icmp6 too big quotes through extension headers", decode(&b, b.n, &p) == DECODE_OK &&
+	      p.icmp_type == 2 && p.has_inner && p.inner.proto == 6 && p.inner.sport == 443 &&
+	      p.inner.dport == 40000 && p.inner.src.family == 6);
+	check_truncations("icmp6 error", &b);
+
+	/* An ICMPv4 error cannot quote IPv6. */
+	v4(&b, 1, 1, 0, NULL, 0);
+	put8(&b, 3); put8(&b, 3); put16(&b, 0); put32(&b, 0);
+	put(&b, in6.b, 40);
+	v4_done(&b);
+	CHECK("icmp error quoting another family", decode(&b, b.n, &p) == DECODE_OK && !p.has_inner);
+}
+
 /* Random bytes never crash the decoder, whatever they claim. */
 static void test_random(void)
 {
@@ -458,6 +519,7 @@ int main(void)
 	test_ipv4_fragments();
 	test_ipv6();
 	test_ipv6_fragments();
+	test_icmp_errors();
 	test_random();
 	TEST_MAIN_END();
 }

@@ -198,6 +198,60 @@ static void test_icmp(void)
 	flow_table_free(ft);
 }
 
+/* ICMP errors about a passed flow pass by its state on its interface. */
+static void test_related_icmp(void)
+{
+	struct rule r[1] = { rule(ACTION_PASS, DIR_OUT, 1) };
+	struct ruleset rs = rs_of(r, 1);
+	struct flow_table *ft = flow_table_new(NULL);
+	struct packet out = pkt(DIR_OUT, "eth0", 17, "192.168.1.5", 51820, "198.51.100.7", 51820);
+	struct packet err = pkt(DIR_IN, "eth0", 1, "192.168.1.1", 0, "192.168.1.5", 0);
+	const struct flow *f;
+	struct decision d;
+
+	flow_table_packet(ft, &rs, &out, SEC, NULL);
+	err.has_icmp = true;
+	err.icmp_type = 3;
+	err.icmp_code = 4;
+	err.has_inner = true;
+	err.inner.proto = 17;
+	err.inner.src = out.src;
+	err.inner.dst = out.dst;
+	err.inner.has_ports = true;
+	err.inner.sport = 51820;
+	err.inner.dport = 51820;
+	d = flow_table_packet(ft, &rs, &err, 2 * SEC, &f);
+	CHECK("related icmp error passes by state", d.verdict == VERDICT_PASS && d.rule == &r[0] &&
+	      f && f->proto == 17 && f->packets == 2 && flow_table_count(ft) == 1);
+	struct packet other_if = err;
+	strcpy(other_if.ifname, "wg0");
+	CHECK("related error on another interface decided anew",
+	      flow_table_packet(ft, &rs, &other_if, 2 * SEC, NULL).verdict == VERDICT_BLOCK);
+	struct packet unknown = err;
+	unknown.inner.dport = 9;
+	CHECK("error about an unknown flow decided anew",
+	      flow_table_packet(ft, &rs, &unknown, 2 * SEC, NULL).verdict == VERDICT_BLOCK);
+	struct packet misaddressed = err;
+	ifw_addr_parse("192.168.1.6", &misaddressed.dst);
+	CHECK("error not addressed to the flow's sender decided anew",
+	      flow_table_packet(ft, &rs, &misaddressed, 2 * SEC, NULL).verdict == VERDICT_BLOCK);
+
+	/* A blocked flow gives no state to its errors. */
+	struct packet blocked = pkt(DIR_IN, "eth0", 17, "203.0.113.1", 53, "192.168.1.5", 5353);
+	flow_table_packet(ft, &rs, &blocked, 3 * SEC, NULL);
+	struct packet err2 = err;
+	ifw_addr_parse("203.0.113.1", &err2.dst);
+	err2.inner.src = blocked.src;
+	err2.inner.dst = blocked.dst;
+	err2.inner.sport = 53;
+	err2.inner.dport = 5353;
+	err2.dir = DIR_OUT;
+	d = flow_table_packet(ft, &rs, &err2, 3 * SEC, NULL);
+	CHECK("error about a blocked flow decided by the rules", d.verdict == VERDICT_PASS && d.rule == &r[0] &&
+	      flow_table_count(ft) == 6);
+	flow_table_free(ft);
+}
+
 static void test_fragments(void)
 {
 	struct rule r[1] = { rule(ACTION_PASS, DIR_OUT, 1) };
@@ -452,6 +506,7 @@ int main(void)
 	test_if_bound_state();
 	test_blocked_then_reverse();
 	test_icmp();
+	test_related_icmp();
 	test_fragments();
 	test_eviction();
 	test_timeouts();
