@@ -1,0 +1,812 @@
+/* The tun backend: set-up, the packet loop and teardown (see tun.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+
+#include "backends/route.h"
+#include "backends/tun.h"
+#include "filter/json.h"
+
+/* Packets read from one device before looking at the other (fairness). */
+#define TUN_BATCH 64
+/* Route cache: direct-mapped, invalidated wholesale by a generation bump
+ * whenever the host's links, addresses, routes or policy rules change. */
+#define EGRESS_SLOTS 4096
+#define LINK_SLOTS 256
+#define EXPIRE_INTERVAL_NS 1000000000ull
+
+struct egress_entry {
+	uint32_t generation;     /* 0: empty */
+	uint8_t family;
+	uint8_t remote[16], local[16];
+	int ifindex;             /* < 0: no route (cached too) */
+	char ifname[IFW_IFNAMSIZ];
+	enum iftype type;
+};
+
+struct link_entry {
+	uint32_t generation;
+	int ifindex;
+	char name[IFW_IFNAMSIZ];
+	enum iftype type;
+};
+
+struct sysctl_saved {
+	const char *path;
+	bool changed;
+	char old[8];
+};
+
+struct tun_backend {
+	const struct tun_options *o;
+	const char *client_ifname, *host_ifname;
+	struct ifw_prefix prefix;
+	struct ifw_addr host_addr, client_addr;
+	int orig_netns, client_netns;
+	int client_fd, host_fd;          /* the TUN devices */
+	int client_ifindex, host_ifindex;
+	struct route_socket *rt;         /* host namespace requests */
+	struct route_socket *monitor;    /* host namespace notifications */
+	struct sysctl_saved forwarding;
+
+	const struct ruleset *rs;        /* the one in force */
+	struct ruleset *owned;           /* loaded on reload, ours to free */
+	const char *rules_path;
+	struct flow_table *flows;
+
+	uint32_t generation;
+	struct egress_entry egress[EGRESS_SLOTS];
+	struct link_entry links[LINK_SLOTS];
+	struct tun_stats stats;
+	uint8_t packet[65536];
+	uint8_t answer[TUN_REJECT_MAX];
+};
+
+static void set_error(const struct tun_options *o, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_error(const struct tun_options *o, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!o->error || !o->error_size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->error, o->error_size, fmt, ap);
+	va_end(ap);
+	if (err && n >= 0 && (size_t)n < o->error_size)
+		snprintf(o->error + n, o->error_size - (size_t)n, ": %s", strerror(err));
+}
+
+static void message(const struct tun_backend *be, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void message(const struct tun_backend *be, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!be->o->messages)
+		return;
+	va_start(ap, fmt);
+	vfprintf(be->o->messages, fmt, ap);
+	va_end(ap);
+	fputc('\n', be->o->messages);
+	fflush(be->o->messages);
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* --- one packet ----------------------------------------------------------- */
+
+static void apply_context(struct packet *p, const struct tun_packet_context *ctx)
+{
+	p->dir = ctx->dir;
+	snprintf(p->ifname, sizeof(p->ifname), "%s", ctx->ifname);
+	p->iftype = ctx->iftype;
+	p->ifaddrs = ctx->ifaddrs;
+}
+
+enum verdict tun_decide_packet(struct flow_table *ft, const struct ruleset *rs,
+			       const uint8_t *data, size_t len,
+			       const struct tun_packet_context *ctx,
+			       struct tun_decided *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->status = packet_decode(data, len, &out->packet);
+	if (out->status != DECODE_OK) {
+		out->decision.verdict = VERDICT_BLOCK;
+		return VERDICT_BLOCK;
+	}
+	apply_context(&out->packet, ctx);
+	out->decision = flow_table_packet(ft, rs, &out->packet, ctx->now, &out->flow);
+	return out->decision.verdict;
+}
+
+/* --- the host's egress interface for a remote address ------------------------ */
+
+static uint32_t address_hash(uint8_t family, const uint8_t *remote, const uint8_t *local)
+{
+	uint32_t h = 2166136261u ^ family;
+	size_t n = family == 4 ? 4 : 16;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ remote[i]) * 16777619u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ local[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+static const struct link_entry *link_lookup(struct tun_backend *be, int ifindex)
+{
+	struct link_entry *e = &be->links[(unsigned)ifindex % LINK_SLOTS];
+	struct route_link link;
+
+	if (e->generation == be->generation && e->ifindex == ifindex)
+		return e;
+	be->stats.route_lookups++;
+	if (route_link_get(be->rt, ifindex, &link) < 0)
+		return NULL;
+	e->generation = be->generation;
+	e->ifindex = ifindex;
+	memcpy(e->name, link.name, sizeof(e->name));
+	e->type = link.type;
+	return e;
+}
+
+/* The interface the host routes remote through, for traffic between it and
+ * the client address local; NULL when there is no route. */
+static const struct egress_entry *egress_lookup(struct tun_backend *be,
+						const struct ifw_addr *remote,
+						const struct ifw_addr *local)
+{
+	struct egress_entry *e = &be->egress[address_hash(remote->family, remote->a, local->a) %
+					     EGRESS_SLOTS];
+	const struct link_entry *link;
+	int oif;
+
+	if (e->generation == be->generation && e->family == remote->family &&
+	    !memcmp(e->remote, remote->a, 16) && !memcmp(e->local, local->a, 16))
+		return e->ifindex < 0 ? NULL : e;
+
+	/* As the host would forward a packet from the client arriving on
+	 * the host device (policy rules on iif and source apply); failing
+	 * that, as the host itself would send it. */
+	be->stats.route_lookups++;
+	oif = route_lookup(be->rt, remote, local, be->host_ifindex);
+	if (oif < 0) {
+		be->stats.route_lookups++;
+		oif = route_lookup(be->rt, remote, NULL, 0);
+	}
+	link = oif > 0 ? link_lookup(be, oif) : NULL;
+
+	e->generation = be->generation;
+	e->family = remote->family;
+	memcpy(e->remote, remote->a, 16);
+	memcpy(e->local, local->a, 16);
+	if (!link) {
+		e->ifindex = -1;
+		return NULL;
+	}
+	e->ifindex = oif;
+	memcpy(e->ifname, link->name, sizeof(e->ifname));
+	e->type = link->type;
+	return e;
+}
+
+/* --- logging ---------------------------------------------------------------- */
+
+static void log_time(FILE *out)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(out, "{\"time\":\"%s.%06ldZ\"", buf, ts.tv_nsec / 1000);
+}
+
+static void log_proto(FILE *out, uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP: fputs("\"tcp\"", out); break;
+	case IPPROTO_UDP: fputs("\"udp\"", out); break;
+	case IPPROTO_ICMP: fputs("\"icmp\"", out); break;
+	case IPPROTO_ICMPV6: fputs("\"icmp6\"", out); break;
+	default: fprintf(out, "%u", proto); break;
+	}
+}
+
+static void log_decision(const struct tun_backend *be, const struct packet *p,
+			 const struct decision *d)
+{
+	FILE *out = be->o->log;
+	char src[64], dst[64];
+
+	log_time(out);
+	fprintf(out, ",\"backend\":\"tun\",\"verdict\":\"%s\",\"dir\":\"%s\",\"iface\":",
+		verdict_name(d->verdict), p->dir == DIR_IN ? "in" : "out");
+	json_string(out, p->ifname);
+	fputs(",\"proto\":", out);
+	log_proto(out, p->proto);
+	fprintf(out, ",\"src\":\"%s\"", ifw_addr_format(&p->src, src, sizeof(src)));
+	if (p->has_ports)
+		fprintf(out, ",\"sport\":%u", p->sport);
+	fprintf(out, ",\"dst\":\"%s\"", ifw_addr_format(&p->dst, dst, sizeof(dst)));
+	if (p->has_ports)
+		fprintf(out, ",\"dport\":%u", p->dport);
+	if (p->has_icmp)
+		fprintf(out, ",\"icmp_type\":%u", p->icmp_type);
+	if (d->skipped) {
+		fputs(",\"rule\":\"skip\",\"text\":null}\n", out);
+	} else if (d->rule) {
+		fputs(",\"rule\":", out);
+		fprintf(out, "\"%s:%d\"", d->rule->file ? d->rule->file : "", d->rule->line);
+		fputs(",\"text\":", out);
+		json_string(out, d->rule->text);
+		fputs("}\n", out);
+	} else {
+		fputs(",\"rule\":\"default\",\"text\":null}\n", out);
+	}
+	fflush(out);
+}
+
+/* --- the packet loop --------------------------------------------------------- */
+
+static void write_packet(struct tun_backend *be, int fd, const uint8_t *data, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, data, len);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len)
+		be->stats.write_errors++;
+}
+
+/* Decides one packet read from the client (from_client) or host device
+ * and carries the verdict out. */
+static void handle_packet(struct tun_backend *be, const uint8_t *data, size_t len,
+			  bool from_client, uint64_t now)
+{
+	const struct egress_entry *egress;
+	const struct ifw_addr *remote, *local;
+	const struct flow *flow = NULL;
+	struct decision d;
+	struct packet p;
+	size_t n;
+
+	memset(&p, 0, sizeof(p));
+	if (packet_decode(data, len, &p) != DECODE_OK) {
+		be->stats.undecodable++;
+		return;
+	}
+	remote = from_client ? &p.dst : &p.src;
+	local = from_client ? &p.src : &p.dst;
+	egress = egress_lookup(be, remote, local);
+	if (!egress) {
+		be->stats.no_route++;
+		return;
+	}
+	p.dir = from_client ? DIR_OUT : DIR_IN;
+	memcpy(p.ifname, egress->ifname, sizeof(p.ifname));
+	p.iftype = egress->type;
+	p.ifaddrs = NULL;
+
+	d = flow_table_packet(be->flows, be->rs, &p, now, &flow);
+	if (be->o->log && (!flow || flow->packets == 1))
+		log_decision(be, &p, &d);
+
+	switch (d.verdict) {
+	case VERDICT_PASS:
+		be->stats.passed++;
+		write_packet(be, from_client ? be->host_fd : be->client_fd, data, len);
+		break;
+	case VERDICT_REJECT:
+		be->stats.rejected++;
+		n = tun_reject_build(data, len, be->answer, sizeof(be->answer));
+		if (n)
+			write_packet(be, from_client ? be->client_fd : be->host_fd,
+				     be->answer, n);
+		break;
+	case VERDICT_BLOCK:
+	default:
+		be->stats.blocked++;
+		break;
+	}
+}
+
+/* Reads up to TUN_BATCH packets from one device. Returns 0, or -errno when
+ * the device broke. */
+static int pump(struct tun_backend *be, bool from_client, uint64_t now)
+{
+	int fd = from_client ? be->client_fd : be->host_fd;
+
+	for (int i = 0; i < TUN_BATCH; i++) {
+		ssize_t n = read(fd, be->packet, sizeof(be->packet));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		if (from_client)
+			be->stats.from_client++;
+		else
+			be->stats.from_host++;
+		handle_packet(be, be->packet, (size_t)n, from_client, now);
+	}
+	return 0;
+}
+
+static void log_reload(const struct tun_backend *be, bool ok, size_t changed)
+{
+	FILE *out = be->o->log;
+
+	if (!out)
+		return;
+	log_time(out);
+	fputs(",\"backend\":\"tun\",\"event\":\"reload\",\"rules\":", out);
+	json_string(out, be->rules_path);
+	fprintf(out, ",\"ok\":%s,\"flows_changed\":%zu}\n", ok ? "true" : "false", changed);
+	fflush(out);
+}
+
+static void reload_rules(struct tun_backend *be)
+{
+	struct diag_list diags = { 0 };
+	struct ruleset *next;
+	size_t changed;
+
+	if (!be->rules_path)
+		return;
+	next = ruleset_from_file(be->rules_path, &diags);
+	if (!next) {
+		be->stats.reload_failures++;
+		message(be, "reload of %s failed, keeping the rules in force:", be->rules_path);
+		if (be->o->messages)
+			diag_list_print(be->o->messages, &diags);
+		log_reload(be, false, 0);
+		diag_list_clear(&diags);
+		return;
+	}
+	if (be->o->messages && diags.count)
+		diag_list_print(be->o->messages, &diags);
+	diag_list_clear(&diags);
+	/* Flows point at rules of the set in force: re-check them against
+	 * the new one before the old one goes. */
+	changed = flow_table_recheck(be->flows, next);
+	be->rs = next;
+	ruleset_free(be->owned);
+	be->owned = next;
+	be->stats.reloads++;
+	message(be, "reloaded %s: %zu rules, %zu flows changed verdict",
+		be->rules_path, next->nrules, changed);
+	log_reload(be, true, changed);
+}
+
+static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
+		       volatile sig_atomic_t *reload)
+{
+	sigset_t blocked, old, wait_mask;
+	uint64_t last_expire = monotonic_ns();
+	int ret = 0;
+
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGHUP);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGINT);
+	sigprocmask(SIG_BLOCK, &blocked, &old);
+	wait_mask = old;
+	sigdelset(&wait_mask, SIGHUP);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+
+	while (!*stop) {
+		struct pollfd fds[3] = {
+			{ .fd = be->client_fd, .events = POLLIN },
+			{ .fd = be->host_fd, .events = POLLIN },
+			{ .fd = route_socket_fd(be->monitor), .events = POLLIN },
+		};
+		struct timespec timeout = { .tv_sec = 1 };
+		uint64_t now;
+		int n;
+
+		if (reload && *reload) {
+			*reload = 0;
+			reload_rules(be);
+		}
+		n = ppoll(fds, 3, &timeout, &wait_mask);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			set_error(be->o, errno, "waiting for packets");
+			break;
+		}
+		now = monotonic_ns();
+		if (fds[2].revents) {
+			int changed = route_monitor_drain(be->monitor);
+
+			if (changed != 0) /* changed, or lost track: forget all routes */
+				be->generation++;
+		}
+		if ((fds[0].revents | fds[1].revents) & (POLLERR | POLLHUP | POLLNVAL)) {
+			ret = -ENODEV;
+			set_error(be->o, 0, "%s disappeared",
+				  fds[0].revents & (POLLERR | POLLHUP | POLLNVAL) ?
+				  be->client_ifname : be->host_ifname);
+			break;
+		}
+		if (fds[0].revents & POLLIN)
+			ret = pump(be, true, now);
+		if (!ret && fds[1].revents & POLLIN)
+			ret = pump(be, false, now);
+		if (ret < 0) {
+			set_error(be->o, -ret, "reading from the TUN devices");
+			break;
+		}
+		if (now - last_expire >= EXPIRE_INTERVAL_NS) {
+			flow_table_expire(be->flows, now);
+			last_expire = now;
+		}
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+/* --- set-up and teardown ------------------------------------------------------ */
+
+static int sysctl_enable(struct sysctl_saved *s, const char *path)
+{
+	char buf[8] = { 0 };
+	ssize_t n;
+	int fd;
+
+	s->path = path;
+	s->changed = false;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (buf[0] != '0') {
+		close(fd);
+		return 0;
+	}
+	memcpy(s->old, buf, sizeof(s->old));
+	if (pwrite(fd, "1\n", 2, 0) != 2) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	s->changed = true;
+	return 0;
+}
+
+static void sysctl_restore(struct sysctl_saved *s)
+{
+	int fd;
+
+	if (!s->changed)
+		return;
+	fd = open(s->path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, s->old, strnlen(s->old, sizeof(s->old))) < 0) {
+			/* Nothing better to do while tearing down. */
+		}
+		close(fd);
+	}
+	s->changed = false;
+}
+
+/* Opens a TUN device named name in the current namespace; it must not
+ * exist yet (TUNSETIFF would otherwise attach to a persistent one). */
+static int tun_create(const char *name, int *ifindex)
+{
+	struct ifreq ifr;
+	int fd, err;
+
+	if (if_nametoindex(name))
+		return -EEXIST;
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	*ifindex = (int)if_nametoindex(name);
+	if (*ifindex <= 0) {
+		err = -errno;
+		close(fd);
+		return err ? err : -ENODEV;
+	}
+	return fd;
+}
+
+/* Adds n to an address (host order arithmetic on the low bytes). */
+static struct ifw_addr address_plus(const struct ifw_addr *base, unsigned n)
+{
+	struct ifw_addr a = *base;
+	int last = base->family == 4 ? 3 : 15;
+
+	for (int i = last; i >= 0 && n; i--) {
+		unsigned v = a.a[i] + n;
+
+		a.a[i] = (uint8_t)v;
+		n = v >> 8;
+	}
+	return a;
+}
+
+/* Addresses, link up and (client side) the default route on one device. */
+static int configure_link(struct tun_backend *be, struct route_socket *rt,
+			  int ifindex, const char *name,
+			  const struct ifw_addr *addr, bool default_route)
+{
+	int ret;
+
+	ret = route_link_disable_ipv6_autoconf(rt, ifindex);
+	if (ret < 0 && ret != -EAFNOSUPPORT && ret != -EOPNOTSUPP) {
+		set_error(be->o, -ret, "turning off IPv6 autoconfiguration on %s", name);
+		return ret;
+	}
+	ret = route_addr_add(rt, ifindex, addr, be->prefix.len);
+	if (ret < 0) {
+		set_error(be->o, -ret, "adding the address to %s", name);
+		return ret;
+	}
+	ret = route_link_set_up(rt, ifindex, true, be->o->mtu ? be->o->mtu : TUN_DEFAULT_MTU);
+	if (ret < 0) {
+		set_error(be->o, -ret, "setting %s up", name);
+		return ret;
+	}
+	if (default_route) {
+		struct ifw_prefix any = { .addr = { .family = addr->family }, .len = 0 };
+
+		ret = route_add(rt, ifindex, &any);
+		if (ret == -EEXIST) {
+			set_error(be->o, 0, "the client namespace %s already has a default route",
+				  be->o->netns);
+			return ret;
+		}
+		if (ret < 0) {
+			set_error(be->o, -ret, "adding the default route through %s", name);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Creates the client device inside the client namespace and configures it
+ * there; the device's file descriptor keeps working from the host. */
+static int setup_client(struct tun_backend *be)
+{
+	struct route_socket *rt = NULL;
+	int ret, fd;
+
+	if (setns(be->client_netns, CLONE_NEWNET) < 0) {
+		set_error(be->o, errno, "entering network namespace %s", be->o->netns);
+		return -errno;
+	}
+	fd = tun_create(be->client_ifname, &be->client_ifindex);
+	if (fd < 0) {
+		ret = fd;
+		if (ret == -EEXIST)
+			set_error(be->o, 0, "%s already exists in namespace %s",
+				  be->client_ifname, be->o->netns);
+		else
+			set_error(be->o, -ret, "creating %s in namespace %s",
+				  be->client_ifname, be->o->netns);
+		goto back;
+	}
+	be->client_fd = fd;
+	rt = route_socket_open();
+	if (!rt) {
+		ret = -errno;
+		set_error(be->o, errno, "opening rtnetlink in namespace %s", be->o->netns);
+		goto back;
+	}
+	ret = configure_link(be, rt, be->client_ifindex, be->client_ifname,
+			     &be->client_addr, true);
+back:
+	route_socket_free(rt);
+	if (setns(be->orig_netns, CLONE_NEWNET) < 0) {
+		/* Cannot happen for a namespace we were in; refuse to go on
+		 * in the wrong one. */
+		set_error(be->o, errno, "returning to the host network namespace");
+		return -errno;
+	}
+	return ret;
+}
+
+static int open_netns(const char *name)
+{
+	char path[256];
+
+	if (strchr(name, '/'))
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "/var/run/netns/%s", name);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static void teardown(struct tun_backend *be)
+{
+	sysctl_restore(&be->forwarding);
+	/* The devices are not persistent: closing them deletes them, and
+	 * their addresses and routes with them. */
+	if (be->client_fd >= 0)
+		close(be->client_fd);
+	if (be->host_fd >= 0)
+		close(be->host_fd);
+	be->client_fd = be->host_fd = -1;
+	route_socket_free(be->monitor);
+	route_socket_free(be->rt);
+	be->monitor = be->rt = NULL;
+	if (be->client_netns >= 0)
+		close(be->client_netns);
+	if (be->orig_netns >= 0)
+		close(be->orig_netns);
+	be->client_netns = be->orig_netns = -1;
+	flow_table_free(be->flows);
+	be->flows = NULL;
+	ruleset_free(be->owned);
+	be->owned = NULL;
+}
+
+static int check_prefix(struct tun_backend *be)
+{
+	const struct ifw_prefix *p = &be->prefix;
+	unsigned max = p->addr.family == 4 ? 30 : 126;
+	char text[64];
+
+	if (p->len > max) {
+		set_error(be->o, 0, "prefix %s is too small: it needs room for two addresses (at most /%u)",
+			  ifw_prefix_format(p, text, sizeof(text)), max);
+		return -EINVAL;
+	}
+	be->host_addr = address_plus(&p->addr, 1);
+	be->client_addr = address_plus(&p->addr, 2);
+	return 0;
+}
+
+static int setup(struct tun_backend *be)
+{
+	const struct tun_options *o = be->o;
+	const char *forwarding;
+	int ret;
+
+	if (!o->netns || !*o->netns) {
+		set_error(o, 0, "no client network namespace given");
+		return -EINVAL;
+	}
+	if (o->has_prefix)
+		be->prefix = o->prefix;
+	else
+		ifw_prefix_parse(TUN_DEFAULT_PREFIX, &be->prefix);
+	ret = check_prefix(be);
+	if (ret < 0)
+		return ret;
+
+	be->flows = flow_table_new(o->limits);
+	if (!be->flows) {
+		set_error(o, ENOMEM, "creating the flow table");
+		return -ENOMEM;
+	}
+	be->orig_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (be->orig_netns < 0) {
+		set_error(o, errno, "opening /proc/self/ns/net");
+		return -errno;
+	}
+	be->client_netns = open_netns(o->netns);
+	if (be->client_netns < 0) {
+		set_error(o, errno, "opening network namespace %s", o->netns);
+		return -errno;
+	}
+	be->rt = route_socket_open();
+	be->monitor = be->rt ? route_monitor_open() : NULL;
+	if (!be->monitor) {
+		set_error(o, errno, "opening rtnetlink");
+		return -errno;
+	}
+
+	ret = tun_create(be->host_ifname, &be->host_ifindex);
+	if (ret < 0) {
+		if (ret == -EEXIST)
+			set_error(o, 0, "%s already exists", be->host_ifname);
+		else
+			set_error(o, -ret, "creating %s", be->host_ifname);
+		return ret;
+	}
+	be->host_fd = ret;
+	ret = setup_client(be);
+	if (ret < 0)
+		return ret;
+	ret = configure_link(be, be->rt, be->host_ifindex, be->host_ifname,
+			     &be->host_addr, false);
+	if (ret < 0)
+		return ret;
+
+	forwarding = be->prefix.addr.family == 4 ? "/proc/sys/net/ipv4/ip_forward"
+						 : "/proc/sys/net/ipv6/conf/all/forwarding";
+	ret = sysctl_enable(&be->forwarding, forwarding);
+	if (ret < 0) {
+		set_error(o, -ret, "enabling forwarding (%s)", forwarding);
+		return ret;
+	}
+	/* Route notifications from our own set-up are already in the
+	 * monitor: nothing is cached yet, so they need no attention. */
+	return 0;
+}
+
+int tun_backend_run(const struct ruleset *rs, const char *rules_path,
+		    const struct tun_options *o, volatile sig_atomic_t *stop,
+		    volatile sig_atomic_t *reload, struct tun_stats *stats)
+{
+	struct tun_backend *be = calloc(1, sizeof(*be));
+	char prefix[64], host[64], client[64];
+	int ret;
+
+	if (o->error && o->error_size)
+		o->error[0] = '\0';
+	if (!be) {
+		set_error(o, ENOMEM, "starting the tun backend");
+		return -ENOMEM;
+	}
+	be->o = o;
+	be->rs = rs;
+	be->rules_path = rules_path;
+	be->client_ifname = o->client_ifname ? o->client_ifname : TUN_DEFAULT_CLIENT_IFNAME;
+	be->host_ifname = o->host_ifname ? o->host_ifname : TUN_DEFAULT_HOST_IFNAME;
+	be->orig_netns = be->client_netns = be->client_fd = be->host_fd = -1;
+	be->generation = 1;
+
+	ret = setup(be);
+	if (ret == 0) {
+		message(be, "tun: %s (%s) in namespace %s <-> %s (%s), prefix %s",
+			be->client_ifname, ifw_addr_format(&be->client_addr, client, sizeof(client)),
+			o->netns, be->host_ifname,
+			ifw_addr_format(&be->host_addr, host, sizeof(host)),
+			ifw_prefix_format(&be->prefix, prefix, sizeof(prefix)));
+		ret = packet_loop(be, stop, reload);
+	}
+	teardown(be);
+	if (stats)
+		*stats = be->stats;
+	free(be);
+	return ret;
+}

@@ -1,0 +1,118 @@
+/* The tun backend: ifwall as the only path between a client network
+ * namespace and the host, through two TUN devices (backends.md, "tun").
+ *
+ *   [client netns]  app -> default route -> ifw0 (TUN)
+ *                                             |  engine, both directions
+ *   [host]          ifw1 (TUN) <- route for the client prefix, forwarding
+ *
+ * Client traffic is decided as 'out' on the interface the host would route
+ * it through (an rtnetlink route lookup per new destination, cached until
+ * routing changes); traffic toward the client as 'in' on the interface the
+ * host routes its source through, which for replies is the same one.
+ *
+ * The per-packet pieces (tun_decide_packet, tun_reject_build) do not depend
+ * on the devices, so a userspace VPN client's own packet loop can use them. */
+#ifndef IFWALL_BACKENDS_TUN_H
+#define IFWALL_BACKENDS_TUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "filter/addr.h"
+#include "filter/engine.h"
+#include "rules/ruleset.h"
+
+/* Defaults. The host side takes the first address of the prefix, the
+ * client the second (100.64.0.1 and 100.64.0.2 for the default); the
+ * prefix may be IPv4 (up to /30) or IPv6 (up to /126). */
+#define TUN_DEFAULT_PREFIX "100.64.0.0/30"
+#define TUN_DEFAULT_CLIENT_IFNAME "ifw0"
+#define TUN_DEFAULT_HOST_IFNAME "ifw1"
+#define TUN_DEFAULT_MTU 1500
+
+struct tun_options {
+	const char *netns;          /* client namespace: a name under
+				     * /var/run/netns, or a path; required */
+	struct ifw_prefix prefix;   /* used when has_prefix */
+	bool has_prefix;            /* false: TUN_DEFAULT_PREFIX */
+	const char *client_ifname;  /* NULL: "ifw0" (created in the client netns) */
+	const char *host_ifname;    /* NULL: "ifw1" */
+	unsigned mtu;               /* 0: TUN_DEFAULT_MTU */
+	const struct flow_limits *limits; /* NULL: the engine's defaults */
+	/* JSON lines: one per flow decision (time, verdict, dir, iface,
+	 * proto, endpoints, rule) and one per reload. NULL: none. */
+	FILE *log;
+	/* Human-readable events: setup done, reload results with the rule
+	 * file's diagnostics, teardown. NULL: none. */
+	FILE *messages;
+	/* On failure, what failed ("creating ifw1: Operation not permitted").
+	 * Caller-owned; may be NULL. */
+	char *error;
+	size_t error_size;
+};
+
+/* Counters of one run, filled when tun_backend_run returns. */
+struct tun_stats {
+	uint64_t from_client, from_host;  /* packets read */
+	uint64_t passed, blocked, rejected;
+	uint64_t undecodable;             /* dropped: not a valid IP packet */
+	uint64_t no_route;                /* dropped: the host has no route */
+	uint64_t write_errors;
+	uint64_t route_lookups;           /* rtnetlink round trips */
+	uint64_t reloads, reload_failures;
+};
+
+/* Sets the path up, runs the packet loop until *stop becomes non-zero, then
+ * tears everything down (devices, addresses, routes, the forwarding sysctls
+ * it changed). SIGHUP/SIGTERM/SIGINT are blocked while packets are handled
+ * and delivered only while waiting, so the caller's handlers (which just
+ * set *stop and *reload) are seen at once. When *reload becomes non-zero,
+ * rules_path is parsed again: on success the new rule set replaces the old
+ * one and existing flows are re-checked; on error the old set stays and the
+ * diagnostics go to o->messages. rs stays the caller's; the backend frees
+ * only the sets it loaded itself. stats may be NULL.
+ *
+ * Returns 0 after *stop, or -errno when setting up failed (nothing is left
+ * behind) or the path broke (a device disappeared); o->error says what. */
+int tun_backend_run(const struct ruleset *rs, const char *rules_path,
+		    const struct tun_options *o, volatile sig_atomic_t *stop,
+		    volatile sig_atomic_t *reload, struct tun_stats *stats);
+
+/* --- one packet, for any userspace packet loop ------------------------------ */
+
+struct tun_packet_context {
+	unsigned dir;                /* DIR_OUT: from the client; DIR_IN: toward it */
+	const char *ifname;          /* the host interface the packet is checked on */
+	enum iftype iftype;
+	const struct ifaddr_table *ifaddrs; /* NULL: unknown */
+	uint64_t now;                /* nanoseconds, monotonic */
+};
+
+struct tun_decided {
+	enum decode_status status;   /* not DECODE_OK: dropped undecided */
+	struct packet packet;        /* the decoded packet with its context */
+	struct decision decision;
+	const struct flow *flow;     /* valid until the next call; may be NULL */
+};
+
+/* Decodes one IP packet and decides it with state. Returns the verdict
+ * (VERDICT_BLOCK for a packet that could not be decoded); *out tells the
+ * rest. No allocation beyond what the flow table does for a new flow. */
+enum verdict tun_decide_packet(struct flow_table *ft, const struct ruleset *rs,
+			       const uint8_t *data, size_t len,
+			       const struct tun_packet_context *ctx,
+			       struct tun_decided *out);
+
+/* Writes into out the answer 'reject' gives to the IP packet pkt, addressed
+ * back to its sender: a TCP RST for TCP, an ICMP "administratively
+ * prohibited" unreachable (ICMPv6 type 1 code 1) otherwise. Returns its
+ * length, or 0 when no answer is due (a RST, an ICMP error, a non-first
+ * fragment, a multicast or broadcast packet, a malformed packet, or out
+ * shorter than TUN_REJECT_MAX). */
+#define TUN_REJECT_MAX 1280
+size_t tun_reject_build(const uint8_t *pkt, size_t len, uint8_t *out, size_t size);
+
+#endif

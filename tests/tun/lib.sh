@@ -1,0 +1,97 @@
+# Shared by the tun backend tests: a host namespace with two egress
+# interfaces, one far end behind each, and an empty client namespace that
+# ifwall's ifw0 is put into.
+#
+#   ifwtun-c (client)  ifw0 100.64.0.2 ==ifwall== ifw1 100.64.0.1  ifwtun-h (host)
+#   ifwtun-h: eth0 10.1.0.1/24 -- ifwtun-e (10.1.0.2; 198.51.100.1, 192.0.2.1 on lo)
+#             wg0  10.2.0.1/24 -- ifwtun-w (10.2.0.2; 192.0.2.1 on lo)
+#   host routes: default via eth0; 192.0.2.0/24 via wg0
+# Both far ends answer as their name: TCP 8080, UDP 5353 (peer.py serve).
+# The same address 192.0.2.1 lives behind both, so moving its route moves
+# a flow from wg0 to eth0.
+NS_C=ifwtun-c NS_H=ifwtun-h NS_E=ifwtun-e NS_W=ifwtun-w
+PEER=$TOP/tests/tun/peer.py
+PY=/usr/bin/python3
+TUNLOG=$(mktemp -d /tmp/ifwtun.XXXXXX)
+IFW_PID=
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+skip() { echo "SKIP $1: $2"; }
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+# expect NAME WANT CMD...: runs CMD, compares its first output line.
+expect() {
+	local name=$1 want=$2 got; shift 2
+	got=$("$@" 2>&1 | head -1)
+	if [ "$got" = "$want" ]; then pass "$name"; else fail "$name" "got '$got', want '$want'"; fi
+}
+
+require_root() {
+	if [ "$(id -u)" -ne 0 ]; then skip "$1" "needs root"; exit 0; fi
+	if [ ! -c /dev/net/tun ]; then skip "$1" "no /dev/net/tun"; exit 0; fi
+	if ! ip netns add ifwtun-probe 2>/dev/null; then skip "$1" "cannot create network namespaces"; exit 0; fi
+	ip netns del ifwtun-probe
+}
+
+stop_ifwall() {
+	if [ -n "$IFW_PID" ] && kill -0 "$IFW_PID" 2>/dev/null; then
+		kill -TERM "$IFW_PID"; wait "$IFW_PID" 2>/dev/null
+	fi
+	IFW_PID=
+}
+
+cleanup() {
+	stop_ifwall
+	for ns in $NS_C $NS_H $NS_E $NS_W; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$TUNLOG"
+}
+
+topology() {
+	cleanup 2>/dev/null
+	TUNLOG=$(mktemp -d /tmp/ifwtun.XXXXXX)
+	for ns in $NS_C $NS_H $NS_E $NS_W; do
+		ip netns add "$ns" && in_ns "$ns" ip link set lo up || return 1
+	done
+	ip link add eth0 netns $NS_H type veth peer name eth0 netns $NS_E || return 1
+	ip link add wg0 netns $NS_H type veth peer name eth0 netns $NS_W || return 1
+	in_ns $NS_H ip addr add 10.1.0.1/24 dev eth0
+	in_ns $NS_H ip addr add 10.2.0.1/24 dev wg0
+	in_ns $NS_H ip link set eth0 up
+	in_ns $NS_H ip link set wg0 up
+	in_ns $NS_H ip route add default via 10.1.0.2 dev eth0
+	in_ns $NS_H ip route add 192.0.2.0/24 via 10.2.0.2 dev wg0
+	in_ns $NS_E ip addr add 10.1.0.2/24 dev eth0
+	in_ns $NS_E ip addr add 198.51.100.1/32 dev lo
+	in_ns $NS_E ip addr add 192.0.2.1/32 dev lo
+	in_ns $NS_E ip link set eth0 up
+	in_ns $NS_E ip route add default via 10.1.0.1
+	in_ns $NS_W ip addr add 10.2.0.2/24 dev eth0
+	in_ns $NS_W ip addr add 192.0.2.1/32 dev lo
+	in_ns $NS_W ip link set eth0 up
+	in_ns $NS_W ip route add default via 10.2.0.1
+	in_ns $NS_E $PY "$PEER" serve E 198.51.100.1 192.0.2.1 10.1.0.2 >/dev/null 2>&1 &
+	in_ns $NS_W $PY "$PEER" serve W 192.0.2.1 10.2.0.2 >/dev/null 2>&1 &
+	sleep 0.3
+}
+
+# start_ifwall RULES [ARGS...]: runs the tun backend in the host namespace
+# and waits until ifw0 is up in the client namespace.
+start_ifwall() {
+	local rules=$1; shift
+	in_ns $NS_H "$IFWALL" run --backend tun --netns $NS_C --log "$TUNLOG/log.json" "$@" "$rules" \
+		>"$TUNLOG/out" 2>"$TUNLOG/err" &
+	IFW_PID=$!
+	for _ in $(seq 50); do
+		in_ns $NS_C ip route show default 2>/dev/null | grep -q ifw0 && return 0
+		kill -0 "$IFW_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "ifwall did not come up: $(cat "$TUNLOG/err")" >&2
+	return 1
+}
+
+# client tcp|udp ADDR PORT [TIMEOUT]
+client() { in_ns $NS_C $PY "$PEER" "$@"; }

@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Traffic ends for the tun backend tests.
+
+  peer.py serve NAME ADDR...         TCP 8080 and UDP 5353 servers answering NAME
+                                     (UDP bound to each ADDR, so replies come from it)
+  peer.py tcp ADDR PORT [TIMEOUT]    connect, print 'ok NAME', 'refused', 'timeout' or the error
+  peer.py udp ADDR PORT [TIMEOUT]    send one datagram, print 'ok NAME', 'refused', 'unreachable', 'timeout'
+  peer.py ping ADDR [TIMEOUT]        one ICMP echo: 'ok', 'unreachable' (ICMP error), 'timeout'
+  peer.py udpflow ADDR PORT SECONDS  one UDP flow (fixed source port), one datagram
+                                     every 0.1 s; prints 'R' (reply) or '.' (none) per datagram
+"""
+import errno
+import socket
+import sys
+import threading
+import time
+
+
+def serve(name, addrs):
+    reply = name.encode()
+
+    def tcp():
+        s = socket.socket(socket.AF_INET6)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(('::', 8080))
+        s.listen(64)
+        while True:
+            c, _ = s.accept()
+            try:
+                c.sendall(reply)
+            except OSError:
+                pass
+            c.close()
+
+    def udp(addr):
+        s = socket.socket(family(addr), socket.SOCK_DGRAM)
+        s.bind((addr, 5353))
+        while True:
+            _, peer = s.recvfrom(2048)
+            s.sendto(reply, peer)
+
+    threading.Thread(target=tcp, daemon=True).start()
+    for addr in addrs:
+        threading.Thread(target=udp, args=(addr,), daemon=True).start()
+    while True:
+        time.sleep(3600)
+
+
+def family(addr):
+    return socket.AF_INET6 if ':' in addr else socket.AF_INET
+
+
+def outcome(e):
+    if isinstance(e, socket.timeout):
+        return 'timeout'
+    if e.errno == errno.ECONNREFUSED:
+        return 'refused'
+    if e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES):
+        return 'unreachable'
+    return 'error ' + errno.errorcode.get(e.errno, str(e.errno))
+
+
+def tcp(addr, port, timeout):
+    s = socket.socket(family(addr))
+    s.settimeout(timeout)
+    try:
+        s.connect((addr, port))
+        data = s.recv(64)
+        print('ok ' + data.decode())
+    except OSError as e:
+        print(outcome(e))
+
+
+def udp(addr, port, timeout):
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((addr, port))
+        s.send(b'hello')
+        data = s.recv(64)
+        print('ok ' + data.decode())
+    except OSError as e:
+        print(outcome(e))
+
+
+def checksum(data):
+    if len(data) % 2:
+        data += b'\0'
+    total = sum(int.from_bytes(data[i:i + 2], 'big') for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+
+
+def ping(addr, timeout):
+    """One echo request over a raw socket (no ping binary needed)."""
+    v6 = ':' in addr
+    if v6:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    ident = (time.time_ns() >> 10) & 0xffff
+    header = bytes([128 if v6 else 8, 0, 0, 0]) + ident.to_bytes(2, 'big') + b'\0\1'
+    packet = header + b'ifwall'
+    if not v6:
+        c = checksum(packet)
+        packet = packet[:2] + c.to_bytes(2, 'big') + packet[4:]
+    s.sendto(packet, (addr, 0))
+    end = time.time() + timeout
+    while time.time() < end:
+        s.settimeout(max(0.01, end - time.time()))
+        try:
+            data, _ = s.recvfrom(2048)
+        except socket.timeout:
+            break
+        icmp = data if v6 else data[(data[0] & 15) * 4:]
+        if v6:
+            echo_reply, errors = 129, (1, 2, 3, 4)
+            quoted_id = icmp[8 + 40 + 4:8 + 40 + 6] if len(icmp) >= 54 else b''
+        else:
+            echo_reply, errors = 0, (3, 11, 12)
+            inner = icmp[8:]
+            ihl = (inner[0] & 15) * 4 if inner else 0
+            quoted_id = inner[ihl + 4:ihl + 6]
+        if icmp[0] == echo_reply and icmp[4:6] == ident.to_bytes(2, 'big'):
+            print('ok')
+            return
+        if icmp[0] in errors and quoted_id == ident.to_bytes(2, 'big'):
+            print('unreachable')
+            return
+    print('timeout')
+
+
+def udpflow(addr, port, seconds):
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.settimeout(0.1)
+    s.connect((addr, port))
+    end = time.time() + seconds
+    while time.time() < end:
+        start = time.time()
+        try:
+            s.send(b'x')
+            s.recv(64)
+            sys.stdout.write('R')
+        except OSError:
+            sys.stdout.write('.')
+        sys.stdout.flush()
+        time.sleep(max(0, 0.1 - (time.time() - start)))
+    print()
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == 'serve':
+        serve(sys.argv[2], sys.argv[3:])
+    elif mode == 'tcp':
+        tcp(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 2)
+    elif mode == 'udp':
+        udp(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 2)
+    elif mode == 'ping':
+        ping(sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 2)
+    elif mode == 'udpflow':
+        udpflow(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        sys.exit(__doc__)
+
+
+main()
