@@ -25,10 +25,13 @@
 #include "filter/engine.h"
 #include "rules/ruleset.h"
 
-/* Defaults. The host side takes the first address of the prefix, the
- * client the second (100.64.0.1 and 100.64.0.2 for the default); the
- * prefix may be IPv4 (up to /30) or IPv6 (up to /126). */
+/* Client prefixes: at most one IPv4 (up to /30) and one IPv6 (up to /126).
+ * In each, the host side takes the first address and the client the
+ * second: 100.64.0.1 and 100.64.0.2 for the default, which is used when
+ * none is given. The client gets a default route per family through its
+ * device; families without a prefix have no route out of the client. */
 #define TUN_DEFAULT_PREFIX "100.64.0.0/30"
+#define TUN_MAX_PREFIXES 2
 #define TUN_DEFAULT_CLIENT_IFNAME "ifw0"
 #define TUN_DEFAULT_HOST_IFNAME "ifw1"
 #define TUN_DEFAULT_MTU 1500
@@ -36,8 +39,8 @@
 struct tun_options {
 	const char *netns;          /* client namespace: a name under
 				     * /var/run/netns, or a path; required */
-	struct ifw_prefix prefix;   /* used when has_prefix */
-	bool has_prefix;            /* false: TUN_DEFAULT_PREFIX */
+	struct ifw_prefix prefixes[TUN_MAX_PREFIXES];
+	size_t nprefixes;           /* 0: TUN_DEFAULT_PREFIX */
 	const char *client_ifname;  /* NULL: "ifw0" (created in the client netns) */
 	const char *host_ifname;    /* NULL: "ifw1" */
 	unsigned mtu;               /* 0: TUN_DEFAULT_MTU */
@@ -80,6 +83,12 @@ struct tun_stats {
 int tun_backend_run(const struct ruleset *rs, const char *rules_path,
 		    const struct tun_options *o, volatile sig_atomic_t *stop,
 		    volatile sig_atomic_t *reload, struct tun_stats *stats);
+
+/* Checks client prefixes as tun_backend_run would (room for two addresses,
+ * at most one per family), so a CLI can report a usage error before doing
+ * anything. Returns 0, or -EINVAL with the reason in error. */
+int tun_prefixes_check(const struct ifw_prefix *prefixes, size_t n,
+		       char *error, size_t error_size);
 
 /* --- one packet, for any userspace packet loop ------------------------------ */
 

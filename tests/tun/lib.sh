@@ -6,6 +6,8 @@
 #   ifwtun-h: eth0 10.1.0.1/24 -- ifwtun-e (10.1.0.2; 198.51.100.1, 192.0.2.1 on lo)
 #             wg0  10.2.0.1/24 -- ifwtun-w (10.2.0.2; 192.0.2.1 on lo)
 #   host routes: default via eth0; 192.0.2.0/24 via wg0
+# and the same in IPv6: eth0 fd01::1/64 -- fd01::2 (2001:db8:5::1, 2001:db8::1),
+# wg0 fd02::1/64 -- fd02::2 (2001:db8::1); 2001:db8::/64 via wg0.
 # Both far ends answer as their name: TCP 8080, UDP 5353 (peer.py serve).
 # The same address 192.0.2.1 lives behind both, so moving its route moves
 # a flow from wg0 to eth0.
@@ -59,21 +61,32 @@ topology() {
 	ip link add wg0 netns $NS_H type veth peer name eth0 netns $NS_W || return 1
 	in_ns $NS_H ip addr add 10.1.0.1/24 dev eth0
 	in_ns $NS_H ip addr add 10.2.0.1/24 dev wg0
+	in_ns $NS_H ip addr add fd01::1/64 dev eth0 nodad
+	in_ns $NS_H ip addr add fd02::1/64 dev wg0 nodad
 	in_ns $NS_H ip link set eth0 up
 	in_ns $NS_H ip link set wg0 up
 	in_ns $NS_H ip route add default via 10.1.0.2 dev eth0
 	in_ns $NS_H ip route add 192.0.2.0/24 via 10.2.0.2 dev wg0
+	in_ns $NS_H ip -6 route add default via fd01::2 dev eth0
+	in_ns $NS_H ip -6 route add 2001:db8::/64 via fd02::2 dev wg0
 	in_ns $NS_E ip addr add 10.1.0.2/24 dev eth0
 	in_ns $NS_E ip addr add 198.51.100.1/32 dev lo
 	in_ns $NS_E ip addr add 192.0.2.1/32 dev lo
+	in_ns $NS_E ip addr add fd01::2/64 dev eth0 nodad
+	in_ns $NS_E ip addr add 2001:db8:5::1/128 dev lo
+	in_ns $NS_E ip addr add 2001:db8::1/128 dev lo
 	in_ns $NS_E ip link set eth0 up
 	in_ns $NS_E ip route add default via 10.1.0.1
+	in_ns $NS_E ip -6 route add default via fd01::1
 	in_ns $NS_W ip addr add 10.2.0.2/24 dev eth0
 	in_ns $NS_W ip addr add 192.0.2.1/32 dev lo
+	in_ns $NS_W ip addr add fd02::2/64 dev eth0 nodad
+	in_ns $NS_W ip addr add 2001:db8::1/128 dev lo
 	in_ns $NS_W ip link set eth0 up
 	in_ns $NS_W ip route add default via 10.2.0.1
-	in_ns $NS_E $PY "$PEER" serve E 198.51.100.1 192.0.2.1 10.1.0.2 >/dev/null 2>&1 &
-	in_ns $NS_W $PY "$PEER" serve W 192.0.2.1 10.2.0.2 >/dev/null 2>&1 &
+	in_ns $NS_W ip -6 route add default via fd02::1
+	in_ns $NS_E $PY "$PEER" serve E 198.51.100.1 192.0.2.1 10.1.0.2 2001:db8:5::1 2001:db8::1 >/dev/null 2>&1 &
+	in_ns $NS_W $PY "$PEER" serve W 192.0.2.1 10.2.0.2 2001:db8::1 >/dev/null 2>&1 &
 	sleep 0.3
 }
 
@@ -95,3 +108,41 @@ start_ifwall() {
 
 # client tcp|udp ADDR PORT [TIMEOUT]
 client() { in_ns $NS_C $PY "$PEER" "$@"; }
+
+# The host's egress interface for a destination, as the kernel says.
+egress() { # DST CLIENT_ADDR
+	in_ns $NS_H ip -o route get "$1" from "$2" iif ifw1 | sed -n 's/.* dev \([^ ]*\).*/\1/p'
+}
+
+# What a connection should do, from the first word of query's answer.
+predicted() { # PROTO VERDICT
+	case "$2" in
+	pass) echo ok ;;
+	block) echo timeout ;;
+	reject) [ "$1" = tcp ] && echo refused || echo unreachable ;;
+	*) echo "bad verdict '$2'" ;;
+	esac
+}
+
+# query_agrees RULES CLIENT_ADDR DST: a TCP connection, a UDP exchange and
+# a ping from the client to DST pass or fail as 'ifwall query' says for
+# 'out' on the interface the host routes DST through.
+query_agrees() {
+	local rules=$1 src=$2 dst=$3 ifname proto desc verdict want got s d icmp
+	local -a run
+	ifname=$(egress "$dst" "$src")
+	if [[ $dst == *:* ]]; then s="[$src]" d="[$dst]" icmp=icmp6; else s=$src d=$dst icmp=icmp; fi
+	for proto in tcp udp icmp; do
+		case $proto in
+		tcp) desc="out on $ifname tcp $s:40000 > $d:8080"; run=(client tcp "$dst" 8080 1.5) ;;
+		udp) desc="out on $ifname udp $s:40000 > $d:5353"; run=(client udp "$dst" 5353 1.5) ;;
+		icmp) desc="out on $ifname $icmp $src > $dst type echo-request"; run=(client ping "$dst" 1.5) ;;
+		esac
+		verdict=$("$IFWALL" query "$rules" "$desc" | awk '{print $1}')
+		want=$(predicted $proto "$verdict")
+		got=$("${run[@]}" 2>&1 | head -1)
+		got=${got%% *}  # 'ok W' -> 'ok'
+		if [ "$got" = "$want" ]; then pass "tun/query-agrees/$proto-$dst-$ifname-$verdict"
+		else fail "tun/query-agrees/$proto-$dst-$ifname" "query '$desc' says '$verdict', so want $want, got $got"; fi
+	done
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The tun backend end to end: ifwall between a client namespace and a host
+# with two egress interfaces (eth0, wg0). Real TCP/UDP/ICMP traffic must
+# pass or fail exactly as 'ifwall query' predicts for the interface the host
+# routes it through; rejects are answered at once; a route change and a
+# reload re-decide a live flow; teardown leaves nothing behind.
+set -u
+. "$TOP/tests/tun/lib.sh"
+require_root tun
+trap cleanup EXIT
+topology || { fail tun/topology "could not build the namespaces"; exit 0; }
+
+rules=$TUNLOG/r.rules
+cat >"$rules" <<'RULES'
+pass out on wg0 proto tcp to any port 8080
+pass out on wg0 proto { udp icmp }
+reject out on eth0 proto tcp to 198.51.100.1 port 8080
+reject out on eth0 proto icmp
+block out on eth0 proto udp to 198.51.100.1
+RULES
+
+if ! start_ifwall "$rules"; then
+	fail tun/start "$(cat "$TUNLOG/err")"; exit 0
+fi
+
+# --- set-up ------------------------------------------------------------------
+expect tun/client-address "inet 100.64.0.2/30" \
+	sh -c "ip netns exec $NS_C ip -o -4 addr show dev ifw0 | awk '{print \$3, \$4}' | sed 's/^/inet /'"
+expect tun/client-default-route "default dev ifw0 proto static scope link" \
+	in_ns $NS_C ip route show default
+expect tun/host-client-prefix-route "100.64.0.0/30 dev ifw1 proto kernel scope link src 100.64.0.1" \
+	sh -c "ip netns exec $NS_H ip route show 100.64.0.0/30"
+expect tun/host-forwarding 1 in_ns $NS_H cat /proc/sys/net/ipv4/ip_forward
+
+# --- verdicts as query predicts ------------------------------------------------
+for dst in 192.0.2.1 198.51.100.1; do
+	query_agrees "$rules" 100.64.0.2 $dst
+done
+
+# The passed flows went out through the routed interface: W answers via wg0.
+expect tun/tcp-via-wg0-reaches-W "ok W" client tcp 192.0.2.1 8080 1.5
+
+# A reject answers at once (RST), it does not time out.
+start=$(date +%s%N)
+got=$(client tcp 198.51.100.1 8080 3)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ "$got" = refused ] && [ "$ms" -lt 1000 ]; then pass tun/reject-is-quick
+else fail tun/reject-is-quick "got '$got' after ${ms}ms"; fi
+
+# --- log ------------------------------------------------------------------------
+if /usr/bin/python3 - "$TUNLOG/log.json" "$rules" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+flows = [l for l in lines if 'verdict' in l]
+assert flows, 'no verdict lines'
+for l in flows:
+    for k in ('time', 'verdict', 'dir', 'iface', 'proto', 'src', 'dst', 'rule'):
+        assert k in l, 'missing %s in %s' % (k, l)
+want = {'verdict': 'reject', 'dir': 'out', 'iface': 'eth0', 'proto': 'tcp',
+        'dst': '198.51.100.1', 'dport': 8080, 'rule': sys.argv[2] + ':3'}
+assert any(all(l.get(k) == v for k, v in want.items()) for l in flows), 'no reject line for rule 3'
+PY
+then pass tun/log-json; else fail tun/log-json "see $TUNLOG/log.json"; fi
+
+# --- a route change moves a live flow ------------------------------------------------
+# One UDP flow to 192.0.2.1, passed via wg0. Halfway through, the host
+# routes 192.0.2.0/24 via eth0 (where the same address lives too): the next
+# datagram is decided anew as out on eth0, which only wg0 may use.
+cat >"$TUNLOG/wg-only.rules" <<'RULES'
+pass out on wg0 all
+RULES
+stop_ifwall
+start_ifwall "$TUNLOG/wg-only.rules" || fail tun/restart "$(cat "$TUNLOG/err")"
+client udpflow 192.0.2.1 5353 3 >"$TUNLOG/flow" &
+flow_pid=$!
+sleep 1.5
+in_ns $NS_H ip route replace 192.0.2.0/24 via 10.1.0.2 dev eth0
+wait $flow_pid
+marks=$(cat "$TUNLOG/flow")
+if [[ $marks == RRRR* && $marks == *........ ]]; then pass tun/route-change-moves-flow
+else fail tun/route-change-moves-flow "replies per datagram: $marks"; fi
+verdict=$("$IFWALL" query "$TUNLOG/wg-only.rules" "out on eth0 udp 100.64.0.2:40000 > 192.0.2.1:5353" | awk '{print $1}')
+expect tun/route-change-query-agrees block echo "$verdict"
+in_ns $NS_H ip route replace 192.0.2.0/24 via 10.2.0.2 dev wg0
+
+# --- reload re-checks live flows; a bad file keeps the old rules ---------------------
+client udpflow 192.0.2.1 5353 3 >"$TUNLOG/flow" &
+flow_pid=$!
+sleep 0.8
+echo 'pass out on wg0 proto { tcp icmp' >"$TUNLOG/wg-only.rules"   # syntax error
+kill -HUP "$IFW_PID"
+sleep 0.8
+printf 'pass out on wg0 proto tcp\n' >"$TUNLOG/wg-only.rules"
+kill -HUP "$IFW_PID"
+wait $flow_pid
+marks=$(cat "$TUNLOG/flow")
+# ~16 datagrams pass (old rules kept through the bad reload), then none.
+if [[ $marks == RRRRRRRRRRRR* && $marks == *........ ]]; then pass tun/reload-rechecks-flows
+else fail tun/reload-rechecks-flows "replies per datagram: $marks"; fi
+if grep -q "wg-only.rules:1" "$TUNLOG/err"; then pass tun/reload-error-reported
+else fail tun/reload-error-reported "no diagnostic in: $(cat "$TUNLOG/err")"; fi
+
+# --- teardown -----------------------------------------------------------------------
+kill -TERM "$IFW_PID"
+rc=0
+for _ in $(seq 30); do kill -0 "$IFW_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$IFW_PID" 2>/dev/null; then fail tun/sigterm-exits "still running"; else
+	wait "$IFW_PID"; rc=$?
+	expect tun/sigterm-exit-code 0 echo $rc
+fi
+IFW_PID=
+expect tun/teardown-client-device "" sh -c "ip netns exec $NS_C ip -o link show | grep ifw0"
+expect tun/teardown-client-route "" in_ns $NS_C ip route show
+expect tun/teardown-host-device "" sh -c "ip netns exec $NS_H ip -o link show | grep ifw1"
+expect tun/teardown-host-route "" in_ns $NS_H ip route show 100.64.0.0/30
+expect tun/teardown-forwarding-restored 0 in_ns $NS_H cat /proc/sys/net/ipv4/ip_forward
+
+# --- kill -9: the devices go with the process, so the client is cut off --------------
+start_ifwall "$rules" || fail tun/restart "$(cat "$TUNLOG/err")"
+kill -KILL "$IFW_PID"; wait "$IFW_PID" 2>/dev/null; IFW_PID=
+sleep 0.2
+expect tun/kill9-client-cut-off "" in_ns $NS_C ip route show default
+expect tun/kill9-no-host-device "" sh -c "ip netns exec $NS_H ip -o link show | grep ifw1"
+
+# --- all or nothing: a client namespace with a default route is refused ----------------
+in_ns $NS_H sysctl -qw net.ipv4.ip_forward=0
+in_ns $NS_C ip link add dummy0 type dummy
+in_ns $NS_C ip link set dummy0 up
+in_ns $NS_C ip route add default dev dummy0
+in_ns $NS_H "$IFWALL" run --backend tun --netns $NS_C "$rules" >/dev/null 2>"$TUNLOG/err2"
+expect tun/refuses-existing-default-route-exit 3 echo $?
+expect tun/refused-leaves-no-host-device "" sh -c "ip netns exec $NS_H ip -o link show | grep ifw1"
+expect tun/refused-leaves-no-client-device "" sh -c "ip netns exec $NS_C ip -o link show | grep ifw0"
+expect tun/refused-leaves-forwarding 0 in_ns $NS_H cat /proc/sys/net/ipv4/ip_forward
+
+# --- usage errors ---------------------------------------------------------------------
+in_ns $NS_H "$IFWALL" run --backend tun "$rules" >/dev/null 2>&1
+expect tun/needs-netns-exit 2 echo $?
+in_ns $NS_H "$IFWALL" run --backend tun --netns $NS_C --prefix 100.64.0.0/31 "$rules" >/dev/null 2>&1
+expect tun/prefix-too-small-exit 2 echo $?
+exit 0
