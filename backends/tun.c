@@ -403,21 +403,24 @@ static void reload_rules(struct tun_backend *be)
 	struct ruleset *next;
 	size_t changed;
 
-	if (!be->rules_path)
-		return;
-	next = ruleset_from_file(be->rules_path, &diags);
-	if (!next) {
-		be->stats.reload_failures++;
-		message(be, "reload of %s failed, keeping the rules in force:", be->rules_path);
-		if (be->o->messages)
+	if (be->o->reload) {
+		next = be->o->reload(be->o->reload_ctx);
+	} else if (be->rules_path) {
+		next = ruleset_from_file(be->rules_path, &diags);
+		if (!next)
+			message(be, "tun: reload of %s failed, keeping the rules in force:",
+				be->rules_path);
+		if (be->o->messages && diags.count)
 			diag_list_print(be->o->messages, &diags);
-		log_reload(be, false, 0);
 		diag_list_clear(&diags);
+	} else {
 		return;
 	}
-	if (be->o->messages && diags.count)
-		diag_list_print(be->o->messages, &diags);
-	diag_list_clear(&diags);
+	if (!next) {
+		be->stats.reload_failures++;
+		log_reload(be, false, 0);
+		return;
+	}
 	/* Flows point at rules of the set in force: re-check them against
 	 * the new one before the old one goes. */
 	changed = flow_table_recheck(be->flows, next);
@@ -425,8 +428,8 @@ static void reload_rules(struct tun_backend *be)
 	ruleset_free(be->owned);
 	be->owned = next;
 	be->stats.reloads++;
-	message(be, "reloaded %s: %zu rules, %zu flows changed verdict",
-		be->rules_path, next->nrules, changed);
+	message(be, "tun: rules reloaded (%zu rules), %zu flows changed verdict",
+		next->nrules, changed);
 	log_reload(be, true, changed);
 }
 

@@ -51,6 +51,11 @@ struct tun_options {
 	/* Human-readable events: setup done, reload results with the rule
 	 * file's diagnostics, teardown. NULL: none. */
 	FILE *messages;
+	/* Reload: when set, called instead of parsing rules_path here; it
+	 * returns the new rule set (handed over to the backend), or NULL to
+	 * keep the one in force (the callback reports why). */
+	struct ruleset *(*reload)(void *ctx);
+	void *reload_ctx;
 	/* On failure, what failed ("creating ifw1: Operation not permitted").
 	 * Caller-owned; may be NULL. */
 	char *error;
@@ -73,10 +78,11 @@ struct tun_stats {
  * it changed). SIGHUP/SIGTERM/SIGINT are blocked while packets are handled
  * and delivered only while waiting, so the caller's handlers (which just
  * set *stop and *reload) are seen at once. When *reload becomes non-zero,
- * rules_path is parsed again: on success the new rule set replaces the old
- * one and existing flows are re-checked; on error the old set stays and the
- * diagnostics go to o->messages. rs stays the caller's; the backend frees
- * only the sets it loaded itself. stats may be NULL.
+ * the rules are loaded again (o->reload, or else rules_path parsed here
+ * with the diagnostics going to o->messages): a new set replaces the old
+ * one and existing flows are re-checked against it; on error the old set
+ * stays. rs stays the caller's; the backend frees only the sets it loaded
+ * itself. stats may be NULL.
  *
  * Returns 0 after *stop, or -errno when setting up failed (nothing is left
  * behind) or the path broke (a device disappeared); o->error says what. */
