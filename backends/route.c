@@ -8,7 +8,6 @@
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
-#include <linux/if_arp.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -272,111 +271,11 @@ int route_lookup(struct route_socket *s, const struct ifw_addr *dst,
 	return reply.oif;
 }
 
-struct link_reply {
-	struct route_link *link;
-	bool got;
-};
-
-static int link_info_attr(const struct nlattr *attr, void *data)
-{
-	struct route_link *link = data;
-
-	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
-	    mnl_attr_validate(attr, MNL_TYPE_STRING) >= 0) {
-		size_t n = strnlen(mnl_attr_get_payload(attr),
-				   mnl_attr_get_payload_len(attr));
-
-		if (n >= sizeof(link->kind))
-			n = sizeof(link->kind) - 1;
-		memcpy(link->kind, mnl_attr_get_payload(attr), n);
-		link->kind[n] = '\0';
-	}
-	return MNL_CB_OK;
-}
-
-static int link_attr(const struct nlattr *attr, void *data)
-{
-	struct route_link *link = data;
-
-	switch (mnl_attr_get_type(attr)) {
-	case IFLA_IFNAME:
-		if (mnl_attr_validate(attr, MNL_TYPE_STRING) >= 0) {
-			size_t n = strnlen(mnl_attr_get_payload(attr),
-					   mnl_attr_get_payload_len(attr));
-
-			if (n >= sizeof(link->name))
-				n = sizeof(link->name) - 1;
-			memcpy(link->name, mnl_attr_get_payload(attr), n);
-			link->name[n] = '\0';
-		}
-		break;
-	case IFLA_LINKINFO:
-		if (mnl_attr_validate(attr, MNL_TYPE_NESTED) >= 0)
-			mnl_attr_parse_nested(attr, link_info_attr, link);
-		break;
-	}
-	return MNL_CB_OK;
-}
-
-static int link_message_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct link_reply *r = data;
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-
-	if (nlh->nlmsg_type != RTM_NEWLINK)
-		return MNL_CB_OK;
-	r->got = true;
-	r->link->ifindex = ifi->ifi_index;
-	r->link->arphrd = ifi->ifi_type;
-	mnl_attr_parse(nlh, sizeof(*ifi), link_attr, r->link);
-	return MNL_CB_OK;
-}
-
-int route_link_get(struct route_socket *s, int ifindex, struct route_link *out)
-{
-	struct nlmsghdr *nlh = link_message(s, RTM_GETLINK, 0, ifindex);
-	struct link_reply reply = { .link = out };
-	int ret;
-
-	memset(out, 0, sizeof(*out));
-	/* Skip the statistics: only the name, type and kind are wanted. */
-	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	ret = route_request(s, nlh, link_message_cb, &reply);
-	if (ret < 0)
-		return ret;
-	if (!reply.got || !out->name[0])
-		return -ENODEV;
-	out->type = route_link_iftype(out->arphrd, out->kind);
-	return 0;
-}
-
-enum iftype route_link_iftype(unsigned short arphrd, const char *kind)
-{
-	if (arphrd == ARPHRD_LOOPBACK)
-		return IFTYPE_LOOPBACK;
-	if (kind && (!strcmp(kind, "wireguard") || !strcmp(kind, "tun")))
-		return IFTYPE_TUNNEL;
-	switch (arphrd) {
-	case ARPHRD_ETHER:
-	case ARPHRD_EETHER:
-	case ARPHRD_IEEE802:
-	case ARPHRD_IEEE80211:
-	case ARPHRD_IEEE80211_RADIOTAP:
-	case ARPHRD_INFINIBAND:
-		return IFTYPE_ETHER;
-	default:
-		/* ARPHRD_NONE (tun, wireguard), PPP, TUNNEL, TUNNEL6, IPGRE,
-		 * SIT, IP6GRE, ...: point-to-point without Ethernet framing. */
-		return IFTYPE_TUNNEL;
-	}
-}
-
 /* --- change notifications ------------------------------------------------------ */
 
 struct route_socket *route_monitor_open(void)
 {
-	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
-			  RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+	unsigned groups = RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
 	struct route_socket *s = route_socket_new(groups);
 	int rule_groups[] = { RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE };
 

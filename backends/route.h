@@ -1,6 +1,7 @@
 /* rtnetlink through libmnl, for the tun backend: configure links, addresses
  * and routes, ask the kernel which interface a destination is routed
- * through, and learn when routing changes.
+ * through, and learn when routing changes. (The interfaces themselves,
+ * names, types and addresses, are backends/iftable.h's.)
  *
  * A struct route_socket talks to the network namespace it was opened in
  * (netlink sockets are bound to their namespace at creation), so a backend
@@ -14,7 +15,6 @@
 #include <stdint.h>
 
 #include "filter/addr.h"
-#include "rules/ruleset.h"
 
 struct route_socket;
 
@@ -56,27 +56,10 @@ int route_delete(struct route_socket *s, int ifindex, const struct ifw_prefix *d
 int route_lookup(struct route_socket *s, const struct ifw_addr *dst,
 		 const struct ifw_addr *src, int iif);
 
-struct route_link {
-	int ifindex;
-	char name[IFW_IFNAMSIZ];
-	unsigned short arphrd;   /* ARPHRD_* */
-	char kind[16];           /* IFLA_INFO_KIND ("veth", "wireguard", ...), "" when none */
-	enum iftype type;        /* from arphrd and kind, see route_link_iftype() */
-};
-
-/* Name, hardware type and kind of a link. -ENODEV when there is none. */
-int route_link_get(struct route_socket *s, int ifindex, struct route_link *out);
-
-/* The interface type the engine sees for a link: loopback for
- * ARPHRD_LOOPBACK; tunnel for non-Ethernet point-to-point devices (tun,
- * wireguard, ppp, ip-in-ip, gre, sit, ...) and for kinds "wireguard" and
- * "tun"; ether otherwise. */
-enum iftype route_link_iftype(unsigned short arphrd, const char *kind);
-
 /* --- change notifications ------------------------------------------------------ */
 
-/* A socket subscribed to link, address, route and policy-rule changes of the
- * current namespace. Non-blocking: poll its fd, then drain it. NULL with
+/* A socket subscribed to route and policy-rule changes of the current
+ * namespace (links and addresses: see backends/iftable.h). Non-blocking: poll its fd, then drain it. NULL with
  * errno set on failure. */
 struct route_socket *route_monitor_open(void);
 int route_socket_fd(const struct route_socket *s);

@@ -15,6 +15,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#include "backends/iftable.h"
 #include "backends/route.h"
 #include "backends/tun.h"
 #include "filter/json.h"
@@ -24,7 +25,6 @@
 /* Route cache: direct-mapped, invalidated wholesale by a generation bump
  * whenever the host's links, addresses, routes or policy rules change. */
 #define EGRESS_SLOTS 4096
-#define LINK_SLOTS 256
 #define EXPIRE_INTERVAL_NS 1000000000ull
 /* Both devices carry a virtio-net header before each packet and accept
  * TCP segmentation offload: the client's stack hands over 64 KiB segments
@@ -39,13 +39,6 @@ struct egress_entry {
 	uint8_t remote[16], local[16];
 	int ifindex;             /* < 0: no route (cached too) */
 	char ifname[IFW_IFNAMSIZ];
-	enum iftype type;
-};
-
-struct link_entry {
-	uint32_t generation;
-	int ifindex;
-	char name[IFW_IFNAMSIZ];
 	enum iftype type;
 };
 
@@ -72,7 +65,8 @@ struct tun_backend {
 	int client_fd, host_fd;          /* the TUN devices */
 	int client_ifindex, host_ifindex;
 	struct route_socket *rt;         /* host namespace requests */
-	struct route_socket *monitor;    /* host namespace notifications */
+	struct route_socket *monitor;    /* host namespace route changes */
+	struct iftable *interfaces;      /* host namespace links and addresses */
 
 	const struct ruleset *rs;        /* the one in force */
 	struct ruleset *owned;           /* loaded on reload, ours to free */
@@ -81,7 +75,6 @@ struct tun_backend {
 
 	uint32_t generation;
 	struct egress_entry egress[EGRESS_SLOTS];
-	struct link_entry links[LINK_SLOTS];
 	struct tun_stats stats;
 	/* A virtio-net header, then the IP packet. */
 	uint8_t packet[VNET_HDR_LEN + 65536];
@@ -169,21 +162,16 @@ static uint32_t address_hash(uint8_t family, const uint8_t *remote, const uint8_
 	return h ^ (h >> 15);
 }
 
-static const struct link_entry *link_lookup(struct tun_backend *be, int ifindex)
+static const struct iftable_interface *link_lookup(struct tun_backend *be, int ifindex)
 {
-	struct link_entry *e = &be->links[(unsigned)ifindex % LINK_SLOTS];
-	struct route_link link;
+	const struct iftable_interface *link = iftable_lookup(be->interfaces, ifindex);
 
-	if (e->generation == be->generation && e->ifindex == ifindex)
-		return e;
-	be->stats.route_lookups++;
-	if (route_link_get(be->rt, ifindex, &link) < 0)
-		return NULL;
-	e->generation = be->generation;
-	e->ifindex = ifindex;
-	memcpy(e->name, link.name, sizeof(e->name));
-	e->type = link.type;
-	return e;
+	if (!link && iftable_process(be->interfaces) > 0) {
+		/* A link the notifications had not told us about yet. */
+		be->generation++;
+		link = iftable_lookup(be->interfaces, ifindex);
+	}
+	return link;
 }
 
 /* The interface the host routes remote through, for traffic between it and
@@ -194,7 +182,7 @@ static const struct egress_entry *egress_lookup(struct tun_backend *be,
 {
 	struct egress_entry *e = &be->egress[address_hash(remote->family, remote->a, local->a) %
 					     EGRESS_SLOTS];
-	const struct link_entry *link;
+	const struct iftable_interface *link;
 	int oif;
 
 	if (e->generation == be->generation && e->family == remote->family &&
@@ -327,7 +315,7 @@ static void handle_packet(struct tun_backend *be, const uint8_t *frame, size_t f
 	p.dir = from_client ? DIR_OUT : DIR_IN;
 	memcpy(p.ifname, egress->ifname, sizeof(p.ifname));
 	p.iftype = egress->type;
-	p.ifaddrs = NULL;
+	p.ifaddrs = iftable_ifaddrs(be->interfaces);
 
 	d = flow_table_packet(be->flows, be->rs, &p, now, &flow);
 	if (be->o->log && (!flow || flow->packets == 1))
@@ -451,10 +439,11 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 	sigdelset(&wait_mask, SIGINT);
 
 	while (!*stop) {
-		struct pollfd fds[3] = {
+		struct pollfd fds[4] = {
 			{ .fd = be->client_fd, .events = POLLIN },
 			{ .fd = be->host_fd, .events = POLLIN },
 			{ .fd = route_socket_fd(be->monitor), .events = POLLIN },
+			{ .fd = iftable_fd(be->interfaces), .events = POLLIN },
 		};
 		struct timespec timeout = { .tv_sec = 1 };
 		uint64_t now;
@@ -464,7 +453,7 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 			*reload = 0;
 			reload_rules(be);
 		}
-		n = ppoll(fds, 3, &timeout, &wait_mask);
+		n = ppoll(fds, 4, &timeout, &wait_mask);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -473,12 +462,13 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 			break;
 		}
 		now = monotonic_ns();
-		if (fds[2].revents) {
-			int changed = route_monitor_drain(be->monitor);
-
-			if (changed != 0) /* changed, or lost track: forget all routes */
-				be->generation++;
-		}
+		/* Routes, links or addresses changed (or we lost track):
+		 * forget every cached route, so each flow's next packet is
+		 * looked up again and decided anew if it moved. */
+		if (fds[2].revents && route_monitor_drain(be->monitor) != 0)
+			be->generation++;
+		if (fds[3].revents && iftable_process(be->interfaces) != 0)
+			be->generation++;
 		if ((fds[0].revents | fds[1].revents) & (POLLERR | POLLHUP | POLLNVAL)) {
 			ret = -ENODEV;
 			set_error(be->o, 0, "%s disappeared",
@@ -711,6 +701,8 @@ static void teardown(struct tun_backend *be)
 	route_socket_free(be->monitor);
 	route_socket_free(be->rt);
 	be->monitor = be->rt = NULL;
+	iftable_free(be->interfaces);
+	be->interfaces = NULL;
 	if (be->client_netns >= 0)
 		close(be->client_netns);
 	if (be->orig_netns >= 0)
@@ -813,6 +805,11 @@ static int setup(struct tun_backend *be)
 	if (!be->monitor) {
 		set_error(o, errno, "opening rtnetlink");
 		return -errno;
+	}
+	ret = iftable_open(&be->interfaces, IFTABLE_WATCH);
+	if (ret < 0) {
+		set_error(o, -ret, "reading the interfaces");
+		return ret;
 	}
 
 	ret = tun_create(be->host_ifname, &be->host_ifindex);

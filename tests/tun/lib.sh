@@ -21,10 +21,11 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 skip() { echo "SKIP $1: $2"; }
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-# expect NAME WANT CMD...: runs CMD, compares its first output line.
+# expect NAME WANT CMD...: runs CMD, compares its first output line
+# (trailing blanks removed).
 expect() {
 	local name=$1 want=$2 got; shift 2
-	got=$("$@" 2>&1 | head -1)
+	got=$("$@" 2>&1 | head -1 | sed 's/[[:space:]]*$//')
 	if [ "$got" = "$want" ]; then pass "$name"; else fail "$name" "got '$got', want '$want'"; fi
 }
 
@@ -94,7 +95,9 @@ topology() {
 # and waits until ifw0 is up in the client namespace.
 start_ifwall() {
 	local rules=$1; shift
-	in_ns $NS_H "$IFWALL" run --backend tun --netns $NS_C --log "$TUNLOG/log.json" "$@" "$rules" \
+	# A simple command (not a function) in the background, so that
+	# $! is ifwall itself ('ip netns exec' execs it).
+	ip netns exec $NS_H "$IFWALL" run --backend tun --netns $NS_C --log "$TUNLOG/log.json" "$@" "$rules" \
 		>"$TUNLOG/out" 2>"$TUNLOG/err" &
 	IFW_PID=$!
 	for _ in $(seq 50); do
@@ -104,6 +107,15 @@ start_ifwall() {
 	done
 	echo "ifwall did not come up: $(cat "$TUNLOG/err")" >&2
 	return 1
+}
+
+# Skips the whole test when this build has no 'run --backend tun' yet.
+require_tun_cli() {
+	local out
+	out=$("$IFWALL" run --backend tun --netns none /dev/null 2>&1)
+	if [[ $out == *"not available in this build"* ]]; then
+		skip "$1" "$out"; exit 0
+	fi
 }
 
 # client tcp|udp ADDR PORT [TIMEOUT]
@@ -138,7 +150,11 @@ query_agrees() {
 		udp) desc="out on $ifname udp $s:40000 > $d:5353"; run=(client udp "$dst" 5353 1.5) ;;
 		icmp) desc="out on $ifname $icmp $src > $dst type echo-request"; run=(client ping "$dst" 1.5) ;;
 		esac
-		verdict=$("$IFWALL" query "$rules" "$desc" | awk '{print $1}')
+		verdict=$("$IFWALL" query "$rules" "$desc" 2>&1 | awk '{print $1; exit}')
+		if [ "$verdict" = ifwall ]; then
+			skip "tun/query-agrees/$proto-$dst" "ifwall query: $("$IFWALL" query "$rules" "$desc" 2>&1)"
+			continue
+		fi
 		want=$(predicted $proto "$verdict")
 		got=$("${run[@]}" 2>&1 | head -1)
 		got=${got%% *}  # 'ok W' -> 'ok'
