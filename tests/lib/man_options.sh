@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints "SUBCOMMAND OPTION..." per subcommand of the SYNOPSIS of
-# tools/man/ifwall.8 (the options its synopsis lists, long ones with --).
+# tools/man/ifwall.8 (the options its synopsis lists, -h left out).
 # Used by t_help.sh and t_completion.sh to hold --help texts and the bash
 # completion to the man page.
 sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "${1:-tools/man/ifwall.8}" |
@@ -8,9 +8,12 @@ awk '
 /^\.B ifwall [a-z]/ { cmd = $3; sub(/\\-.*/, "", cmd); seen[cmd] = 1; if (!(cmd in order)) { order[cmd] = n++; names[n - 1] = cmd } }
 /^\.br/ { line = ""; }
 cmd != "" {
-	s = $0; gsub(/\\-/, "-", s)
-	while (match(s, /--[a-z][a-z-]*/)) {
-		o = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+	s = $0; gsub(/\\-/, "-", s); gsub(/[][|,=]/, " ", s)
+	k = split(s, tok, " ")
+	for (j = 1; j <= k; j++) {
+		o = tok[j]
+		if (o !~ /^--[a-z][a-z-]*$/ && o !~ /^-[a-zA-Z]$/) continue
+		if (o == "-h") continue
 		if (!((cmd, o) in has)) { has[cmd, o] = 1; opts[cmd] = opts[cmd] " " o }
 	}
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # '-h' of every subcommand agrees with ifwall(8): it exits 0, names every
-# option the man page's synopsis gives the subcommand, and names no long
-# option the man page does not document for it. The top-level help lists
+# option the man page's synopsis gives the subcommand, and names no option
+# the man page does not document for it. The top-level help lists
 # every subcommand of the man page. Subcommands not built yet are skipped.
 set -u
 cd "${TOP:?}"
@@ -18,7 +18,9 @@ while read -r cmd opts; do
 		grep -qe "$o\b" <<<"$out" || missing="$missing $o"
 	done
 	extra=
-	for o in $(grep -oE -- '--[a-z][a-z-]*' <<<"$out" | sort -u); do
+	for o in $( (grep -oE -- '--[a-z][a-z-]*' <<<"$out"; grep -E '^(Usage:|[[:space:]]+ifwall |[[:space:]]+\[|[[:space:]]+-[a-zA-Z]\b)' <<<"$out" |
+		grep -oE -- '(^|[[ ])-[a-zA-Z]\b' | tr -d '[ ') | sort -u); do
+		[ "$o" = -h ] && continue
 		[[ " $opts --help " == *" $o "* ]] || extra="$extra $o"
 	done
 	if [ -z "$missing$extra" ]; then

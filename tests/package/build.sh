@@ -83,12 +83,12 @@ done
 [ -f tools/systemd/boot.rules ] && expect boot-rules /etc/ifwall/boot.rules
 
 # The installed binary checks an example rule file.
-example=$(ls rules/examples/*.rules 2>/dev/null | head -1)
+example=$(ls rules/examples/wireguard.rules rules/examples/*.rules 2>/dev/null | head -1)
 if [ -z "$example" ]; then
 	example=$work/example.rules
 	printf 'killswitch {\n    tunnel wg0\n    endpoint 198.51.100.7 port 51820 proto udp\n}\n' >"$example"
 fi
-if "$root/usr/sbin/ifwall" check "$example" >"$work/check.out" 2>"$work/check.err"; then
+if "$root/usr/sbin/ifwall" check --expand "$example" >"$work/check.out" 2>"$work/check.err"; then
 	pass "installed-ifwall-check ($(basename "$example"))"
 else
 	failed installed-ifwall-check "exit $?: $(head -3 "$work/check.err" | tr '\n' ' ')"
