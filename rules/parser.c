@@ -257,6 +257,24 @@ static const char *intern_file(struct parser *p, const char *name, size_t len)
 	return copy;
 }
 
+/* Remembers a file read for the rule set, for ruleset_check_trust(). */
+static void record_source(struct parser *p, const char *path, const struct stat *st)
+{
+	struct ruleset *rs = p->rs;
+	struct rs_source *grown = realloc(rs->sources, (rs->nsources + 1) * sizeof(*grown));
+	char *copy = strdup(path);
+
+	if (!grown || !copy) {
+		if (grown)
+			rs->sources = grown;
+		free(copy);
+		oom(p);
+		return;
+	}
+	rs->sources = grown;
+	rs->sources[rs->nsources++] = (struct rs_source){ copy, st->st_uid, st->st_mode };
+}
+
 /* A new anonymous address set owned by the rule set. */
 static struct addrset *new_set(struct parser *p)
 {
@@ -341,6 +359,9 @@ void ruleset_free(struct ruleset *rs)
 	for (size_t i = 0; i < rs->nfiles; i++)
 		free(rs->files[i]);
 	free(rs->files);
+	for (size_t i = 0; i < rs->nsources; i++)
+		free(rs->sources[i].path);
+	free(rs->sources);
 	for (size_t i = 0; i < rs->nsets; i++)
 		addrset_free(rs->sets[i]);
 	free(rs->sets);
@@ -1989,6 +2010,7 @@ static bool parse_include(struct parser *p)
 			return false;
 		}
 	}
+	record_source(p, path, &st);
 	struct src *src = new_src(p, path, text, len, cur, at.line);
 	if (!src) {
 		oom(p);
@@ -2030,6 +2052,7 @@ static bool load_table_file(struct parser *p, struct addrset *set, const struct 
 		free(path);
 		return false;
 	}
+	record_source(p, path, &st);
 	struct src *src = new_src(p, path, text, len, at->src, at->line);
 	if (!src) {
 		oom(p);
@@ -2341,6 +2364,8 @@ static struct ruleset *parse_top(char *name, char *text, size_t len, bool has_id
 	}
 	if (has_id)
 		p.stack[0] = (struct include_frame){ st->st_dev, st->st_ino, true };
+	if (!is_string)
+		record_source(&p, name, st);
 	p.nstack = 1;
 	parse_source(&p, src);
 

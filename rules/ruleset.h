@@ -158,6 +158,12 @@ struct killswitch {
 	int tunnel_line, dns_line, allow_lan_line, allow_dhcp_line;
 };
 
+struct rs_source {
+	char *path;
+	unsigned uid;
+	unsigned mode;
+};
+
 enum default_verdict {
 	DEFAULT_BLOCK = 0,    /* follows block_policy */
 	DEFAULT_PASS,
@@ -190,6 +196,10 @@ struct ruleset {
 	char **files;
 	size_t nsets;
 	struct addrset **sets;
+	/* Every file read to build the rule set (the rule file, includes,
+	 * table files), with the owner and mode it had when read. */
+	size_t nsources;
+	struct rs_source *sources;
 };
 
 /* Diagnostics: values with locations; rules/ never prints on its own. */
@@ -228,6 +238,13 @@ struct ruleset *ruleset_from_file(const char *path, struct diag_list *diags);
 struct ruleset *ruleset_from_string(const char *name, const char *text,
 				    size_t len, struct diag_list *diags);
 void ruleset_free(struct ruleset *rs);
+
+/* Rule files an unprivileged user could have changed: not owned by root, or
+ * writable by group or others. Appends one diagnostic of severity sev per
+ * such file (load and run refuse them: DIAG_ERROR; check warns:
+ * DIAG_WARNING). Returns how many files were found. */
+size_t ruleset_check_trust(const struct ruleset *rs, enum diag_severity sev,
+			   struct diag_list *diags);
 
 /* Canonical printer: a valid rule file that parses back to the same output.
  * expand=false folds the killswitch rules back into the killswitch block.

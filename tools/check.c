@@ -2,6 +2,7 @@
  * canonical rule file (stdout) and the diagnostics (stderr). */
 #include <stdbool.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "filter/json.h"
@@ -133,6 +134,9 @@ int cmd_check(int argc, char **argv)
 	struct ruleset *rs = ruleset_from_file(file, &diags);
 	int status = rs ? EXIT_OK : EXIT_USAGE;
 
+	/* load and run refuse files others could write; as root, say so now. */
+	if (rs && geteuid() == 0)
+		ruleset_check_trust(rs, DIAG_WARNING, &diags);
 	diag_list_print(stderr, &diags);
 	if (json) {
 		print_json(stdout, file, rs, &diags);

@@ -2,6 +2,7 @@
 #include "tools/nft_common.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "tools/cli.h"
 
@@ -27,6 +28,14 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 	diag_list_clear(&diags);
 	if (!*rs) {
 		cli_error(cmd, "%s has errors; nothing was changed", file);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "load") == 0 && ruleset_check_trust(*rs, DIAG_ERROR, &diags)) {
+		diag_list_print(stderr, &diags);
+		diag_list_clear(&diags);
+		cli_error(cmd, "refusing rule files an unprivileged user could change; nothing was changed");
+		ruleset_free(*rs);
+		*rs = NULL;
 		return EXIT_USAGE;
 	}
 	if (nft_plan_build(*rs, plan, &err) < 0) {

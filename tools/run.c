@@ -119,6 +119,11 @@ static struct ruleset *load_rules(const char *path)
 	struct diag_list diags = { 0 };
 	struct ruleset *rs = ruleset_from_file(path, &diags);
 
+	if (rs && ruleset_check_trust(rs, DIAG_ERROR, &diags)) {
+		ruleset_free(rs);
+		rs = NULL;
+		fprintf(stderr, "%s run: refusing rule files an unprivileged user could change\n", prog);
+	}
 	diag_list_print(stderr, &diags);
 	diag_list_clear(&diags);
 	return rs;
