@@ -23,9 +23,9 @@ Standard library only (scapy is slow to import; only inject.py uses it).
                                  (both port orders) and not link-local
                                  ICMPv6 control (ND, MLD)
   replayflows JSONFILE --iface NAME
-                                 flows ifwall replay --json says passed on
-                                 NAME, oriented as sent by this host, in the
-                                 same form as 'flows'
+                                 flows ifwall replay --json --leaks says
+                                 passed out on NAME, in the same form as
+                                 'flows'
 """
 import errno
 import json
@@ -427,13 +427,21 @@ def walk_flows(value):
 
 
 def replay_flows(args):
+    """Flows replay says passed out on IFACE: those it flags as leaks
+    ("leak": true, from --leaks) on that interface, or, from a replay that
+    does not flag them, the passed flows whose first packet went out."""
     path, iface = args[0], args[args.index("--iface") + 1]
     with open(path) as f:
         text = f.read()
     counts = {}
     for doc in json_objects(text):
         for fl in walk_flows(doc):
-            if fl.get("verdict") != "pass" or fl.get("iface") != iface:
+            if fl.get("iface") != iface:
+                continue
+            if "leak" in fl:
+                if fl["leak"] is not True:
+                    continue
+            elif fl.get("verdict") != "pass" or fl.get("dir") != "out":
                 continue
             proto = fl["proto"]
             if isinstance(proto, int) or str(proto).isdigit():
@@ -446,8 +454,6 @@ def replay_flows(args):
             if proto == "icmp6" and (dst.startswith("fe8") or dst.startswith("ff02:")):
                 continue  # link-local ICMPv6 control: left out on both sides
             key = (proto, src, int(sport), dst, int(dport))
-            if fl.get("dir") == "in":  # passed by a reply seen first: orient as sent
-                key = (proto, dst, int(dport), src, int(sport))
             counts[key] = counts.get(key, 0) + int(fl.get("packets") or 1)
     print_flows(counts)
 
