@@ -14,6 +14,7 @@
 #include "filter/engine.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -90,6 +91,9 @@ struct flow_entry {
 	uint64_t id;
 	struct flow_entry *lru_prev, *lru_next; /* also the pool's free list */
 };
+
+/* The memory budget (under 200 bytes per flow with the hash buckets). */
+_Static_assert(sizeof(struct flow_entry) <= 176, "flow entries grew");
 
 struct lru_list {
 	struct flow_entry *head, *tail;
@@ -189,12 +193,10 @@ static inline uint32_t seeded_hash(const void *key, size_t len)
 	return (uint32_t)(sum ^ (sum >> 32));
 }
 
-static void init_seed(void)
+static void init_seed_once(void)
 {
 	uint64_t s = 0;
 
-	if (hash_seed)
-		return;
 	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -206,6 +208,14 @@ static void init_seed(void)
 		hash_keys[i] = (uint32_t)s;
 	}
 	hash_seed = s | 1;
+}
+
+/* Once per process: tables in other threads hash with the same keys. */
+static void init_seed(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, init_seed_once);
 }
 
 /* uthash doubles its bucket array whenever one chain grows long, and never
