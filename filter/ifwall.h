@@ -28,6 +28,7 @@
 #ifndef IFWALL_H
 #define IFWALL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -317,6 +318,63 @@ struct ifw_divert_stats {
  * is left installed) or the queue broke; err says what. */
 int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 		   struct ifw_divert_stats *stats, struct ifw_error *err);
+
+/* --- tun: ifwall as the only path out of a network namespace ------------- */
+
+/* The 'ifwall run --backend tun' path: two TUN devices, one moved into the
+ * client namespace as its route out, the engine deciding every packet in
+ * both directions on the interface the host would route it through. */
+struct ifw_tun_options {
+	const char *netns;         /* client namespace: a name under
+				    * /var/run/netns, or a path; required */
+	const char *prefixes;      /* client side, "100.64.0.0/30" or an IPv4
+				    * and an IPv6 prefix separated by a comma;
+				    * NULL: 100.64.0.0/30 */
+	const char *client_ifname; /* NULL: "ifw0" */
+	const char *host_ifname;   /* NULL: "ifw1" */
+	unsigned mtu;              /* 0: 1500 */
+	FILE *log;                 /* one JSON line per flow decision; NULL: none */
+	FILE *messages;            /* human-readable events (set up, reloads
+				    * with diagnostics, teardown); NULL: none */
+	const char *reload_path;   /* *reload parses this rule file again (a
+				    * file with errors keeps the old set);
+				    * NULL: reloads are ignored */
+};
+
+struct ifw_tun_stats {
+	uint64_t from_client, from_host; /* packets read */
+	uint64_t passed, blocked, rejected;
+	uint64_t undecodable;            /* dropped: not a valid IP packet */
+	uint64_t no_route;               /* dropped: the host has no route */
+	uint64_t reloads, reload_failures;
+};
+
+/* Sets the path up, runs the packet loop until *stop becomes non-zero, then
+ * tears everything down (devices, addresses, routes, sysctls it changed).
+ * Blocks the calling thread. The caller's signal handlers just set *stop
+ * and *reload; SIGHUP, SIGTERM and SIGINT are blocked in the calling thread
+ * while a packet is handled and delivered while it waits. When *reload is
+ * set, reload_path is parsed again and flows are re-checked against the
+ * new set. rs stays the caller's and must outlive the call. stats may be
+ * NULL. Returns 0 after *stop; -EFAULT (rs, o, o->netns or stop NULL),
+ * -EINVAL (bad prefixes), -EPERM, or another -errno when setting up failed
+ * (nothing is left behind) or the path broke; err says what. */
+int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
+		volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
+		struct ifw_tun_stats *stats, struct ifw_error *err);
+
+/* --- answering 'reject' in a packet loop ---------------------------------- */
+
+#define IFW_REJECT_MAX 1280 /* room ifw_reject_build() needs */
+
+/* Writes into out the answer a 'reject' verdict gives to the IP packet
+ * packet, addressed back to its sender: a TCP RST for TCP, an ICMP/ICMPv6
+ * "administratively prohibited" unreachable otherwise. Write it back where
+ * the packet came from (the TUN device). Returns its length; 0 when no
+ * answer is due (the packet is a RST, an ICMP error, a non-first fragment,
+ * multicast or broadcast, or malformed); -EFAULT for NULL; -ENOBUFS when
+ * size < IFW_REJECT_MAX. */
+int ifw_reject_build(const void *packet, size_t len, void *out, size_t size);
 
 #ifdef __cplusplus
 }

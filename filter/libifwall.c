@@ -12,6 +12,7 @@
 
 #include "backends/divert.h"
 #include "backends/nft.h"
+#include "backends/tun.h"
 #include "filter/engine.h"
 #include "filter/ifwall.h"
 #include "filter/pktdesc.h"
@@ -715,4 +716,116 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 		stats->reload_failures = st.reload_failures;
 	}
 	return ret < 0 ? error_set(err, ret, message) : 0;
+}
+
+/* --- tun ----------------------------------------------------------------- */
+
+/* "A/n" or "A/n,B/m" into prefixes; returns the count or -EINVAL. */
+static int prefixes_parse(const char *text, struct ifw_prefix *out, size_t max)
+{
+	size_t n = 0;
+
+	while (*text) {
+		char item[64];
+		size_t len = strcspn(text, ",");
+
+		if (n == max || len == 0 || len >= sizeof(item))
+			return -EINVAL;
+		memcpy(item, text, len);
+		item[len] = 0;
+		if (ifw_prefix_parse(item, &out[n++]) < 0)
+			return -EINVAL;
+		text += len;
+		if (*text == ',')
+			text++;
+	}
+	return (int)n;
+}
+
+struct tun_reload {
+	const char *path;
+	FILE *messages;
+};
+
+static struct ruleset *tun_reload_rules(void *ctx)
+{
+	const struct tun_reload *r = ctx;
+	struct diag_list diags = { 0 };
+	struct ruleset *rs;
+
+	if (!r->path)
+		return NULL;
+	pthread_mutex_lock(&parse_lock);
+	rs = ruleset_from_file(r->path, &diags);
+	pthread_mutex_unlock(&parse_lock);
+	if (r->messages && diags.count)
+		diag_list_print(r->messages, &diags);
+	diag_list_clear(&diags);
+	return rs;
+}
+
+int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
+		volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
+		struct ifw_tun_stats *stats, struct ifw_error *err)
+{
+	static volatile sig_atomic_t never;
+	struct tun_options opts;
+	struct tun_reload r;
+	struct tun_stats st;
+	char message[512] = "";
+	int n, ret;
+
+	error_clear(err);
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if (!rs || !o || !o->netns || !stop)
+		return error_set(err, -EFAULT, "no rule set, options, namespace or stop flag");
+	memset(&opts, 0, sizeof(opts));
+	opts.netns = o->netns;
+	if (o->prefixes) {
+		n = prefixes_parse(o->prefixes, opts.prefixes, TUN_MAX_PREFIXES);
+		if (n < 0)
+			return error_set(err, -EINVAL, "invalid client prefixes");
+		opts.nprefixes = (size_t)n;
+		ret = tun_prefixes_check(opts.prefixes, opts.nprefixes, message, sizeof(message));
+		if (ret < 0)
+			return error_set(err, ret, message);
+	}
+	opts.client_ifname = o->client_ifname;
+	opts.host_ifname = o->host_ifname;
+	opts.mtu = o->mtu;
+	opts.log = o->log;
+	opts.messages = o->messages;
+	r.path = o->reload_path;
+	r.messages = o->messages;
+	opts.reload = tun_reload_rules;
+	opts.reload_ctx = &r;
+	opts.error = message;
+	opts.error_size = sizeof(message);
+	memset(&st, 0, sizeof(st));
+	ret = tun_backend_run(rs->rs, o->reload_path, &opts, stop, reload ? reload : &never, &st);
+	if (stats) {
+		stats->from_client = st.from_client;
+		stats->from_host = st.from_host;
+		stats->passed = st.passed;
+		stats->blocked = st.blocked;
+		stats->rejected = st.rejected;
+		stats->undecodable = st.undecodable;
+		stats->no_route = st.no_route;
+		stats->reloads = st.reloads;
+		stats->reload_failures = st.reload_failures;
+	}
+	return ret < 0 ? error_set(err, ret, message[0] ? message : strerror(-ret)) : 0;
+}
+
+int ifw_reject_build(const void *packet, size_t len, void *out, size_t size)
+{
+	size_t n;
+
+	if (!packet || !out)
+		return -EFAULT;
+	if (size < IFW_REJECT_MAX)
+		return -ENOBUFS;
+	n = tun_reject_build(packet, len, out, size);
+	return (int)n;
 }

@@ -204,6 +204,20 @@ int main(void)
 	unlink(path);
 	rmdir(dir);
 
+	/* Reject answers for a packet loop. */
+	uint8_t answer[IFW_REJECT_MAX];
+	len = ipv4_packet(pkt, 17, client, dns, 5353, 53);
+	int alen = ifw_reject_build(pkt, len, answer, sizeof(answer));
+	CHECK("reject-udp-icmp", alen >= 20 + 8 + 20 && answer[9] == 1 && answer[20] == 3 &&
+				 answer[21] == 13 && !memcmp(answer + 16, client, 4) &&
+				 !memcmp(answer + 12, dns, 4));
+	len = ipv4_packet(pkt, 6, client, web, 40000, 443);
+	alen = ifw_reject_build(pkt, len, answer, sizeof(answer));
+	CHECK("reject-tcp-rst", alen >= 40 && answer[9] == 6 && (answer[33] & 0x04) &&
+				answer[22] == (40000 >> 8) && answer[23] == (40000 & 0xff));
+	CHECK("reject-small-buffer", ifw_reject_build(pkt, len, answer, 100) == -ENOBUFS);
+	CHECK("reject-null", ifw_reject_build(NULL, len, answer, sizeof(answer)) == -EFAULT);
+
 	/* Parsing from several threads at once. */
 	pthread_t threads[4];
 	struct parse_job jobs[4] = { { 0 } };

@@ -3,7 +3,8 @@
 # with real traffic: in a network namespace the host routes 10.99.0.0/24
 # into the TUN device the example reads; the example plays the far end
 # (answers pings, echoes UDP) for what the rules pass. Pings and UDP that
-# pass get their answers, the others do not, SIGHUP reloads the rules, and
+# pass get their answers, blocked ones nothing, rejected ones an ICMP
+# error (ifw_reject_build), SIGHUP reloads the rules, and
 # the verdict counts the example prints at exit are exactly the expected.
 set -u
 cd "${TOP:?}"
@@ -47,11 +48,11 @@ if grep -q 'ready (3 rules)' "$dir/err"; then echo "PASS tunloop-starts"; else
 
 # The client side: ICMP echo (raw socket) and UDP, from inside the netns.
 # Prints how many of COUNT probes got their answer.
-probe() { # icmp|udp DST [PORT] COUNT
+probe() { # icmp|udp|udp-connected DST [PORT] COUNT
 	ip netns exec "$ns" /usr/bin/python3 - "$@" <<'PY'
 import os, socket, struct, sys, time
 kind, dst = sys.argv[1], sys.argv[2]
-port = int(sys.argv[3]) if kind == "udp" else 0
+port = int(sys.argv[3]) if kind != "icmp" else 0
 count = int(sys.argv[-1])
 
 def csum(b):
@@ -80,6 +81,17 @@ if kind == "icmp":
             if peer[0] == dst and icmp[0] == 0 and icmp[4:8] == body[:4] and csum(icmp) == 0:
                 answers += 1
                 break
+elif kind == "udp-connected":
+    # A connected socket sees the ICMP error a reject sends back.
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1.0)
+    s.connect((dst, port))
+    try:
+        s.send(b"x"); s.recv(100); answers = "answer"
+    except socket.timeout:
+        answers = "none"
+    except OSError as e:
+        answers = "error %d" % e.errno
 else:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(1.0)
@@ -104,6 +116,8 @@ if [ "$n" = 0 ]; then echo "PASS ping-blocked"; else echo "FAIL ping-blocked: $n
 n=$(probe udp 10.99.0.2 7 2); if [ "$n" = 2 ]; then echo "PASS udp-echoed"; else echo "FAIL udp-echoed: $n of 2"; fi
 n=$(probe udp 10.99.0.2 9 2); if [ "$n" = 0 ]; then echo "PASS udp-rejected"; else echo "FAIL udp-rejected: $n answers"; fi
 n=$(probe udp 10.99.0.2 53 1); if [ "$n" = 0 ]; then echo "PASS udp-default"; else echo "FAIL udp-default: $n answers"; fi
+# EHOSTUNREACH (113): ICMP administratively prohibited, from the example.
+n=$(probe udp-connected 10.99.0.2 9 1); if [ "$n" = "error 113" ]; then echo "PASS udp-reject-answered"; else echo "FAIL udp-reject-answered: $n"; fi
 
 # Reload: everything blocked now; a new ping gets no answer.
 echo 'block all' >"$dir/vpn.rules"
@@ -113,7 +127,7 @@ if [ "$n" = 0 ]; then echo "PASS reload-blocks"; else echo "FAIL reload-blocks: 
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 if [ $rc -eq 0 ]; then echo "PASS exits-cleanly"; else echo "FAIL exits-cleanly: exit $rc"; fi
-want='out pass 5 block 5 reject 2
+want='out pass 5 block 5 reject 3
 in pass 5 block 0 reject 0
 invalid 0'
 got=$(cat "$dir/out")

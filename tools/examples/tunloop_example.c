@@ -10,8 +10,9 @@
  * without a server: a passed ICMP/ICMPv6 echo request is answered with an
  * echo reply and a passed UDP datagram is echoed back. Each reply is decided
  * too (as 'in', where flow state lets it through) before it is written to
- * the device. Blocked and rejected packets are dropped (a full client would
- * answer a reject with a RST or an ICMP unreachable).
+ * the device. Blocked packets are dropped; a rejected one is answered, as
+ * the kernel would, with the TCP RST or ICMP unreachable ifw_reject_build()
+ * makes, written back to the device.
  *
  * The rules see the packets on IFNAME (default: TUNDEV), 'out' for what the
  * host sends into the tunnel, 'in' for what comes back. SIGHUP reloads RULES
@@ -178,7 +179,7 @@ int main(int argc, char **argv)
 	struct ifw_ruleset *rs;
 	struct counters counters = { 0 };
 	struct sigaction sa;
-	uint8_t buf[65536];
+	uint8_t buf[65536], answer[IFW_REJECT_MAX];
 	int verbose = 0, opt, fd, err;
 
 	while ((opt = getopt(argc, argv, "vi:h")) != -1) {
@@ -248,6 +249,13 @@ int main(int argc, char **argv)
 			continue;
 		}
 		count(&counters, IFW_OUT, &d, buf, verbose);
+		if (d.verdict == IFW_REJECT) {
+			int alen = ifw_reject_build(buf, (size_t)n, answer, sizeof(answer));
+
+			if (alen > 0 && write(fd, answer, (size_t)alen) != alen)
+				perror("tunloop_example: write");
+			continue;
+		}
 		if (d.verdict != IFW_PASS || !make_reply(buf, (size_t)n))
 			continue;
 		/* The far end's answer, coming back through the tunnel. */
