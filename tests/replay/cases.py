@@ -199,7 +199,8 @@ def main_scenario(tmp):
     leak = [f for f in flows if f['iface'] == 'eth0' and f['dport'] == 51820]
     check('json endpoint flow', len(leak) == 1 and leak[0]['verdict'] == 'pass' and
           leak[0]['rule'] == 'ks.rules:4' and leak[0]['sport'] == 41000 and
-          leak[0]['src'] == ETH4 and leak[0]['packets'] == 2, leak)
+          leak[0]['src'] == ETH4 and leak[0]['packets'] == 2 and
+          leak[0]['bytes'] == (20 + 8 + 148) + (20 + 8 + 92), leak)
     moved = [f for f in flows if f['iface'] == 'eth0' and f['dport'] == 80]
     check('json moved tunnel flow blocked', len(moved) == 1 and
           moved[0]['verdict'] == 'reject' and moved[0]['rule'] == 'default', moved)
@@ -375,6 +376,25 @@ def link_types(tmp):
     check('bad local exit 2', rc == 2, rc)
 
 
+def orphan_fragments(tmp):
+    """Non-first fragments whose first fragment was never seen are blocked,
+    even where their flow would pass (wg0); after a first fragment that
+    passed, the rest of that datagram passes."""
+    orphan4 = IP(src=WG4, dst=WEB, id=31, frag=100, proto=17) / Raw(b'o' * 64)
+    orphan6 = IPv6(src=WG6, dst=WEB6, nh=44) / IPv6ExtHdrFragment(nh=17, offset=50, m=0, id=32) / Raw(b'z' * 64)
+    frags = fragment(IP(src=WG4, dst=WEB, id=33) / UDP(sport=50030, dport=7000) / Raw(b'x' * 2000), fragsize=800)
+    pk = [('wg0', 'out', orphan4), ('wg0', 'out', orphan6)] + [('wg0', 'out', f) for f in frags]
+    cap.write_pcap(os.path.join(tmp, 'orphans.pcap'), cap.LINUX_SLL2, sll2_frames(pk, extra_tail=False))
+    rc, out, err = replay(tmp, ['--json', '--ifmap', IFMAP, 'ks.rules', 'orphans.pcap'])
+    objs = [json.loads(line) for line in out.splitlines()]
+    s = objs[-1] if objs else {}
+    flows = [o for o in objs if o.get('type') == 'flow']
+    check('orphan fragments blocked', rc == 0 and s.get('packets_blocked') == 2 and
+          s.get('packets_passed') == len(frags), s)
+    check('fragments follow the first', len(flows) == 1 and flows[0]['packets'] == len(frags) == 3 and
+          flows[0]['verdict'] == 'pass' and flows[0]['dport'] == 7000, flows)
+
+
 def skip_interfaces(tmp):
     """'set skip on lo': lo's packets pass unfiltered and make no flow, but
     --leaks still sees them go out."""
@@ -407,6 +427,7 @@ def main():
         main_scenario(tmp)
         link_types(tmp)
         skip_interfaces(tmp)
+        orphan_fragments(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failures else 0
