@@ -2,6 +2,7 @@
  * with libnftnl and sent as one batch (one kernel transaction). In each of
  * the input, output and forward chains:
  *
+ *   0. ct mark & CT_PASS: accept (the fast path of passed flows: one rule)
  *   1. ct mark & PENDING and meta mark & PKT_MASK == PKT_PASS:
  *        meta mark &= ~PKT_MASK; ct mark = ct mark & ~CT_MASK | CT_PASS; accept
  *   2. ct mark & PENDING and meta mark & PKT_MASK == PKT_REJECT and tcp:
@@ -199,6 +200,7 @@ static bool match_verdict_mark(struct nftnl_rule *r, uint32_t value)
 }
 
 enum rule_kind {
+	RULE_FAST_PATH,
 	RULE_PASS,
 	RULE_REJECT_TCP,
 	RULE_REJECT_OTHER,
@@ -211,6 +213,10 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind,
 	uint8_t tcp = IPPROTO_TCP;
 
 	switch (kind) {
+	case RULE_FAST_PATH:
+		return load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+		       masked_cmp(r, NFT_CMP_EQ, DIVERT_CT_PASS, DIVERT_CT_PASS) &&
+		       verdict(r, NF_ACCEPT);
 	case RULE_PASS:
 		return match_verdict_mark(r, DIVERT_PKT_PASS) &&
 		       load_meta(r, NFT_META_MARK, NFT_REG_1) &&
@@ -302,6 +308,7 @@ static int rule_msg(struct batch *bt, const char *chain, enum rule_kind kind,
 		    enum divert_queue_kind qkind, uint16_t num, bool fail_open)
 {
 	static const char *what[] = {
+		[RULE_FAST_PATH] = "adding the fast path rule",
 		[RULE_PASS] = "adding the pass rule",
 		[RULE_REJECT_TCP] = "adding the TCP reject rule (nft_reject)",
 		[RULE_REJECT_OTHER] = "adding the ICMP reject rule (nft_reject)",
@@ -447,7 +454,7 @@ static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
 		   char *err, size_t errlen)
 {
 	static const enum rule_kind order[] = {
-		RULE_PASS, RULE_REJECT_TCP, RULE_REJECT_OTHER, RULE_QUEUE,
+		RULE_FAST_PATH, RULE_PASS, RULE_REJECT_TCP, RULE_REJECT_OTHER, RULE_QUEUE,
 	};
 	struct batch bt;
 	int r = batch_init(&bt);
