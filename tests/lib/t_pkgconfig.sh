@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 'make install' into a DESTDIR, then the "Use from C" example of
-# tools/README-libifwall.md is compiled against the installed header and
+# tools/README-libifwall.md (and README.md, which must carry the same) is
+# compiled against the installed header and
 # library through pkg-config (PKG_CONFIG_PATH into the DESTDIR), run, and its
 # output compared with the one the README states. Then the same program
 # linked statically with libifwall.a and 'pkg-config --static'.
@@ -20,6 +21,16 @@ fi
 awk '/^```c$/ {on=1; next} on && /^```$/ {exit} on {print}' "$readme" >"$dest/example.c"
 want=$(awk '/^It prints:$/ {on=1; next} on && /^```/ {if (started) exit; started=1; next} on && started {print}' "$readme")
 lines=$(grep -c . "$dest/example.c")
+# README.md's "Use from C" section carries the same example and output.
+if grep -q '^## Use from C' README.md; then
+	awk '/^## Use from C/ {sec=1} sec && /^```c$/ {on=1; next} on && /^```$/ {exit} on {print}' README.md >"$dest/top.c"
+	top_want=$(awk '/^## Use from C/ {sec=1} sec && /^It prints:$/ {on=1; next} on && /^```/ {if (started) exit; started=1; next} on && started {print}' README.md)
+	if cmp -s "$dest/example.c" "$dest/top.c" && [ "$top_want" = "$want" ]; then
+		echo "PASS readme-md-same-example"
+	else
+		echo "FAIL readme-md-same-example: README.md's Use from C differs from $readme"
+	fi
+fi
 if [ "$lines" -gt 0 ] && [ "$lines" -le 20 ] && [ -n "$want" ]; then
 	echo "PASS readme-example-found ($lines lines)"
 else
