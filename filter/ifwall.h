@@ -5,11 +5,14 @@
  *   #include <ifwall.h>      cc prog.c $(pkg-config --cflags --libs libifwall)
  *
  * Conventions, for every function below:
- * - Errors are returned as a negative errno value (-EINVAL, -ENOMEM, ...);
- *   0 or a non-negative count means success. Functions that create an
+ * - A function that can fail returns an int: a negative errno value
+ *   (-EINVAL, -ENOMEM, ...) on failure, 0 or a non-negative count on
+ *   success; each function lists its errors. Functions that create an
  *   object return it through an out-parameter and set it to NULL on error.
- *   The library never prints, never calls exit(), never raises signals and
- *   never changes the process's signal handlers.
+ * - The library never prints on its own (only to a FILE * the caller hands
+ *   it), never calls exit(), never raises signals and never installs
+ *   signal handlers. Only the blocking loops (ifw_divert_run, ifw_tun_run)
+ *   change the calling thread's signal mask while they run, as they say.
  * - Every handle is opaque and has exactly one *_free() function, which
  *   accepts NULL.
  * - Strings the library returns through a struct or a const char * belong
@@ -21,8 +24,8 @@
  *   (ifw_ruleset_from_*) may be called from several threads at once (the
  *   library serialises what is not reentrant inside it). A flow table is
  *   not locked: use one per thread, or serialise calls on it yourself.
- *   The nft functions may be called from any thread; each uses its own
- *   netlink socket.
+ *   The nft functions may be called from any thread; each call uses its
+ *   own netlink socket. The loops block the thread that calls them.
  *
  * Symbols are versioned (IFWALL_0.1); SONAME libifwall.so.0. */
 #ifndef IFWALL_H

@@ -16,6 +16,21 @@ if ! $CC -std=gnu11 -Wall -Wextra -Werror -g $san -Ifilter -Itests/unit -I. -o "
 	echo "FAIL api-build: $(head -5 "$bin.log" | tr '\n' ' ')"; rm -f "$bin.log"; exit 1
 fi
 rm -f "$bin.log"
+# The header stands alone, in strict C99 and in C++.
+printf '#include <ifwall.h>\nint main(void) { return ifw_version() == 0; }\n' >"$bin.c"
+if $CC -std=c99 -pedantic -Wall -Wextra -Werror -Ifilter -fsyntax-only "$bin.c" 2>"$bin.log"; then
+	echo "PASS header-c99"
+else
+	echo "FAIL header-c99: $(head -3 "$bin.log" | tr '\n' ' ')"
+fi
+if ! command -v g++ >/dev/null; then
+	echo "SKIP header-cxx: no g++"
+elif g++ -x c++ -Wall -Wextra -Werror -Ifilter -fsyntax-only "$bin.c" 2>"$bin.log"; then
+	echo "PASS header-cxx"
+else
+	echo "FAIL header-cxx: $(head -3 "$bin.log" | tr '\n' ' ')"
+fi
+rm -f "$bin.c" "$bin.log"
 if ! ldd "$bin" | grep -q "$TOP/$O/libifwall.so.0"; then
 	echo "FAIL api-links-shared: $(ldd "$bin" | grep ifwall)"
 fi
