@@ -144,7 +144,14 @@ void flow_table_free(struct flow_table *ft);
  * decided as new. Non-first fragments follow the decision of their first
  * fragment, and are blocked when it is unknown. *flow (if not NULL) gets the
  * flow the packet was counted in (valid until the next call). now is in
- * nanoseconds. */
+ * nanoseconds.
+ * A flow whose first packet was blocked is kept (for reporting): a packet
+ * the rules cannot tell from that first one (same direction and owner) gets
+ * the same verdict without evaluation; any other is decided anew, and if it
+ * passes, a passed flow starting with it replaces the blocked one. An ICMP
+ * error quoting a packet of a passed flow on the same interface passes by
+ * that flow (like conntrack's RELATED). Rule pointers refer to the rule set
+ * last given to flow_table_recheck() (or to the packet calls before it). */
 struct decision flow_table_packet(struct flow_table *ft,
 				  const struct ruleset *rs,
 				  const struct packet *p, uint64_t now,

@@ -78,6 +78,8 @@ enum {
 	FLOW_HAS_MARK = 0x08,
 	FLOW_HAS_PORTS = 0x10,
 	FLOW_HAS_ICMP = 0x20,
+	FLOW_FIN_A = 0x40,     /* a FIN seen from side a of the key */
+	FLOW_FIN_B = 0x80,
 };
 
 struct flow_entry {
@@ -729,8 +731,6 @@ static struct flow_entry *flow_create(struct flow_table *ft,
 	e->last_seen = now;
 	e->id = ft->next_id++;
 	e->tclass = (uint8_t)class_of(p);
-	if (e->tclass == CLASS_TCP && (p->tcp_flags & (TCP_FIN | TCP_RST)))
-		e->tclass = CLASS_TCP_CLOSED;
 	hash_oom = false;
 	HASH_ADD(hh, ft->flows, key, sizeof(e->key), e);
 	if (hash_oom) {
@@ -744,6 +744,23 @@ static struct flow_entry *flow_create(struct flow_table *ft,
 	return e;
 }
 
+/* Notes a FIN or RST of p in e; true once the connection is closed: a
+ * RST, or a FIN from each side (a half-closed connection may still carry
+ * data for a long time). */
+static bool tcp_closing(struct flow_entry *e, const struct packet *p)
+{
+	bool from_a;
+
+	if (p->tcp_flags & TCP_RST)
+		return true;
+	if (!(p->tcp_flags & TCP_FIN))
+		return false;
+	from_a = p->sport == e->key.port_a &&
+		 memcmp(p->src.a, e->key.addr_a, addr_bytes(e->key.family)) == 0;
+	e->flags |= from_a ? FLOW_FIN_A : FLOW_FIN_B;
+	return (e->flags & (FLOW_FIN_A | FLOW_FIN_B)) == (FLOW_FIN_A | FLOW_FIN_B);
+}
+
 /* Counts a packet in e and refreshes its place in the LRU. */
 static void flow_touch(struct flow_table *ft, struct flow_entry *e,
 		       const struct packet *p, uint64_t now)
@@ -752,8 +769,7 @@ static void flow_touch(struct flow_table *ft, struct flow_entry *e,
 	e->bytes += p->len;
 	if (now > e->last_seen)
 		e->last_seen = now;
-	if (e->tclass == CLASS_TCP && p->proto == 6 &&
-	    (p->tcp_flags & (TCP_FIN | TCP_RST))) {
+	if (e->tclass == CLASS_TCP && p->proto == 6 && tcp_closing(e, p)) {
 		lru_unlink(ft, e);
 		e->tclass = CLASS_TCP_CLOSED;
 		lru_append(ft, e);
@@ -810,6 +826,10 @@ static struct decision fragment_decision(struct flow_table *ft,
 	}
 	if (!f)
 		return d;
+	if (now > f->last_seen && now - f->last_seen > FRAG_TIMEOUT_NS) {
+		frag_remove(ft, f);
+		return d;
+	}
 	HASH_FIND(hh, ft->flows, &f->flow, sizeof(f->flow), e);
 	d.verdict = (enum verdict)f->verdict;
 	d.rule = f->rule;

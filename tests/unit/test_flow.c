@@ -353,8 +353,11 @@ static void test_timeouts(void)
 	flow_table_packet(ft, &rs, &c, 0, NULL);
 	c.tcp_flags = 0x11; /* FIN ACK */
 	flow_table_packet(ft, &rs, &c, 1 * SEC, NULL);
-	CHECK("nothing expired early", flow_table_expire(ft, 10 * SEC) == 0 && flow_table_count(ft) == 3);
-	CHECK("closed tcp expires after its short timeout", flow_table_expire(ft, 12 * SEC) == 1 &&
+	CHECK("half-closed tcp keeps its long timeout", flow_table_expire(ft, 12 * SEC) == 0);
+	struct packet cr = reply(c);
+	flow_table_packet(ft, &rs, &cr, 2 * SEC, NULL);
+	CHECK("nothing expired early", flow_table_expire(ft, 11 * SEC) == 0 && flow_table_count(ft) == 3);
+	CHECK("closed tcp expires after its short timeout", flow_table_expire(ft, 13 * SEC) == 1 &&
 	      ended.count == 1 && ended.sports[0] == 1002);
 	CHECK("udp expires after 60 s", flow_table_expire(ft, 61 * SEC) == 1 && ended.sports[1] == 1000);
 	/* A reply after the timeout, without an expire call, is new. */
