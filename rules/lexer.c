@@ -76,7 +76,7 @@ static struct token error_token(struct lexer *lx, size_t start, size_t end,
 	return t;
 }
 
-/* '# PATH:LINE' with optional trailing blanks; text excludes the '#'. */
+/* '# PATH:LINE' with optional trailing blanks; s excludes the '#'. */
 static void parse_marker(const char *s, size_t n, struct origin_marker *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -93,9 +93,9 @@ static void parse_marker(const char *s, size_t n, struct origin_marker *m)
 	for (size_t i = colon; i < n; i++)
 		if (!isdigit((unsigned char)s[i]))
 			return;
+	/* Any file name without blanks or control characters. */
 	for (size_t i = 0; i + 1 < colon; i++)
-		if (!is_word_char((unsigned char)s[i]) && s[i] != '#' && s[i] != '$' &&
-		    s[i] != '<' && s[i] != '>' && s[i] != '(' && s[i] != ')')
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] == 0x7f)
 			return;
 	int line = 0;
 	for (size_t i = colon; i < n; i++)
