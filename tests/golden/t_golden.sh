@@ -16,6 +16,10 @@ tmp=$(mktemp -d /tmp/ifwall-golden.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 pass() { echo "PASS $1"; }
+# 'check' as root warns about rule files others could write (ownership of
+# the checkout); that is not what these files test.
+untrusted='an unprivileged user could change the rules'
+strip_trust() { grep -v -- "$untrusted" "$1" >"$1.tmp"; mv "$1.tmp" "$1"; }
 fail() { echo "FAIL $1: $2"; }
 
 # expect_same NAME EXPECTED_FILE GOT_FILE
@@ -49,6 +53,7 @@ for f in valid/*.rules; do
 	name=valid/$(basename "$n")
 	"$IFWALL" check "$f" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
+	strip_trust "$tmp/err"
 	if [ $rc -eq 0 ]; then pass "$name/exit"; else fail "$name/exit" "exit $rc: $(head -3 "$tmp/err" | tr '\n' '|')"; fi
 	expect_same "$name/stdout" "$n.out" "$tmp/out"
 	if [ -f "$n.err" ] || [ -s "$tmp/err" ]; then
@@ -76,6 +81,7 @@ for f in invalid/*.rules; do
 	name=invalid/$(basename "$n")
 	"$IFWALL" check "$f" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
+	strip_trust "$tmp/err"
 	if [ $rc -eq 2 ] && [ ! -s "$tmp/out" ]; then
 		pass "$name/exit"
 	else
@@ -91,6 +97,7 @@ for f in "$examples"/*.rules; do
 	name=examples/${b%.rules}
 	(cd "$examples" && "$IFWALL" check "$b") >"$tmp/out" 2>"$tmp/err"
 	rc=$?
+	strip_trust "$tmp/err"
 	if [ $rc -eq 0 ] && [ ! -s "$tmp/err" ] && [ -s "$tmp/out" ]; then
 		pass "$name/check"
 	else
@@ -127,7 +134,7 @@ json_check() {
 		fail "$name" "exit $rc (want $want_rc)"
 		return
 	fi
-	if /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $script" "$tmp/json" 2>"$tmp/pyerr"; then
+	if /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['diagnostics'] = [x for x in d['diagnostics'] if '$untrusted' not in x['message']]; $script" "$tmp/json" 2>"$tmp/pyerr"; then
 		pass "$name"
 	else
 		fail "$name" "$(tail -1 "$tmp/pyerr")"

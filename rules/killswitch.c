@@ -1,0 +1,354 @@
+/* The killswitch preset: the block as written (kept for the printer) and
+ * its expansion into ordinary rules, in the order of design.md, each parsed
+ * from generated text at the location of the line that produced it. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "rules/parser.h"
+
+void killswitch_free(struct killswitch *ks)
+{
+	if (!ks)
+		return;
+	ifmatch_free_items(&ks->tunnel);
+	for (size_t i = 0; i < ks->nendpoints; i++)
+		free(ks->endpoints[i].user_name);
+	free(ks->endpoints);
+	free(ks->dns_text);
+	free(ks);
+}
+
+/* --- killswitch ----------------------------------------------------------------- */
+
+struct ks_parse {
+	struct killswitch *ks;
+	size_t endpoints_cap;
+	struct loc at, tunnel_at, dns_at, lan_at, dhcp_at;
+	struct loc *endpoint_at;
+};
+
+static bool parse_endpoint(struct parser *p, struct killswitch_endpoint *e)
+{
+	bool seen_port = false, seen_proto = false, seen_user = false, seen_mark = false;
+	uint64_t v;
+
+	memset(e, 0, sizeof(*e));
+	if (!parse_prefix_tok(p, &e->addr))
+		return false;
+	while (!at_end(p) && p->tok.type != TOK_RBRACE) {
+		if (tok_is(p, "port")) {
+			if (parser_duplicate(p, seen_port))
+				return false;
+			seen_port = e->has_port = true;
+			parser_next(p);
+			if (p->tok.type != TOK_WORD)
+				return parser_expected(p, "a port number");
+			int err = parse_number(p->tok.text, p->tok.len, 65535, &v);
+			if (err == -ERANGE || (!err && v == 0))
+				return parser_error(p, &p->tok.loc, "endpoint port out of range (1-65535)");
+			if (err)
+				return parser_error(p, &p->tok.loc, "invalid endpoint port (one number)");
+			e->port = (uint16_t)v;
+			parser_next(p);
+		} else if (tok_is(p, "proto")) {
+			if (parser_duplicate(p, seen_proto))
+				return false;
+			seen_proto = true;
+			parser_next(p);
+			struct loc at = p->tok.loc;
+			if (!parse_proto_value(p, &e->proto))
+				return false;
+			if (e->proto != 6 && e->proto != 17)
+				return parser_error(p, &at, "endpoint proto must be udp or tcp");
+		} else if (tok_is(p, "user")) {
+			if (parser_duplicate(p, seen_user))
+				return false;
+			seen_user = e->has_user = true;
+			parser_next(p);
+			if (!parse_user(p, &e->uid, &e->user_name))
+				return false;
+		} else if (tok_is(p, "mark")) {
+			if (parser_duplicate(p, seen_mark))
+				return false;
+			seen_mark = e->has_mark = true;
+			parser_next(p);
+			if (!parse_mark(p, &e->mark))
+				return false;
+		} else {
+			return parser_expected(p, "port, proto, user or mark");
+		}
+	}
+	return true;
+}
+
+static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
+{
+	struct killswitch *ks = kp->ks;
+	struct loc at = p->tok.loc;
+	const char *file;
+	int line;
+
+	if (tok_is(p, "tunnel")) {
+		if (ks->tunnel.count)
+			return parser_error(p, &at, "'tunnel' given twice");
+		struct loc span;
+		parser_next(p);
+		struct loc spec_at = p->tok.loc;
+		if (!parse_ifspec(p, &ks->tunnel, &span))
+			return false;
+		bool bad = ks->tunnel.negate;
+		for (size_t i = 0; i < ks->tunnel.count; i++)
+			bad |= ks->tunnel.items[i].kind == IFITEM_ANY;
+		if (bad) {
+			ifmatch_free_items(&ks->tunnel);
+			return parser_error(p, &spec_at,
+					"the tunnel must name interfaces (not 'any' or a negation)");
+		}
+		kp->tunnel_at = at;
+		if (!at_end(p) && p->tok.type != TOK_RBRACE)
+			return parser_expected(p, "end of line");
+		if (!statement_origin(p, &at, &file, &line))
+			return false;
+		ks->tunnel_line = line;
+	} else if (tok_is(p, "endpoint")) {
+		struct killswitch_endpoint e;
+		parser_next(p);
+		if (!parse_endpoint(p, &e)) {
+			free(e.user_name);
+			return false;
+		}
+		if (!statement_origin(p, &at, &file, &line) ||
+		    grow_array(&ks->endpoints, &kp->endpoints_cap, ks->nendpoints,
+			       sizeof(*ks->endpoints)) < 0 ||
+		    !(kp->endpoint_at = realloc(kp->endpoint_at,
+						kp->endpoints_cap * sizeof(*kp->endpoint_at)))) {
+			free(e.user_name);
+			parser_oom(p);
+			return false;
+		}
+		e.line = line;
+		kp->endpoint_at[ks->nendpoints] = at;
+		ks->endpoints[ks->nendpoints++] = e;
+	} else if (tok_is(p, "dns")) {
+		if (ks->dns_text)
+			return parser_error(p, &at, "'dns' given twice");
+		struct loc span;
+		parser_next(p);
+		struct loc addr_at = p->tok.loc;
+		if (!parse_addrs(p, &ks->dns, &span, "dns"))
+			return false;
+		if (ks->dns.negate || ks->dns.ifaddr || !ks->dns.set) {
+			if (ks->dns.ifaddr) {
+				ifmatch_free_items((struct ifmatch *)ks->dns.ifaddr);
+				free((void *)ks->dns.ifaddr);
+			}
+			memset(&ks->dns, 0, sizeof(ks->dns));
+			return parser_error(p, &addr_at, "dns needs the addresses of the resolvers");
+		}
+		struct strbuf sb = { 0 };
+		format_addrmatch(&sb, &ks->dns);
+		free(ks->dns_text); /* a second 'dns' after an error on the first */
+		ks->dns_text = sb_steal(&sb);
+		if (!ks->dns_text) {
+			parser_oom(p);
+			return false;
+		}
+		if (!at_end(p) && p->tok.type != TOK_RBRACE)
+			return parser_expected(p, "end of line");
+		if (!statement_origin(p, &at, &file, &line))
+			return false;
+		ks->dns_line = line;
+		kp->dns_at = at;
+	} else if (tok_is(p, "allow")) {
+		parser_next(p);
+		bool lan = tok_is(p, "lan");
+		if (!lan && !tok_is(p, "dhcp"))
+			return parser_expected(p, "'lan' or 'dhcp' after 'allow'");
+		if (lan ? ks->allow_lan : ks->allow_dhcp)
+			return parser_error(p, &at, "'allow %s' given twice", lan ? "lan" : "dhcp");
+		parser_next(p);
+		if (!at_end(p) && p->tok.type != TOK_RBRACE)
+			return parser_expected(p, "end of line");
+		if (!statement_origin(p, &at, &file, &line))
+			return false;
+		if (lan) {
+			ks->allow_lan = true;
+			ks->allow_lan_line = line;
+			kp->lan_at = at;
+		} else {
+			ks->allow_dhcp = true;
+			ks->allow_dhcp_line = line;
+			kp->dhcp_at = at;
+		}
+	} else {
+		if (p->tok.type != TOK_WORD)
+			return parser_expected(p, "tunnel, endpoint, dns or allow");
+		struct strbuf sb = { 0 };
+		sb_put_quoted_excerpt(&sb, p->tok.text, p->tok.len, 40);
+		parser_error(p, &at, "unknown killswitch setting '%s' (expected tunnel, endpoint, dns or allow)",
+			 sb.buf ? sb.buf : "");
+		sb_free(&sb);
+		return false;
+	}
+	return true;
+}
+
+static void format_endpoint_rule(struct strbuf *sb, const struct killswitch_endpoint *e)
+{
+	char addr[64];
+
+	sb_puts(sb, "pass out");
+	if (e->proto)
+		sb_printf(sb, " proto %s", proto_print_name(e->proto));
+	else if (e->has_port)
+		sb_puts(sb, " proto { tcp udp }");
+	sb_printf(sb, " to %s", ifw_prefix_format(&e->addr, addr, sizeof(addr)));
+	if (e->has_port)
+		sb_printf(sb, " port %u", e->port);
+	if (e->has_user) {
+		if (e->user_name)
+			sb_printf(sb, " user %s", e->user_name);
+		else
+			sb_printf(sb, " user %u", e->uid);
+	}
+	if (e->has_mark)
+		sb_printf(sb, " mark 0x%x", e->mark);
+}
+
+/* Expands the preset into rules, in the order of design.md. */
+static bool expand_killswitch(struct parser *p, struct ks_parse *kp)
+{
+	static const char *const dhcp[] = {
+		"pass out inet proto udp from any port 68 to any port 67",
+		"pass in inet proto udp from any port 67 to any port 68",
+		"pass out inet6 proto udp from fe80::/10 port 546 to { ff02::1:2 ff05::1:3 } port 547",
+		"pass in inet6 proto udp from fe80::/10 port 547 to fe80::/10 port 546",
+	};
+	static const char *const lan[] = {
+		"pass out to { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }",
+		"pass in from { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }",
+		"pass out to { 224.0.0.0/24 239.0.0.0/8 255.255.255.255 ff01::/16 ff02::/16 ff03::/16 ff04::/16 ff05::/16 }",
+	};
+	struct killswitch *ks = kp->ks;
+	const char *file = ks->file;
+	struct strbuf tun = { 0 }, tun_neg = { 0 }, sb = { 0 };
+	bool ok = true;
+	size_t before = p->rs->nrules;
+
+	format_ifmatch(&tun, &ks->tunnel);
+	struct ifmatch neg = ks->tunnel;
+	neg.negate = true;
+	format_ifmatch(&tun_neg, &neg);
+	if (tun.oom || tun_neg.oom) {
+		parser_oom(p);
+		ok = false;
+		goto out;
+	}
+	ks->first_rule = p->rs->nrules;
+	ok = generated_rule(p, "pass on type loopback all", &kp->at, file, ks->line);
+	for (size_t i = 0; ok && ks->allow_dhcp && i < 4; i++)
+		ok = generated_rule(p, dhcp[i], &kp->dhcp_at, file, ks->allow_dhcp_line);
+	ok = ok && generated_rule(p, "pass inet6 proto icmp6 to { fe80::/10 ff02::/16 } icmp6-type "
+				  "{ nd-router-solicit nd-router-advert nd-neighbor-solicit "
+				  "nd-neighbor-advert nd-redirect }", &kp->at, file, ks->line);
+	for (size_t i = 0; ok && i < ks->nendpoints; i++) {
+		format_endpoint_rule(&sb, &ks->endpoints[i]);
+		char *text = sb_steal(&sb);
+		ok = text && generated_rule(p, text, &kp->endpoint_at[i], file, ks->endpoints[i].line);
+		free(text);
+	}
+	if (ok && ks->dns_text) {
+		sb_printf(&sb, "pass out on %s proto { tcp udp } to %s port 53", tun.buf, ks->dns_text);
+		char *text = sb_steal(&sb);
+		ok = text && generated_rule(p, text, &kp->dns_at, file, ks->dns_line) &&
+		     generated_rule(p, "reject out proto { tcp udp } to any port 53", &kp->dns_at,
+				    file, ks->dns_line);
+		free(text);
+	}
+	if (ok) {
+		sb_printf(&sb, "block in on %s to (%s)", tun_neg.buf, tun.buf);
+		char *text = sb_steal(&sb);
+		ok = text && generated_rule(p, text, &kp->tunnel_at, file, ks->tunnel_line);
+		free(text);
+	}
+	if (ok) {
+		sb_printf(&sb, "pass out on %s all", tun.buf);
+		char *text = sb_steal(&sb);
+		ok = text && generated_rule(p, text, &kp->tunnel_at, file, ks->tunnel_line);
+		free(text);
+	}
+	for (size_t i = 0; ok && ks->allow_lan && i < 3; i++)
+		ok = generated_rule(p, lan[i], &kp->lan_at, file, ks->allow_lan_line);
+	ks->nrules = p->rs->nrules - before;
+out:
+	sb_free(&tun);
+	sb_free(&tun_neg);
+	sb_free(&sb);
+	return ok;
+}
+
+bool parse_killswitch(struct parser *p)
+{
+	struct ks_parse kp = { 0 };
+	bool ok = true;
+
+	kp.at = p->tok.loc;
+	kp.ks = calloc(1, sizeof(*kp.ks));
+	if (!kp.ks) {
+		parser_oom(p);
+		return false;
+	}
+	if (p->rs->killswitch) {
+		parser_error(p, &kp.at, "only one killswitch block is allowed (the first is at %s:%d)",
+			 p->rs->killswitch->file, p->rs->killswitch->line);
+		ok = false;
+	}
+	parser_next(p);
+	if (p->tok.type != TOK_LBRACE) {
+		killswitch_free(kp.ks);
+		return parser_expected(p, "'{' after 'killswitch'");
+	}
+	parser_next(p);
+	if (!statement_origin(p, &kp.at, &kp.ks->file, &kp.ks->line)) {
+		killswitch_free(kp.ks);
+		return false;
+	}
+	/* Inside the block: one setting per line, until the closing '}'. */
+	for (;;) {
+		while (p->tok.type == TOK_NEWLINE)
+			parser_next(p);
+		if (p->tok.type == TOK_RBRACE) {
+			parser_next(p);
+			break;
+		}
+		if (p->tok.type == TOK_EOF) {
+			parser_error(p, &kp.at, "unterminated killswitch block: missing '}'");
+			ok = false;
+			break;
+		}
+		if (p->stop) {
+			ok = false;
+			break;
+		}
+		if (!parse_killswitch_item(p, &kp)) {
+			ok = false;
+			parser_recover(p, 1);
+			if (p->depth == 0)
+				break; /* the block was closed on the bad line */
+		}
+	}
+	if (ok && !at_end(p))
+		ok = parser_expected(p, "end of line after '}'");
+	if (ok && !kp.ks->tunnel.count)
+		ok = parser_error(p, &kp.at, "killswitch needs a 'tunnel' line naming the VPN interface");
+	if (ok)
+		ok = expand_killswitch(p, &kp);
+	free(kp.endpoint_at);
+	if (!ok) {
+		killswitch_free(kp.ks);
+		return false;
+	}
+	p->rs->killswitch = kp.ks;
+	p->killswitch_loc = kp.at;
+	return true;
+}
