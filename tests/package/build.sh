@@ -83,7 +83,10 @@ done
 [ -f tools/systemd/boot.rules ] && expect boot-rules /etc/ifwall/boot.rules
 
 # The installed binary checks an example rule file.
-example=$(ls rules/examples/wireguard.rules rules/examples/*.rules 2>/dev/null | head -1)
+example=
+for f in rules/examples/wireguard.rules rules/examples/*.rules; do
+	[ -f "$f" ] && { example=$f; break; }
+done
 if [ -z "$example" ]; then
 	example=$work/example.rules
 	printf 'killswitch {\n    tunnel wg0\n    endpoint 198.51.100.7 port 51820 proto udp\n}\n' >"$example"
