@@ -565,11 +565,21 @@ static void expr_state_key(struct nftnl_rule *r, bool out)
 	expr_meta(r, out ? NFT_META_OIFNAME : NFT_META_IIFNAME, NFT_REG32_01);
 }
 
-static void expr_state_update(struct nftnl_rule *r, bool out)
+static void expr_state_update(struct nftnl_rule *r, bool out, const char *ifname)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
 
-	expr_state_key(r, out);
+	if (ifname) {
+		char name[IFNAMSIZ] = { 0 };
+		struct nftnl_expr *imm = nftnl_expr_alloc("immediate");
+		memcpy(name, ifname, strnlen(ifname, IFNAMSIZ - 1));
+		expr_ct(r, NFT_CT_ID, NFT_REG_1);
+		nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG32_01);
+		nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, name, IFNAMSIZ);
+		add_expr(r, imm);
+	} else {
+		expr_state_key(r, out);
+	}
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
 	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, PLAN_STATE_SET);
@@ -814,7 +824,7 @@ static struct nftnl_rule *kernel_rule(const struct nft_plan *plan,
 	for (size_t i = 0; i < r->nmatches; i++)
 		add_match(nr, plan, &r->matches[i]);
 	if (r->state_update)
-		expr_state_update(nr, r->state_update_out);
+		expr_state_update(nr, r->state_update_out, r->state_update_ifname);
 	if (r->counter)
 		expr_counter(nr);
 	if (r->log)

@@ -879,6 +879,21 @@ static int emit_helpers(struct builder *b)
 			return -ENOMEM;
 		pr->verdict = pass[i].then;
 	}
+	/* The RST / ICMP answer travels in the reply direction of the
+	 * rejected flow: record the flow on the interface it arrived on (the
+	 * answer leaves there) and on lo (the answer to a local sender is
+	 * delivered through lo), so the output and input chains let the
+	 * answer through like any reply. (An ICMP error answering the first
+	 * packet of a flow has no conntrack entry to ride on, see nft.h.) */
+	pr = rule_new(b, CHAIN_REJECT, ROLE_INTERNAL);
+	if (!pr)
+		return -ENOMEM;
+	pr->state_update = true;
+	pr = rule_new(b, CHAIN_REJECT, ROLE_INTERNAL);
+	if (!pr)
+		return -ENOMEM;
+	pr->state_update = true;
+	pr->state_update_ifname = "lo";
 	pr = rule_new(b, CHAIN_REJECT, ROLE_INTERNAL);
 	if (!pr)
 		return -ENOMEM;

@@ -129,6 +129,7 @@ struct plan_rule {
 	char log_prefix[128];
 	bool state_update;    /* update @state { ct id . (i|o)ifname } */
 	bool state_update_out;
+	const char *state_update_ifname; /* ... or this constant name */
 	enum plan_reject reject;
 	enum plan_verdict verdict;
 	enum plan_chain_id target; /* JUMP, GOTO */

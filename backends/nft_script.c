@@ -240,8 +240,12 @@ static void print_rule(FILE *out, const struct nft_plan *plan,
 	}
 	if (r->state_update) {
 		SEP();
-		fprintf(out, "update @%s { ct id . %s }", PLAN_STATE_SET,
-			r->state_update_out ? "oifname" : "iifname");
+		if (r->state_update_ifname)
+			fprintf(out, "update @%s { ct id . \"%s\" }", PLAN_STATE_SET,
+				r->state_update_ifname);
+		else
+			fprintf(out, "update @%s { ct id . %s }", PLAN_STATE_SET,
+				r->state_update_out ? "oifname" : "iifname");
 	}
 	if (r->counter) {
 		SEP();
