@@ -113,8 +113,12 @@ void parser_recover(struct parser *p, int depth)
 			if (p->depth <= depth)
 				return;
 			struct token nx = lexer_peek(p->lx);
+			/* Unindented text that cannot continue a list: garbage
+			 * after a stray '{'. */
 			if (depth == 0 && nx.loc.col == 1 && nx.type != TOK_RBRACE &&
-			    nx.type != TOK_NEWLINE && nx.type != TOK_EOF) {
+			    nx.type != TOK_NEWLINE && nx.type != TOK_EOF &&
+			    nx.type != TOK_WORD && nx.type != TOK_TABLE &&
+			    nx.type != TOK_BANG && nx.type != TOK_COMMA) {
 				p->depth = 0;
 				return;
 			}
@@ -710,9 +714,20 @@ static bool parse_table(struct parser *p)
 				struct ifw_prefix pfx;
 				if (p->tok.type == TOK_BANG) {
 					ok = parser_error(p, &p->tok.loc, "table entries cannot be negated");
+					parser_next(p);
+					continue;
+				}
+				if (p->tok.type != TOK_WORD) {
+					ok = parser_expected(p, "an address");
 					break;
 				}
-				if (!parse_prefix_tok(p, &pfx) || !add_table_prefix(p, t.set, &pfx)) {
+				if (!parse_prefix_tok(p, &pfx)) {
+					/* Report every bad entry of the table. */
+					ok = false;
+					parser_next(p);
+					continue;
+				}
+				if (!add_table_prefix(p, t.set, &pfx)) {
 					ok = false;
 					break;
 				}
@@ -740,21 +755,17 @@ static bool parse_table(struct parser *p)
 	}
 	if (ok && !any_body)
 		ok = parser_error(p, &at, "table needs contents: '{ ADDR ... }' or 'file \"PATH\"'");
-	if (ok && addrset_finish(t.set) < 0) {
-		parser_oom(p);
-		ok = false;
-	}
-	if (ok && grow_array(&rs->tables, &p->tables_cap, rs->ntables, sizeof(*rs->tables)) < 0) {
-		parser_oom(p);
-		ok = false;
-	}
-	if (!ok) {
+	/* A table with errors is still defined (the rule set is discarded
+	 * anyway), so rules using it do not report it unknown as well. */
+	if (addrset_finish(t.set) < 0 ||
+	    grow_array(&rs->tables, &p->tables_cap, rs->ntables, sizeof(*rs->tables)) < 0) {
 		free(t.name);
 		addrset_free(t.set);
+		parser_oom(p);
 		return false;
 	}
 	rs->tables[rs->ntables++] = t;
-	return true;
+	return ok;
 }
 
 static bool parse_default_value(struct parser *p, enum default_verdict *v)
