@@ -35,6 +35,9 @@ struct iftable {
 	uint32_t seq;
 	struct ifvec ifs;
 	struct ifaddr_table *ifaddrs;
+	/* Names whose addresses are in ifaddrs, to forget them on change. */
+	char (*fed)[IFW_IFNAMSIZ];
+	size_t nfed;
 	uint64_t generation;
 	char buf[64 * 1024];
 };
@@ -419,24 +422,26 @@ static int dump_all(struct iftable *t, struct ifvec *v)
 	return r;
 }
 
-/* Replaces t->ifaddrs with one built from the current interfaces. */
-static int rebuild_ifaddrs(struct iftable *t)
+/* Brings t->ifaddrs in line with the interfaces, in place: the engine's
+ * flow table keeps the pointer. */
+static int sync_ifaddrs(struct iftable *t)
 {
-	struct ifaddr_table *fresh = ifaddr_table_new();
-
-	if (!fresh)
-		return -ENOMEM;
+	for (size_t i = 0; i < t->nfed; i++)
+		ifaddr_table_remove_interface(t->ifaddrs, t->fed[i]);
+	t->nfed = 0;
+	if (t->ifs.count) {
+		char (*fed)[IFW_IFNAMSIZ] = realloc(t->fed, t->ifs.count * sizeof(*fed));
+		if (!fed)
+			return -ENOMEM;
+		t->fed = fed;
+	}
 	for (size_t i = 0; i < t->ifs.count; i++) {
 		const struct iftable_interface *ifc = &t->ifs.items[i];
-		for (size_t j = 0; j < ifc->naddrs; j++) {
-			if (ifaddr_table_add(fresh, ifc->name, &ifc->addrs[j].addr) < 0) {
-				ifaddr_table_free(fresh);
+		memcpy(t->fed[t->nfed++], ifc->name, IFW_IFNAMSIZ);
+		for (size_t j = 0; j < ifc->naddrs; j++)
+			if (ifaddr_table_add(t->ifaddrs, ifc->name, &ifc->addrs[j].addr) < 0)
 				return -ENOMEM;
-			}
-		}
 	}
-	ifaddr_table_free(t->ifaddrs);
-	t->ifaddrs = fresh;
 	return 0;
 }
 
@@ -452,7 +457,7 @@ int iftable_refresh(struct iftable *t)
 	ifvec_clear(&t->ifs);
 	t->ifs = fresh;
 	t->generation++;
-	return rebuild_ifaddrs(t);
+	return sync_ifaddrs(t);
 }
 
 int iftable_open(struct iftable **out, unsigned flags)
@@ -464,6 +469,11 @@ int iftable_open(struct iftable **out, unsigned flags)
 	if (!t)
 		return -ENOMEM;
 	t->seq = (uint32_t)time(NULL);
+	t->ifaddrs = ifaddr_table_new();
+	if (!t->ifaddrs) {
+		free(t);
+		return -ENOMEM;
+	}
 	t->dump_nl = mnl_socket_open(NETLINK_ROUTE);
 	if (!t->dump_nl || mnl_socket_bind(t->dump_nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto fail_errno;
@@ -500,6 +510,7 @@ void iftable_free(struct iftable *t)
 		mnl_socket_close(t->watch_nl);
 	ifvec_clear(&t->ifs);
 	ifaddr_table_free(t->ifaddrs);
+	free(t->fed);
 	free(t);
 }
 
@@ -543,7 +554,7 @@ int iftable_process(struct iftable *t)
 	if (ctx.changed == 0)
 		return 0;
 	t->generation++;
-	int r = rebuild_ifaddrs(t);
+	int r = sync_ifaddrs(t);
 	return r < 0 ? r : ctx.changed;
 }
 

@@ -68,9 +68,9 @@ const struct iftable_interface *iftable_at(const struct iftable *t, size_t i);
 /* NULL when the index is unknown. */
 const struct iftable_interface *iftable_lookup(const struct iftable *t,
 						int index);
-/* Addresses of every interface by name, for struct packet.ifaddrs. Rebuilt
- * when addresses or names change: valid until the next iftable_process()
- * or iftable_refresh(). */
+/* Addresses of every interface by name, for struct packet.ifaddrs. Updated
+ * in place when addresses or names change: the pointer stays valid for the
+ * life of the table (the flow table keeps it for re-checks). */
 const struct ifaddr_table *iftable_ifaddrs(const struct iftable *t);
 /* Incremented every time the table changes. */
 uint64_t iftable_generation(const struct iftable *t);

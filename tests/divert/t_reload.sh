@@ -6,10 +6,13 @@
 # without a single failure.
 source "$(dirname "$0")/lib.sh"
 divert_require_root reload-bad-file-kept reload-bad-file-reported reload-new-flows \
-	reload-existing-flow-blocked reload-traffic-uninterrupted reload-log-json
+	reload-existing-flow-blocked reload-existing-flow-kept reload-traffic-uninterrupted reload-log-json \
+	reload-clean-exit
 
 RULES=$TMP/r.rules
-echo 'pass out proto tcp to 10.1.0.2 port { 80 8080 }' >"$RULES"
+# Port 8080 is passed through the interface's own address, '(veth0)', so a
+# re-check needs the live address table.
+printf 'pass out proto tcp from (veth0) to 10.1.0.2 port 8080\npass out proto tcp to 10.1.0.2 port 80\n' >"$RULES"
 divert_topology
 start_peer b tcp:80,8080
 start_divert a --log "$TMP/log.json" "$RULES" || { fail reload-new-flows "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
@@ -18,10 +21,12 @@ ip netns exec "$(ns a)" /usr/bin/python3 "$TOP/tests/divert/traffic.py" 10.1.0.2
 traffic=$!
 ip netns exec "$(ns a)" /usr/bin/python3 "$TOP/tests/divert/session.py" 10.1.0.2 80 0.2 40 >"$TMP/session.out" 2>&1 &
 session=$!
+ip netns exec "$(ns a)" /usr/bin/python3 "$TOP/tests/divert/session.py" 10.1.0.2 8080 0.2 20 >"$TMP/kept.out" 2>&1 &
+kept=$!
 wait_for 5 grep -q ' ok$' "$TMP/session.out"
 
 # A file with an error: the old rules stay.
-printf 'pass out proto tcp to 10.1.0.2 port 8080\npass out proto tcp to 10.1.0.2 port 99999\n' >"$TMP/bad.rules"
+printf 'pass out proto tcp from (veth0) to 10.1.0.2 port 8080\npass out proto tcp to 10.1.0.2 port 99999\n' >"$TMP/bad.rules"
 mv "$TMP/bad.rules" "$RULES"
 kill -HUP "$DIVERT_PID"
 wait_for 3 grep -q 'reload of .* failed' "$DIVERT_ERR"
@@ -33,8 +38,11 @@ if grep -q "r.rules:2:[0-9]*: error:" "$DIVERT_ERR" && grep -q 'keeping the prev
 else fail reload-bad-file-reported "$(cat "$DIVERT_ERR")"; fi
 
 sleep 1
-# A good file without port 80.
-echo 'pass out proto tcp to 10.1.0.2 port 8080' >"$TMP/good.rules"
+# An address change just before (the address table changes under the flow
+# table), then a good file without port 80.
+in_ns a ip addr add 10.9.9.9/32 dev veth2
+sleep 0.2
+echo 'pass out proto tcp from (veth0) to 10.1.0.2 port 8080' >"$TMP/good.rules"
 mv "$TMP/good.rules" "$RULES"
 reload_at=$(date +%s.%N)
 kill -HUP "$DIVERT_PID"
@@ -43,7 +51,7 @@ v=$(probe a 1 tcp:10.1.0.2:80 tcp:10.1.0.2:8080 | awk '{printf "%s ", $2}')
 if [ "$v" = "block pass " ]; then pass reload-new-flows
 else fail reload-new-flows "ports 80 and 8080 after reload: $v (want block pass)"; fi
 
-wait "$session" "$traffic"
+wait "$session" "$traffic" "$kept"
 [ -n "${VERBOSE:-}" ] && { cat "$DIVERT_ERR" "$TMP/session.out" "$TMP/traffic.out"; } >&2
 # The session to port 80 answered before the reload and not after it.
 if /usr/bin/python3 - "$TMP/session.out" <<'PY'
@@ -56,10 +64,17 @@ assert first_lost >= 3 and states[first_lost:] == ["lost"] * 3, states
 PY
 then pass reload-existing-flow-blocked
 else fail reload-existing-flow-blocked "$(tr '\n' ' ' <"$TMP/session.out")"; fi
+if [ "$(grep -c ' ok$' "$TMP/kept.out")" = 20 ]; then pass reload-existing-flow-kept
+else fail reload-existing-flow-kept "session to 8080: $(tr '\n' ' ' <"$TMP/kept.out")"; fi
 read -r _ ok _ bad <"$TMP/traffic.out"
 if [ "${bad:-x}" = 0 ] && [ "${ok:-0}" -ge 20 ]; then pass reload-traffic-uninterrupted
 else fail reload-traffic-uninterrupted "port 8080 during reloads: $(cat "$TMP/traffic.out")"; fi
 check reload-log-json /usr/bin/python3 -c '
 import json, sys
 rules = [json.loads(l)["rule"] for l in open(sys.argv[1])]
-assert len(rules) > 20 and all(r == "default" or r.endswith(":1") for r in rules), rules[:5]' "$TMP/log.json"
+assert len(rules) > 20 and all(r == "default" or r.endswith((":1", ":2")) for r in rules), rules[:5]' "$TMP/log.json"
+
+# SIGTERM after all that: exit 0, nothing reported by a sanitizer build.
+kill -TERM "$DIVERT_PID"; wait "$DIVERT_PID"; rc=$?
+if [ $rc -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$DIVERT_ERR"; then pass reload-clean-exit
+else fail reload-clean-exit "exit $rc: $(grep -E -m3 'Sanitizer|runtime error|SUMMARY' "$DIVERT_ERR")"; fi
