@@ -155,6 +155,9 @@ net_setup() {
 	ip -n $NS_CTR link set eth0 up
 	ip -n $NS_CTR route add default via 10.99.0.1
 	nsx $NS_CLI sysctl -qw net.ipv4.ip_forward=1
+	# an unprotected client answers the CVE-2019-14899 SYN once, without
+	# retransmitting its SYN-ACK into the scenarios that follow
+	nsx $NS_CLI sysctl -qw net.ipv4.tcp_synack_retries=0
 
 	# WireGuard: server side, then the client
 	(umask 077; wg genkey >"$WORK/cli.key" && wg genkey >"$WORK/srv.key") || return 1
