@@ -22,6 +22,9 @@
 #define ETHERTYPE_VLAN 0x8100
 #define ETHERTYPE_QINQ 0x88a8
 #define ETHERTYPE_QINQ_OLD 0x9100
+#define ETHERTYPE_PPPOE_SESSION 0x8864
+#define PPP_IPV4 0x0021
+#define PPP_IPV6 0x0057
 #define MAX_VLAN_TAGS 8
 #define PACKET_OUTGOING 4
 #define IPPROTO_UDP_NUMBER 17
@@ -174,7 +177,7 @@ bool replay_linktype_supported(int linktype)
 
 /* The IP packet after a link header whose protocol field says ethertype
  * and whose payload starts at off. 802.1Q / 802.1ad tags (TCI, then the
- * inner ethertype) are skipped. */
+ * inner ethertype) are skipped, and PPPoE sessions (a DSL uplink) opened. */
 static enum decode_status ip_after_ethertype(const uint8_t *f, size_t caplen,
 					     uint16_t ethertype, size_t off,
 					     struct link_info *li)
@@ -188,8 +191,26 @@ static enum decode_status ip_after_ethertype(const uint8_t *f, size_t caplen,
 		ethertype = be16(f + off + 2);
 		off += 4;
 	}
-	if (ethertype != ETHERTYPE_IPV4 && ethertype != ETHERTYPE_IPV6)
+	if (ethertype == ETHERTYPE_PPPOE_SESSION) {
+		/* ver/type, code, session id, length, then the PPP protocol:
+		 * two bytes, or one when compressed (its low bit is set). */
+		uint16_t ppp;
+		if (off + 7 > caplen)
+			return DECODE_TRUNCATED;
+		if (f[off + 6] & 1) {
+			ppp = f[off + 6];
+			off += 7;
+		} else {
+			if (off + 8 > caplen)
+				return DECODE_TRUNCATED;
+			ppp = be16(f + off + 6);
+			off += 8;
+		}
+		if (ppp != PPP_IPV4 && ppp != PPP_IPV6)
+			return DECODE_NOT_IP;
+	} else if (ethertype != ETHERTYPE_IPV4 && ethertype != ETHERTYPE_IPV6) {
 		return DECODE_NOT_IP;
+	}
 	if (off >= caplen)
 		return DECODE_TRUNCATED;
 	li->ip = f + off;

@@ -4,7 +4,7 @@
  * order, with state. Nothing is printed: the caller gets statistics and
  * every flow at the end.
  *
- * Link types: LINUX_SLL2, LINUX_SLL, EN10MB (802.1Q / 802.1ad tags),
+ * Link types: LINUX_SLL2, LINUX_SLL, EN10MB (802.1Q / 802.1ad tags, PPPoE),
  * RAW / IPV4 / IPV6, NULL and LOOP. Frames that are truncated, malformed or
  * not IP are counted and skipped. The per-packet path does not allocate
  * (the flow table aside, which allocates per new flow). */

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -21,8 +22,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import capture as cap  # noqa: E402
 
-from scapy.all import (ARP, ICMP, IP, UDP, TCP, Ether, IPv6,  # noqa: E402
-                       IPv6ExtHdrFragment, ICMPv6ND_RS, Raw, fragment)
+from scapy.all import (ARP, ICMP, IP, PPP, UDP, TCP, Dot1Q, Ether, IPv6,  # noqa: E402
+                       IPv6ExtHdrFragment, ICMPv6ND_RS, PPPoE, Raw, fragment)
 
 IFWALL = os.environ['IFWALL']
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -309,6 +310,20 @@ def link_types(tmp):
     fr = [(T(i), cap.ether(bytes(p), vlans=tags[i], tpid=cap.ETH_QINQ)) for i, (d, p) in enumerate(pk)]
     fr.append((T(9), bytes(Ether(dst='ff:ff:ff:ff:ff:ff') / ARP(psrc=WG4))))
     run('en10mb vlan', cap.EN10MB, fr, ['--iface', 'wg0'] + LOCAL, undecodable=1)
+
+    # EN10MB with PPPoE sessions (a DSL uplink), one inside a VLAN
+    # (scapy writes the PPP protocol compressed to one byte; RFC 2516 says
+    # two: both are read)
+    def pppoe(payload, ppp_proto, vlan=None):
+        eth = Ether(dst='02:00:00:00:00:01', src='02:00:00:00:00:02')
+        pre = bytes(eth / Dot1Q(vlan=vlan) / PPPoE(sessionid=7)) if vlan else bytes(eth / PPPoE(sessionid=7))
+        return pre + struct.pack('>H', ppp_proto) + payload
+    fr = [(T(i), pppoe(bytes(p), 0x21 if p.version == 4 else 0x57)) for i, (d, p) in enumerate(pk)]
+    fr[2] = (T(2), pppoe(bytes(pk[2][1]), 0x21, vlan=7))
+    fr[3] = (T(3), bytes(Ether(dst='02:00:00:00:00:01', src='02:00:00:00:00:02') / PPPoE(sessionid=7) /
+                         PPP(proto=0x57) / pk[3][1]))
+    fr.append((T(9), pppoe(b'\x09\x01\x00\x08abcd', 0xc021)))   # LCP echo: not IP
+    run('en10mb pppoe', cap.EN10MB, fr, ['--iface', 'wg0'] + LOCAL, undecodable=1)
 
     # RAW (LINKTYPE_RAW), IPV4/IPV6 link types
     fr = [(T(i), bytes(p)) for i, (d, p) in enumerate(pk)]
