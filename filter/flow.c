@@ -29,12 +29,6 @@ static inline uint32_t seeded_hash(const void *key, size_t len);
 #define HASH_FUNCTION(keyptr, keylen, hashv) \
 	((hashv) = seeded_hash((keyptr), (keylen)))
 #include <uthash.h>
-/* uthash grows its bucket array only when a chain reaches 10 entries, so
- * chains average 3 to 5 and a lookup walks several entries (a cache miss
- * each). Flows are looked up on every packet: keep chains near 1. The
- * bucket array stays bounded by cap_buckets(). */
-#undef HASH_BKT_CAPACITY_THRESH
-#define HASH_BKT_CAPACITY_THRESH 3U
 
 #define NS_PER_SEC 1000000000ull
 #define POOL_CHUNK 4096
@@ -220,13 +214,23 @@ static void init_seed(void)
 	pthread_once(&once, init_seed_once);
 }
 
-/* uthash doubles its bucket array whenever one chain grows long, and never
- * shrinks it; under endless churn that is slow unbounded growth. Stop at
- * about two entries per bucket at the table's limit. */
-static void cap_buckets(UT_hash_table *tbl, size_t limit)
+/* The bucket array is sized here, not by uthash's own rule: uthash doubles
+ * it when one chain reaches 10 entries, so chains average 3 to 5 (a cache
+ * miss per entry walked, on every packet), and under endless churn it keeps
+ * doubling now and then, never shrinking. Here it doubles whenever there
+ * are more entries than buckets (chains stay near 1), up to one bucket per
+ * entry of the table's limit: bounded memory, 16 bytes per flow at most. */
+static void size_buckets(UT_hash_table *tbl, size_t limit)
 {
-	if (tbl && !tbl->noexpand && (size_t)tbl->num_buckets >= limit)
-		tbl->noexpand = 1;
+	int oomed = 0; /* out of memory: the table just stays as it is */
+
+	if (!tbl)
+		return;
+	tbl->noexpand = 1;
+	if (tbl->num_items > tbl->num_buckets && (size_t)tbl->num_buckets < limit)
+		HASH_EXPAND_BUCKETS(hh, tbl, oomed);
+	(void)oomed;
+	tbl->noexpand = 1;
 }
 
 /* --- interface names ----------------------------------------------------- */
@@ -457,19 +461,20 @@ static void pool_put(struct flow_table *ft, struct flow_entry *e)
 	ft->free_entries = e;
 }
 
+/* The public view of an entry. Every field is assigned (no memset: this
+ * runs for every packet whose flow the caller asks for); key addresses are
+ * zero padded, so whole 16-byte copies are right for IPv4 too. */
 static void materialize(const struct flow_table *ft, const struct flow_entry *e,
 			struct flow *f)
 {
 	bool swapped = e->flags & FLOW_SWAPPED;
-	size_t n = addr_bytes(e->key.family);
 
-	memset(f, 0, sizeof(*f));
 	f->family = e->key.family;
 	f->proto = e->key.proto;
 	f->dir = e->dir;
 	f->src.family = f->dst.family = e->key.family;
-	memcpy(f->src.a, swapped ? e->key.addr_b : e->key.addr_a, n);
-	memcpy(f->dst.a, swapped ? e->key.addr_a : e->key.addr_b, n);
+	memcpy(f->src.a, swapped ? e->key.addr_b : e->key.addr_a, 16);
+	memcpy(f->dst.a, swapped ? e->key.addr_a : e->key.addr_b, 16);
 	if (e->flags & FLOW_HAS_ICMP) {
 		f->sport = e->key.port_a; /* echo id (or type) on both sides */
 		f->dport = e->icmp_type;
@@ -605,7 +610,7 @@ static void frag_record(struct flow_table *ft, const struct packet *p,
 			free(f);
 			return;
 		}
-		cap_buckets(ft->frags->hh.tbl, ft->max_frags);
+		size_buckets(ft->frags->hh.tbl, ft->max_frags);
 		name->refs++;
 		ft->nfrags++;
 	}
@@ -737,7 +742,7 @@ static struct flow_entry *flow_create(struct flow_table *ft,
 		pool_put(ft, e);
 		return NULL;
 	}
-	cap_buckets(ft->flows->hh.tbl, ft->max_flows);
+	size_buckets(ft->flows->hh.tbl, ft->max_flows);
 	lru_append(ft, e);
 	name->refs++;
 	ft->count++;

