@@ -162,7 +162,10 @@ boot_rules_enforced() {
 	wait_for 100 grep -qs ready "$WORK/b.out" && wait_for 100 grep -qs ready "$WORK/a.out" || return 1
 	# neighbours known before the rules load (first-contact ND is not the test)
 	nsx $NS_A $PY "$NETPY" probe ping,192.168.1.1 ping,2001:db8:1::1 >/dev/null
-	nsx $NS_A "$IFWALL" load "$BOOT_RULES" >"$WORK/load.out" 2>&1 || { cat "$WORK/load.out"; return 2; }
+	# as the units run it: CAP_NET_ADMIN only (CapabilityBoundingSet), no
+	# new privileges
+	nsx $NS_A setpriv --bounding-set=-all,+net_admin --no-new-privs \
+		"$IFWALL" load "$BOOT_RULES" >"$WORK/load.out" 2>&1 || { cat "$WORK/load.out"; return 2; }
 }
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP boot-rules-enforced: needs root"
@@ -181,9 +184,22 @@ else
 			udp,192.168.1.1,7777 dns,192.168.1.1 tcp,2001:db8:1::1,8080 ping,192.168.1.1 | grep -c '^ok')
 		inbound=$(nsx $NS_B $PY "$NETPY" probe --timeout 0.5 ping,192.168.1.2 | grep -c '^ok')
 		if [[ $dhcp == ok* ]] && [[ $lo == ok* ]] && [ "$blocked" -eq 0 ] && [ "$inbound" -eq 0 ]; then
-			echo "PASS boot-rules-enforced: DHCP 68->67 and loopback work; 0/5 other probes out and 0/1 in answered"
+			echo "PASS boot-rules-enforced: loaded with CAP_NET_ADMIN only; DHCP 68->67 and loopback work; 0/5 other probes out and 0/1 in answered"
 		else
 			echo "FAIL boot-rules-enforced: dhcp '$dhcp', loopback '$lo', $blocked/5 blocked probes answered, $inbound/1 inbound pings answered"
+		fi
+		# ifwall.service with a broken ifwall.rules: load refuses it and the
+		# boot rules stay, so the host stays closed (ifwall-killswitch(7))
+		printf 'killswitch {\n    tunnel wg0\n    endpoint 10.0.0.1/8\n}\npass out al\n' >"$WORK/broken.rules"
+		nsx $NS_A "$IFWALL" load "$WORK/broken.rules" >"$WORK/broken.out" 2>&1
+		rc=$?
+		blocked=$(nsx $NS_A $PY "$NETPY" probe --timeout 0.5 tcp,192.168.1.1,8080 \
+			udp,192.168.1.1,7777 ping,192.168.1.1 | grep -c '^ok')
+		dhcp=$(nsx $NS_A $PY "$NETPY" probe --sport 68 --timeout 1 udp,192.168.1.1,67)
+		if [ $rc -eq 2 ] && [ "$blocked" -eq 0 ] && [[ $dhcp == ok* ]]; then
+			echo "PASS boot-rules-survive-bad-load: a broken rule file is refused (exit 2), the boot rules still block 3/3 probes and pass DHCP"
+		else
+			echo "FAIL boot-rules-survive-bad-load: load exit $rc ($(head -c 200 "$WORK/broken.out" | tr '\n' ' ')), $blocked/3 probes answered, dhcp '$dhcp'"
 		fi
 	fi
 fi
