@@ -218,7 +218,7 @@ static void print_summary(const struct report *rep, const struct replay_stats *s
 	uint64_t undecodable = st->truncated + st->malformed + st->not_ip;
 
 	if (rep->opt->json) {
-		printf("{\"type\":\"summary\",\"frames\":%llu,\"packets\":%llu,\"flows\":%llu,"
+		printf("{\"type\":\"summary\",\"summary\":true,\"frames\":%llu,\"packets\":%llu,\"flows\":%llu,"
 		       "\"passed\":%llu,\"blocked\":%llu,\"undecodable\":%llu,"
 		       "\"packets_passed\":%llu,\"packets_blocked\":%llu,"
 		       "\"truncated\":%llu,\"malformed\":%llu,\"not_ip\":%llu",
