@@ -285,19 +285,33 @@ static struct token lex_one(struct lexer *lx)
 	}
 }
 
+/* lex_one() with the budget on macro expansion: past it, the expansion
+ * under way is abandoned and reported. */
+static struct token lex_counted(struct lexer *lx)
+{
+	struct token t = lex_one(lx);
+
+	if (lx->nframes > 1 && lx->macro_tokens && ++*lx->macro_tokens > LEX_MAX_MACRO_TOKENS) {
+		lx->nframes = 1;
+		t.type = TOK_ERROR;
+		t.error = "macro expansion too large";
+	}
+	return t;
+}
+
 struct token lexer_next(struct lexer *lx)
 {
 	if (lx->has_peek) {
 		lx->has_peek = false;
 		return lx->peeked;
 	}
-	return lex_one(lx);
+	return lex_counted(lx);
 }
 
 struct token lexer_peek(struct lexer *lx)
 {
 	if (!lx->has_peek) {
-		lx->peeked = lex_one(lx);
+		lx->peeked = lex_counted(lx);
 		lx->has_peek = true;
 	}
 	return lx->peeked;

@@ -54,6 +54,7 @@ const struct macro *macro_lookup(const struct macro_table *t, const char *name,
 				 size_t len);
 
 #define LEX_MAX_FRAMES 17
+#define LEX_MAX_MACRO_TOKENS (4u << 20)
 
 struct lex_frame {
 	const char *text;
@@ -69,6 +70,9 @@ struct lexer {
 	struct lex_frame frames[LEX_MAX_FRAMES];
 	int nframes;
 	const struct macro_table *macros;
+	/* Tokens produced by macro values in this parse, shared by the lexers
+	 * of included files: bounds pathological nesting ($a = "$b $b ..."). */
+	size_t *macro_tokens;
 	char errbuf[160];
 	struct token peeked;
 	bool has_peek;

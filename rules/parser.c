@@ -892,6 +892,7 @@ static void parse_source(struct parser *p, const struct src *src)
 	int saved_depth = p->depth;
 
 	lexer_init(&lx, src, &p->macros);
+	lx.macro_tokens = &p->macro_tokens;
 	p->lx = &lx;
 	p->depth = 0;
 	memset(&p->tok, 0, sizeof(p->tok));

@@ -27,6 +27,7 @@ struct parser {
 	size_t errors;
 	bool stop;               /* too many errors, or out of memory */
 	struct macro_table macros;
+	size_t macro_tokens;     /* budget of macro expansion, see lexer.h */
 	struct src *sources;
 	struct lexer *lx;
 	struct token tok;        /* current token */

@@ -370,6 +370,7 @@ bool generated_rule(struct parser *p, const char *text, const struct loc *at,
 	bool ok;
 
 	lexer_init_fixed(&lx, text, strlen(text), at, &p->macros);
+	lx.macro_tokens = &p->macro_tokens;
 	p->lx = &lx;
 	p->depth = 0;
 	parser_next(p);
