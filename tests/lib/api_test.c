@@ -49,6 +49,30 @@ struct parse_job {
 	int ok;
 };
 
+/* Threads deciding on one shared rule set get the single-thread answers. */
+struct decide_job {
+	const struct ifw_ruleset *rs;
+	int ok;
+};
+
+static void *decide_many(void *arg)
+{
+	static const uint8_t src[4] = { 10, 0, 0, 2 }, dst[4] = { 8, 8, 8, 8 };
+	struct decide_job *job = arg;
+	struct ifw_decision d;
+	uint8_t p[64];
+	size_t len = ipv4_packet(p, 17, src, dst, 5353, 53);
+
+	for (int i = 0; i < 20000; i++) {
+		const char *ifname = i & 1 ? "wg0" : "eth0";
+		int want = i & 1 ? IFW_PASS : IFW_BLOCK;
+
+		if (ifw_decide(job->rs, p, len, IFW_OUT, ifname, &d) == 0 && d.verdict == want)
+			job->ok++;
+	}
+	return NULL;
+}
+
 static void *parse_many(void *arg)
 {
 	struct parse_job *job = arg;
@@ -229,6 +253,21 @@ int main(void)
 		parsed += jobs[i].ok;
 	}
 	CHECK("parse-threads", parsed == 200);
+
+	struct decide_job djobs[4];
+	err = ifw_ruleset_from_string("t.rules", rules_text, strlen(rules_text), &rs, NULL);
+	for (int i = 0; i < 4; i++) {
+		djobs[i].rs = rs;
+		djobs[i].ok = 0;
+		pthread_create(&threads[i], NULL, decide_many, &djobs[i]);
+	}
+	int decided = 0;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(threads[i], NULL);
+		decided += djobs[i].ok;
+	}
+	CHECK("decide-threads", err == 0 && decided == 80000);
+	ifw_ruleset_free(rs);
 
 	/* NULL is accepted where the header says so. */
 	ifw_ruleset_free(NULL);
