@@ -50,6 +50,15 @@ enum timeout_class {
 	NCLASSES,
 };
 
+/* One LRU list per timeout class for passed flows, and another for blocked
+ * ones: a full table evicts blocked flows (kept only for reporting) before
+ * passed ones, so a flood of blocked packets cannot push established
+ * connections out of the table. */
+enum {
+	LIST_BLOCKED = NCLASSES,
+	NLISTS = 2 * NCLASSES,
+};
+
 enum {
 	TCP_FIN = 0x01,
 	TCP_SYN = 0x02,
@@ -79,7 +88,8 @@ enum {
 struct flow_entry {
 	UT_hash_handle hh;
 	struct flow_key key;
-	uint8_t dir, verdict, flags, iftype, icmp_type, icmp_code, tclass;
+	uint8_t dir, verdict, flags, iftype, icmp_type, icmp_code;
+	uint8_t list;          /* timeout class, + LIST_BLOCKED unless passed */
 	uint32_t uid, mark;
 	const struct rule *rule;
 	uint64_t packets, bytes;
@@ -128,7 +138,7 @@ struct flow_table {
 	uint64_t next_id;
 	uint64_t evictions;
 	uint64_t next_sweep;
-	struct lru_list lru[NCLASSES];
+	struct lru_list lru[NLISTS];
 
 	struct flow_entry *free_entries;
 	size_t allocated;
@@ -397,7 +407,7 @@ static enum timeout_class class_of(const struct packet *p)
 
 static void lru_unlink(struct flow_table *ft, struct flow_entry *e)
 {
-	struct lru_list *l = &ft->lru[e->tclass];
+	struct lru_list *l = &ft->lru[e->list];
 
 	if (e->lru_prev)
 		e->lru_prev->lru_next = e->lru_next;
@@ -412,7 +422,7 @@ static void lru_unlink(struct flow_table *ft, struct flow_entry *e)
 
 static void lru_append(struct flow_table *ft, struct flow_entry *e)
 {
-	struct lru_list *l = &ft->lru[e->tclass];
+	struct lru_list *l = &ft->lru[e->list];
 
 	e->lru_next = NULL;
 	e->lru_prev = l->tail;
@@ -511,15 +521,15 @@ static bool flow_expired(const struct flow_table *ft,
 			 const struct flow_entry *e, uint64_t now)
 {
 	return now > e->last_seen &&
-	       now - e->last_seen > ft->timeout_ns[e->tclass];
+	       now - e->last_seen > ft->timeout_ns[e->list % NCLASSES];
 }
 
-/* The least recently used flow over all classes. */
-static struct flow_entry *oldest_flow(struct flow_table *ft)
+/* The least recently used flow of lists [from, to). */
+static struct flow_entry *oldest_in(struct flow_table *ft, int from, int to)
 {
 	struct flow_entry *oldest = NULL;
 
-	for (int c = 0; c < NCLASSES; c++) {
+	for (int c = from; c < to; c++) {
 		struct flow_entry *h = ft->lru[c].head;
 		if (h && (!oldest || h->last_seen < oldest->last_seen ||
 			  (h->last_seen == oldest->last_seen && h->id < oldest->id)))
@@ -528,11 +538,33 @@ static struct flow_entry *oldest_flow(struct flow_table *ft)
 	return oldest;
 }
 
+/* The flow to evict from a full table: the least recently used blocked
+ * flow, else the least recently used passed one. */
+static struct flow_entry *eviction_victim(struct flow_table *ft)
+{
+	struct flow_entry *e = oldest_in(ft, LIST_BLOCKED, NLISTS);
+
+	return e ? e : oldest_in(ft, 0, NCLASSES);
+}
+
+/* Moves e to the list its class and verdict call for (at the tail). */
+static void flow_relist(struct flow_table *ft, struct flow_entry *e,
+			int tclass)
+{
+	uint8_t list = (uint8_t)(tclass + (e->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED));
+
+	if (list == e->list && ft->lru[list].tail == e)
+		return;
+	lru_unlink(ft, e);
+	e->list = list;
+	lru_append(ft, e);
+}
+
 static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
 {
 	size_t n = 0;
 
-	for (int c = 0; c < NCLASSES; c++) {
+	for (int c = 0; c < NLISTS; c++) {
 		while (n < budget && ft->lru[c].head &&
 		       flow_expired(ft, ft->lru[c].head, now)) {
 			flow_remove(ft, ft->lru[c].head);
@@ -709,7 +741,7 @@ static struct flow_entry *flow_create(struct flow_table *ft,
 	struct flow_entry *e;
 
 	if (ft->count >= ft->max_flows) {
-		struct flow_entry *victim = oldest_flow(ft);
+		struct flow_entry *victim = eviction_victim(ft);
 		if (!victim)
 			return NULL;
 		flow_remove(ft, victim);
@@ -735,7 +767,7 @@ static struct flow_entry *flow_create(struct flow_table *ft,
 	e->first_seen = now;
 	e->last_seen = now;
 	e->id = ft->next_id++;
-	e->tclass = (uint8_t)class_of(p);
+	e->list = (uint8_t)(class_of(p) + (d->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED));
 	hash_oom = false;
 	HASH_ADD(hh, ft->flows, key, sizeof(e->key), e);
 	if (hash_oom) {
@@ -774,14 +806,11 @@ static void flow_touch(struct flow_table *ft, struct flow_entry *e,
 	e->bytes += p->len;
 	if (now > e->last_seen)
 		e->last_seen = now;
-	if (e->tclass == CLASS_TCP && p->proto == 6 && tcp_closing(e, p)) {
-		lru_unlink(ft, e);
-		e->tclass = CLASS_TCP_CLOSED;
-		lru_append(ft, e);
-	} else if (ft->lru[e->tclass].tail != e) {
-		lru_unlink(ft, e);
-		lru_append(ft, e);
-	}
+	int tclass = e->list % NCLASSES;
+
+	if (tclass == CLASS_TCP && p->proto == 6 && tcp_closing(e, p))
+		tclass = CLASS_TCP_CLOSED;
+	flow_relist(ft, e, tclass);
 }
 
 /* True when p goes the way e's first packet went, with the same owner, so
@@ -939,7 +968,7 @@ struct decision flow_table_packet(struct flow_table *ft,
 	HASH_FIND(hh, ft->flows, &k, sizeof(k), e);
 	if (e && (flow_expired(ft, e, now) ||
 		  /* a new connection reusing the ports of a closed one */
-		  (e->tclass == CLASS_TCP_CLOSED &&
+		  (e->list % NCLASSES == CLASS_TCP_CLOSED &&
 		   (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN))) {
 		flow_remove(ft, e);
 		e = NULL;
@@ -1013,6 +1042,44 @@ static void first_packet(const struct flow_table *ft, const struct flow_entry *e
 	p->ifaddrs = ft->ifaddrs;
 }
 
+static int cmp_last_seen(const void *a, const void *b)
+{
+	const struct flow_entry *x = *(const struct flow_entry *const *)a;
+	const struct flow_entry *y = *(const struct flow_entry *const *)b;
+
+	if (x->last_seen != y->last_seen)
+		return x->last_seen < y->last_seen ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* After verdicts changed: every flow onto the list its verdict calls for,
+ * each list still in last-seen order (so expiry can stop at the first
+ * live head). Without memory for the sort, moved flows just go last. */
+static void relist_all(struct flow_table *ft)
+{
+	struct flow_entry **all = malloc((ft->count ? ft->count : 1) * sizeof(*all));
+	struct flow_entry *e;
+	size_t n = 0;
+
+	if (!all) {
+		for (e = ft->flows; e; e = e->hh.next)
+			if ((e->list >= LIST_BLOCKED) != (e->verdict != VERDICT_PASS))
+				flow_relist(ft, e, e->list % NCLASSES);
+		return;
+	}
+	for (e = ft->flows; e; e = e->hh.next)
+		all[n++] = e;
+	qsort(all, n, sizeof(*all), cmp_last_seen);
+	memset(ft->lru, 0, sizeof(ft->lru));
+	for (size_t i = 0; i < n; i++) {
+		e = all[i];
+		e->list = (uint8_t)(e->list % NCLASSES +
+				    (e->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED));
+		lru_append(ft, e);
+	}
+	free(all);
+}
+
 size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs)
 {
 	struct flow_entry *e;
@@ -1039,6 +1106,7 @@ size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs)
 		e->verdict = (uint8_t)d.verdict;
 		e->rule = d.rule;
 	}
+	relist_all(ft);
 	/* Fragments in flight follow their flow's new decision; the old rule
 	 * set's rules must not be referenced any more. */
 	HASH_ITER(hh, ft->frags, f, tmp) {

@@ -334,6 +334,45 @@ static void test_eviction(void)
 	CHECK("free ends every flow", ended.count == 6);
 }
 
+/* A full table evicts blocked flows (kept for reporting) before passed ones:
+ * unsolicited traffic cannot push established connections out. */
+static void test_eviction_prefers_blocked(void)
+{
+	struct flow_limits lim = { .max_flows = 4 };
+	struct rule r[1] = { rule(ACTION_PASS, DIR_OUT, 1) };
+	struct ruleset rs = rs_of(r, 1);
+	struct flow_table *ft = flow_table_new(&lim);
+	struct ended ended = { 0 };
+
+	flow_table_set_end_callback(ft, on_end, &ended);
+	for (uint16_t i = 0; i < 2; i++) {
+		struct packet p = pkt(DIR_OUT, "eth0", 6, "10.0.0.1", (uint16_t)(1000 + i), "10.0.0.2", 443);
+		flow_table_packet(ft, &rs, &p, (1 + i) * SEC, NULL);
+	}
+	for (uint16_t i = 0; i < 2; i++) {
+		struct packet p = pkt(DIR_IN, "eth0", 17, "203.0.113.1", (uint16_t)(2000 + i), "10.0.0.1", 53);
+		flow_table_packet(ft, &rs, &p, (10 + i) * SEC, NULL);
+	}
+	for (uint16_t i = 0; i < 3; i++) {
+		struct packet p = pkt(DIR_IN, "eth0", 17, "203.0.113.1", (uint16_t)(3000 + i), "10.0.0.1", 53);
+		flow_table_packet(ft, &rs, &p, (20 + i) * SEC, NULL);
+	}
+	CHECK("blocked flood evicts blocked flows only", ended.count == 3 && ended.sports[0] == 2000 &&
+	      ended.sports[1] == 2001 && ended.sports[2] == 3000);
+	struct packet reply0 = pkt(DIR_IN, "eth0", 6, "10.0.0.2", 443, "10.0.0.1", 1000);
+	CHECK("oldest passed flow survives the flood",
+	      flow_table_packet(ft, &rs, &reply0, 30 * SEC, NULL).verdict == VERDICT_PASS);
+	/* Only passed flows left to evict: the least recently used goes. */
+	struct ruleset all_pass = rs;
+	struct rule any[1] = { rule(ACTION_PASS, DIR_BOTH, 1) };
+	all_pass.rules = any;
+	CHECK("recheck passes the blocked ones", flow_table_recheck(ft, &all_pass) == 2);
+	struct packet p = pkt(DIR_OUT, "eth0", 6, "10.0.0.1", 4000, "10.0.0.2", 443);
+	flow_table_packet(ft, &all_pass, &p, 31 * SEC, NULL);
+	CHECK("then the least recently used flow goes", ended.count == 4 && ended.sports[3] == 1001);
+	flow_table_free(ft);
+}
+
 static void test_timeouts(void)
 {
 	struct flow_limits lim = { .udp_timeout = 60, .tcp_timeout = 100, .tcp_closed_timeout = 10 };
@@ -426,6 +465,9 @@ static void test_recheck(void)
 	CHECK("swapping back reopens both", flow_table_recheck(ft, &old_rs) == 2 &&
 	      flow_table_packet(ft, &old_rs, &tr, 3 * SEC, NULL).verdict == VERDICT_PASS &&
 	      flow_table_packet(ft, &old_rs, &m, 3 * SEC, NULL).verdict == VERDICT_PASS);
+	CHECK("blocked and reopened flows still expire on time (udp 60 s)",
+	      flow_table_recheck(ft, &new_rs) == 2 && flow_table_expire(ft, 62 * SEC) == 0 &&
+	      flow_table_expire(ft, 64 * SEC) == 2 && flow_table_count(ft) == 1);
 	flow_table_free(ft);
 }
 
@@ -512,6 +554,7 @@ int main(void)
 	test_related_icmp();
 	test_fragments();
 	test_eviction();
+	test_eviction_prefers_blocked();
 	test_timeouts();
 	test_recheck();
 	test_v6_and_names();
