@@ -83,6 +83,15 @@ start_peer() {
 # probe NS TIMEOUT SPEC...: tests/divert/probe.py in NS
 probe() { local n=$1; shift; in_ns "$n" /usr/bin/python3 "$TOP/tests/divert/probe.py" "$@"; }
 
+# stop_quietly PID: SIGTERM, then SIGKILL if it is still there after 2 s.
+stop_quietly() {
+	kill -TERM "$1" 2>/dev/null || return 0
+	local i
+	for i in $(seq 20); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 # start_divert NS ARGS...: ifwall run --backend divert in NS; sets DIVERT_PID
 # and DIVERT_ERR (its stderr) and waits until it is ready.
 start_divert() {
@@ -91,7 +100,7 @@ start_divert() {
 	# ip netns exec execs, so $! is ifwall itself.
 	ip netns exec "$(ns "$n")" "$IFWALL" run --backend divert "$@" 2>"$DIVERT_ERR" &
 	DIVERT_PID=$!
-	CLEANUP+=("kill -9 $DIVERT_PID")
+	CLEANUP+=("stop_quietly $DIVERT_PID")
 	wait_for 5 grep -q 'ready$' "$DIVERT_ERR"
 }
 
