@@ -224,6 +224,7 @@ sc_tunnel_back() {   # same name again, no reload: traffic flows
 	wait_for 20 eval "probe_in $NS_CLI -- --timeout 0.5 ping,$TUN_PEER >/dev/null"
 	tunnel_probe $NS_CLI ping,$TUN_PEER tcp,$WEB,8080 udp,$WEB,7777 dns,$TUN_PEER
 	tunnel_probe $NS_CTR tcp,$WEB2,8080
+	NOTE="new $TUN (ifindex $(ip -n $NS_CLI -o link show $TUN | cut -d: -f1)), rules not reloaded"
 }
 
 sc_forward() {   # a container routed through the client, TunnelVision on the client
@@ -273,7 +274,7 @@ run_scenario() {
 	local mode=$1 name=$2 rules=$3
 	local fn=sc_${name//-/_}
 	TUN_OK=0 TUN_TOTAL=0 TUN_FAILED= ATT_ANSWERED=0 ATT_TOTAL=0 ATT_LIST= EXTRA_BAD= EXTRA_LEAKS=0 DNS_SEEN=
-	AFTER_CAPTURE=:
+	AFTER_CAPTURE=: NOTE=
 	if ! cap_start "$mode-$name"; then
 		echo "FAIL leak-$name: tcpdump did not start: $(cat "$CAP-far.err" "$CAP-cli.err" | tr '\n' ' ')"
 		return
@@ -292,6 +293,7 @@ run_scenario() {
 	[ "$ATT_ANSWERED" -gt 0 ] && desc+=" (answered: $ATT_LIST)"
 	[ -n "$DNS_SEEN" ] && desc+=", other resolvers got: $DNS_SEEN"
 	[ -n "$EXTRA_BAD" ] && desc+=", $EXTRA_BAD"
+	[ -n "$NOTE" ] && desc+=", $NOTE"
 
 	case $mode in
 	detector)
