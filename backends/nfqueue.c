@@ -103,8 +103,11 @@ int nfqueue_open(struct nfqueue **out, const struct nfqueue_options *opts,
 	mnl_attr_put(nlh, NFQA_CFG_CMD, sizeof(cmd), &cmd);
 	r = config_talk(q, nlh);
 	if (r < 0) {
+		/* The kernel says EPERM (recent) or EBUSY when another socket
+		 * holds the queue; EPERM is also a missing CAP_NET_ADMIN. */
 		snprintf(err, errlen, "binding NFQUEUE %u: %s%s", q->queue, strerror(-r),
-			 r == -EBUSY ? " (another process holds this queue; see --queue)" : "");
+			 r == -EBUSY ? " (another process holds this queue; see --queue)" :
+			 r == -EPERM ? " (another process holds this queue, see --queue; or no CAP_NET_ADMIN)" : "");
 		goto fail;
 	}
 
