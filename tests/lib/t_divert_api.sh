@@ -35,7 +35,7 @@ RULES
 
 ip netns exec "$ns" "$bin" 7 "$dir/lo.rules" >"$dir/out" 2>"$dir/err" &
 pid=$!
-for _ in $(seq 50); do grep -q ready "$dir/out" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs ready "$dir/out" && break; sleep 0.1; done
 if grep -q '^ready$' "$dir/out" && ip netns exec "$ns" nft list table inet ifwall_divert >/dev/null 2>&1; then
 	echo "PASS divert-ready"
 else

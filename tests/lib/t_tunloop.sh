@@ -28,31 +28,36 @@ in_ns() { ip netns exec "$ns" "$@"; }
 ip netns add "$ns" || { echo "FAIL tunloop-netns: cannot create $ns"; exit 1; }
 in_ns ip link set lo up
 in_ns ip tuntap add dev ifwt0 mode tun
-# No IPv6 on the device, so the kernel sends nothing of its own into it and
-# the counts below are exact.
-in_ns sysctl -qw net.ipv6.conf.ifwt0.disable_ipv6=1
+# IPv6 without link-local address, multicast, router solicitations or DAD,
+# so the kernel sends nothing of its own into the device and the counts
+# below are exact.
+in_ns ip link set ifwt0 multicast off
+in_ns sysctl -qw net.ipv6.conf.ifwt0.addr_gen_mode=1 net.ipv6.conf.ifwt0.accept_ra=0 \
+	net.ipv6.conf.ifwt0.router_solicitations=0
 in_ns ip addr add 10.99.0.1/24 dev ifwt0
+in_ns ip addr add fd99::1/64 dev ifwt0 nodad
 in_ns ip link set ifwt0 up
 
 cat >"$dir/vpn.rules" <<'RULES'
 pass out on ifwt0 proto icmp to 10.99.0.2
+pass out on ifwt0 proto icmp6 to fd99::2
 pass out on ifwt0 proto udp to 10.99.0.2 port 7
 reject out on ifwt0 proto udp to 10.99.0.2 port 9
 RULES
 
 ip netns exec "$ns" "$ex" -v "$dir/vpn.rules" ifwt0 >"$dir/out" 2>"$dir/err" &
 pid=$!
-for _ in $(seq 50); do grep -q ready "$dir/err" && break; sleep 0.1; done
-if grep -q 'ready (3 rules)' "$dir/err"; then echo "PASS tunloop-starts"; else
+for _ in $(seq 50); do grep -qs ready "$dir/err" && break; sleep 0.1; done
+if grep -q 'ready (4 rules)' "$dir/err"; then echo "PASS tunloop-starts"; else
 	echo "FAIL tunloop-starts: $(head -3 "$dir/err" | tr '\n' ' ')"; exit 1; fi
 
 # The client side: ICMP echo (raw socket) and UDP, from inside the netns.
 # Prints how many of COUNT probes got their answer.
-probe() { # icmp|udp|udp-connected DST [PORT] COUNT
+probe() { # icmp|icmp6|udp|udp-connected DST [PORT] COUNT
 	ip netns exec "$ns" /usr/bin/python3 - "$@" <<'PY'
 import os, socket, struct, sys, time
 kind, dst = sys.argv[1], sys.argv[2]
-port = int(sys.argv[3]) if kind != "icmp" else 0
+port = int(sys.argv[3]) if kind.startswith("udp") else 0
 count = int(sys.argv[-1])
 
 def csum(b):
@@ -81,6 +86,20 @@ if kind == "icmp":
             if peer[0] == dst and icmp[0] == 0 and icmp[4:8] == body[:4] and csum(icmp) == 0:
                 answers += 1
                 break
+elif kind == "icmp6":
+    # The kernel fills in the ICMPv6 checksum of raw ICMPv6 sockets and
+    # checks the one of the reply.
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.settimeout(1.0)
+    ident = os.getpid() & 0xffff
+    for seq in range(count):
+        s.sendto(struct.pack("!BBHHH", 128, 0, 0, ident, seq) + b"ifwall-ping", (dst, 0))
+        try:
+            data, peer = s.recvfrom(2048)
+            if peer[0] == dst and data[0] == 129 and struct.unpack("!HH", data[4:8]) == (ident, seq):
+                answers += 1
+        except socket.timeout:
+            pass
 elif kind == "udp-connected":
     # A connected socket sees the ICMP error a reject sends back.
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -111,6 +130,10 @@ n=$(probe icmp 10.99.0.2 3)
 if [ "$n" = 3 ]; then echo "PASS ping-passed"; else echo "FAIL ping-passed: $n of 3 answered"; fi
 n=$(probe icmp 10.99.0.3 2)
 if [ "$n" = 0 ]; then echo "PASS ping-blocked"; else echo "FAIL ping-blocked: $n of 2 answered"; fi
+n=$(probe icmp6 fd99::2 3)
+if [ "$n" = 3 ]; then echo "PASS ping6-passed"; else echo "FAIL ping6-passed: $n of 3 answered"; fi
+n=$(probe icmp6 fd99::3 2)
+if [ "$n" = 0 ]; then echo "PASS ping6-blocked"; else echo "FAIL ping6-blocked: $n of 2 answered"; fi
 
 # UDP: echoed on port 7 (passed), no answer on 9 (rejected) or 53 (default).
 n=$(probe udp 10.99.0.2 7 2); if [ "$n" = 2 ]; then echo "PASS udp-echoed"; else echo "FAIL udp-echoed: $n of 2"; fi
@@ -127,14 +150,15 @@ if [ "$n" = 0 ]; then echo "PASS reload-blocks"; else echo "FAIL reload-blocks: 
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 if [ $rc -eq 0 ]; then echo "PASS exits-cleanly"; else echo "FAIL exits-cleanly: exit $rc"; fi
-want='out pass 5 block 5 reject 3
-in pass 5 block 0 reject 0
+want='out pass 8 block 7 reject 3
+in pass 8 block 0 reject 0
 invalid 0'
 got=$(cat "$dir/out")
 if [ "$got" = "$want" ]; then echo "PASS verdict-counts"; else
 	echo "FAIL verdict-counts: got '$(echo $got)', want '$(echo $want)'"; fi
 if grep -q "^pass out IPv4 proto 1 $dir/vpn.rules:1 pass out on ifwt0 proto icmp to 10.99.0.2$" "$dir/err" &&
-   grep -q "^reject out IPv4 proto 17 $dir/vpn.rules:3 " "$dir/err"; then
+   grep -q "^pass in IPv6 proto 58 $dir/vpn.rules:2 " "$dir/err" &&
+   grep -q "^reject out IPv4 proto 17 $dir/vpn.rules:4 " "$dir/err"; then
 	echo "PASS log-names-rules"
 else
 	echo "FAIL log-names-rules: $(head -4 "$dir/err" | tr '\n' '|')"
