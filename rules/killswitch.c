@@ -18,8 +18,6 @@ void killswitch_free(struct killswitch *ks)
 	free(ks);
 }
 
-/* --- killswitch ----------------------------------------------------------------- */
-
 struct ks_parse {
 	struct killswitch *ks;
 	size_t endpoints_cap;
@@ -349,6 +347,5 @@ bool parse_killswitch(struct parser *p)
 		return false;
 	}
 	p->rs->killswitch = kp.ks;
-	p->killswitch_loc = kp.at;
 	return true;
 }

@@ -11,9 +11,9 @@
 #include "rules/lexer.h"
 
 #define MAX_ERRORS 10000 /* "all errors in one run"; the cap only bounds memory on garbage */
-#define MAX_INCLUDE_DEPTH 16
-#define MAX_FILE_SIZE (256u << 20)
-#define MAX_LABEL 255
+#define MAX_INCLUDE_DEPTH 16          /* as in nftables */
+#define MAX_FILE_SIZE (256u << 20)    /* rule, include and table files */
+#define MAX_LABEL 255                 /* bytes; nft comments hold 255 */
 
 struct include_frame {
 	dev_t dev;
@@ -40,7 +40,6 @@ struct parser {
 	size_t rule_locs_cap;
 	struct loc set_default_loc;
 	struct loc skip_loc;
-	struct loc killswitch_loc;
 	bool top_is_string;
 	bool resync;             /* parser_recover() must not skip: at a statement */
 };
