@@ -5,7 +5,8 @@
 #   reject  refused or unreachable (a RST or an ICMP error came back)
 #   block   nothing came back before the timeout
 # Usage: probe.py TIMEOUT tcp:ADDR:PORT udp:ADDR:PORT ... ([v6addr] for IPv6)
-import errno, socket, sys, threading, time
+# PROBE_MARK=N in the environment sets SO_MARK on every socket (root).
+import errno, os, socket, sys, threading, time
 
 timeout = float(sys.argv[1])
 results = {}
@@ -21,6 +22,8 @@ def probe(spec):
     kind, fam, host, port = split(spec)
     s = socket.socket(fam, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
     s.settimeout(timeout)
+    if os.environ.get("PROBE_MARK"):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, int(os.environ["PROBE_MARK"], 0))
     t = time.monotonic()
     verdict, sport = "block", 0
     try:
