@@ -111,21 +111,6 @@ int cmd_query(int argc, char **argv)
 	first = i + 1;
 	npackets = argc - first;
 
-	/* Every description is checked before anything is printed. */
-	packets = calloc((size_t)npackets, sizeof(*packets));
-	if (!packets) {
-		cli_error("query", "out of memory");
-		return EXIT_SYSTEM;
-	}
-	for (int k = 0; k < npackets; k++) {
-		struct pktdesc_error err;
-		if (pktdesc_parse(argv[first + k], &packets[k], &err) < 0) {
-			print_description_error(argv[first + k], &err);
-			free(packets);
-			return EXIT_USAGE;
-		}
-	}
-
 	rs = ruleset_from_file(rules_path, &diags);
 	if (!rs) {
 		if (diags.count)
@@ -133,10 +118,26 @@ int cmd_query(int argc, char **argv)
 		else
 			cli_error("query", "%s: cannot load the rule file", rules_path);
 		diag_list_clear(&diags);
-		free(packets);
 		return EXIT_USAGE;
 	}
 	diag_list_clear(&diags);
+
+	/* Every description is checked before anything is printed. */
+	packets = calloc((size_t)npackets, sizeof(*packets));
+	if (!packets) {
+		cli_error("query", "out of memory");
+		ruleset_free(rs);
+		return EXIT_SYSTEM;
+	}
+	for (int k = 0; k < npackets; k++) {
+		struct pktdesc_error err;
+		if (pktdesc_parse(argv[first + k], &packets[k], &err) < 0) {
+			print_description_error(argv[first + k], &err);
+			free(packets);
+			ruleset_free(rs);
+			return EXIT_USAGE;
+		}
+	}
 
 	for (int k = 0; k < npackets; k++) {
 		struct decision d = ruleset_decide(rs, &packets[k]);
