@@ -24,6 +24,8 @@
 #                      switch) with nft instead of `ifwall load`: checks the
 #                      suite's own expectations against a known-good kill
 #                      switch. Not a test of ifwall.
+#   IFWALL_LEAK_BACKEND=divert  enforce with `ifwall run --backend divert`
+#                      instead of `ifwall load` (nft).
 #   IFWALL_LEAK_KEEP=1 keep the captures and logs (the path is printed).
 #
 # Output: one PASS/FAIL/SKIP line per case, with what was observed.
@@ -387,8 +389,32 @@ load_rules() {   # load_rules FILE: the kill switch, inside the client
 		echo "FAIL load-oracle: nft refused oracle.nft"
 		return 1
 	fi
+	if [ "${IFWALL_LEAK_BACKEND:-nft}" = divert ]; then
+		load_rules_divert "$1"
+		return
+	fi
 	if ! out=$(nsx $NS_CLI "$IFWALL" load "$1" 2>&1); then
 		echo "FAIL load-$(basename "$1" .rules): ifwall load failed: $(head -c 300 <<<"$out")"
+		return 1
+	fi
+}
+
+# IFWALL_LEAK_BACKEND=divert: the same rules through `ifwall run --backend
+# divert` (userspace verdicts over NFQUEUE); a new file is swapped in with
+# SIGHUP, as a VPN client would.
+DIVERT_PID=
+load_rules_divert() {
+	cp "$1" "$WORK/active.rules"
+	if [ -z "$DIVERT_PID" ]; then
+		bg_in $NS_CLI "$WORK/divert.log" "$IFWALL" run --backend divert "$WORK/active.rules"
+		DIVERT_PID=$LAST_PID
+		wait_for 100 eval "nsx $NS_CLI nft list table inet ifwall_divert >/dev/null 2>&1"
+	else
+		kill -HUP "$DIVERT_PID"
+		sleep 0.5
+	fi
+	if ! kill -0 "$DIVERT_PID" 2>/dev/null; then
+		echo "FAIL load-divert: ifwall run --backend divert exited: $(head -c 300 "$WORK/divert.log")"
 		return 1
 	fi
 }
