@@ -361,34 +361,46 @@ bool parse_addrs(struct parser *p, struct addrmatch *m, struct loc *span,
 
 /* --- ports, protocols, types ------------------------------------------------ */
 
+/* A port: a number, or a well-known service name as pf accepts them. */
+static int port_value(const char *s, size_t n, uint64_t *out)
+{
+	int err = parse_number(s, n, 65535, out);
+	int port;
+
+	if (err == -EINVAL && (port = service_port(s, n)) >= 0) {
+		*out = (uint64_t)port;
+		return 0;
+	}
+	return err;
+}
+
 static bool parse_port_value(struct parser *p, struct portrange *r)
 {
 	const char *s = p->tok.text;
 	size_t n = p->tok.len;
 	const char *colon;
-	uint64_t lo, hi;
+	uint64_t lo = 0, hi = 0;
 	struct strbuf sb = { 0 };
 	int e1, e2 = 0;
 
 	if (p->tok.type != TOK_WORD)
 		return parser_expected(p, "a port number");
 	colon = memchr(s, ':', n);
-	e1 = parse_number(s, colon ? (size_t)(colon - s) : n, 65535, &lo);
+	e1 = port_value(s, colon ? (size_t)(colon - s) : n, &lo);
 	hi = lo;
-	if (colon && !e1)
-		e2 = parse_number(colon + 1, n - (size_t)(colon + 1 - s), 65535, &hi);
-	else if (colon)
-		e2 = parse_number(colon + 1, n - (size_t)(colon + 1 - s), 65535, &hi);
+	if (colon)
+		e2 = port_value(colon + 1, n - (size_t)(colon + 1 - s), &hi);
 	sb_put_quoted_excerpt(&sb, s, n, 40);
 	const char *text = sb.buf ? sb.buf : "";
 	bool ok = false;
 	if (e1 == -EINVAL || e2 == -EINVAL)
-		parser_error(p, &p->tok.loc, "invalid port '%s' (a number or a range N:M)", text);
+		parser_error(p, &p->tok.loc, "invalid port '%s' (a number, a service name or a range N:M)",
+			     text);
 	else if (e1 == -ERANGE || e2 == -ERANGE)
 		parser_error(p, &p->tok.loc, "port '%s' out of range (0-65535)", text);
 	else if (lo > hi)
 		parser_error(p, &p->tok.loc, "empty port range '%s' (%u > %u)", text,
-			 (unsigned)lo, (unsigned)hi);
+			     (unsigned)lo, (unsigned)hi);
 	else
 		ok = true;
 	sb_free(&sb);

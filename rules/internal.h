@@ -70,6 +70,10 @@ int diag_add_file(struct diag_list *diags, enum diag_severity sev,
 int proto_from_name(const char *name);
 /* Canonical printing name: tcp, udp, icmp, icmp6; NULL for others. */
 const char *proto_print_name(int proto);
+/* Port of a well-known service name ("ssh", "domain", "https", ...), the
+ * same on tcp and udp; -1 when unknown. Built in, not /etc/services, so a
+ * rule file means the same on every host. */
+int service_port(const char *name, size_t len);
 
 /* --- printing ------------------------------------------------------------- */
 

@@ -130,3 +130,24 @@ const char *icmp_type_name(int type, bool icmp6)
 			return t[i].name; /* the first entry is the canonical name */
 	return NULL;
 }
+
+static const struct name_number services[] = {
+	{ "ftp-data", 20 }, { "ftp", 21 }, { "ssh", 22 }, { "telnet", 23 },
+	{ "smtp", 25 }, { "domain", 53 }, { "bootps", 67 }, { "bootpc", 68 },
+	{ "tftp", 69 }, { "http", 80 }, { "www", 80 }, { "kerberos", 88 },
+	{ "pop3", 110 }, { "sunrpc", 111 }, { "ntp", 123 }, { "imap", 143 },
+	{ "snmp", 161 }, { "bgp", 179 }, { "ldap", 389 }, { "https", 443 },
+	{ "microsoft-ds", 445 }, { "isakmp", 500 }, { "submissions", 465 },
+	{ "syslog", 514 }, { "dhcpv6-client", 546 }, { "dhcpv6-server", 547 },
+	{ "submission", 587 }, { "ldaps", 636 }, { "domain-s", 853 },
+	{ "imaps", 993 }, { "pop3s", 995 }, { "openvpn", 1194 },
+	{ "ipsec-nat-t", 4500 }, { "mdns", 5353 }, { "http-alt", 8080 },
+};
+
+int service_port(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
+		if (strlen(services[i].name) == len && !memcmp(services[i].name, name, len))
+			return services[i].number;
+	return -1;
+}
