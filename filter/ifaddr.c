@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* Library code never exit()s: uthash reports running out of memory. */
+static __thread bool hash_oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (hash_oom = true)
 #include <uthash.h>
 
 struct ifaddr_entry {
@@ -63,7 +67,12 @@ int ifaddr_table_add(struct ifaddr_table *t, const char *ifname,
 		if (!e)
 			return -ENOMEM;
 		e->addr = key;
+		hash_oom = false;
 		HASH_ADD(hh, t->by_addr, addr, sizeof(e->addr), e);
+		if (hash_oom) {
+			free(e);
+			return -ENOMEM;
+		}
 	}
 	/* An address moved to another interface belongs to the latest. */
 	snprintf(e->ifname, sizeof(e->ifname), "%s", ifname);
