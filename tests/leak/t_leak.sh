@@ -14,6 +14,23 @@
 # `ifwall replay` with the same rules: the flows replay passes out on eth0
 # must be exactly those the far side saw.
 #
+# Scenarios (sc_* below; net.sh draws the network):
+#   connected        TCP, UDP, DNS to the tunnel resolver
+#   tunnelvision     a more specific route via the LAN gateway (DHCP option 121)
+#   moved-flow       the same, on connections already open through the tunnel
+#   localnet         TunnelCrack LocalNet: the link gets a public prefix
+#   dns              public / LAN resolvers, through the tunnel or not
+#   ipv6             global IPv6 on the link, IPv4-only tunnel
+#   cve-2019-14899   the router probes the tunnel address on the link (scapy)
+#   tunnel-down      wireguard-go killed, routes fall back to the ISP
+#   tunnel-back      the tunnel re-created under the same name, no reload
+#   forward          a container routed through the client
+#   endpoint-scope   other ports/protocols to the endpoint address
+#   *-lan            localnet, dns, cve again under 'allow lan' (killswitch-lan.rules)
+#   owner-user/mark  the endpoint exception with 'user 0' / 'mark 0xca6c'
+#                    (owner-user.rules, owner-mark.rules): other uids, unmarked
+#                    sockets and forwarded packets may not use it
+#
 # Modes:
 #   default            detector self-test first (no firewall: the key
 #                      scenarios must SHOW leaks, so the counting is proven),
