@@ -3,9 +3,9 @@
  * A flow is keyed by (family, proto, both endpoints, interface), ordered so
  * both directions give the same key. Entries live in a pool capped at
  * max_flows (memory is bounded whatever the traffic), in a uthash keyed by
- * a fixed 40-byte struct, and on one LRU list per timeout class: the head
- * of each list is its stalest flow, so expiry and eviction are O(1) per
- * flow. Interface names are interned to a 16-bit index (reference counted)
+ * a fixed 40-byte struct, and on one LRU list per timeout class and verdict
+ * (passed or blocked): the head of each list is its stalest flow, so expiry
+ * and eviction are O(1) per flow. Interface names are interned to a 16-bit index (reference counted)
  * to keep entries small. Non-first fragments follow the decision recorded
  * for their first fragment in a small bounded fragment table.
  *
@@ -168,6 +168,9 @@ struct flow_table {
 
 /* Random per process; keys are at most 40 bytes (10 32-bit words). */
 #define HASH_MAX_KEY 40
+_Static_assert(sizeof(struct flow_key) <= HASH_MAX_KEY &&
+	       sizeof(struct frag_key) <= HASH_MAX_KEY &&
+	       IFW_IFNAMSIZ <= HASH_MAX_KEY, "hash keys fit");
 static uint64_t hash_seed;
 static uint32_t hash_keys[HASH_MAX_KEY / 4];
 
