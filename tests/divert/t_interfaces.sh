@@ -5,6 +5,11 @@
 source "$(dirname "$0")/lib.sh"
 CASES="interfaces_text interfaces_json_valid interfaces_json_types interfaces_json_addresses
 watch_new_interface watch_address_added watch_rename watch_delete watch_burst_coalesced watch_ifaddr_owner"
+# Without root or namespaces: this namespace's table, loopback included.
+check interfaces_here /usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert any(i["type"] == "loopback" and "LOOPBACK" in i["flags"] for i in d), d' "$("$IFWALL" interfaces --json)"
 divert_require_root $CASES
 
 ip netns add "$(ns a)"
