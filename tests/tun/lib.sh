@@ -57,6 +57,10 @@ topology() {
 	TUNLOG=$(mktemp -d /tmp/ifwtun.XXXXXX)
 	for ns in $NS_C $NS_H $NS_E $NS_W; do
 		ip netns add "$ns" && in_ns "$ns" ip link set lo up || return 1
+		# No duplicate address detection: link-local addresses stay
+		# tentative for a second otherwise, and so would neighbour
+		# discovery behind the first IPv6 packets.
+		in_ns "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
 	done
 	ip link add eth0 netns $NS_H type veth peer name eth0 netns $NS_E || return 1
 	ip link add wg0 netns $NS_H type veth peer name eth0 netns $NS_W || return 1
