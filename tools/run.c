@@ -2,12 +2,14 @@
  * the foreground. SIGHUP reloads RULES atomically, SIGTERM exits. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backends/divert.h"
+#include "backends/tun.h"
 #include "rules/ruleset.h"
 #include "tools/cli.h"
 
@@ -23,6 +25,11 @@ static void usage(FILE *out)
 		"  leaves or is delivered; passed flows then stay in the kernel. Without\n"
 		"  --fail-open, new flows are dropped while nobody listens. At most 65536\n"
 		"  flows are kept in memory (the oldest idle ones make room).\n"
+		"tun: ifwall is the only path between ifw0, put into the client network\n"
+		"  namespace NAME as its default route, and ifw1 here; client traffic is\n"
+		"  decided as 'out' on the interface this host routes it through. --prefix\n"
+		"  (default " TUN_DEFAULT_PREFIX "; once per address family) gives this side\n"
+		"  its first address and the client the second.\n"
 		"--log: one JSON line per verdict (time, verdict, dir, iface, proto, src,\n"
 		"  sport, dst, dport, rule) to FILE, or stdout with '-'.\n",
 		prog, prog);
@@ -34,7 +41,9 @@ struct run_args {
 	const char *log;
 	unsigned long queue;
 	bool fail_open;
-	const char *netns, *prefix;
+	const char *netns;
+	const char *prefix[TUN_MAX_PREFIXES + 1]; /* one more, to complain */
+	size_t nprefixes;
 };
 
 static bool parse_number(const char *text, unsigned long max, unsigned long *out)
@@ -79,7 +88,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		} else if (!strcmp(arg, "--netns")) {
 			a->netns = value;
 		} else if (!strcmp(arg, "--prefix")) {
-			a->prefix = value;
+			if (a->nprefixes < sizeof(a->prefix) / sizeof(a->prefix[0]))
+				a->prefix[a->nprefixes++] = value;
 		} else if (!strcmp(arg, "--fail-open")) {
 			a->fail_open = true;
 			continue;
@@ -108,6 +118,14 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	if (!a->rules) {
 		cli_error("run", "missing RULES file");
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(a->backend, "tun") && !a->netns) {
+		cli_error("run", "--backend tun needs --netns NAME");
+		return EXIT_USAGE;
+	}
+	if (strcmp(a->backend, "tun") && (a->netns || a->nprefixes)) {
+		cli_error("run", "--netns and --prefix are for --backend tun");
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -185,6 +203,86 @@ static int run_divert(const struct run_args *a, struct ruleset *rs, FILE *log)
 	return EXIT_OK;
 }
 
+static volatile sig_atomic_t tun_stop, tun_reload;
+
+static void tun_signal(int sig)
+{
+	if (sig == SIGHUP)
+		tun_reload = 1;
+	else
+		tun_stop = 1;
+}
+
+/* --prefix values: one IPv4 and one IPv6 at most, with room for two
+ * addresses each. Returns EXIT_OK or EXIT_USAGE. */
+static int tun_prefixes(const struct run_args *a, struct tun_options *opts)
+{
+	char err[160];
+
+	if (a->nprefixes > TUN_MAX_PREFIXES) {
+		cli_error("run", "--prefix: at most one IPv4 and one IPv6 prefix");
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < a->nprefixes; i++) {
+		int r = ifw_prefix_parse(a->prefix[i], &opts->prefixes[i]);
+
+		if (r < 0) {
+			cli_error("run", "--prefix: '%s' is not a prefix (%s)", a->prefix[i],
+				  r == -EDOM ? "host bits set" : "malformed");
+			return EXIT_USAGE;
+		}
+	}
+	opts->nprefixes = a->nprefixes;
+	if (tun_prefixes_check(opts->prefixes, opts->nprefixes, err, sizeof(err)) < 0) {
+		cli_error("run", "--prefix: %s", err);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int run_tun(const struct run_args *a, struct ruleset *rs, FILE *log)
+{
+	struct tun_options opts = {
+		.netns = a->netns,
+		.log = log,
+		.messages = stderr,
+		.reload = reload_rules,
+		.reload_ctx = (void *)a->rules,
+	};
+	struct sigaction sa = { .sa_handler = tun_signal };
+	struct tun_stats st;
+	char err[512];
+	int r;
+
+	opts.error = err;
+	opts.error_size = sizeof(err);
+	r = tun_prefixes(a, &opts);
+	if (r != EXIT_OK) {
+		ruleset_free(rs);
+		return r;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	r = tun_backend_run(rs, a->rules, &opts, &tun_stop, &tun_reload, &st);
+	ruleset_free(rs);
+	if (r == 0 || st.from_client || st.from_host)
+		fprintf(stderr, "%s run: %llu packets from the client, %llu toward it: %llu passed, "
+		"%llu blocked, %llu rejected, %llu without route, %llu undecodable; "
+		"%llu route lookups; %llu reloads (%llu failed)\n",
+		prog, (unsigned long long)st.from_client, (unsigned long long)st.from_host,
+		(unsigned long long)st.passed, (unsigned long long)st.blocked,
+		(unsigned long long)st.rejected, (unsigned long long)st.no_route,
+		(unsigned long long)st.undecodable, (unsigned long long)st.route_lookups,
+		(unsigned long long)st.reloads, (unsigned long long)st.reload_failures);
+	if (r < 0) {
+		cli_error("run", "%s", err);
+		return EXIT_SYSTEM;
+	}
+	return EXIT_OK;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_args a = { 0 };
@@ -194,10 +292,6 @@ int cmd_run(int argc, char **argv)
 		return EXIT_OK;
 	if (code != EXIT_OK)
 		return code;
-	if (!strcmp(a.backend, "tun")) {
-		cli_error("run", "tun backend not available in this build");
-		return EXIT_SYSTEM;
-	}
 	struct ruleset *rs = load_rules(a.rules);
 	if (!rs)
 		return EXIT_USAGE;
@@ -212,7 +306,10 @@ int cmd_run(int argc, char **argv)
 			return EXIT_SYSTEM;
 		}
 	}
-	code = run_divert(&a, rs, log);
+	if (!strcmp(a.backend, "tun"))
+		code = run_tun(&a, rs, log);
+	else
+		code = run_divert(&a, rs, log);
 	if (log && log != stdout)
 		fclose(log);
 	return code;
