@@ -522,13 +522,15 @@ static struct src *new_src(struct parser *p, char *name, char *text, size_t len,
 
 static void parse_source(struct parser *p, const struct src *src);
 
-static const char *file_error(int err)
+/* Why a file could not be read; buf holds at least 64 bytes. strerror_r:
+ * parsing may run in several threads at once. */
+static const char *file_error(int err, char *buf, size_t size)
 {
 	if (err == -EINVAL)
 		return "not a regular file";
 	if (err == -EFBIG)
 		return "file too large";
-	return strerror(-err);
+	return strerror_r(-err, buf, size);
 }
 
 static bool parse_include(struct parser *p)
@@ -568,7 +570,9 @@ static bool parse_include(struct parser *p)
 	struct stat st;
 	int err = read_file(path, true, &text, &len, &st);
 	if (err) {
-		parser_error(p, &path_at, "cannot include '%s': %s", path, file_error(err));
+		char why[128];
+		parser_error(p, &path_at, "cannot include '%s': %s", path,
+			     file_error(err, why, sizeof(why)));
 		free(path);
 		return false;
 	}
@@ -618,7 +622,9 @@ static bool load_table_file(struct parser *p, struct addrset *set, const struct 
 	}
 	int err = read_file(path, false, &text, &len, &st);
 	if (err) {
-		parser_error(p, at, "cannot read table file '%s': %s", path, file_error(err));
+		char why[128];
+		parser_error(p, at, "cannot read table file '%s': %s", path,
+			     file_error(err, why, sizeof(why)));
 		free(path);
 		return false;
 	}
@@ -989,8 +995,9 @@ struct ruleset *ruleset_from_file(const char *path, struct diag_list *diags)
 		return NULL;
 	int err = read_file(path, false, &text, &len, &st);
 	if (err) {
+		char why[128];
 		diag_add_file(diags, DIAG_ERROR, path, "cannot read rule file: %s",
-			      err == -EINVAL ? "not a regular file" : file_error(err));
+			      file_error(err, why, sizeof(why)));
 		return NULL;
 	}
 	name = strdup(path);
