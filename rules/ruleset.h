@@ -179,8 +179,9 @@ enum block_policy {
 struct ruleset {
 	size_t nrules;
 	struct rule *rules;
-	/* Verdict when no rule matches, per direction. 'set default' sets both;
-	 * the killswitch sets out = REJECT, in = DROP. */
+	/* Verdict when no rule matches, per direction. 'set default' sets both
+	 * ('set default in|out' one); the killswitch sets out = REJECT,
+	 * in = DROP for the directions 'set default' did not set. */
 	enum default_verdict default_in, default_out;
 	bool default_explicit;    /* 'set default' was written */
 	/* Per direction: 'set default [in|out] ...' was written for it. */
