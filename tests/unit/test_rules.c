@@ -340,6 +340,58 @@ static void test_names(void)
 	CHECK("names/icmp-noname", icmp_type_name(250, false) == NULL);
 }
 
+static void test_warnings(void)
+{
+	struct diag_list d = { 0 };
+	struct ruleset *rs = parse(
+		"set skip on { lo eth1 }\n"                          /* 1: hole */
+		"block out proto udp to any port 51820\n"            /* 2 */
+		"pass out on eth0 proto tcp to any port 80\n"        /* 3: hole */
+		"killswitch {\n"                                     /* 4 */
+		"    tunnel { wg* tun0 }\n"                          /* 5 */
+		"    endpoint 198.51.100.7 port 51820 proto udp\n"   /* 6: overridden by 2 */
+		"}\n"
+		"pass out on wg1 proto tcp to any port 25\n"         /* 8: shadowed by 5 */
+		"pass out on tun0 proto udp all\n"                   /* 9: shadowed by 5 */
+		"pass out on lo all\n"                               /* 10: loopback, no hole */
+		"pass in on eth0 proto tcp to any port 22\n"         /* 11: in, no hole */
+		"pass proto udp to any port 123\n", &d);             /* 12: hole */
+	static const struct { int line; const char *msg; } want[] = {
+		{ 1, "traffic on skipped interfaces is not filtered: a hole in the kill switch" },
+		{ 3, "passes traffic outside the tunnel: a hole in the kill switch" },
+		{ 6, "killswitch rule 'pass out proto udp to 198.51.100.7 port 51820' is shadowed by the rule at t.rules:2" },
+		{ 8, "rule is shadowed by the rule at t.rules:5" },
+		{ 9, "rule is shadowed by the rule at t.rules:5" },
+		{ 12, "passes traffic outside the tunnel: a hole in the kill switch" },
+	};
+	size_t n = sizeof(want) / sizeof(want[0]);
+
+	CHECK("warnings/valid", rs != NULL && d.errors == 0);
+	CHECK("warnings/count", d.warnings == n && d.count == n);
+	for (size_t i = 0; i < n && i < d.count; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "warnings/%zu-line", i);
+		CHECK(name, d.items[i].line == want[i].line && d.items[i].severity == DIAG_WARNING);
+		snprintf(name, sizeof(name), "warnings/%zu-message", i);
+		CHECK_STR(name, d.items[i].message, want[i].msg);
+	}
+	ruleset_free(rs);
+	diag_list_clear(&d);
+}
+
+static void test_icmp_names_round_trip(void)
+{
+	int bad = 0;
+
+	for (int icmp6 = 0; icmp6 < 2; icmp6++)
+		for (int t = 0; t < 256; t++) {
+			const char *name = icmp_type_name(t, icmp6);
+			if (name && icmp_type_from_name(name, icmp6) != t)
+				bad++;
+		}
+	CHECK("names/icmp-round-trip", bad == 0);
+}
+
 static void test_files(void)
 {
 	char dir[] = "/tmp/ifwall-test-rules.XXXXXX";
@@ -399,6 +451,8 @@ int main(void)
 	test_round_trip();
 	test_diagnostics();
 	test_names();
+	test_icmp_names_round_trip();
+	test_warnings();
 	test_files();
 	TEST_MAIN_END();
 }
