@@ -1881,7 +1881,8 @@ int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 		nft_listing_free(l);
 		return rc;
 	}
-	qsort(l->entries, l->nentries, sizeof(l->entries[0]), entry_order);
+	if (l->nentries)
+		qsort(l->entries, l->nentries, sizeof(l->entries[0]), entry_order);
 	*out = l;
 	return 0;
 }
