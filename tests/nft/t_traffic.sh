@@ -2,7 +2,8 @@
 # Real traffic through 'ifwall load' in network namespaces:
 #   - differential: for the example rule files, the kernel's verdict on a
 #     generated set of packets (delivered or not, and the counter of the
-#     deciding rule) equals 'ifwall query';
+#     deciding rule) equals 'ifwall query', for packets in, out and
+#     forwarded (in on one interface, then out on another);
 #   - atomicity: 200 alternating reloads while traffic flows;
 #   - if-bound state: a reply passes only on the interface its flow used;
 #   - an interface deleted and re-created keeps matching, with no reload.
@@ -92,6 +93,20 @@ for f in *.rules; do
 	fi
 	traffic verdicts "$f" "$name"
 done
+
+# --- forwarding: checked in on the ingress, then out on the egress ----------
+nsx "$HOST" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+ip -n "$HOST" route add 203.0.113.0/24 via 192.168.1.1 dev eth0
+ip -n "$HOST" route add 198.18.0.0/24 via 10.64.0.1 dev wg0
+ip -n "$HOST" route add 198.19.0.0/24 via 10.8.0.1 dev tun0
+ip -n "$HOST" -6 route add 2001:db8:80::/48 via 2001:db8:1::1 dev eth0
+ip -n "$HOST" -6 route add 2001:db8:18::/48 via fd00:64::1 dev wg0
+ip -n "$HOST" -6 route add 2001:db8:19::/48 via fd00:8::1 dev tun0
+for f in wireguard.rules lan-server.rules mixed.rules; do
+	nsx "$HOST" "$IFWALL" load "$f" 2>/dev/null || { fail "nft-forward-${f%.rules}" "load failed"; continue; }
+	traffic forward "$f" "${f%.rules}"
+done
+nsx "$HOST" sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
 
 # --- atomicity --------------------------------------------------------------
 cat >a.rules <<'RULES'

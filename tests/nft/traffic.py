@@ -15,6 +15,9 @@ Modes (one PASS/FAIL line per check):
                         not and which rule; the kernel must deliver exactly
                         the passed ones and count each on that rule
                         ('ifwall show --json').
+  forward RULES NAME    packets forwarded between the host's interfaces: both
+                        sides' verdicts (in on one, out on the other) and
+                        counters agree with 'ifwall query'.
   atomic A B N NAME     reload A and B alternately N times while sending:
                         packets both pass must all arrive, packets both
                         block must never arrive.
@@ -158,7 +161,7 @@ def describe(pkt):
         d += " type echo-request"
     if pkt["proto"] == "icmp6":
         d += " type echo-request"
-    if pkt["dir"] == "out":
+    if pkt["dir"] == "out" and not pkt.get("nouser"):
         d += " user 0"
         if pkt.get("mark"):
             d += " mark 0x%x" % pkt["mark"]
@@ -253,14 +256,16 @@ def mode_verdicts(rules, name):
     tally = {"pass": 0, "block": 0, "reject": 0}
     for pkt, q in zip(pkts, verdicts):
         net.drain()
-        delivered = net.send(pkt)
+        want = q["verdict"] == "pass"
+        # a packet that should arrive gets time to; one that should not is
+        # also caught by the counter of the rule that must have dropped it
+        delivered = net.send(pkt, wait=0.5 if want else 0.06)
         after = counters()
         key = expected_key(q, pkt, after.keys())
         moved = {k: after.get(k, 0) - before.get(k, 0) for k in after}
         moved = {k: v for k, v in moved.items() if v}
         before = after
         tally[q["verdict"]] += 1
-        want = q["verdict"] == "pass"
         problem = []
         if delivered != want:
             problem.append("kernel %s" % ("delivered" if delivered else "dropped"))
@@ -318,6 +323,87 @@ def mode_atomic(rules_a, rules_b, loads, name):
               "rule sets pass was dropped, none of those both block passed" % (name, sent, loads))
 
 
+# Forwarded traffic: destinations routed through each interface (t_traffic.sh
+# adds the routes), sources that are no address of the host.
+FORWARD_DST = {"eth0": ("203.0.113.80", "2001:db8:80::80"),
+               "wg0": ("198.18.0.80", "2001:db8:18::80"),
+               "tun0": ("198.19.0.80", "2001:db8:19::80")}
+FORWARD_SRC = {"eth0": ("192.168.1.50", "2001:db8:1::50"),
+               "wg0": ("10.64.0.50", "fd00:64::50"),
+               "tun0": ("10.8.0.50", "fd00:8::50")}
+
+
+def mode_forward(rules, name):
+    """A forwarded packet is checked 'in' on its ingress interface, then
+    'out' on its egress interface: delivered iff both pass, and the deciding
+    rule of each evaluated side counts it."""
+    net = Net()
+    rnd = random.Random(name)
+    pkts = []
+    for fin in sorted(FORWARD_SRC):
+        for fout in sorted(FORWARD_DST):
+            if fin == fout:
+                continue
+            for v6 in (False, True):
+                for _ in range(4):
+                    proto, dport = rnd.choice(TEMPLATES + [("icmp6" if v6 else "icmp", 0)])
+                    pkts.append(dict(ifname=fin, out_if=fout, proto=proto, dport=dport,
+                                     sport=30000 + len(pkts), src=FORWARD_SRC[fin][v6],
+                                     dst=FORWARD_DST[fout][v6]))
+    ins = [dict(p, dir="in") for p in pkts]
+    outs = [dict(p, dir="out", ifname=p["out_if"]) for p in pkts]
+    # forwarded packets have no local owner: no 'user' in the description
+    q_in = query(rules, ins)
+    q_out = query(rules, [dict(o, nouser=True) for o in outs])
+    before = counters()
+    bad = []
+    delivered_n = 0
+    for pin, pout, qi, qo in zip(ins, outs, q_in, q_out):
+        net.drain()
+        token = net.token()
+        ip = net.build(pin, token)
+        frame = Ether(src=net.peer_mac[pin["ifname"]], dst=net.host_mac[pin["ifname"]]) / ip
+        net.peer[pin["ifname"]].send(bytes(frame))
+        want = qi["verdict"] == "pass" and qo["verdict"] == "pass"
+        delivered = False
+        deadline = time.monotonic() + (0.5 if want else 0.06)
+        watch = net.peer[pout["ifname"]]
+        while not delivered and time.monotonic() < deadline:
+            ready, _, _ = select.select([watch], [], [], max(0, deadline - time.monotonic()))
+            while ready:
+                try:
+                    data = watch.recv(65535)
+                except (BlockingIOError, OSError):
+                    break
+                if token in data:
+                    delivered = True
+                    break
+        after = counters()
+        moved = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        before = after
+        delivered_n += delivered
+        problem = []
+        if delivered != want:
+            problem.append("kernel %s" % ("delivered" if delivered else "dropped"))
+        ki = expected_key(qi, pin, after.keys())
+        if moved.get(ki, 0) < 1:
+            problem.append("in side not counted on %s" % ki[0])
+        if qi["verdict"] == "pass":
+            ko = expected_key(qo, pout, after.keys())
+            if moved.get(ko, 0) < 1:
+                problem.append("out side not counted on %s" % ko[0])
+        if problem:
+            bad.append("[%s / out on %s] query: %s %s, %s %s; %s" % (
+                describe(pin), pout["ifname"], qi["verdict"], qi["rule"], qo["verdict"],
+                qo["rule"], "; ".join(problem)))
+    if bad:
+        print("FAIL nft-forward-%s: %d of %d forwarded packets differ: %s" % (
+            name, len(bad), len(pkts), " | ".join(bad[:3])))
+    else:
+        print("PASS nft-forward-%s: %d forwarded packets (%d delivered): delivery and both "
+              "sides' counters agree with ifwall query" % (name, len(pkts), delivered_n))
+
+
 def mode_send(direction, ifname, proto, src, dst, dport):
     net = Net()
     pkt = dict(dir=direction, ifname=ifname, proto=proto, src=src, dst=dst,
@@ -331,6 +417,8 @@ if __name__ == "__main__":
         mode_verdicts(sys.argv[2], sys.argv[3])
     elif m == "atomic":
         mode_atomic(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif m == "forward":
+        mode_forward(sys.argv[2], sys.argv[3])
     elif m == "send":
         mode_send(*sys.argv[2:8])
     else:
