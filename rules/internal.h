@@ -50,6 +50,8 @@ struct loc {
 	const struct src *src;
 	int line, col, span;
 	size_t line_start;    /* offset of the line in src->text */
+	int macro;            /* 1 + index of the macro whose value this came
+			       * from (the outermost), 0 when none */
 };
 
 /* Appends a diagnostic at loc (loc NULL or loc->src NULL: no location).

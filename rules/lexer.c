@@ -252,6 +252,7 @@ static struct token lex_one(struct lexer *lx)
 				struct token tmp;
 				set_loc(lx, &tmp, start, i);
 				loc = tmp.loc;
+				loc.macro = (int)(m - lx->macros->items) + 1;
 			}
 			struct lex_frame *nf = &lx->frames[lx->nframes++];
 			nf->text = m->value;

@@ -57,6 +57,11 @@ static void verror(struct parser *p, const struct loc *loc, const char *fmt, va_
 		return;
 	if (diag_addv(p->diags, DIAG_ERROR, loc, fmt, ap) < 0)
 		p->stop = true;
+	if (loc && loc->macro > 0 && (size_t)loc->macro <= p->macros.count) {
+		const struct macro *m = &p->macros.items[loc->macro - 1];
+		diag_add(p->diags, DIAG_NOTE, &m->loc, "in expansion of macro '%s' defined here",
+			 m->name);
+	}
 	if (++p->errors >= MAX_ERRORS) {
 		diag_add(p->diags, DIAG_NOTE, loc, "too many errors; stopping");
 		p->stop = true;
@@ -657,8 +662,8 @@ static bool load_table_file(struct parser *p, struct addrset *set, const struct 
 		       text[pos] != '\r' && text[pos] != '#' && text[pos] != ',')
 			pos++;
 		struct token t = { .type = TOK_WORD, .text = text + start, .len = pos - start };
-		t.loc = (struct loc){ src, line, (int)(start - line_start) + 1, (int)(pos - start),
-				      line_start };
+		t.loc = (struct loc){ .src = src, .line = line, .col = (int)(start - line_start) + 1,
+				      .span = (int)(pos - start), .line_start = line_start };
 		struct ifw_prefix pfx;
 		if (!prefix_from_token(p, &t, &pfx)) {
 			ok = false;
