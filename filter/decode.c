@@ -237,6 +237,10 @@ static enum decode_status decode_ipv4(const uint8_t *data, size_t len,
 		p->fragment = true;
 		p->first_fragment = (frag & 0x1fff) == 0;
 		p->frag_id = get16(data + 4);
+		/* A TCP fragment at offset 8 can only rewrite the TCP header
+		 * of the first one (RFC 1858 3.2): never legitimate. */
+		if ((frag & 0x1fff) == 1 && p->proto == PROTO_TCP && !inner)
+			return DECODE_MALFORMED;
 		if (!p->first_fragment)
 			return DECODE_OK;
 	}

@@ -290,6 +290,19 @@ static void test_ipv4_fragments(void)
 	v4_done(&b);
 	CHECK("v4 non-first icmp fragment has no icmp", decode(&b, b.n, &p) == DECODE_OK && !p.has_icmp);
 
+	v4(&b, 6, 9, 0x2000 | 1, NULL, 0);
+	zeros(&b, 16);
+	v4_done(&b);
+	CHECK("v4 tcp fragment at offset 8 malformed (RFC 1858)", decode(&b, b.n, &p) == DECODE_MALFORMED);
+	v4(&b, 6, 9, 0x2000 | 2, NULL, 0);
+	zeros(&b, 16);
+	v4_done(&b);
+	CHECK("v4 tcp fragment at offset 16 ok", decode(&b, b.n, &p) == DECODE_OK && p.fragment && !p.has_ports);
+	v4(&b, 17, 9, 0x2000 | 1, NULL, 0);
+	zeros(&b, 16);
+	v4_done(&b);
+	CHECK("v4 udp fragment at offset 8 ok", decode(&b, b.n, &p) == DECODE_OK);
+
 	/* A tiny first fragment that cuts the TCP header is not decodable. */
 	v4(&b, 6, 9, 0x2000, NULL, 0);
 	tcp(&b, 1, 22, 0x02);
