@@ -307,6 +307,13 @@ static void handle_packet(struct tun_backend *be, const uint8_t *frame, size_t f
 	}
 	remote = from_client ? &p.dst : &p.src;
 	local = from_client ? &p.src : &p.dst;
+	if (p.has_inner && p.inner.dst.family == p.family) {
+		/* An ICMP error (say "fragmentation needed" from a router, the
+		 * host itself included) about a packet of some flow: checked
+		 * on the interface that flow uses, so it is related to it. */
+		remote = from_client ? &p.inner.src : &p.inner.dst;
+		local = from_client ? &p.inner.dst : &p.inner.src;
+	}
 	egress = egress_lookup(be, remote, local);
 	if (!egress) {
 		be->stats.no_route++;

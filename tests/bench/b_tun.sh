@@ -11,7 +11,7 @@
 #   64-byte UDP packets  >= 0.15x (one read, decide, write per packet)
 set -u
 SECONDS_PER_RUN=${BENCH_SECONDS:-3}
-NS_C=ifwtb-c NS_P=ifwtb-p NS_H=ifwtb-h NS_S=ifwtb-s
+NS_C=ifwtb-$$-c NS_P=ifwtb-$$-p NS_H=ifwtb-$$-h NS_S=ifwtb-$$-s
 dir=$(mktemp -d /tmp/ifwtb.XXXXXX)
 ifw_pid= srv_pid=
 

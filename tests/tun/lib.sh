@@ -11,7 +11,8 @@
 # Both far ends answer as their name: TCP 8080, UDP 5353 (peer.py serve).
 # The same address 192.0.2.1 lives behind both, so moving its route moves
 # a flow from wg0 to eth0.
-NS_C=ifwtun-c NS_H=ifwtun-h NS_E=ifwtun-e NS_W=ifwtun-w
+# Names carry the PID: other worktrees may run the same tests at once.
+NS_C=ifwtun-$$-c NS_H=ifwtun-$$-h NS_E=ifwtun-$$-e NS_W=ifwtun-$$-w
 PEER=$TOP/tests/tun/peer.py
 PY=/usr/bin/python3
 TUNLOG=$(mktemp -d /tmp/ifwtun.XXXXXX)
@@ -32,8 +33,8 @@ expect() {
 require_root() {
 	if [ "$(id -u)" -ne 0 ]; then skip "$1" "needs root"; exit 0; fi
 	if [ ! -c /dev/net/tun ]; then skip "$1" "no /dev/net/tun"; exit 0; fi
-	if ! ip netns add ifwtun-probe 2>/dev/null; then skip "$1" "cannot create network namespaces"; exit 0; fi
-	ip netns del ifwtun-probe
+	if ! ip netns add ifwtun-$$-probe 2>/dev/null; then skip "$1" "cannot create network namespaces"; exit 0; fi
+	ip netns del ifwtun-$$-probe
 }
 
 stop_ifwall() {

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Traffic ends for the tun backend tests.
 
-  peer.py serve NAME ADDR...         TCP 8080 and UDP 5353 servers answering NAME
+  peer.py serve NAME ADDR...         TCP 8080 and UDP 5353 servers answering NAME,
+                                     TCP 8081 counting what it receives
                                      (UDP bound to each ADDR, so replies come from it)
   peer.py tcp ADDR PORT [TIMEOUT]    connect, print 'ok NAME', 'refused', 'timeout' or the error
   peer.py udp ADDR PORT [TIMEOUT]    send one datagram, print 'ok NAME', 'refused', 'unreachable', 'timeout'
+  peer.py upload ADDR BYTES [TIMEOUT] send BYTES to port 8081: 'ok BYTES' when all arrived
   peer.py ping ADDR [TIMEOUT]        one ICMP echo: 'ok', 'unreachable' (ICMP error), 'timeout'
   peer.py udpflow ADDR PORT SECONDS  one UDP flow (fixed source port), one datagram
                                      every 0.1 s; prints 'R' (reply) or '.' (none) per datagram
@@ -40,7 +42,31 @@ def serve(name, addrs):
             _, peer = s.recvfrom(2048)
             s.sendto(reply, peer)
 
+    def sink_one(c):
+        total = 0
+        try:
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                total += len(data)
+            c.sendall(str(total).encode())
+        except OSError:
+            pass
+        c.close()
+
+    def sink():
+        s = socket.socket(socket.AF_INET6)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(('::', 8081))
+        s.listen(64)
+        while True:
+            c, _ = s.accept()
+            threading.Thread(target=sink_one, args=(c,), daemon=True).start()
+
     threading.Thread(target=tcp, daemon=True).start()
+    threading.Thread(target=sink, daemon=True).start()
     for addr in addrs:
         threading.Thread(target=udp, args=(addr,), daemon=True).start()
     while True:
@@ -80,6 +106,18 @@ def udp(addr, port, timeout):
         s.send(b'hello')
         data = s.recv(64)
         print('ok ' + data.decode())
+    except OSError as e:
+        print(outcome(e))
+
+
+def upload(addr, size, timeout):
+    s = socket.socket(family(addr))
+    s.settimeout(timeout)
+    try:
+        s.connect((addr, 8081))
+        s.sendall(b'x' * size)
+        s.shutdown(socket.SHUT_WR)
+        print('ok ' + s.recv(64).decode())
     except OSError as e:
         print(outcome(e))
 
@@ -158,6 +196,8 @@ def main():
         tcp(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 2)
     elif mode == 'udp':
         udp(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 2)
+    elif mode == 'upload':
+        upload(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 5)
     elif mode == 'ping':
         ping(sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 2)
     elif mode == 'udpflow':

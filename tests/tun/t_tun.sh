@@ -13,7 +13,7 @@ topology || { fail tun/topology "could not build the namespaces"; exit 0; }
 
 rules=$TUNLOG/r.rules
 cat >"$rules" <<'RULES'
-pass out on wg0 proto tcp to any port 8080
+pass out on wg0 proto tcp to any port { 8080 8081 }
 pass out on wg0 proto { udp icmp }
 reject out on eth0 proto tcp to 198.51.100.1 port 8080
 reject out on eth0 proto icmp
@@ -47,6 +47,14 @@ got=$(client tcp 198.51.100.1 8080 3)
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 if [ "$got" = refused ] && [ "$ms" -lt 1000 ]; then pass tun/reject-is-quick
 else fail tun/reject-is-quick "got '$got' after ${ms}ms"; fi
+
+# Path MTU discovery through the tunnel path: the host's wg0 takes smaller
+# packets than the client sends; the host's "fragmentation needed" comes
+# back through ifwall as an error related to the passed flow (on wg0), not
+# as a new packet the rules would drop.
+in_ns $NS_H ip link set wg0 mtu 1300
+expect tun/pmtu-upload-completes "ok 300000" client upload 192.0.2.1 300000 5
+in_ns $NS_H ip link set wg0 mtu 1500
 
 # --- log ------------------------------------------------------------------------
 if /usr/bin/python3 - "$TUNLOG/log.json" "$rules" <<'PY'
