@@ -54,7 +54,7 @@ const struct macro *macro_lookup(const struct macro_table *t, const char *name,
 				 size_t len);
 
 #define LEX_MAX_FRAMES 17
-#define LEX_MAX_MACRO_TOKENS (4u << 20)
+#define LEX_MAX_MACRO_TOKENS (1u << 20)
 
 struct lex_frame {
 	const char *text;
