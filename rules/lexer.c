@@ -24,6 +24,9 @@ void lexer_init(struct lexer *lx, const struct src *src,
 	lx->frames[0].text = src->text;
 	lx->frames[0].len = src->len;
 	lx->nframes = 1;
+	/* A UTF-8 byte order mark some editors write is not part of the text. */
+	if (src->len >= 3 && !memcmp(src->text, "\xef\xbb\xbf", 3))
+		lx->frames[0].pos = lx->line_start = 3;
 }
 
 void lexer_init_fixed(struct lexer *lx, const char *text, size_t len,
