@@ -4,7 +4,8 @@
   peer.py serve NAME ADDR...         TCP 8080 and UDP 5353 servers answering NAME,
                                      TCP 8081 counting what it receives
                                      (UDP bound to each ADDR, so replies come from it)
-  peer.py tcp ADDR PORT [TIMEOUT]    connect, print 'ok NAME', 'refused', 'timeout' or the error
+  peer.py tcp ADDR PORT [TIMEOUT [SRC]]
+                                     connect (from SRC), print 'ok NAME', 'refused', 'timeout' or the error
   peer.py udp ADDR PORT [TIMEOUT]    send one datagram, print 'ok NAME', 'refused', 'unreachable', 'timeout'
   peer.py upload ADDR BYTES [TIMEOUT] send BYTES to port 8081: 'ok BYTES' when all arrived
   peer.py ping ADDR [TIMEOUT]        one ICMP echo: 'ok', 'unreachable' (ICMP error), 'timeout'
@@ -87,9 +88,11 @@ def outcome(e):
     return 'error ' + errno.errorcode.get(e.errno, str(e.errno))
 
 
-def tcp(addr, port, timeout):
+def tcp(addr, port, timeout, src=None):
     s = socket.socket(family(addr))
     s.settimeout(timeout)
+    if src:
+        s.bind((src, 0))
     try:
         s.connect((addr, port))
         data = s.recv(64)
@@ -193,7 +196,8 @@ def main():
     if mode == 'serve':
         serve(sys.argv[2], sys.argv[3:])
     elif mode == 'tcp':
-        tcp(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 2)
+        tcp(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 2,
+            sys.argv[5] if len(sys.argv) > 5 else None)
     elif mode == 'udp':
         udp(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 2)
     elif mode == 'upload':
