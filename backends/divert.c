@@ -263,7 +263,7 @@ static void reload(struct divert *d)
 	ruleset_free(old);
 	d->stats.reloads++;
 	/* Flows the kernel fast-paths come back through the engine once. */
-	divert_ct_clear_marks(err, sizeof(err));
+	divert_table_forget_passed(err, sizeof(err));
 }
 
 /* --- setup and the loop -------------------------------------------------- */
@@ -309,10 +309,6 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 	if (r < 0)
 		goto fail;
 	d->table_installed = true;
-	/* Marks left by an earlier run must not let flows skip these rules. */
-	r = divert_ct_clear_marks(err, errlen);
-	if (r < 0)
-		goto fail;
 	if (!opts->keep_capabilities) {
 		r = drop_capabilities(err, errlen);
 		if (r < 0)

@@ -2,29 +2,36 @@
  *
  * ifwall's own table 'inet ifwall_divert' (input, output and forward hooks,
  * priority -140: after conntrack and mangle, before NAT and every filter
- * table) sends each packet of a conntrack entry not yet marked as passed to
- * NFQUEUE; in practice that is the first packet of every new flow (and the
- * next packet of flows that existed before the start or after a reload).
- * The engine decides it with the interface from the queue message before it
- * leaves or is delivered, so nothing of a blocked connection is ever on the
- * wire. Verdicts:
+ * table) sends to NFQUEUE every tracked packet whose flow has not passed on
+ * the packet's interface(s): in practice the first packet of every new
+ * flow, and the next packet of a flow that moved to another interface,
+ * that existed before the start, or after a reload. The engine decides it
+ * with the interface from the queue message before it leaves or is
+ * delivered, so nothing of a blocked connection is ever on the wire.
+ * Verdicts:
  *   pass    NF_REPEAT with packet mark bit DIVERT_PKT_PASS: the chain runs
- *           again, sets the conntrack mark bit DIVERT_CT_PASS (later
- *           packets of the flow stay in the kernel), restores the packet
- *           mark and accepts;
+ *           again, adds (conntrack id . interface name) to the table's set
+ *           'passed' (later packets of the flow on that interface stay in
+ *           the kernel: one set lookup), restores the packet mark, accepts;
  *   reject  NF_REPEAT with DIVERT_PKT_REJECT: the kernel's reject
  *           expression answers (TCP RST; ICMP/ICMPv6 administratively
  *           prohibited otherwise), no raw socket in userspace;
  *   block   NF_DROP.
  * Verdict marks are only honoured on conntrack entries carrying
- * DIVERT_CT_PENDING, which the queue rule sets just before queueing.
+ * DIVERT_CT_PENDING, which the queue rule sets just before queueing. A
+ * reload empties 'passed', so every flow meets the new rules on its next
+ * packet (known passed flows pass again from the flow table).
  *
  * With nobody listening, queued packets are dropped (fail closed) unless
  * the table was installed with fail_open (NFQUEUE bypass). The table is
  * removed by divert_free() (SIGTERM) and left in place on a crash.
  *
- * Packets without conntrack (untracked, invalid) and packets related to a
- * known flow (ICMP errors, the RSTs reject sends) are not queued. */
+ * Not queued: packets without conntrack (untracked, invalid) and packets
+ * related to a known flow (ICMP errors, the RSTs reject sends). Known
+ * limit: first packets sent back to back with the same tuple by a protocol
+ * whose conntrack cannot merge duplicates (ICMP echo bursts; UDP and TCP
+ * are fine) each get their own unconfirmed conntrack entry while the first
+ * waits in the queue, and the kernel drops all but one at confirmation. */
 #ifndef IFWALL_BACKENDS_DIVERT_H
 #define IFWALL_BACKENDS_DIVERT_H
 
@@ -35,13 +42,11 @@
 #include "filter/engine.h"
 #include "rules/ruleset.h"
 
-/* Bits of conntrack marks (DIVERT_CT_*) and, transiently between a verdict
- * and the chain run that acts on it, of packet marks (DIVERT_PKT_*). Chosen
- * clear of common VPN marks (WireGuard 0xca6c, Mullvad 0x6d6f6c65 and
- * 0xf41). */
-#define DIVERT_CT_PASS 0x80000000u    /* flow passed: stays in the kernel */
+/* The bit of conntrack marks (DIVERT_CT_*) and, transiently between a
+ * verdict and the chain run that acts on it, of packet marks
+ * (DIVERT_PKT_*) the backend uses. Chosen clear of common VPN marks
+ * (WireGuard 0xca6c, Mullvad 0x6d6f6c65 and 0xf41). */
 #define DIVERT_CT_PENDING 0x10000000u /* a packet of it is in the queue */
-#define DIVERT_CT_MASK (DIVERT_CT_PASS | DIVERT_CT_PENDING)
 #define DIVERT_PKT_PASS 0x80000000u
 #define DIVERT_PKT_REJECT 0x10000000u
 #define DIVERT_PKT_MASK (DIVERT_PKT_PASS | DIVERT_PKT_REJECT)

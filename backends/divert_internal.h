@@ -1,6 +1,6 @@
 /* Internals of the divert backend, shared by its files: the nftables table
  * that queues new flows (divert_table.c), the nfnetlink_queue socket
- * (nfqueue.c) and conntrack mark maintenance (divert_ct.c). */
+ * (nfqueue.c). */
 #ifndef IFWALL_BACKENDS_DIVERT_INTERNAL_H
 #define IFWALL_BACKENDS_DIVERT_INTERNAL_H
 
@@ -24,6 +24,9 @@
 int divert_table_install(uint16_t queue, bool fail_open,
 			 enum divert_queue_kind kind,
 			 enum divert_queue_kind *used, char *err, size_t errlen);
+/* Empties the set of passed flows: the next packet of every flow goes
+ * through the engine again (after a reload). Returns 0 or -errno. */
+int divert_table_forget_passed(char *err, size_t errlen);
 /* Deletes the table (no error when it is not there). */
 int divert_table_remove(char *err, size_t errlen);
 
@@ -73,12 +76,5 @@ int nfqueue_verdict(struct nfqueue *q, uint32_t id, uint32_t verdict,
 int nfqueue_flush(struct nfqueue *q);
 /* Verdict messages sent so far (for tests and benchmarks). */
 uint64_t nfqueue_messages_sent(const struct nfqueue *q);
-
-/* --- conntrack marks (divert_ct.c) --------------------------------------- */
-
-/* Clears the divert bits of every conntrack entry that carries them, so
- * their next packet goes through the engine again (used at start and after
- * a reload). Returns the number of entries changed or -errno. */
-int divert_ct_clear_marks(char *err, size_t errlen);
 
 #endif

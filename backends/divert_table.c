@@ -1,18 +1,21 @@
 /* The nftables table of the divert backend, 'inet ifwall_divert', built
- * with libnftnl and sent as one batch (one kernel transaction). In each of
- * the input, output and forward chains:
+ * with libnftnl and sent as one batch (one kernel transaction). It holds
+ * the set 'passed' of (conntrack id . interface name) keys: a flow that
+ * passed on an interface. In each of the input, output and forward chains
+ * (IF is iifname on input, oifname on output, both on forward):
  *
- *   0. ct mark & CT_PASS: accept (the fast path of passed flows: one rule)
+ *   0. ct id . IF @passed: accept            (the kernel fast path)
  *   1. ct mark & PENDING and meta mark & PKT_MASK == PKT_PASS:
- *        meta mark &= ~PKT_MASK; ct mark = ct mark & ~CT_MASK | CT_PASS; accept
- *   2. ct mark & PENDING and meta mark & PKT_MASK == PKT_REJECT and tcp:
- *        reject with tcp reset
- *   3. ct mark & PENDING and meta mark & PKT_MASK == PKT_REJECT:
- *        reject with icmpx admin-prohibited
- *   4. ct state new,established and ct mark & CT_PASS == 0:
- *        ct mark |= PENDING; queue num N [bypass]
+ *        add ct id . IF to @passed
+ *   2. the same match: meta mark &= ~PKT_MASK; ct mark &= ~PENDING; accept
+ *   3. ... == PKT_REJECT and tcp: reject with tcp reset
+ *   4. ... == PKT_REJECT: reject with icmpx admin-prohibited
+ *   5. ct state new,established: ct mark |= PENDING; queue num N [bypass]
  *
- * Rules 1-3 act on packets coming back from userspace with NF_REPEAT. */
+ * Rules 1-4 act on packets coming back from userspace with NF_REPEAT; 1 and
+ * 2 are apart so that a full set costs only the fast path, never the
+ * verdict. Keys carry the interface, so a flow that moves to another
+ * interface (a routing change) is queued and decided again. */
 #include "backends/divert_internal.h"
 
 #include <errno.h>
@@ -29,12 +32,20 @@
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
+
+#define PASSED_SET "passed"
+#define PASSED_SET_ID 1
+/* ct id (4 bytes) . interface name (16 bytes), in 32-bit registers. */
+#define PASSED_KEY_LEN 20
+#define PASSED_SET_SIZE 262144
+#define PASSED_TIMEOUT_MS (24u * 3600 * 1000)
 
 static const struct {
 	const char *name;
@@ -199,31 +210,82 @@ static bool match_verdict_mark(struct nftnl_rule *r, uint32_t value)
 	       masked_cmp(r, NFT_CMP_EQ, DIVERT_PKT_MASK, value);
 }
 
+/* reg32_00.. = ct id . IIFNAME or OIFNAME */
+static bool load_key(struct nftnl_rule *r, bool egress)
+{
+	return load_ct(r, NFT_CT_ID, NFT_REG32_00) &&
+	       load_meta(r, egress ? NFT_META_OIFNAME : NFT_META_IIFNAME, NFT_REG32_01);
+}
+
+static bool lookup_passed(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, PASSED_SET);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, PASSED_SET_ID);
+	}
+	return add_expr(r, e);
+}
+
+static bool add_passed(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
+		nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, PASSED_SET);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, PASSED_SET_ID);
+	}
+	return add_expr(r, e);
+}
+
+/* Which interfaces a chain's keys name. */
+struct chain_sides {
+	bool ingress, egress;
+};
+
+static struct chain_sides sides_of(uint32_t hook)
+{
+	return (struct chain_sides){
+		.ingress = hook != NF_INET_LOCAL_OUT,
+		.egress = hook != NF_INET_LOCAL_IN,
+	};
+}
+
 enum rule_kind {
 	RULE_FAST_PATH,
+	RULE_REMEMBER,
 	RULE_PASS,
 	RULE_REJECT_TCP,
 	RULE_REJECT_OTHER,
 	RULE_QUEUE,
 };
 
-static bool build_rule(struct nftnl_rule *r, enum rule_kind kind,
+static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 		       enum divert_queue_kind qkind, uint16_t num, bool fail_open)
 {
+	struct chain_sides sides = sides_of(hook);
 	uint8_t tcp = IPPROTO_TCP;
 
 	switch (kind) {
-	case RULE_FAST_PATH:
-		return load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
-		       masked_cmp(r, NFT_CMP_EQ, DIVERT_CT_PASS, DIVERT_CT_PASS) &&
+	case RULE_FAST_PATH: /* every side of the chain must be in the set */
+		return (!sides.ingress || (load_key(r, false) && lookup_passed(r))) &&
+		       (!sides.egress || (load_key(r, true) && lookup_passed(r))) &&
 		       verdict(r, NF_ACCEPT);
+	case RULE_REMEMBER:
+		return match_verdict_mark(r, DIVERT_PKT_PASS) &&
+		       (!sides.ingress || (load_key(r, false) && add_passed(r))) &&
+		       (!sides.egress || (load_key(r, true) && add_passed(r)));
 	case RULE_PASS:
 		return match_verdict_mark(r, DIVERT_PKT_PASS) &&
 		       load_meta(r, NFT_META_MARK, NFT_REG_1) &&
 		       bitwise(r, NFT_REG_1, ~DIVERT_PKT_MASK, 0) &&
 		       store_meta(r, NFT_META_MARK, NFT_REG_1) &&
 		       load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
-		       bitwise(r, NFT_REG_1, ~DIVERT_CT_MASK, DIVERT_CT_PASS) &&
+		       bitwise(r, NFT_REG_1, ~DIVERT_CT_PENDING, 0) &&
 		       store_ct(r, NFT_CT_MARK, NFT_REG_1) &&
 		       verdict(r, NF_ACCEPT);
 	case RULE_REJECT_TCP:
@@ -238,8 +300,6 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind,
 		return load_ct(r, NFT_CT_STATE, NFT_REG_1) &&
 		       masked_cmp(r, NFT_CMP_NEQ,
 				  NF_CT_STATE_BIT(IP_CT_NEW) | NF_CT_STATE_BIT(IP_CT_ESTABLISHED), 0) &&
-		       load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
-		       masked_cmp(r, NFT_CMP_EQ, DIVERT_CT_PASS, 0) &&
 		       load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
 		       bitwise(r, NFT_REG_1, ~DIVERT_CT_PENDING, DIVERT_CT_PENDING) &&
 		       store_ct(r, NFT_CT_MARK, NFT_REG_1) &&
@@ -304,11 +364,12 @@ static int chain_msg(struct batch *bt, const char *name, uint32_t hook)
 	return 0;
 }
 
-static int rule_msg(struct batch *bt, const char *chain, enum rule_kind kind,
+static int rule_msg(struct batch *bt, const char *chain, uint32_t hook, enum rule_kind kind,
 		    enum divert_queue_kind qkind, uint16_t num, bool fail_open)
 {
 	static const char *what[] = {
 		[RULE_FAST_PATH] = "adding the fast path rule",
+		[RULE_REMEMBER] = "adding the rule that remembers passed flows",
 		[RULE_PASS] = "adding the pass rule",
 		[RULE_REJECT_TCP] = "adding the TCP reject rule (nft_reject)",
 		[RULE_REJECT_OTHER] = "adding the ICMP reject rule (nft_reject)",
@@ -321,7 +382,7 @@ static int rule_msg(struct batch *bt, const char *chain, enum rule_kind kind,
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, DIVERT_TABLE_NAME);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	if (!build_rule(r, kind, qkind, num, fail_open)) {
+	if (!build_rule(r, kind, hook, qkind, num, fail_open)) {
 		nftnl_rule_free(r);
 		return -ENOMEM;
 	}
@@ -329,6 +390,35 @@ static int rule_msg(struct batch *bt, const char *chain, enum rule_kind kind,
 					 NLM_F_CREATE | NLM_F_APPEND, what[kind]);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
+	nftnl_batch_update(bt->b);
+	return 0;
+}
+
+/* NFT_MSG_NEWSET creates the set; NFT_MSG_DELSETELEM without elements
+ * empties it. */
+static int passed_set_msg(struct batch *bt, uint16_t type)
+{
+	struct nftnl_set *set = nftnl_set_alloc();
+
+	if (!set)
+		return -ENOMEM;
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, DIVERT_TABLE_NAME);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, PASSED_SET);
+	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
+	struct nlmsghdr *nlh;
+	if (type == NFT_MSG_NEWSET) {
+		nftnl_set_set_u32(set, NFTNL_SET_ID, PASSED_SET_ID);
+		nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, PASSED_KEY_LEN);
+		nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+		nftnl_set_set_u64(set, NFTNL_SET_TIMEOUT, PASSED_TIMEOUT_MS);
+		nftnl_set_set_u32(set, NFTNL_SET_DESC_SIZE, PASSED_SET_SIZE);
+		nlh = batch_msg(bt, type, NLM_F_CREATE, "creating the set of passed flows");
+		nftnl_set_nlmsg_build_payload(nlh, set);
+	} else {
+		nlh = batch_msg(bt, type, 0, "emptying the set of passed flows");
+		nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	}
+	nftnl_set_free(set);
 	nftnl_batch_update(bt->b);
 	return 0;
 }
@@ -454,17 +544,19 @@ static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
 		   char *err, size_t errlen)
 {
 	static const enum rule_kind order[] = {
-		RULE_FAST_PATH, RULE_PASS, RULE_REJECT_TCP, RULE_REJECT_OTHER, RULE_QUEUE,
+		RULE_FAST_PATH, RULE_REMEMBER, RULE_PASS, RULE_REJECT_TCP, RULE_REJECT_OTHER, RULE_QUEUE,
 	};
 	struct batch bt;
 	int r = batch_init(&bt);
 
 	if (r == 0)
 		r = batch_replace_table(&bt, true);
+	if (r == 0)
+		r = passed_set_msg(&bt, NFT_MSG_NEWSET);
 	for (size_t c = 0; r == 0 && c < sizeof(chains) / sizeof(chains[0]); c++) {
 		r = chain_msg(&bt, chains[c].name, chains[c].hook);
 		for (size_t i = 0; r == 0 && i < sizeof(order) / sizeof(order[0]); i++)
-			r = rule_msg(&bt, chains[c].name, order[i], kind, num, fail_open);
+			r = rule_msg(&bt, chains[c].name, chains[c].hook, order[i], kind, num, fail_open);
 	}
 	if (r == 0) {
 		batch_finish(&bt);
@@ -507,6 +599,22 @@ int divert_table_remove(char *err, size_t errlen)
 
 	if (r == 0)
 		r = batch_replace_table(&bt, false);
+	if (r == 0) {
+		batch_finish(&bt);
+		r = batch_send(&bt, err, errlen);
+	}
+	if (bt.b)
+		nftnl_batch_free(bt.b);
+	return r;
+}
+
+int divert_table_forget_passed(char *err, size_t errlen)
+{
+	struct batch bt;
+	int r = batch_init(&bt);
+
+	if (r == 0)
+		r = passed_set_msg(&bt, NFT_MSG_DELSETELEM);
 	if (r == 0) {
 		batch_finish(&bt);
 		r = batch_send(&bt, err, errlen);
