@@ -20,6 +20,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -368,6 +369,40 @@ static int existing_read(struct nl *nl, struct existing *e)
 		rc = nl_dump(nl, NFT_MSG_GETSET, NFPROTO_INET, build_set_filter, NULL,
 			     set_cb, e);
 	return rc == -ENOENT ? 0 : rc;
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+
+	if (!g)
+		return MNL_CB_ERROR;
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID))
+		*(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+	nftnl_gen_free(g);
+	return MNL_CB_OK;
+}
+
+/* The rule-set generation: the batch carries it, and the kernel refuses the
+ * batch (ERESTART) when anything changed since, so what we read of the
+ * table is what the batch replaces. */
+static int generation_read(struct nl *nl, uint32_t *genid)
+{
+	char buf[8192];
+	uint32_t seq = ++nl->seq;
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC,
+						     0, seq);
+	ssize_t n;
+
+	*genid = 0;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	if (mnl_cb_run(buf, (size_t)n, seq, nl->portid, gen_cb, genid) < 0)
+		return -errno;
+	return 0;
 }
 
 /* --- the batch ------------------------------------------------------------- */
@@ -1112,7 +1147,7 @@ static const struct plan_set *plan_find_set(const struct nft_plan *plan,
 
 static int build_load_batch(struct batch *b, struct nl *nl,
 			    const struct nft_plan *plan,
-			    const struct existing *ex,
+			    const struct existing *ex, uint32_t genid,
 			    const struct nft_load_options *options,
 			    struct nft_load_stats *stats)
 {
@@ -1123,6 +1158,8 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 	if (!(tail = batch_tail(b)))
 		return -ENOMEM;
 	nlh = nftnl_batch_begin(tail, ++nl->seq);
+	if (genid)
+		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(genid));
 	batch_commit_message(b, nlh);
 
 	/* table: create or keep */
@@ -1463,15 +1500,21 @@ int nft_plan_load(const struct nft_plan *plan,
 		memset(stats, 0, sizeof(*stats));
 	if ((rc = nl_open(&nl, err)) < 0)
 		return rc;
-	/* Another program may change the table between our read and our
-	 * commit; the kernel then refuses a delete or an add. Retry. */
-	for (int attempt = 0; attempt < 3; attempt++) {
+	/* Another program may change the rule set between our read and our
+	 * commit; the kernel then refuses the batch (generation changed).
+	 * Read again and retry. */
+	for (int attempt = 0; attempt < 5; attempt++) {
 		struct existing ex;
 		struct batch b;
 		struct ack_state st;
 
+		uint32_t genid;
+
 		memset(&st, 0, sizeof(st));
-		rc = existing_read(&nl, &ex);
+		memset(&ex, 0, sizeof(ex));
+		rc = generation_read(&nl, &genid);
+		if (rc == 0)
+			rc = existing_read(&nl, &ex);
 		if (rc < 0) {
 			set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
 				  strerror(-rc));
@@ -1480,7 +1523,7 @@ int nft_plan_load(const struct nft_plan *plan,
 		}
 		if (stats)
 			stats->sets_kept = 0;
-		rc = build_load_batch(&b, &nl, plan, &ex, options, stats);
+		rc = build_load_batch(&b, &nl, plan, &ex, genid, options, stats);
 		if (rc < 0) {
 			set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 			batch_free(&b);
@@ -1494,9 +1537,10 @@ int nft_plan_load(const struct nft_plan *plan,
 		rc = batch_send(&nl, &b, &st);
 		if (rc < 0)
 			describe_failure(plan, &b, &st, rc, err);
-		bool retry = rc < 0 && st.first_error != SIZE_MAX &&
-			     (rc == -ENOENT || rc == -EEXIST || rc == -EBUSY) &&
-			     b.entries[st.first_error].object != OBJ_RULE;
+		bool retry = rc == -ERESTART ||
+			     (rc < 0 && st.first_error != SIZE_MAX &&
+			      (rc == -ENOENT || rc == -EEXIST || rc == -EBUSY) &&
+			      b.entries[st.first_error].object != OBJ_RULE);
 		free(st.acked);
 		batch_free(&b);
 		existing_free(&ex);

@@ -102,6 +102,25 @@ done
 [ -n "$(listing "$NS")" ] && pass nft-survives-kill "table present after ifwall was killed" \
 	|| fail nft-survives-kill "no table after kill"
 
+# --- two loads at once: one wins whole, they never mix ----------------------
+printf 'pass out on eth0 all\nblock in all\n' >A.rules
+printf 'pass out on wg0 all\npass in on wg0 all\nblock out all\n' >B.rules
+mixed=0 failed=0
+for i in $(seq 20); do
+	nsx "$NS" "$IFWALL" flush
+	nsx "$NS" "$IFWALL" load A.rules 2>/dev/null & p1=$!
+	nsx "$NS" "$IFWALL" load B.rules 2>/dev/null & p2=$!
+	wait $p1 || failed=$((failed + 1)); wait $p2 || failed=$((failed + 1))
+	out=$(listing "$NS")
+	a=$(grep -c 'comment "A.rules' <<<"$out"); b=$(grep -c 'comment "B.rules' <<<"$out")
+	{ [ "$a" -gt 0 ] && [ "$b" -gt 0 ]; } || { [ "$a" -eq 0 ] && [ "$b" -eq 0 ]; } && mixed=$((mixed + 1))
+done
+if [ $mixed -eq 0 ] && [ $failed -eq 0 ]; then
+	pass nft-concurrent-loads "20 pairs of simultaneous loads: each left exactly one rule set, both exited 0"
+else
+	fail nft-concurrent-loads "$mixed tables mixed or empty, $failed loads failed"
+fi
+
 # --- show: rules with FILE:LINE, text and counters ---------------------------
 nsx "$NS" "$IFWALL" load "$R" 2>/dev/null
 nsx "$NS" ip link add eth0 type veth peer name eth0p
