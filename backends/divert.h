@@ -27,11 +27,15 @@
  * removed by divert_free() (SIGTERM) and left in place on a crash.
  *
  * Not queued: packets without conntrack (untracked, invalid) and packets
- * related to a known flow (ICMP errors, the RSTs reject sends). Known
- * limit: first packets sent back to back with the same tuple by a protocol
- * whose conntrack cannot merge duplicates (ICMP echo bursts; UDP and TCP
- * are fine) each get their own unconfirmed conntrack entry while the first
- * waits in the queue, and the kernel drops all but one at confirmation. */
+ * related to a known flow (ICMP errors, the RSTs reject sends).
+ *
+ * ICMP echo going out is queued from a chain of its own at raw priority,
+ * before conntrack: conntrack cannot merge two unconfirmed entries of one
+ * ICMP tuple, so echoes sent back to back (ping bursts) would otherwise all
+ * but one be dropped while the first waits in the queue. Known limit: the
+ * same still happens to ICMP echo bursts that arrive or are forwarded
+ * (their entry is made at prerouting, before the interface they leave by is
+ * known); UDP and TCP are not affected (UDP duplicates are merged). */
 #ifndef IFWALL_BACKENDS_DIVERT_H
 #define IFWALL_BACKENDS_DIVERT_H
 

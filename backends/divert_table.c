@@ -15,7 +15,10 @@
  * Rules 1-4 act on packets coming back from userspace with NF_REPEAT; 1 and
  * 2 are apart so that a full set costs only the fast path, never the
  * verdict. Keys carry the interface, so a flow that moves to another
- * interface (a routing change) is queued and decided again. */
+ * interface (a routing change) is queued and decided again.
+ *
+ * ICMP echo going out is decided in the chain output_echo (raw priority,
+ * see chains[] below) and skipped by 'output'. */
 #include "backends/divert_internal.h"
 
 #include <errno.h>
@@ -47,13 +50,43 @@
 #define PASSED_SET_SIZE 262144
 #define PASSED_TIMEOUT_MS (24u * 3600 * 1000)
 
+/* Rule kinds, in chain order below. */
+enum rule_kind {
+	RULE_FAST_PATH,
+	RULE_REMEMBER,
+	RULE_PASS,
+	RULE_REJECT_TCP,
+	RULE_REJECT_OTHER,
+	RULE_QUEUE,
+	/* ICMP echo (request and reply) going out: decided before conntrack */
+	RULE_ECHO4_PASS, RULE_ECHO6_PASS,
+	RULE_ECHO4_REJECT, RULE_ECHO6_REJECT,
+	RULE_ECHO4_QUEUE, RULE_ECHO6_QUEUE,
+	RULE_ECHO4_SKIP, RULE_ECHO6_SKIP,
+	RULE_NONE,
+};
+
+#define MAIN_RULES RULE_FAST_PATH, RULE_REMEMBER, RULE_PASS, RULE_REJECT_TCP, \
+	RULE_REJECT_OTHER, RULE_QUEUE
+
+/* ICMP echo has a chain of its own on output, before conntrack (raw
+ * priority): conntrack cannot merge two unconfirmed entries of one ICMP
+ * tuple, so echoes sent back to back would all but one be dropped if they
+ * were queued with their entries unconfirmed. Decided before conntrack,
+ * they reach it one after the other. */
 static const struct {
 	const char *name;
 	uint32_t hook;
+	int priority;
+	enum rule_kind rules[10];
 } chains[] = {
-	{ "input", NF_INET_LOCAL_IN },
-	{ "output", NF_INET_LOCAL_OUT },
-	{ "forward", NF_INET_FORWARD },
+	{ "output_echo", NF_INET_LOCAL_OUT, -300,
+	  { RULE_ECHO4_PASS, RULE_ECHO6_PASS, RULE_ECHO4_REJECT, RULE_ECHO6_REJECT,
+	    RULE_ECHO4_QUEUE, RULE_ECHO6_QUEUE, RULE_NONE } },
+	{ "input", NF_INET_LOCAL_IN, DIVERT_CHAIN_PRIORITY, { MAIN_RULES, RULE_NONE } },
+	{ "output", NF_INET_LOCAL_OUT, DIVERT_CHAIN_PRIORITY,
+	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, MAIN_RULES, RULE_NONE } },
+	{ "forward", NF_INET_FORWARD, DIVERT_CHAIN_PRIORITY, { MAIN_RULES, RULE_NONE } },
 };
 
 /* --- expressions --------------------------------------------------------- */
@@ -210,6 +243,50 @@ static bool match_verdict_mark(struct nftnl_rule *r, uint32_t value)
 	       masked_cmp(r, NFT_CMP_EQ, DIVERT_PKT_MASK, value);
 }
 
+/* ICMP echo request or reply (v4: types 0 and 8; v6: 128 and 129) */
+static bool match_icmp_echo(struct nftnl_rule *r, bool v6)
+{
+	uint8_t proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	uint8_t mask = v6 ? 0xfe : 0xf7, want = v6 ? 0x80 : 0x00, zero = 0;
+	struct nftnl_expr *e;
+
+	if (!load_meta(r, NFT_META_L4PROTO, NFT_REG_1) ||
+	    !cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, sizeof(proto)))
+		return false;
+	e = nftnl_expr_alloc("payload");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 0);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 1);
+	}
+	if (!add_expr(r, e))
+		return false;
+	e = nftnl_expr_alloc("bitwise");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 1);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 1);
+	}
+	return add_expr(r, e) && cmp(r, NFT_REG_1, NFT_CMP_EQ, &want, 1);
+}
+
+/* meta mark & PKT_MASK == value (no conntrack entry to check yet) */
+static bool match_packet_mark(struct nftnl_rule *r, uint32_t value)
+{
+	return load_meta(r, NFT_META_MARK, NFT_REG_1) &&
+	       masked_cmp(r, NFT_CMP_EQ, DIVERT_PKT_MASK, value);
+}
+
+static bool clear_packet_mark(struct nftnl_rule *r)
+{
+	return load_meta(r, NFT_META_MARK, NFT_REG_1) &&
+	       bitwise(r, NFT_REG_1, ~DIVERT_PKT_MASK, 0) &&
+	       store_meta(r, NFT_META_MARK, NFT_REG_1);
+}
+
 /* reg32_00.. = ct id . IIFNAME or OIFNAME */
 static bool load_key(struct nftnl_rule *r, bool egress)
 {
@@ -255,14 +332,6 @@ static struct chain_sides sides_of(uint32_t hook)
 	};
 }
 
-enum rule_kind {
-	RULE_FAST_PATH,
-	RULE_REMEMBER,
-	RULE_PASS,
-	RULE_REJECT_TCP,
-	RULE_REJECT_OTHER,
-	RULE_QUEUE,
-};
 
 static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 		       enum divert_queue_kind qkind, uint16_t num, bool fail_open)
@@ -296,6 +365,25 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	case RULE_REJECT_OTHER:
 		return match_verdict_mark(r, DIVERT_PKT_REJECT) &&
 		       reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+	case RULE_ECHO4_PASS:
+	case RULE_ECHO6_PASS:
+		return match_icmp_echo(r, kind == RULE_ECHO6_PASS) &&
+		       match_packet_mark(r, DIVERT_PKT_PASS) &&
+		       clear_packet_mark(r) && verdict(r, NF_ACCEPT);
+	case RULE_ECHO4_REJECT:
+	case RULE_ECHO6_REJECT:
+		return match_icmp_echo(r, kind == RULE_ECHO6_REJECT) &&
+		       match_packet_mark(r, DIVERT_PKT_REJECT) &&
+		       reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+	case RULE_ECHO4_QUEUE:
+	case RULE_ECHO6_QUEUE:
+		return match_icmp_echo(r, kind == RULE_ECHO6_QUEUE) &&
+		       queue(r, qkind, num, fail_open);
+	case RULE_ECHO4_SKIP: /* decided in output_echo */
+	case RULE_ECHO6_SKIP:
+		return match_icmp_echo(r, kind == RULE_ECHO6_SKIP) && verdict(r, NF_ACCEPT);
+	case RULE_NONE:
+		return false;
 	case RULE_QUEUE:
 		return load_ct(r, NFT_CT_STATE, NFT_REG_1) &&
 		       masked_cmp(r, NFT_CMP_NEQ,
@@ -314,7 +402,7 @@ struct batch {
 	struct nftnl_batch *b;
 	uint32_t seq, first_seq;
 	/* What each message was, to name a refusal: index seq - first_seq. */
-	const char *what[32];
+	const char *what[64];
 	unsigned count;
 };
 
@@ -344,7 +432,7 @@ static int table_msg(struct batch *bt, uint16_t type, uint16_t flags)
 	return 0;
 }
 
-static int chain_msg(struct batch *bt, const char *name, uint32_t hook)
+static int chain_msg(struct batch *bt, const char *name, uint32_t hook, int priority)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 
@@ -355,7 +443,7 @@ static int chain_msg(struct batch *bt, const char *name, uint32_t hook)
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, DIVERT_CHAIN_PRIORITY);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, priority);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "creating a base chain");
 	nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -374,6 +462,15 @@ static int rule_msg(struct batch *bt, const char *chain, uint32_t hook, enum rul
 		[RULE_REJECT_TCP] = "adding the TCP reject rule (nft_reject)",
 		[RULE_REJECT_OTHER] = "adding the ICMP reject rule (nft_reject)",
 		[RULE_QUEUE] = "adding the queue rule",
+		[RULE_ECHO4_PASS] = "adding the ICMP echo rules",
+		[RULE_ECHO6_PASS] = "adding the ICMP echo rules",
+		[RULE_ECHO4_REJECT] = "adding the ICMP echo rules",
+		[RULE_ECHO6_REJECT] = "adding the ICMP echo rules",
+		[RULE_ECHO4_QUEUE] = "adding the ICMP echo rules",
+		[RULE_ECHO6_QUEUE] = "adding the ICMP echo rules",
+		[RULE_ECHO4_SKIP] = "adding the ICMP echo rules",
+		[RULE_ECHO6_SKIP] = "adding the ICMP echo rules",
+		[RULE_NONE] = NULL,
 	};
 	struct nftnl_rule *r = nftnl_rule_alloc();
 
@@ -543,9 +640,6 @@ static int batch_replace_table(struct batch *bt, bool recreate)
 static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
 		   char *err, size_t errlen)
 {
-	static const enum rule_kind order[] = {
-		RULE_FAST_PATH, RULE_REMEMBER, RULE_PASS, RULE_REJECT_TCP, RULE_REJECT_OTHER, RULE_QUEUE,
-	};
 	struct batch bt;
 	int r = batch_init(&bt);
 
@@ -554,9 +648,10 @@ static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
 	if (r == 0)
 		r = passed_set_msg(&bt, NFT_MSG_NEWSET);
 	for (size_t c = 0; r == 0 && c < sizeof(chains) / sizeof(chains[0]); c++) {
-		r = chain_msg(&bt, chains[c].name, chains[c].hook);
-		for (size_t i = 0; r == 0 && i < sizeof(order) / sizeof(order[0]); i++)
-			r = rule_msg(&bt, chains[c].name, chains[c].hook, order[i], kind, num, fail_open);
+		r = chain_msg(&bt, chains[c].name, chains[c].hook, chains[c].priority);
+		for (size_t i = 0; r == 0 && chains[c].rules[i] != RULE_NONE; i++)
+			r = rule_msg(&bt, chains[c].name, chains[c].hook, chains[c].rules[i],
+				     kind, num, fail_open);
 	}
 	if (r == 0) {
 		batch_finish(&bt);
