@@ -162,6 +162,46 @@ else:
     print("FAIL nft-state-reload: a reply of an established flow was dropped after reloads")
 PY
 
+# --- interface types: a real TUN device is 'type tunnel' -----------------------
+cat >types.rules <<'RULES'
+set default block
+pass out on type tunnel proto udp to any port 9999
+pass out on type ether proto udp to any port 9998
+RULES
+ip -n "$HOST" tuntap add dev tunx mode tun
+ip -n "$HOST" addr add 10.99.9.1/24 dev tunx
+ip -n "$HOST" link set tunx up
+nsx "$HOST" "$IFWALL" load types.rules 2>/dev/null
+result=$(nsx "$HOST" $PY - <<'PY'
+import fcntl, os, select, socket, struct, time
+TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454ca, 0x0001, 0x1000
+fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
+fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"tunx", IFF_TUN | IFF_NO_PI))
+time.sleep(0.3)     # the carrier comes up once a reader is attached
+def through_tun(port):
+    while select.select([fd], [], [], 0)[0]:
+        os.read(fd, 65535)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"tunx")
+    try:
+        s.sendto(b"ifwnft-tun", ("10.99.9.2", port))
+    except OSError:
+        return "dropped"
+    end = 0.5
+    while select.select([fd], [], [], end)[0]:
+        if b"ifwnft-tun" in os.read(fd, 65535):
+            return "delivered"
+        end = 0.1
+    return "dropped"
+print(through_tun(9999), through_tun(9998))
+PY
+)
+if [ "$result" = "delivered dropped" ]; then
+	pass nft-iftype-tunnel "a TUN device matches 'on type tunnel' (ARPHRD_NONE), not 'on type ether'"
+else
+	fail nft-iftype-tunnel "port 9999 (type tunnel), 9998 (type ether) through tunx: $result, want delivered dropped"
+fi
+
 # --- an interface deleted and re-created keeps its rules ----------------------
 cat >recreate.rules <<'RULES'
 set default block
