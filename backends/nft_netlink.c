@@ -1413,8 +1413,9 @@ static int batch_send(struct nl *nl, const struct batch *b, struct ack_state *st
 			free(rbuf);
 			return e;
 		}
+		int left = (int)n;
 		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)rbuf;
-		     mnl_nlmsg_ok(nlh, (int)n); nlh = mnl_nlmsg_next(nlh, (int *)&n)) {
+		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			if (nlh->nlmsg_type == NLMSG_ERROR)
 				ack_one(st, nlh);
 		}
