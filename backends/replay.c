@@ -7,6 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Library code never exit()s: uthash reports running out of memory. */
+static __thread bool hash_oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (hash_oom = true)
+#include <uthash.h>
+
 #ifndef DLT_LINUX_SLL2
 #define DLT_LINUX_SLL2 276
 #endif
@@ -33,12 +39,35 @@
 #define SCRATCH_SIZE 65536
 /* Interface names by index, direct-mapped. */
 #define IFCACHE_SLOTS 256
+/* Flow notes are allocated this many at a time. */
+#define NOTE_CHUNK 1024
 
 struct ifcache_slot {
 	bool valid;
 	uint32_t index;
 	char name[IFW_IFNAMSIZ];
 	enum iftype type;
+};
+
+/* What the report says of a live flow beside the flow table's entry: the
+ * decision of its first packet (the table keeps the latest one, and a
+ * blocked flow's replies are decided anew, as 'in', which is not what the
+ * flow's report should say) and whether it leaked. One per live flow, in
+ * a uthash by flow id, dropped when the flow leaves the table: bounded by
+ * the table's limit, not by the number of flows in the captures. */
+struct flow_note {
+	UT_hash_handle hh;
+	uint64_t id;             /* key */
+	const struct rule *rule;
+	uint8_t verdict;
+	bool leaked;
+	struct flow_note *next_free;
+};
+
+/* A flow that left the table, as it will be reported (no on_flow_end). */
+struct ended_flow {
+	struct flow flow;
+	struct replay_flow_info info;
 };
 
 struct replay {
@@ -50,27 +79,19 @@ struct replay {
 	struct ifaddr_table *ifaddrs;
 	struct replay_stats stats;
 	uint64_t now;
-	/* The decision of each flow's first packet, by flow id: the flow table
-	 * keeps the latest one, and a blocked flow's replies are decided anew
-	 * (as 'in'), which is not what the flow's report should say. */
-	struct first_decision *first;
-	size_t first_capacity;
 	struct ifcache_slot ifcache[IFCACHE_SLOTS];
 	uint8_t *scratch;
 	struct packet packet; /* reused for every frame */
-	/* Flows that already left the table, in the order they ended. */
-	struct flow *ended;
-	size_t nended, ended_capacity;
 	bool out_of_memory;
-	/* Ids of flows that leaked (may repeat; sorted when reported). */
-	uint64_t *leak_ids;
-	size_t nleaks, leak_capacity;
-};
-
-struct first_decision {
-	bool known;
-	uint8_t verdict;
-	const struct rule *rule;
+	/* Notes of the live flows, and a pool of spare ones. */
+	struct flow_note *notes;
+	struct flow_note *free_notes;
+	struct flow_note **note_chunks;
+	size_t nnote_chunks;
+	/* Without on_flow_end: flows that already left the table, in the
+	 * order they ended. */
+	struct ended_flow *ended;
+	size_t nended, ended_capacity;
 };
 
 /* Where the IP packet is inside a frame, and what the link header says. */
@@ -103,13 +124,102 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-static void flow_ended(const struct flow *f, void *ctx)
-{
-	struct replay *r = ctx;
+/* --- flow notes ---------------------------------------------------------- */
 
+static struct flow_note *note_find(struct replay *r, uint64_t id)
+{
+	struct flow_note *n;
+
+	HASH_FIND(hh, r->notes, &id, sizeof(id), n);
+	return n;
+}
+
+/* A spare note from the pool (grown a chunk at a time), NULL when out of
+ * memory. */
+static struct flow_note *note_alloc(struct replay *r)
+{
+	struct flow_note *n;
+
+	if (!r->free_notes) {
+		struct flow_note **chunks, *chunk;
+		chunks = realloc(r->note_chunks, (r->nnote_chunks + 1) * sizeof(*chunks));
+		if (!chunks)
+			return NULL;
+		r->note_chunks = chunks;
+		chunk = malloc(NOTE_CHUNK * sizeof(*chunk));
+		if (!chunk)
+			return NULL;
+		r->note_chunks[r->nnote_chunks++] = chunk;
+		for (size_t i = NOTE_CHUNK; i-- > 0;) {
+			chunk[i].next_free = r->free_notes;
+			r->free_notes = &chunk[i];
+		}
+	}
+	n = r->free_notes;
+	r->free_notes = n->next_free;
+	memset(n, 0, sizeof(*n));
+	return n;
+}
+
+static void note_release(struct replay *r, struct flow_note *n)
+{
+	HASH_DELETE(hh, r->notes, n);
+	n->next_free = r->free_notes;
+	r->free_notes = n;
+}
+
+/* A new flow: notes the decision of its first packet. */
+static void note_first_decision(struct replay *r, uint64_t id,
+				const struct decision *d)
+{
+	struct flow_note *n = note_alloc(r);
+
+	if (!n) {
+		r->out_of_memory = true;
+		return;
+	}
+	n->id = id;
+	n->verdict = (uint8_t)d->verdict;
+	n->rule = d->rule;
+	hash_oom = false;
+	HASH_ADD(hh, r->notes, id, sizeof(n->id), n);
+	if (hash_oom) {
+		n->next_free = r->free_notes;
+		r->free_notes = n;
+		r->out_of_memory = true;
+	}
+}
+
+static void note_leak(struct replay *r, uint64_t id)
+{
+	struct flow_note *n = note_find(r, id);
+
+	if (n)
+		n->leaked = true;
+	else
+		r->out_of_memory = true; /* its note could not be had */
+}
+
+/* The flow as reported: its first decision, and the facts beside it. */
+static void flow_as_reported(const struct replay *r, const struct flow_note *n,
+			     struct flow *f, struct replay_flow_info *info)
+{
+	if (n) {
+		f->verdict = (enum verdict)n->verdict;
+		f->rule = n->rule;
+	}
+	info->leaked = n && n->leaked;
+	info->skipped = r->rs->skip.count &&
+			ifmatch_matches(&r->rs->skip, f->ifname,
+					iftype_from_name(f->ifname));
+}
+
+static void keep_ended(struct replay *r, const struct flow *f,
+		       const struct replay_flow_info *info)
+{
 	if (r->nended == r->ended_capacity) {
 		size_t cap = r->ended_capacity ? r->ended_capacity * 2 : 256;
-		struct flow *n = realloc(r->ended, cap * sizeof(*n));
+		struct ended_flow *n = realloc(r->ended, cap * sizeof(*n));
 		if (!n) {
 			r->out_of_memory = true;
 			return;
@@ -117,7 +227,26 @@ static void flow_ended(const struct flow *f, void *ctx)
 		r->ended = n;
 		r->ended_capacity = cap;
 	}
-	r->ended[r->nended++] = *f;
+	r->ended[r->nended].flow = *f;
+	r->ended[r->nended].info = *info;
+	r->nended++;
+}
+
+/* The flow table's end callback: a flow leaves the table. */
+static void flow_ended(const struct flow *ended, void *ctx)
+{
+	struct replay *r = ctx;
+	struct flow_note *n = note_find(r, ended->id);
+	struct replay_flow_info info;
+	struct flow f = *ended;
+
+	flow_as_reported(r, n, &f, &info);
+	if (n)
+		note_release(r, n);
+	if (r->cfg.on_flow_end)
+		r->cfg.on_flow_end(&f, &info, r->cfg.on_flow_end_ctx);
+	else
+		keep_ended(r, &f, &info);
 }
 
 struct replay *replay_new(const struct ruleset *rs, const struct replay_config *cfg)
@@ -146,15 +275,18 @@ void replay_free(struct replay *r)
 	if (!r)
 		return;
 	if (r->flows) {
-		/* Ending flows now would only fill r->ended; skip the copies. */
+		/* The live flows are not reported now: that is
+		 * replay_foreach_flow()'s job, if the caller wants them. */
 		flow_table_set_end_callback(r->flows, NULL, NULL);
 		flow_table_free(r->flows);
 	}
 	ifaddr_table_free(r->ifaddrs);
 	free(r->scratch);
 	free(r->ended);
-	free(r->leak_ids);
-	free(r->first);
+	HASH_CLEAR(hh, r->notes);
+	for (size_t i = 0; i < r->nnote_chunks; i++)
+		free(r->note_chunks[i]);
+	free(r->note_chunks);
 	free(r);
 }
 
@@ -342,25 +474,14 @@ static void learn_interface_address(struct replay *r, const struct packet *p)
 	owner = ifaddr_table_owner(r->ifaddrs, &p->src);
 	if (owner)
 		return;
+	if (r->stats.learned_addrs >= REPLAY_MAX_LEARNED_ADDRS) {
+		r->stats.unlearned_addrs++;
+		return;
+	}
 	if (ifaddr_table_add(r->ifaddrs, p->ifname, &p->src) < 0)
 		r->out_of_memory = true;
-}
-
-static void record_leak(struct replay *r, uint64_t id)
-{
-	if (r->nleaks && r->leak_ids[r->nleaks - 1] == id)
-		return;
-	if (r->nleaks == r->leak_capacity) {
-		size_t cap = r->leak_capacity ? r->leak_capacity * 2 : 64;
-		uint64_t *n = realloc(r->leak_ids, cap * sizeof(*n));
-		if (!n) {
-			r->out_of_memory = true;
-			return;
-		}
-		r->leak_ids = n;
-		r->leak_capacity = cap;
-	}
-	r->leak_ids[r->nleaks++] = id;
+	else
+		r->stats.learned_addrs++;
 }
 
 /* Snap-length cut: the headers say more bytes than were captured. Decode a
@@ -395,28 +516,6 @@ static const uint8_t *fit_lengths(struct replay *r, const uint8_t *ip,
 		put16(s + udp + 4, n - udp);
 	*iplen = n;
 	return s;
-}
-
-static void record_first_decision(struct replay *r, uint64_t id,
-				  const struct decision *d)
-{
-	if (id >= r->first_capacity) {
-		size_t cap = r->first_capacity ? r->first_capacity : 1024;
-		struct first_decision *n;
-		while (cap <= id)
-			cap *= 2;
-		n = realloc(r->first, cap * sizeof(*n));
-		if (!n) {
-			r->out_of_memory = true;
-			return;
-		}
-		memset(n + r->first_capacity, 0, (cap - r->first_capacity) * sizeof(*n));
-		r->first = n;
-		r->first_capacity = cap;
-	}
-	r->first[id] = (struct first_decision){
-		.known = true, .verdict = (uint8_t)d->verdict, .rule = d->rule,
-	};
 }
 
 static void record_skipped_leak(struct replay *r, const char *ifname)
@@ -491,8 +590,9 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 		r->now = ts_ns;
 
 	d = flow_table_packet(r->flows, r->rs, p, r->now, &flow);
+	r->stats.evictions = flow_table_evictions(r->flows);
 	if (flow && flow->packets == 1)
-		record_first_decision(r, flow->id, &d);
+		note_first_decision(r, flow->id, &d);
 	r->stats.packets++;
 	r->stats.bytes += p->len;
 	if (d.skipped) {
@@ -508,7 +608,7 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 				learn_interface_address(r, p);
 			if (flow && r->cfg.leaks &&
 			    ifmatch_matches(r->cfg.leaks, p->ifname, p->iftype))
-				record_leak(r, flow->id);
+				note_leak(r, flow->id);
 		}
 	} else {
 		r->stats.blocked++;
@@ -516,18 +616,19 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 	return DECODE_OK;
 }
 
-int replay_file(struct replay *r, const char *path, char *err, size_t errsize)
+/* Opens a capture of a supported link type; NULL with err set (and *rc
+ * the error) otherwise. */
+static pcap_t *open_capture(const char *path, char *err, size_t errsize, int *rc)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
-	struct pcap_pkthdr *hdr;
-	const u_char *data;
 	pcap_t *pc;
-	int linktype, rc;
+	int linktype;
 
 	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!pc) {
 		snprintf(err, errsize, "%s: cannot read capture: %s", path, errbuf);
-		return -EINVAL;
+		*rc = -EINVAL;
+		return NULL;
 	}
 	linktype = pcap_datalink(pc);
 	if (!replay_linktype_supported(linktype)) {
@@ -535,10 +636,35 @@ int replay_file(struct replay *r, const char *path, char *err, size_t errsize)
 		snprintf(err, errsize, "%s: unsupported link type %s (%d)", path,
 			 name ? name : "UNKNOWN", linktype);
 		pcap_close(pc);
-		return -EPROTONOSUPPORT;
+		*rc = -EPROTONOSUPPORT;
+		return NULL;
 	}
 	if (err && errsize)
 		err[0] = '\0';
+	return pc;
+}
+
+int replay_probe_file(const char *path, char *err, size_t errsize)
+{
+	int rc = 0;
+	pcap_t *pc = open_capture(path, err, errsize, &rc);
+
+	if (pc)
+		pcap_close(pc);
+	return rc;
+}
+
+int replay_file(struct replay *r, const char *path, char *err, size_t errsize)
+{
+	struct pcap_pkthdr *hdr;
+	const u_char *data;
+	pcap_t *pc;
+	int linktype, rc = 0;
+
+	pc = open_capture(path, err, errsize, &rc);
+	if (!pc)
+		return rc;
+	linktype = pcap_datalink(pc);
 	while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
 		uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000ull +
 			      (uint64_t)hdr->ts.tv_usec;
@@ -557,70 +683,69 @@ const struct replay_stats *replay_stats(const struct replay *r)
 	return &r->stats;
 }
 
-struct flow_list {
-	struct flow *items;
-	size_t count, capacity;
-	bool failed;
+/* Live flows as reported, in creation order. */
+struct live_visit {
+	struct replay *r;
+	replay_flow_fn fn;
+	void *ctx;
 };
 
-static void collect_flow(const struct flow *f, void *ctx)
+static void visit_live(const struct flow *live, void *ctx)
 {
-	struct flow_list *l = ctx;
+	struct live_visit *v = ctx;
+	struct replay_flow_info info;
+	struct flow f = *live;
 
-	if (l->count == l->capacity) {
-		l->failed = true;
-		return;
-	}
-	l->items[l->count++] = *f;
+	flow_as_reported(v->r, note_find(v->r, f.id), &f, &info);
+	v->fn(&f, &info, v->ctx);
+}
+
+/* Ended and live flows together, to be sorted by creation order. */
+struct flow_collection {
+	struct replay *r;
+	struct ended_flow *items;
+	size_t count;
+};
+
+static void collect_live(const struct flow *live, void *ctx)
+{
+	struct flow_collection *c = ctx;
+	struct ended_flow *e = &c->items[c->count++];
+
+	e->flow = *live;
+	flow_as_reported(c->r, note_find(c->r, live->id), &e->flow, &e->info);
 }
 
 static int compare_flow_id(const void *a, const void *b)
 {
-	const struct flow *x = a, *y = b;
+	const struct ended_flow *x = a, *y = b;
 
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int compare_u64(const void *a, const void *b)
-{
-	const uint64_t *x = a, *y = b;
-
-	return *x < *y ? -1 : *x > *y;
+	return x->flow.id < y->flow.id ? -1 : x->flow.id > y->flow.id;
 }
 
 int replay_foreach_flow(struct replay *r, replay_flow_fn fn, void *ctx)
 {
-	size_t live = flow_table_count(r->flows);
-	struct flow_list all = { .capacity = r->nended + live };
+	struct live_visit v = { .r = r, .fn = fn, .ctx = ctx };
+	struct flow_collection all = { .r = r };
+	size_t total;
 
+	if (r->cfg.on_flow_end) {
+		flow_table_foreach(r->flows, visit_live, &v);
+		return r->out_of_memory ? -ENOMEM : 0;
+	}
 	if (r->out_of_memory)
 		return -ENOMEM;
-	all.items = malloc((all.capacity ? all.capacity : 1) * sizeof(*all.items));
+	total = r->nended + flow_table_count(r->flows);
+	all.items = malloc((total ? total : 1) * sizeof(*all.items));
 	if (!all.items)
 		return -ENOMEM;
 	if (r->nended)
 		memcpy(all.items, r->ended, r->nended * sizeof(*all.items));
 	all.count = r->nended;
-	flow_table_foreach(r->flows, collect_flow, &all);
+	flow_table_foreach(r->flows, collect_live, &all);
 	qsort(all.items, all.count, sizeof(*all.items), compare_flow_id);
-	if (r->nleaks)
-		qsort(r->leak_ids, r->nleaks, sizeof(*r->leak_ids), compare_u64);
-
-	for (size_t i = 0; i < all.count; i++) {
-		struct flow *f = &all.items[i];
-		if (f->id < r->first_capacity && r->first[f->id].known) {
-			f->verdict = (enum verdict)r->first[f->id].verdict;
-			f->rule = r->first[f->id].rule;
-		}
-		struct replay_flow_info info = {
-			.leaked = r->nleaks && bsearch(&f->id, r->leak_ids, r->nleaks,
-						       sizeof(*r->leak_ids), compare_u64),
-			.skipped = r->rs->skip.count &&
-				   ifmatch_matches(&r->rs->skip, f->ifname,
-						   iftype_from_name(f->ifname)),
-		};
-		fn(f, &info, ctx);
-	}
+	for (size_t i = 0; i < all.count; i++)
+		fn(&all.items[i].flow, &all.items[i].info, ctx);
 	free(all.items);
 	return 0;
 }

@@ -1,8 +1,11 @@
 /* The pcap replay backend: reads pcap / pcapng captures through libpcap,
  * turns each frame into a struct packet (interface, direction, timestamp
  * from the capture) and runs it through the engine's flow table, in file
- * order, with state. Nothing is printed: the caller gets statistics and
- * every flow at the end.
+ * order, with state. Nothing is printed: the caller gets statistics, and
+ * the flows either all at the end (replay_foreach_flow) or streamed: each
+ * flow as it leaves the engine's bounded table (config on_flow_end), then
+ * the live ones at the end. Streamed, memory is bounded by the table's
+ * limit (limits.max_flows), however many flows the captures hold.
  *
  * Link types: LINUX_SLL2, LINUX_SLL, EN10MB (802.1Q / 802.1ad tags, PPPoE),
  * RAW / IPV4 / IPV6, NULL and LOOP. Frames that are truncated, malformed or
@@ -24,6 +27,18 @@ struct replay_ifname {
 	char name[IFW_IFNAMSIZ];
 };
 
+/* Extra facts about a flow, beside struct flow. */
+struct replay_flow_info {
+	bool leaked;          /* a packet passed out on a --leaks interface */
+	bool skipped;         /* its interface is in 'set skip on' */
+};
+
+/* A flow as reported: verdict and rule are those of its first packet (the
+ * flow table keeps the latest decision, and a blocked flow's replies are
+ * decided anew). f and info are valid during the call only. */
+typedef void (*replay_flow_fn)(const struct flow *f,
+			       const struct replay_flow_info *info, void *ctx);
+
 struct replay_config {
 	const struct replay_ifname *ifmap; /* indexes without a name: "ifN" */
 	size_t nifmap;
@@ -36,6 +51,14 @@ struct replay_config {
 	 * reported as leaks. NULL: no leak tracking. */
 	const struct ifmatch *leaks;
 	struct flow_limits limits;
+	/* Streaming: when set, gets every flow as it leaves the flow table
+	 * (idle timeout, eviction from a full table, replaced), from inside
+	 * replay_file() / replay_frame(); replay_foreach_flow() then reports
+	 * only the flows still live. Per-flow state is then bounded by
+	 * limits.max_flows. When NULL, ended flows are kept by the replay (memory
+	 * grows with the number of flows) and replay_foreach_flow() reports all. */
+	replay_flow_fn on_flow_end;
+	void *on_flow_end_ctx;
 };
 
 struct replay_stats {
@@ -50,15 +73,19 @@ struct replay_stats {
 	 * with the first few interface names. */
 	uint64_t skipped;
 	uint64_t skipped_leaks;
+	/* Flows pushed out of the full flow table (limits.max_flows). */
+	uint64_t evictions;
+	/* Interface addresses learned from passed traffic (for '(IFSPEC)'):
+	 * at most REPLAY_MAX_LEARNED_ADDRS; first packets whose new source
+	 * address was not learned because of that cap. */
+	uint64_t learned_addrs, unlearned_addrs;
 	char skipped_leak_ifnames[4][IFW_IFNAMSIZ];
 	size_t nskipped_leak_ifnames;
 };
 
-/* Extra facts about a flow, beside struct flow. */
-struct replay_flow_info {
-	bool leaked;          /* a packet passed out on a --leaks interface */
-	bool skipped;         /* its interface is in 'set skip on' */
-};
+/* Learned interface addresses are capped: a capture with endless source
+ * addresses must not grow memory without bound. */
+#define REPLAY_MAX_LEARNED_ADDRS 4096
 
 struct replay;
 
@@ -74,6 +101,12 @@ void replay_free(struct replay *r);
  * names the link type). */
 int replay_file(struct replay *r, const char *path, char *err, size_t errsize);
 
+/* Checks that a capture file opens as pcap/pcapng with a supported link
+ * type, reading no packet: 0, or replay_file()'s -EINVAL /
+ * -EPROTONOSUPPORT with err saying why. Lets a caller that streams flows
+ * refuse a bad capture before printing anything. */
+int replay_probe_file(const char *path, char *err, size_t errsize);
+
 /* True when the replay can read frames of this DLT_ link type. */
 bool replay_linktype_supported(int linktype);
 
@@ -86,10 +119,11 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 
 const struct replay_stats *replay_stats(const struct replay *r);
 
-/* Calls fn with every flow seen so far (those that already ended and the
- * live ones), in creation order. Returns 0 or -ENOMEM. */
-typedef void (*replay_flow_fn)(const struct flow *f,
-			       const struct replay_flow_info *info, void *ctx);
+/* Without on_flow_end: calls fn with every flow seen so far (those that
+ * already ended and the live ones), in creation order. With on_flow_end:
+ * with the live flows only, in creation order (the ended ones went to
+ * on_flow_end). Returns 0, or -ENOMEM when memory ran out during the
+ * replay (a flow's first decision or leak mark may then be missing). */
 int replay_foreach_flow(struct replay *r, replay_flow_fn fn, void *ctx);
 
 #endif

@@ -1,14 +1,19 @@
 /* ifwall replay: run captures through the engine, with state, and report
  * every flow.
  *
- * Output, one line per flow in the order flows began, then the summary:
+ * Output, one line per flow, then the summary:
  *   VERDICT DIR IFACE PROTO SRC > DST [type ICMPTYPE] N packets N bytes RULE
- *   summary: N packets, N flows, N passed, N blocked, N undecodable
+ *   summary: N packets, N flows, N passed, N blocked, N undecodable[, N evicted]
  * where SRC/DST are written as in query's packet descriptions, VERDICT and
  * RULE (FILE:LINE or default) are those of the flow's first packet, and
- * passed/blocked count flows. With --leaks, the flows that leaked follow as
- * "leak: FLOW LINE". --json: one object per flow ("type":"flow"), then one
- * "type":"summary" object. */
+ * passed/blocked count flows. Flows are printed as they leave the flow table
+ * (idle timeout, eviction from a full table: --max-flows), then the flows
+ * still live at the end, in the order they began; so memory stays bounded by
+ * the table's limit however many flows the captures hold (a short capture
+ * where nothing ends early prints every flow in the order flows began).
+ * With --leaks, the flows that leaked follow as "leak: FLOW LINE" (those
+ * are kept until then). --json: one object per flow ("type":"flow"), then
+ * one "type":"summary" object. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,6 +31,9 @@
 
 #define MAX_IFMAP 256
 #define MAX_LOCAL 256
+/* The engine's default flow table limit. */
+#define DEFAULT_MAX_FLOWS 65536
+#define MAX_MAX_FLOWS (1ul << 28)
 
 struct replay_options {
 	bool json;
@@ -37,22 +45,33 @@ struct replay_options {
 	const char *leaks_text;
 	struct ifmatch leaks;
 	bool has_leaks;
+	size_t max_flows;
 };
 
 struct report {
 	const struct replay_options *opt;
 	uint64_t flows, passed, blocked, leaks;
-	bool listing_leaks; /* second pass: only the leaked flows */
+	/* Text output with --leaks: the leaked flows, listed after the
+	 * summary. */
+	struct leaked_flow {
+		struct flow flow;
+		struct replay_flow_info info;
+	} *leaked;
+	size_t nleaked, leaked_capacity;
+	bool out_of_memory;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: %s replay [--json] [--ifmap IDX=NAME,...] [--iface NAME]\n"
-		"                     [--local CIDR,...] [--leaks IFSPEC] RULES CAPTURE...\n"
+		"                     [--local CIDR,...] [--leaks IFSPEC] [--max-flows N]\n"
+		"                     RULES CAPTURE...\n"
 		"\n"
 		"Runs every packet of pcap/pcapng captures through the engine, with state,\n"
-		"in file order, and reports each flow and a summary.\n"
+		"in file order, and reports each flow and a summary. Flows are printed as\n"
+		"they leave the flow table (idle timeout, evicted from a full table), then\n"
+		"the live ones in the order they began.\n"
 		"\n"
 		"Options:\n"
 		"  --json            JSON lines: one object per flow, then a summary object\n"
@@ -63,8 +82,12 @@ static void usage(FILE *out)
 		"                    these is in (without --local everything is out)\n"
 		"  --leaks IFSPEC    exit 1 when a packet passed out on a matching\n"
 		"                    interface (e.g. '!wg0'), listing those flows\n"
+		"  --max-flows N     flow table limit (default %d): when full, the least\n"
+		"                    recently used flow (blocked ones first) is evicted,\n"
+		"                    reported, and counted in the summary as evicted\n"
 		"  -h                this help\n"
-		"Link types: LINUX_SLL2, LINUX_SLL, EN10MB, RAW, IPV4, IPV6, NULL, LOOP.\n", prog);
+		"Link types: LINUX_SLL2, LINUX_SLL, EN10MB, RAW, IPV4, IPV6, NULL, LOOP.\n",
+		prog, DEFAULT_MAX_FLOWS);
 }
 
 static const char *dir_name(unsigned dir)
@@ -191,22 +214,40 @@ static void print_flow_json(const struct flow *f, const struct replay_flow_info 
 	fputs("}\n", stdout);
 }
 
+/* Keeps a leaked flow for the list after the summary. */
+static void keep_leaked(struct report *rep, const struct flow *f,
+			const struct replay_flow_info *info)
+{
+	if (rep->nleaked == rep->leaked_capacity) {
+		size_t cap = rep->leaked_capacity ? rep->leaked_capacity * 2 : 16;
+		struct leaked_flow *n = realloc(rep->leaked, cap * sizeof(*n));
+		if (!n) {
+			rep->out_of_memory = true;
+			return;
+		}
+		rep->leaked = n;
+		rep->leaked_capacity = cap;
+	}
+	rep->leaked[rep->nleaked].flow = *f;
+	rep->leaked[rep->nleaked].info = *info;
+	rep->nleaked++;
+}
+
+/* Each flow, as it leaves the flow table and, at the end, the live ones. */
 static void report_flow(const struct flow *f, const struct replay_flow_info *info, void *ctx)
 {
 	struct report *rep = ctx;
 
-	if (rep->listing_leaks) {
-		if (info->leaked)
-			print_flow_text(f, info, "leak: ");
-		return;
-	}
 	rep->flows++;
 	if (f->verdict == VERDICT_PASS)
 		rep->passed++;
 	else
 		rep->blocked++;
-	if (info->leaked)
+	if (info->leaked) {
 		rep->leaks++;
+		if (!rep->opt->json)
+			keep_leaked(rep, f, info);
+	}
 	if (rep->opt->json)
 		print_flow_json(f, info, rep->opt->has_leaks);
 	else
@@ -228,7 +269,8 @@ static void print_summary(const struct report *rep, const struct replay_stats *s
 		       (unsigned long long)st->passed, (unsigned long long)st->blocked,
 		       (unsigned long long)st->truncated, (unsigned long long)st->malformed,
 		       (unsigned long long)st->not_ip);
-		printf(",\"skipped\":%llu", (unsigned long long)st->skipped);
+		printf(",\"skipped\":%llu,\"evicted\":%llu", (unsigned long long)st->skipped,
+		       (unsigned long long)st->evictions);
 		if (rep->opt->has_leaks)
 			printf(",\"leaks\":%llu,\"skipped_leaks\":%llu",
 			       (unsigned long long)rep->leaks,
@@ -236,10 +278,13 @@ static void print_summary(const struct report *rep, const struct replay_stats *s
 		fputs("}\n", stdout);
 		return;
 	}
-	printf("summary: %llu packets, %llu flows, %llu passed, %llu blocked, %llu undecodable\n",
+	printf("summary: %llu packets, %llu flows, %llu passed, %llu blocked, %llu undecodable",
 	       (unsigned long long)st->packets, (unsigned long long)rep->flows,
 	       (unsigned long long)rep->passed, (unsigned long long)rep->blocked,
 	       (unsigned long long)undecodable);
+	if (st->evictions)
+		printf(", %llu evicted", (unsigned long long)st->evictions);
+	putchar('\n');
 }
 
 /* "2=eth0,5=wg0" */
@@ -343,6 +388,22 @@ static int parse_local(const char *text, struct replay_options *opt)
 	return rc;
 }
 
+/* A flow table limit: 1 to MAX_MAX_FLOWS. */
+static int parse_max_flows(const char *text, size_t *out)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	if (text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	n = strtoull(text, &end, 10);
+	if (*end || errno || n == 0 || n > MAX_MAX_FLOWS)
+		return -EINVAL;
+	*out = (size_t)n;
+	return 0;
+}
+
 /* --name VALUE or --name=VALUE; returns the value or NULL (not this option). */
 static const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing)
 {
@@ -399,6 +460,12 @@ static int parse_options(int argc, char **argv, struct replay_options *opt)
 			}
 			opt->leaks_text = v;
 			opt->has_leaks = true;
+		} else if ((v = option_value(argc, argv, &i, "--max-flows", &missing))) {
+			if (parse_max_flows(v, &opt->max_flows) < 0) {
+				cli_error("replay", "--max-flows: expected a number from 1 to %lu, got '%s'",
+					  MAX_MAX_FLOWS, v);
+				return -1;
+			}
 		} else if (missing) {
 			cli_error("replay", "option '%s' needs a value", argv[i]);
 			return -1;
@@ -460,9 +527,11 @@ int cmd_replay(int argc, char **argv)
 	cfg.local = opt.local;
 	cfg.nlocal = opt.nlocal;
 	cfg.leaks = opt.has_leaks ? &opt.leaks : NULL;
-	/* Reported flows are kept by the replay, so the table only bounds the
-	 * live state. */
-	cfg.limits.max_flows = 1u << 20;
+	cfg.limits.max_flows = opt.max_flows ? opt.max_flows : DEFAULT_MAX_FLOWS;
+	/* Flows are printed as they leave the table, so nothing grows with
+	 * the number of flows in the captures (but the leaked ones). */
+	cfg.on_flow_end = report_flow;
+	cfg.on_flow_end_ctx = &rep;
 	r = replay_new(rs, &cfg);
 	if (!r) {
 		cli_error("replay", "out of memory");
@@ -470,6 +539,18 @@ int cmd_replay(int argc, char **argv)
 		goto out;
 	}
 
+	/* Flows are printed while the captures are read: a capture that
+	 * cannot be read is refused before anything is printed ("-", the
+	 * standard input, can only be read once). */
+	for (int k = first + 1; k < argc; k++) {
+		if (!strcmp(argv[k], "-"))
+			continue;
+		if (replay_probe_file(argv[k], err, sizeof(err)) < 0) {
+			cli_error("replay", "%s", err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
 	for (int k = first + 1; k < argc; k++) {
 		int res = replay_file(r, argv[k], err, sizeof(err));
 		if (res < 0) {
@@ -481,7 +562,7 @@ int cmd_replay(int argc, char **argv)
 			cli_error("replay", "warning: %s", err);
 	}
 
-	if (replay_foreach_flow(r, report_flow, &rep) < 0) {
+	if (replay_foreach_flow(r, report_flow, &rep) < 0 || rep.out_of_memory) {
 		cli_error("replay", "out of memory");
 		rc = EXIT_SYSTEM;
 		goto out;
@@ -490,8 +571,8 @@ int cmd_replay(int argc, char **argv)
 	print_summary(&rep, st);
 	if (opt.has_leaks && (rep.leaks || st->skipped_leaks)) {
 		if (!opt.json) {
-			rep.listing_leaks = true;
-			replay_foreach_flow(r, report_flow, &rep);
+			for (size_t i = 0; i < rep.nleaked; i++)
+				print_flow_text(&rep.leaked[i].flow, &rep.leaked[i].info, "leak: ");
 			for (size_t i = 0; i < st->nskipped_leak_ifnames; i++)
 				printf("leak: pass out %s (set skip: not filtered)\n",
 				       st->skipped_leak_ifnames[i]);
@@ -513,6 +594,7 @@ int cmd_replay(int argc, char **argv)
 out:
 	diag_list_clear(&diags);
 	replay_free(r);
+	free(rep.leaked);
 	ruleset_free(rs);
 	ifmatch_release(&opt.leaks);
 	return rc;
