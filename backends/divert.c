@@ -153,11 +153,33 @@ static void set_interface(struct divert *d, struct packet *p, uint32_t ifindex)
 	p->ifaddrs = iftable_ifaddrs(d->ift);
 }
 
+/* A packet of its conntrack entry's reply direction, on an interface
+ * where the flow table may not know the flow (it started before ifwall,
+ * or was forgotten while the kernel fast-pathed it): the flow is first
+ * decided as its first packet was, the opposite way. A known flow just
+ * passes or stays blocked from its state. */
+static void decide_original_direction(struct divert *d, const struct packet *p,
+				      uint64_t now)
+{
+	struct packet first = *p;
+
+	first.dir = p->dir == DIR_IN ? DIR_OUT : DIR_IN;
+	first.src = p->dst;
+	first.dst = p->src;
+	first.sport = p->dport;
+	first.dport = p->sport;
+	first.tcp_flags = 0x10; /* ACK: neither opening nor closing */
+	first.len = 0;          /* the local socket (uid) is the same one */
+	flow_table_packet(d->ft, d->rs, &first, now, NULL);
+}
+
 static struct decision decide_step(struct divert *d, struct packet *p, unsigned dir,
-				   uint32_t ifindex, uint64_t now)
+				   uint32_t ifindex, bool reply, uint64_t now)
 {
 	p->dir = dir;
 	set_interface(d, p, ifindex);
+	if (reply && p->has_ports && !p->fragment)
+		decide_original_direction(d, p, now);
 	struct decision dec = flow_table_packet(d->ft, d->rs, p, now, NULL);
 	if (d->opts.log)
 		log_decision(d->opts.log, p, &dec);
@@ -176,25 +198,26 @@ static int handle_packet(struct divert *d, const struct nfqueue_packet *qp, uint
 		d->stats.blocked++;
 		return nfqueue_verdict(d->q, qp->id, NF_DROP, false, 0);
 	}
+	bool reply = qp->mark & DIVERT_PKT_REPLY;
 	p.has_mark = true; /* live: the mark is always known */
-	p.mark = qp->mark;
+	p.mark = qp->mark & ~DIVERT_PKT_REPLY; /* the packet's own mark */
 	p.has_uid = qp->has_uid;
 	p.uid = qp->uid;
 
 	switch (qp->hook) {
 	case NF_INET_LOCAL_OUT:
-		dec = decide_step(d, &p, DIR_OUT, qp->outdev, now);
+		dec = decide_step(d, &p, DIR_OUT, qp->outdev, reply, now);
 		break;
 	case NF_INET_LOCAL_IN:
-		dec = decide_step(d, &p, DIR_IN, qp->indev, now);
+		dec = decide_step(d, &p, DIR_IN, qp->indev, reply, now);
 		break;
 	default:
 		/* Forwarded: 'in' on the ingress interface, then 'out' on the
 		 * egress one; both must pass. */
 		if (qp->indev)
-			dec = decide_step(d, &p, DIR_IN, qp->indev, now);
+			dec = decide_step(d, &p, DIR_IN, qp->indev, reply, now);
 		if (qp->outdev && (!qp->indev || dec.verdict == VERDICT_PASS))
-			dec = decide_step(d, &p, DIR_OUT, qp->outdev, now);
+			dec = decide_step(d, &p, DIR_OUT, qp->outdev, reply, now);
 		break;
 	}
 

@@ -51,9 +51,11 @@
  * (DIVERT_PKT_*) the backend uses. Chosen clear of common VPN marks
  * (WireGuard 0xca6c, Mullvad 0x6d6f6c65 and 0xf41). */
 #define DIVERT_CT_PENDING 0x10000000u /* a packet of it is in the queue */
-#define DIVERT_PKT_PASS 0x80000000u
-#define DIVERT_PKT_REJECT 0x10000000u
-#define DIVERT_PKT_MASK (DIVERT_PKT_PASS | DIVERT_PKT_REJECT)
+#define DIVERT_PKT_PASS 0x80000000u   /* verdict: pass */
+#define DIVERT_PKT_REJECT 0x10000000u /* verdict: reject */
+#define DIVERT_PKT_REPLY 0x02000000u  /* queued: reply direction of its flow */
+#define DIVERT_PKT_VERDICT (DIVERT_PKT_PASS | DIVERT_PKT_REJECT)
+#define DIVERT_PKT_MASK (DIVERT_PKT_VERDICT | DIVERT_PKT_REPLY)
 
 enum divert_queue_kind {
 	DIVERT_QUEUE_AUTO = 0,  /* queue expression if the kernel has it */

@@ -5,12 +5,14 @@
  * (IF is iifname on input, oifname on output, both on forward):
  *
  *   0. ct id . IF @passed: accept            (the kernel fast path)
- *   1. ct mark & PENDING and meta mark & PKT_MASK == PKT_PASS:
+ *   1. ct mark & PENDING and meta mark & (PKT_PASS|PKT_REJECT) == PKT_PASS:
  *        add ct id . IF to @passed
  *   2. the same match: meta mark &= ~PKT_MASK; ct mark &= ~PENDING; accept
  *   3. ... == PKT_REJECT and tcp: reject with tcp reset
  *   4. ... == PKT_REJECT: reject with icmpx admin-prohibited
- *   5. ct state new,established: ct mark |= PENDING; queue num N [bypass]
+ *   5. ct state new,established and ct direction reply:
+ *        meta mark |= PKT_REPLY; ct mark |= PENDING; queue num N [bypass]
+ *   6. ct state new,established: ct mark |= PENDING; queue num N [bypass]
  *
  * Rules 1-4 act on packets coming back from userspace with NF_REPEAT; 1 and
  * 2 are apart so that a full set costs only the fast path, never the
@@ -39,6 +41,7 @@
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
@@ -57,6 +60,7 @@ enum rule_kind {
 	RULE_PASS,
 	RULE_REJECT_TCP,
 	RULE_REJECT_OTHER,
+	RULE_QUEUE_REPLY,
 	RULE_QUEUE,
 	/* ICMP echo (request and reply) going out: decided before conntrack */
 	RULE_ECHO4_PASS, RULE_ECHO6_PASS,
@@ -67,7 +71,7 @@ enum rule_kind {
 };
 
 #define MAIN_RULES RULE_FAST_PATH, RULE_REMEMBER, RULE_PASS, RULE_REJECT_TCP, \
-	RULE_REJECT_OTHER, RULE_QUEUE
+	RULE_REJECT_OTHER, RULE_QUEUE_REPLY, RULE_QUEUE
 
 /* ICMP echo has a chain of its own on output, before conntrack (raw
  * priority): conntrack cannot merge two unconfirmed entries of one ICMP
@@ -384,14 +388,31 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 		return match_icmp_echo(r, kind == RULE_ECHO6_SKIP) && verdict(r, NF_ACCEPT);
 	case RULE_NONE:
 		return false;
-	case RULE_QUEUE:
-		return load_ct(r, NFT_CT_STATE, NFT_REG_1) &&
-		       masked_cmp(r, NFT_CMP_NEQ,
-				  NF_CT_STATE_BIT(IP_CT_NEW) | NF_CT_STATE_BIT(IP_CT_ESTABLISHED), 0) &&
-		       load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+	case RULE_QUEUE_REPLY:
+	case RULE_QUEUE: {
+		uint8_t reply = IP_CT_DIR_REPLY;
+		bool ok = load_ct(r, NFT_CT_STATE, NFT_REG_1) &&
+			  masked_cmp(r, NFT_CMP_NEQ,
+				     NF_CT_STATE_BIT(IP_CT_NEW) | NF_CT_STATE_BIT(IP_CT_ESTABLISHED), 0);
+		/* A packet of a flow's reply direction says so, so that a flow
+		 * userspace does not know (older than ifwall, or forgotten
+		 * since) is decided as its first packet was. */
+		if (ok && kind == RULE_QUEUE_REPLY) {
+			struct nftnl_expr *e = nftnl_expr_alloc("ct");
+			if (e) {
+				nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
+				nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+			}
+			ok = add_expr(r, e) && cmp(r, NFT_REG_1, NFT_CMP_EQ, &reply, sizeof(reply)) &&
+			     load_meta(r, NFT_META_MARK, NFT_REG_1) &&
+			     bitwise(r, NFT_REG_1, ~DIVERT_PKT_REPLY, DIVERT_PKT_REPLY) &&
+			     store_meta(r, NFT_META_MARK, NFT_REG_1);
+		}
+		return ok && load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
 		       bitwise(r, NFT_REG_1, ~DIVERT_CT_PENDING, DIVERT_CT_PENDING) &&
 		       store_ct(r, NFT_CT_MARK, NFT_REG_1) &&
 		       queue(r, qkind, num, fail_open);
+	}
 	}
 	return false;
 }
@@ -462,6 +483,7 @@ static int rule_msg(struct batch *bt, const char *chain, uint32_t hook, enum rul
 		[RULE_REJECT_TCP] = "adding the TCP reject rule (nft_reject)",
 		[RULE_REJECT_OTHER] = "adding the ICMP reject rule (nft_reject)",
 		[RULE_QUEUE] = "adding the queue rule",
+		[RULE_QUEUE_REPLY] = "adding the queue rule for reply packets",
 		[RULE_ECHO4_PASS] = "adding the ICMP echo rules",
 		[RULE_ECHO6_PASS] = "adding the ICMP echo rules",
 		[RULE_ECHO4_REJECT] = "adding the ICMP echo rules",

@@ -36,7 +36,7 @@ try:
         typ, _, _, rid, seq = struct.unpack("!BBHHH", data[:8])
         if typ == reply and rid == ident:
             seen.add(seq)
-        elif typ not in (request, reply):
+        elif typ in ((1, 2, 3, 4) if v6 else (3, 11, 12)):  # ICMP errors
             print("error")
             sys.exit(0)
 except socket.timeout:
