@@ -42,13 +42,12 @@
  * @state is kept across reloads, so established flows survive a 'load'.
  *
  * reject: chain reject_packet records the flow on the arrival interface and
- * on lo before answering, so the TCP reset (attached to the rejected flow,
- * in its reply direction) leaves through the output chain like a reply,
- * even under a blocking default. An ICMP error answering the first packet
- * of a flow has no conntrack entry yet to be related to: it is evaluated by
- * the output rules as an ordinary packet, so under an 'out' default of
- * drop/reject a non-TCP reject can be silent (the local sender of an
- * outgoing rejected packet gets EPERM instead).
+ * on lo before answering, so the TCP reset or ICMP error (the kernel
+ * attaches it to the rejected flow, in its reply direction) leaves through
+ * the output chain like any reply, even under a blocking 'out' default
+ * (tests/nft/t_traffic.sh: nft-reject-answers). A kernel that does not
+ * attach its ICMP errors to the flow would have them evaluated by the
+ * output rules as ordinary packets.
  *
  * '(IFSPEC)' (addresses of interfaces) is compiled only in the form the
  * killswitch uses, 'block|reject in on !TUN to (TUN)', as

@@ -162,6 +162,53 @@ else:
     print("FAIL nft-state-reload: a reply of an established flow was dropped after reloads")
 PY
 
+# --- reject answers leave even when the out side blocks everything -----------
+cat >reject.rules <<'RULES'
+set default in drop
+set default out drop
+reject in on eth0 proto udp to port 5555
+reject in on eth0 proto tcp to port 5556
+block in on eth0 proto udp to port 5557
+RULES
+nsx "$HOST" "$IFWALL" load reject.rules 2>/dev/null
+nsx "$HOST" $PY - <<'PY'
+import os, select, sys, time
+sys.path.insert(0, os.environ["NFT_DIR"])
+import traffic
+from scapy.all import Ether, IP, ICMP, TCP, Raw
+net = traffic.Net()
+def answer(proto, port):
+    """Injects a packet in on eth0; returns what came back on the wire."""
+    net.drain()
+    pkt = dict(dir="in", ifname="eth0", proto=proto, src="192.168.1.1", dst="192.168.1.2",
+               sport=41000 + port, dport=port)
+    token = net.token()
+    frame = Ether(src=net.peer_mac["eth0"], dst=net.host_mac["eth0"]) / net.build(pkt, token)
+    peer = net.peer["eth0"]
+    peer.send(bytes(frame))
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        if not select.select([peer], [], [], max(0, end - time.monotonic()))[0]:
+            break
+        try:
+            data = peer.recv(65535)
+        except BlockingIOError:
+            continue
+        e = Ether(data)
+        if IP in e and e[IP].src == "192.168.1.2":
+            if ICMP in e and e[ICMP].type == 3:
+                return "icmp-unreach-%d" % e[ICMP].code
+            if TCP in e and e[TCP].flags & 0x04 and e[TCP].dport == 41000 + port:
+                return "tcp-rst"
+    return "nothing"
+got = [answer("udp", 5555), answer("tcp", 5556), answer("udp", 5557)]
+want = ["icmp-unreach-13", "tcp-rst", "nothing"]
+if got == want:
+    print("PASS nft-reject-answers: udp reject answered with ICMP admin-prohibited, tcp with RST, block silent, under an out default of drop")
+else:
+    print("FAIL nft-reject-answers: got %s, want %s" % (got, want))
+PY
+
 # --- interface types: a real TUN device is 'type tunnel' -----------------------
 cat >types.rules <<'RULES'
 set default block
