@@ -131,6 +131,20 @@ egress() { # DST CLIENT_ADDR
 	in_ns $NS_H ip -o route get "$1" from "$2" iif ifw1 | sed -n 's/.* dev \([^ ]*\).*/\1/p'
 }
 
+# The host interface as the engine sees it through the tun backend: the
+# name and the type from its link type (the veths here are 'ether', even
+# the one named wg0, whose name alone would say 'tunnel'). Prints
+# 'NAME iftype TYPE' for a packet description.
+host_if() { # IFNAME
+	local t
+	t=$(in_ns $NS_H cat /sys/class/net/"$1"/type 2>/dev/null)
+	case $t in
+	1) echo "$1 iftype ether" ;;
+	772) echo "$1 iftype loopback" ;;
+	*) echo "$1 iftype tunnel" ;;
+	esac
+}
+
 # What a connection should do, from the first word of query's answer.
 predicted() { # PROTO VERDICT
 	case "$2" in
@@ -145,15 +159,16 @@ predicted() { # PROTO VERDICT
 # a ping from the client to DST pass or fail as 'ifwall query' says for
 # 'out' on the interface the host routes DST through.
 query_agrees() {
-	local rules=$1 src=$2 dst=$3 ifname proto desc verdict want got s d icmp
+	local rules=$1 src=$2 dst=$3 ifname on proto desc verdict want got s d icmp
 	local -a run
 	ifname=$(egress "$dst" "$src")
+	on=$(host_if "$ifname")
 	if [[ $dst == *:* ]]; then s="[$src]" d="[$dst]" icmp=icmp6; else s=$src d=$dst icmp=icmp; fi
 	for proto in tcp udp icmp; do
 		case $proto in
-		tcp) desc="out on $ifname tcp $s:40000 > $d:8080"; run=(client tcp "$dst" 8080 1.5) ;;
-		udp) desc="out on $ifname udp $s:40000 > $d:5353"; run=(client udp "$dst" 5353 1.5) ;;
-		icmp) desc="out on $ifname $icmp $src > $dst type echo-request"; run=(client ping "$dst" 1.5) ;;
+		tcp) desc="out on $on tcp $s:40000 > $d:8080"; run=(client tcp "$dst" 8080 1.5) ;;
+		udp) desc="out on $on udp $s:40000 > $d:5353"; run=(client udp "$dst" 5353 1.5) ;;
+		icmp) desc="out on $on $icmp $src > $dst type echo-request"; run=(client ping "$dst" 1.5) ;;
 		esac
 		verdict=$("$IFWALL" query "$rules" "$desc" 2>&1 | awk '{print $1; exit}')
 		if [ "$verdict" = ifwall ]; then

@@ -13,6 +13,7 @@
                                      every 0.1 s; prints 'R' (reply) or '.' (none) per datagram
 """
 import errno
+import os
 import socket
 import sys
 import threading
@@ -141,7 +142,7 @@ def ping(addr, timeout):
         s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
     else:
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    ident = (time.time_ns() >> 10) & 0xffff
+    ident = (os.getpid() * 7919 + (time.time_ns() >> 20)) & 0xffff
     header = bytes([128 if v6 else 8, 0, 0, 0]) + ident.to_bytes(2, 'big') + b'\0\1'
     packet = header + b'ifwall'
     if not v6:

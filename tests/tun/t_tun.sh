@@ -88,7 +88,7 @@ wait $flow_pid
 marks=$(cat "$TUNLOG/flow")
 if [[ $marks == RRRR* && $marks == *........ ]]; then pass tun/route-change-moves-flow
 else fail tun/route-change-moves-flow "replies per datagram: $marks"; fi
-verdict=$("$IFWALL" query "$TUNLOG/wg-only.rules" "out on eth0 udp 100.64.0.2:40000 > 192.0.2.1:5353" 2>&1)
+verdict=$("$IFWALL" query "$TUNLOG/wg-only.rules" "out on $(host_if eth0) udp 100.64.0.2:40000 > 192.0.2.1:5353" 2>&1)
 if [[ $verdict == *"not available"* ]]; then skip tun/route-change-query-agrees "$verdict"
 else expect tun/route-change-query-agrees block echo "${verdict%% *}"; fi
 in_ns $NS_H ip route replace 192.0.2.0/24 via 10.2.0.2 dev wg0

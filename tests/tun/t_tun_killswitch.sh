@@ -36,7 +36,7 @@ in_ns $NS_C $PY "$PEER" serve C 100.64.0.2 >/dev/null 2>&1 &
 sleep 0.3
 for from in E W; do
 	if [ $from = E ]; then ns=$NS_E src=198.51.100.1 ifname=eth0; else ns=$NS_W src=192.0.2.1 ifname=wg0; fi
-	desc="in on $ifname tcp $src:40000 > 100.64.0.2:8080"
+	desc="in on $(host_if $ifname) tcp $src:40000 > 100.64.0.2:8080"
 	verdict=$("$IFWALL" query "$rules" "$desc" | awk '{print $1}')
 	want=$(predicted tcp "$verdict")
 	got=$(in_ns $ns $PY "$PEER" tcp 100.64.0.2 8080 1.5 $src)
