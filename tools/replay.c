@@ -569,6 +569,10 @@ int cmd_replay(int argc, char **argv)
 	}
 	st = replay_stats(r);
 	print_summary(&rep, st);
+	if (st->unlearned_addrs)
+		cli_error("replay", "warning: more than %d source addresses passed out; "
+			  "%llu flows' sources were not learned as interface addresses",
+			  REPLAY_MAX_LEARNED_ADDRS, (unsigned long long)st->unlearned_addrs);
 	if (opt.has_leaks && (rep.leaks || st->skipped_leaks)) {
 		if (!opt.json) {
 			for (size_t i = 0; i < rep.nleaked; i++)

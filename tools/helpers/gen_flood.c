@@ -5,10 +5,11 @@
  *   gen_flood [-n COUNT] [-e EVERY] FILE|-
  *
  * Interfaces: index 2 (eth0, local 192.168.1.10 / 2001:db8:1::10) and
- * index 5 (wg0, local 10.8.0.2 / fd00::2). Flood packets, by i % 4:
+ * index 5 (wg0, local 10.8.0.2). Flood packets, by i % 4:
  *   0  out on wg0  udp 10.8.0.2:1024+ > 100.64.0.0+j:53
  *   1  in on eth0  tcp SYN 10.64.0.0+j:1024+ > 192.168.1.10:80
- *   2  out on wg0  udp [fd00::2]:1024+ > [fd00:ffff::j]:53
+ *   2  out on wg0  udp [fd00::1:0+j]:1024+ > [fd00:ffff::j]:53
+ *      (sources the replay would learn as wg0's addresses, without a cap)
  *   3  in on eth0  tcp SYN [2001:db8:ffff::j]:1024+ > [2001:db8:1::10]:443
  * (j = i / 4, so every packet is a flow of its own). After every EVERY
  * flood packets comes one packet of a long-lived flow, in turn:
@@ -165,7 +166,7 @@ static int emit_flood(struct writer *w, uint64_t i)
 		d = v4(0xc0a8010a, 80);                  /* 192.168.1.10 */
 		return emit(w, 4, IF_ETH0, PKT_HOST, &s, &d, TCP_SYN);
 	case 2:
-		s = v6("\xfd\0\0\0\0\0\0\0\0\0\0\0", 2, port);
+		s = v6("\xfd\0\0\0\0\0\0\0\0\0\0\0", 0x10000 + j, port);
 		d = v6("\xfd\0\xff\xff\0\0\0\0\0\0\0\0", j, 53);
 		return emit(w, 6, IF_WG0, PKT_OUTGOING, &s, &d, -1);
 	default:
