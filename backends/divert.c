@@ -19,6 +19,7 @@
 
 #include "backends/divert_internal.h"
 #include "backends/iftable.h"
+#include "backends/route.h"
 #include "filter/json.h"
 
 /* Packets handled per wakeup before verdicts are sent and the other
@@ -29,6 +30,7 @@ struct divert {
 	struct divert_options opts;
 	struct ruleset *rs;
 	struct iftable *ift;
+	struct route_socket *routes; /* where ICMP echo at prerouting goes */
 	struct nfqueue *q;
 	struct flow_table *ft;
 	enum divert_queue_kind kind;
@@ -211,6 +213,18 @@ static int handle_packet(struct divert *d, const struct nfqueue_packet *qp, uint
 	case NF_INET_LOCAL_IN:
 		dec = decide_step(d, &p, DIR_IN, qp->indev, reply, now);
 		break;
+	case NF_INET_PRE_ROUTING: {
+		/* ICMP echo, before routing: 'in' on the ingress interface,
+		 * then, when the kernel would forward it, 'out' on the egress
+		 * one. */
+		int out = route_lookup(d->routes, &p.dst, &p.src, (int)qp->indev);
+		const struct iftable_interface *ifc = out > 0 ? iftable_lookup(d->ift, out) : NULL;
+		dec = decide_step(d, &p, DIR_IN, qp->indev, reply, now);
+		if (out > 0 && !(ifc && ifc->type == IFTYPE_LOOPBACK) &&
+		    dec.verdict == VERDICT_PASS)
+			dec = decide_step(d, &p, DIR_OUT, (uint32_t)out, reply, now);
+		break;
+	}
 	default:
 		/* Forwarded: 'in' on the ingress interface, then 'out' on the
 		 * egress one; both must pass. */
@@ -314,6 +328,12 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 	r = iftable_open(&d->ift, IFTABLE_WATCH);
 	if (r < 0) {
 		snprintf(err, errlen, "reading interfaces with rtnetlink: %s", strerror(-r));
+		goto fail;
+	}
+	d->routes = route_socket_open();
+	if (!d->routes) {
+		r = -errno;
+		snprintf(err, errlen, "opening rtnetlink for route lookups: %s", strerror(errno));
 		goto fail;
 	}
 	struct nfqueue_options qopts = {
@@ -434,6 +454,7 @@ void divert_free(struct divert *d)
 	if (d->table_installed)
 		divert_table_remove(err, sizeof(err));
 	nfqueue_free(d->q);
+	route_socket_free(d->routes);
 	iftable_free(d->ift);
 	flow_table_free(d->ft);
 	ruleset_free(d->rs);

@@ -29,13 +29,13 @@
  * Not queued: packets without conntrack (untracked, invalid) and packets
  * related to a known flow (ICMP errors, the RSTs reject sends).
  *
- * ICMP echo going out is queued from a chain of its own at raw priority,
- * before conntrack: conntrack cannot merge two unconfirmed entries of one
- * ICMP tuple, so echoes sent back to back (ping bursts) would otherwise all
- * but one be dropped while the first waits in the queue. Known limit: the
- * same still happens to ICMP echo bursts that arrive or are forwarded
- * (their entry is made at prerouting, before the interface they leave by is
- * known); UDP and TCP are not affected (UDP duplicates are merged). */
+ * ICMP echo is queued from chains of its own at raw priority (output and
+ * prerouting), before conntrack: conntrack cannot merge two unconfirmed
+ * entries of one ICMP tuple, so echoes sent back to back (ping bursts)
+ * would otherwise all but one be dropped while the first waits in the
+ * queue. At prerouting the egress interface of a forwarded echo comes from
+ * a route lookup. Every ICMP echo packet goes through the engine (no fast
+ * path); UDP and TCP do not need this (UDP duplicates are merged). */
 #ifndef IFWALL_BACKENDS_DIVERT_H
 #define IFWALL_BACKENDS_DIVERT_H
 

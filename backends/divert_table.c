@@ -19,8 +19,8 @@
  * verdict. Keys carry the interface, so a flow that moves to another
  * interface (a routing change) is queued and decided again.
  *
- * ICMP echo going out is decided in the chain output_echo (raw priority,
- * see chains[] below) and skipped by 'output'. */
+ * ICMP echo is decided in the chains output_echo and prerouting_echo (raw
+ * priority, see chains[] below) and skipped by the others. */
 #include "backends/divert_internal.h"
 
 #include <errno.h>
@@ -73,24 +73,29 @@ enum rule_kind {
 #define MAIN_RULES RULE_FAST_PATH, RULE_REMEMBER, RULE_PASS, RULE_REJECT_TCP, \
 	RULE_REJECT_OTHER, RULE_QUEUE_REPLY, RULE_QUEUE
 
-/* ICMP echo has a chain of its own on output, before conntrack (raw
- * priority): conntrack cannot merge two unconfirmed entries of one ICMP
- * tuple, so echoes sent back to back would all but one be dropped if they
- * were queued with their entries unconfirmed. Decided before conntrack,
- * they reach it one after the other. */
+#define ECHO_RULES RULE_ECHO4_PASS, RULE_ECHO6_PASS, RULE_ECHO4_REJECT, \
+	RULE_ECHO6_REJECT, RULE_ECHO4_QUEUE, RULE_ECHO6_QUEUE
+
+/* ICMP echo has chains of its own on output and prerouting, before
+ * conntrack (raw priority): conntrack cannot merge two unconfirmed entries
+ * of one ICMP tuple, so echoes sent back to back would all but one be
+ * dropped if they were queued with their entries unconfirmed. Decided
+ * before conntrack, they reach it one after the other. (At prerouting the
+ * backend asks the kernel's routing where the packet goes.) */
 static const struct {
 	const char *name;
 	uint32_t hook;
 	int priority;
 	enum rule_kind rules[10];
 } chains[] = {
-	{ "output_echo", NF_INET_LOCAL_OUT, -300,
-	  { RULE_ECHO4_PASS, RULE_ECHO6_PASS, RULE_ECHO4_REJECT, RULE_ECHO6_REJECT,
-	    RULE_ECHO4_QUEUE, RULE_ECHO6_QUEUE, RULE_NONE } },
-	{ "input", NF_INET_LOCAL_IN, DIVERT_CHAIN_PRIORITY, { MAIN_RULES, RULE_NONE } },
+	{ "output_echo", NF_INET_LOCAL_OUT, -300, { ECHO_RULES, RULE_NONE } },
+	{ "prerouting_echo", NF_INET_PRE_ROUTING, -300, { ECHO_RULES, RULE_NONE } },
+	{ "input", NF_INET_LOCAL_IN, DIVERT_CHAIN_PRIORITY,
+	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, MAIN_RULES, RULE_NONE } },
 	{ "output", NF_INET_LOCAL_OUT, DIVERT_CHAIN_PRIORITY,
 	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, MAIN_RULES, RULE_NONE } },
-	{ "forward", NF_INET_FORWARD, DIVERT_CHAIN_PRIORITY, { MAIN_RULES, RULE_NONE } },
+	{ "forward", NF_INET_FORWARD, DIVERT_CHAIN_PRIORITY,
+	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, MAIN_RULES, RULE_NONE } },
 };
 
 /* --- expressions --------------------------------------------------------- */
