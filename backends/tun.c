@@ -81,21 +81,25 @@ struct tun_backend {
 	uint8_t answer[VNET_HDR_LEN + TUN_REJECT_MAX];
 };
 
-static void set_error(const struct tun_options *o, int err, const char *fmt, ...)
+/* Describes a failure in o->error (with strerror(err) when err is not 0).
+ * Returns -err, so that 'return set_error(o, errno, ...)' keeps errno's
+ * value whatever formatting does to errno. */
+static int set_error(const struct tun_options *o, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void set_error(const struct tun_options *o, int err, const char *fmt, ...)
+static int set_error(const struct tun_options *o, int err, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	if (!o->error || !o->error_size)
-		return;
+		return -err;
 	va_start(ap, fmt);
 	n = vsnprintf(o->error, o->error_size, fmt, ap);
 	va_end(ap);
 	if (err && n >= 0 && (size_t)n < o->error_size)
 		snprintf(o->error + n, o->error_size - (size_t)n, ": %s", strerror(err));
+	return -err;
 }
 
 static void message(const struct tun_backend *be, const char *fmt, ...)
@@ -650,8 +654,7 @@ static int setup_client(struct tun_backend *be)
 	int ret, fd;
 
 	if (setns(be->client_netns, CLONE_NEWNET) < 0) {
-		set_error(be->o, errno, "entering network namespace %s", be->o->netns);
-		return -errno;
+		return set_error(be->o, errno, "entering network namespace %s", be->o->netns);
 	}
 	fd = tun_create(be->client_ifname, &be->client_ifindex);
 	if (fd < 0) {
@@ -677,8 +680,7 @@ back:
 	if (setns(be->orig_netns, CLONE_NEWNET) < 0) {
 		/* Cannot happen for a namespace we were in; refuse to go on
 		 * in the wrong one. */
-		set_error(be->o, errno, "returning to the host network namespace");
-		return -errno;
+		return set_error(be->o, errno, "returning to the host network namespace");
 	}
 	return ret;
 }
@@ -799,19 +801,16 @@ static int setup(struct tun_backend *be)
 	}
 	be->orig_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (be->orig_netns < 0) {
-		set_error(o, errno, "opening /proc/self/ns/net");
-		return -errno;
+		return set_error(o, errno, "opening /proc/self/ns/net");
 	}
 	be->client_netns = open_netns(o->netns);
 	if (be->client_netns < 0) {
-		set_error(o, errno, "opening network namespace %s", o->netns);
-		return -errno;
+		return set_error(o, errno, "opening network namespace %s", o->netns);
 	}
 	be->rt = route_socket_open();
 	be->monitor = be->rt ? route_monitor_open() : NULL;
 	if (!be->monitor) {
-		set_error(o, errno, "opening rtnetlink");
-		return -errno;
+		return set_error(o, errno, "opening rtnetlink");
 	}
 	ret = iftable_open(&be->interfaces, IFTABLE_WATCH);
 	if (ret < 0) {
