@@ -12,7 +12,9 @@
  *   pass    NF_REPEAT with packet mark bit DIVERT_PKT_PASS: the chain runs
  *           again, adds (conntrack id . interface name) to the table's set
  *           'passed' (later packets of the flow on that interface stay in
- *           the kernel: one set lookup), restores the packet mark, accepts;
+ *           the kernel: one set lookup; entries last 24 h, at most 262144:
+ *           past that a flow is decided again, from the flow table),
+ *           restores the packet mark, accepts;
  *   reject  NF_REPEAT with DIVERT_PKT_REJECT: the kernel's reject
  *           expression answers (TCP RST; ICMP/ICMPv6 administratively
  *           prohibited otherwise), no raw socket in userspace;
