@@ -4,6 +4,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -443,7 +444,7 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 	sigaddset(&blocked, SIGHUP);
 	sigaddset(&blocked, SIGTERM);
 	sigaddset(&blocked, SIGINT);
-	sigprocmask(SIG_BLOCK, &blocked, &old);
+	pthread_sigmask(SIG_BLOCK, &blocked, &old);
 	wait_mask = old;
 	sigdelset(&wait_mask, SIGHUP);
 	sigdelset(&wait_mask, SIGTERM);
@@ -500,7 +501,7 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 			last_expire = now;
 		}
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }
 
