@@ -146,19 +146,6 @@ int route_link_disable_ipv6_autoconf(struct route_socket *s, int ifindex)
 	return route_request(s, nlh, NULL, NULL);
 }
 
-int route_link_set_netns(struct route_socket *s, int ifindex, int netns_fd)
-{
-	struct nlmsghdr *nlh = link_message(s, RTM_NEWLINK, 0, ifindex);
-
-	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
-	return route_request(s, nlh, NULL, NULL);
-}
-
-int route_link_delete(struct route_socket *s, int ifindex)
-{
-	return route_request(s, link_message(s, RTM_DELLINK, 0, ifindex), NULL, NULL);
-}
-
 int route_addr_add(struct route_socket *s, int ifindex,
 		   const struct ifw_addr *addr, uint8_t len)
 {
@@ -206,12 +193,6 @@ int route_add(struct route_socket *s, int ifindex, const struct ifw_prefix *dst)
 {
 	return route_request(s, route_message(s, RTM_NEWROUTE,
 					      NLM_F_CREATE | NLM_F_EXCL, ifindex, dst),
-			     NULL, NULL);
-}
-
-int route_delete(struct route_socket *s, int ifindex, const struct ifw_prefix *dst)
-{
-	return route_request(s, route_message(s, RTM_DELROUTE, 0, ifindex, dst),
 			     NULL, NULL);
 }
 

@@ -32,9 +32,6 @@ int route_link_set_up(struct route_socket *s, int ifindex, bool up, unsigned mtu
  * from sending router solicitations and MLD reports through it). -EAFNOSUPPORT
  * when the kernel has no IPv6. */
 int route_link_disable_ipv6_autoconf(struct route_socket *s, int ifindex);
-/* Moves a link into the network namespace netns_fd refers to. */
-int route_link_set_netns(struct route_socket *s, int ifindex, int netns_fd);
-int route_link_delete(struct route_socket *s, int ifindex);
 
 /* Assigns addr/len to a link (the kernel then adds the prefix route).
  * -EEXIST when it is already there. */
@@ -44,7 +41,6 @@ int route_addr_add(struct route_socket *s, int ifindex,
 /* A route to dst through the link (no gateway: point-to-point), main table.
  * -EEXIST when a route to dst is already there. */
 int route_add(struct route_socket *s, int ifindex, const struct ifw_prefix *dst);
-int route_delete(struct route_socket *s, int ifindex, const struct ifw_prefix *dst);
 
 /* --- lookups ---------------------------------------------------------------- */
 
