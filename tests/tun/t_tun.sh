@@ -18,6 +18,7 @@ pass out on wg0 proto { udp icmp }
 reject out on eth0 proto tcp to 198.51.100.1 port 8080
 reject out on eth0 proto icmp
 block out on eth0 proto udp to 198.51.100.1
+reject in on wg0 proto tcp to 100.64.0.2 port 8080
 RULES
 
 if ! start_ifwall "$rules"; then
@@ -40,6 +41,16 @@ done
 
 # The passed flows went out through the routed interface: W answers via wg0.
 expect tun/tcp-via-wg0-reaches-W "ok W" client tcp 192.0.2.1 8080 1.5
+
+# Inbound: W opens a connection toward the client's server, from behind
+# wg0; the reject answers it with a RST written back toward the host (into
+# ifw1), so W is refused at once.
+in_ns $NS_C $PY "$PEER" serve C 100.64.0.2 >/dev/null 2>&1 &
+sleep 0.3
+desc="in on $(host_if wg0) tcp 192.0.2.1:40000 > 100.64.0.2:8080"
+verdict=$("$IFWALL" query "$rules" "$desc" | awk '{print $1}')
+expect tun/inbound-query-says-reject reject echo "$verdict"
+expect tun/inbound-reject-refused refused in_ns $NS_W $PY "$PEER" tcp 100.64.0.2 8080 1.5 192.0.2.1
 
 # A reject answers at once (RST), it does not time out.
 start=$(date +%s%N)
