@@ -1,6 +1,7 @@
 /* The tun backend: set-up, the packet loop and teardown (see tun.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -267,15 +268,18 @@ static void log_decision(const struct tun_backend *be, const struct packet *p,
 	if (d->skipped) {
 		fputs(",\"rule\":\"skip\",\"text\":null}\n", out);
 	} else if (d->rule) {
+		char where[PATH_MAX + 16];
+
+		snprintf(where, sizeof(where), "%s:%d", d->rule->file ? d->rule->file : "",
+			 d->rule->line);
 		fputs(",\"rule\":", out);
-		fprintf(out, "\"%s:%d\"", d->rule->file ? d->rule->file : "", d->rule->line);
+		json_string(out, where);
 		fputs(",\"text\":", out);
 		json_string(out, d->rule->text);
 		fputs("}\n", out);
 	} else {
 		fputs(",\"rule\":\"default\",\"text\":null}\n", out);
 	}
-	fflush(out);
 }
 
 /* --- the packet loop --------------------------------------------------------- */
@@ -492,6 +496,8 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 			ret = pump(be, true, now);
 		if (!ret && fds[1].revents & POLLIN)
 			ret = pump(be, false, now);
+		if (be->o->log) /* once per batch, not per line */
+			fflush(be->o->log);
 		if (ret < 0) {
 			set_error(be->o, -ret, "reading from the TUN devices");
 			break;
