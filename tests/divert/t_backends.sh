@@ -2,9 +2,11 @@
 # One rule file, several enforcing backends, the same verdicts: a generated
 # set of connections (both interfaces, both families, TCP and UDP, out of a
 # and into it) through the divert backend and through the nft backend
-# ('ifwall load'), compared connection by connection.
+# ('ifwall load'), compared connection by connection; and the outgoing ones
+# through the tun backend, from a client namespace t whose only way out is
+# ifwall's TUN pair in a.
 source "$(dirname "$0")/lib.sh"
-divert_require_root backends-divert-vs-nft
+divert_require_root backends-divert-vs-nft backends-divert-vs-tun
 
 # The nft backend takes '(IFSPEC)' only in the killswitch's own rule.
 RULES=$TMP/backends.rules
@@ -43,6 +45,26 @@ fi
 probe_all nft
 in_ns a "$IFWALL" flush
 
+# tun: the same connections from t, routed by a.
+ip netns add "$(ns t)"
+in_ns t ip link set lo up
+in_ns b ip -6 route add default via fd01::1
+in_ns c ip -6 route add default via fd02::1
+ip netns exec "$(ns a)" "$IFWALL" run --backend tun --netns "$(ns t)" --prefix 100.64.0.0/30 \
+	--prefix fd64::/126 "$RULES" >/dev/null 2>"$TMP/tun.err" &
+tun_pid=$!
+CLEANUP+=("stop_quietly $tun_pid")
+tun_up() { in_ns t ip route show default 2>/dev/null | grep -q ifw0; }
+if ! wait_for 5 tun_up; then
+	if grep -q 'not available' "$TMP/tun.err"; then skip backends-divert-vs-tun "tun backend not available in this build"
+	else fail backends-divert-vs-tun "tun backend did not come up: $(cat "$TMP/tun.err")"; fi
+	tun_pid=
+else
+	sleep 0.5
+	probe t 1.5 $out_specs | sed 's/^/a /' | awk '{print $1, $2, $3}' | sort >"$TMP/tun.verdicts"
+	stop_quietly "$tun_pid"
+fi
+
 n=$(wc -l <"$TMP/divert.verdicts")
 kinds=$(awk '{print $3}' "$TMP/divert.verdicts" | sort -u | tr '\n' ' ')
 diffs=$(join -j1 <(awk '{print $1"/"$2, $3}' "$TMP/divert.verdicts") <(awk '{print $1"/"$2, $3}' "$TMP/nft.verdicts") |
@@ -51,4 +73,11 @@ if [ "$n" -eq 72 ] && [ "$kinds" = "block pass reject " ] && [ -z "$diffs" ]; th
 	pass backends-divert-vs-nft
 else
 	fail backends-divert-vs-nft "${diffs:-$n connections, verdicts seen: $kinds}"
+fi
+if [ -n "$tun_pid" ]; then
+	n=$(wc -l <"$TMP/tun.verdicts")
+	diffs=$(join -j1 <(awk '$1 == "a" {print $1"/"$2, $3}' "$TMP/divert.verdicts") <(awk '{print $1"/"$2, $3}' "$TMP/tun.verdicts") |
+		awk '$2 != $3 {printf "%s: divert %s, tun %s; ", $1, $2, $3}')
+	if [ "$n" -eq 64 ] && [ -z "$diffs" ]; then pass backends-divert-vs-tun
+	else fail backends-divert-vs-tun "${diffs:-$n connections}"; fi
 fi
