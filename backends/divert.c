@@ -74,6 +74,19 @@ static int drop_capabilities(char *err, size_t errlen)
 	return 0;
 }
 
+static bool has_net_admin(void)
+{
+	struct __user_cap_header_struct header = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+
+	if (syscall(SYS_capget, &header, data) < 0)
+		return true; /* let the kernel say */
+	return data[CAP_TO_INDEX(CAP_NET_ADMIN)].effective & CAP_TO_MASK(CAP_NET_ADMIN);
+}
+
 /* --- logging ------------------------------------------------------------- */
 
 static const char *proto_name(uint8_t proto, char *buf, size_t size)
@@ -319,6 +332,11 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 	}
 	d->opts = *opts;
 	d->rs = rs;
+	if (!has_net_admin()) {
+		r = -EPERM;
+		snprintf(err, errlen, "the divert backend needs CAP_NET_ADMIN (run it as root)");
+		goto fail;
+	}
 	d->ft = flow_table_new(&opts->limits);
 	if (!d->ft) {
 		r = -ENOMEM;

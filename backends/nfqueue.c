@@ -107,7 +107,7 @@ int nfqueue_open(struct nfqueue **out, const struct nfqueue_options *opts,
 		 * holds the queue; EPERM is also a missing CAP_NET_ADMIN. */
 		snprintf(err, errlen, "binding NFQUEUE %u: %s%s", q->queue, strerror(-r),
 			 r == -EBUSY ? " (another process holds this queue; see --queue)" :
-			 r == -EPERM ? " (another process holds this queue, see --queue; or no CAP_NET_ADMIN)" : "");
+			 r == -EPERM ? " (another process holds this queue; see --queue)" : "");
 		goto fail;
 	}
 

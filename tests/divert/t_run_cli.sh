@@ -22,6 +22,16 @@ expect_exit run-bad-queue 2 'queue' --backend divert --queue 70000 "$TMP/ok.rule
 expect_exit run-bad-option 2 "unknown option '--nope'" --backend divert --nope "$TMP/ok.rules"
 expect_exit run-bad-rules 2 'bad\.rules:2:[0-9]+: error:' --backend divert "$TMP/bad.rules"
 expect_exit run-missing-rules 2 'nosuch' --backend divert "$TMP/nosuch.rules"
+# Without CAP_NET_ADMIN: a system error that says what is missing.
+chmod 755 "$TMP"; chmod 644 "$TMP/ok.rules"
+if [ "$(id -u)" -ne 0 ]; then as_user=; elif command -v setpriv >/dev/null; then
+	as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"; else as_user=skip; fi
+if [ "$as_user" = skip ]; then skip run-needs-cap-net-admin "needs setpriv"
+else
+	err=$($as_user "$IFWALL" run --backend divert "$TMP/ok.rules" 2>&1); rc=$?
+	if [ $rc -eq 3 ] && grep -q CAP_NET_ADMIN <<<"$err"; then pass run-needs-cap-net-admin
+	else fail run-needs-cap-net-admin "exit $rc: $err"; fi
+fi
 
 divert_require_root run-queue-number run-queue-busy run-log-stdout
 divert_topology
