@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
@@ -442,14 +443,24 @@ static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type, uint16_t flag
 				     flags | NLM_F_ACK, bt->seq++);
 }
 
+/* The table's user data names the process that runs it, so that a second
+ * 'ifwall run --backend divert' (on another queue) does not take it over
+ * while the first still answers; a crashed owner's table is replaced. */
+#define OWNER_TAG "ifwall-divert pid="
+
 static int table_msg(struct batch *bt, uint16_t type, uint16_t flags)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
+	char owner[48];
 
 	if (!t)
 		return -ENOMEM;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, DIVERT_TABLE_NAME);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWTABLE) {
+		snprintf(owner, sizeof(owner), OWNER_TAG "%d", (int)getpid());
+		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, owner, (uint32_t)strlen(owner));
+	}
 	struct nlmsghdr *nlh = batch_msg(bt, type, flags,
 					 type == NFT_MSG_DELTABLE ? "deleting the table" : "creating the table");
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -691,10 +702,79 @@ static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
 	return r;
 }
 
+static int owner_cb(const struct nlmsghdr *nlh, void *data)
+{
+	int *pid = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+	uint32_t len = 0;
+
+	if (t && nftnl_table_nlmsg_parse(nlh, t) == 0 &&
+	    nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)) {
+		const char *ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+		char text[48];
+		if (ud && len < sizeof(text)) {
+			memcpy(text, ud, len);
+			text[len] = '\0';
+			if (!strncmp(text, OWNER_TAG, strlen(OWNER_TAG)))
+				*pid = atoi(text + strlen(OWNER_TAG));
+		}
+	}
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+/* The pid of a live ifwall process that runs the existing table, or 0. */
+static int live_owner(void)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct nftnl_table *t = nftnl_table_alloc();
+	char buf[8192];
+	int pid = 0;
+
+	if (!nl || !t || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, DIVERT_TABLE_NAME);
+	uint32_t seq = (uint32_t)time(NULL);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET,
+						     NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n <= 0 || mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl),
+					 owner_cb, &pid) <= MNL_CB_STOP)
+			break; /* done, or no such table */
+	}
+	if (pid > 0 && pid != getpid()) {
+		char path[64], comm[32] = "";
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		FILE *f = fopen(path, "r");
+		if (!f || !fgets(comm, sizeof(comm), f) || strncmp(comm, "ifwall", 6))
+			pid = 0; /* gone (a crash), or the number was reused */
+		if (f)
+			fclose(f);
+	} else {
+		pid = 0;
+	}
+out:
+	nftnl_table_free(t);
+	if (nl)
+		mnl_socket_close(nl);
+	return pid;
+}
+
 int divert_table_install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
 			 enum divert_queue_kind *used, char *err, size_t errlen)
 {
 	int r;
+	int owner = live_owner();
+
+	if (owner) {
+		snprintf(err, errlen, "table inet " DIVERT_TABLE_NAME " belongs to a running "
+			 "'ifwall run --backend divert' (pid %d); stop it first", owner);
+		return -EBUSY;
+	}
 
 	if (kind == DIVERT_QUEUE_AUTO) {
 		/* Kernels built without nft_queue refuse the expression type

@@ -33,7 +33,7 @@ else
 	else fail run-needs-cap-net-admin "exit $rc: $err"; fi
 fi
 
-divert_require_root run-queue-number run-queue-busy run-log-stdout
+divert_require_root run-queue-number run-queue-busy run-second-instance-refused run-log-stdout
 divert_topology
 start_peer b tcp:80
 ip netns exec "$(ns a)" "$IFWALL" run --backend divert --queue 7 --log - "$TMP/ok.rules" \
@@ -49,6 +49,12 @@ v=$(probe a 1 tcp:10.1.0.2:80 | awk '{print $2}')
 if [ $rc -eq 3 ] && grep -q 'another process' <<<"$err" && [ "$v" = pass ] && table_exists a; then
 	pass run-queue-busy
 else fail run-queue-busy "exit $rc: $err; afterwards: $v"; fi
+# Another queue, but the table is the running one's: refused, untouched.
+err=$(in_ns a "$IFWALL" run --backend divert --queue 8 "$TMP/ok.rules" 2>&1); rc=$?
+v=$(probe a 1 tcp:10.1.0.2:80 | awk '{print $2}')
+if [ $rc -eq 3 ] && grep -q "pid $first" <<<"$err" && [ "$v" = pass ]; then
+	pass run-second-instance-refused
+else fail run-second-instance-refused "exit $rc: $err; afterwards: $v"; fi
 stop_quietly "$first"
 check run-log-stdout /usr/bin/python3 -c '
 import json, sys
