@@ -36,5 +36,5 @@ else fail moved-flow-not-on-wire "$n packets of the moved flow left through veth
 check moved-flow-logged /usr/bin/python3 -c '
 import json, sys
 log = [json.loads(l) for l in open(sys.argv[1])]
-mine = [(o["iface"], o["verdict"]) for o in log if o["sport"] == int(sys.argv[2])]
+mine = [(o["iface"], o["verdict"]) for o in log if o["sport"] == int(sys.argv[2]) and o["dst"] == "10.9.9.9"]
 assert mine[0] == ("veth0", "pass") and ("veth2", "block") in mine, mine' "$TMP/log.json" "$sport"

@@ -86,10 +86,12 @@ while read -r n spec want line extra; do
 	dport=${spec##*:}
 	logline=$(/usr/bin/python3 -c '
 import json, sys
+proto, rest = sys.argv[4].split(":", 1)
+dst = rest.rsplit(":", 1)[0].strip("[]")
 for l in open(sys.argv[1]):
     o = json.loads(l)
-    if str(o["sport"]) == sys.argv[2] and str(o["dport"]) == sys.argv[3]:
-        print(o["verdict"], o["rule"]); break' "$TMP/log.json" "$sport" "$dport")
+    if (str(o["sport"]), str(o["dport"]), o["proto"], o["dst"]) == (sys.argv[2], sys.argv[3], proto, dst):
+        print(o["verdict"], o["rule"]); break' "$TMP/log.json" "$sport" "$dport" "$spec")
 	[ "$logline" = "$want $where" ] || badlog="$badlog $n:$spec=[$logline](want $want $where)"
 	if [ -n "$query_works" ] && [ "$extra" != noquery ]; then
 		q=$("$IFWALL" query "$RULES" "$(describe $n "$spec" "$sport")" 2>&1)
@@ -156,8 +158,10 @@ log = [json.loads(l) for l in open(sys.argv[3])]
 bad = []
 assert len(probes) == len(queries) == 64, (len(probes), len(queries))
 for (spec, got, _, sport), (qv, qrule) in zip(probes, queries):
-    dport = int(spec.rsplit(":", 1)[1])
-    first = next((o for o in log if o["sport"] == int(sport) and o["dport"] == dport), None)
+    proto, rest = spec.split(":", 1)
+    dst, dport = rest.rsplit(":", 1)
+    key = (int(sport), int(dport), proto, dst.strip("[]"))
+    first = next((o for o in log if (o["sport"], o["dport"], o["proto"], o["dst"]) == key), None)
     logged = (first["verdict"], first["rule"]) if first else None
     if got != qv or logged != (qv, qrule):
         bad.append("%s: wire %s, log %s, query %s %s" % (spec, got, logged, qv, qrule))
