@@ -68,6 +68,11 @@ int nfqueue_fd(const struct nfqueue *q);
  * packets are gone, dropped or bypassed by the kernel), other -errno. */
 int nfqueue_receive(struct nfqueue *q, struct nfqueue_packet *pkt);
 
+/* Finds the first packet message in buf (one datagram from the queue
+ * socket, len bytes). Returns 1 with *pkt filled (pointing into buf), 0
+ * when buf holds none. For nfqueue_receive and the fuzzer. */
+int nfqueue_parse_message(const void *buf, size_t len, struct nfqueue_packet *pkt);
+
 /* Verdicts are collected, then sent together: runs of consecutive ids with
  * the same verdict and mark go out as one NFQNL_MSG_VERDICT_BATCH. */
 int nfqueue_verdict(struct nfqueue *q, uint32_t id, uint32_t verdict,

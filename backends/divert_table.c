@@ -22,6 +22,7 @@
  * ICMP echo is decided in the chains output_echo and prerouting_echo (raw
  * priority, see chains[] below) and skipped by the others. */
 #include "backends/divert_internal.h"
+#include "backends/nlmsg.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -629,7 +630,7 @@ static int batch_send(struct batch *bt, char *err, size_t errlen)
 			snprintf(err, errlen, "reading the kernel's answer: %s", strerror(errno));
 			goto out;
 		}
-		mnl_cb_run2(buf, (size_t)len, 0, 0, NULL, &ctx, cbs, NLMSG_MIN_TYPE);
+		mnl_cb_run2(buf, nlmsg_valid_prefix(buf, (size_t)len), 0, 0, NULL, &ctx, cbs, NLMSG_MIN_TYPE);
 	}
 	if (ctx.err) {
 		r = ctx.err;

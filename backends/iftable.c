@@ -1,5 +1,6 @@
 /* Interface table over rtnetlink (libmnl). See iftable.h. */
 #include "backends/iftable.h"
+#include "backends/nlmsg.h"
 
 #include <errno.h>
 #include <net/if.h>
@@ -405,7 +406,7 @@ static int dump_into(struct iftable *t, struct ifvec *v, uint16_t type,
 		ssize_t n = mnl_socket_recvfrom(t->dump_nl, t->buf, sizeof(t->buf));
 		if (n < 0)
 			return -errno;
-		int r = mnl_cb_run(t->buf, (size_t)n, t->seq, portid, apply_cb, &ctx);
+		int r = mnl_cb_run(t->buf, nlmsg_valid_prefix(t->buf, (size_t)n), t->seq, portid, apply_cb, &ctx);
 		if (r == MNL_CB_STOP)
 			return 0;
 		if (r < 0)
@@ -500,6 +501,31 @@ fail:
 	return r;
 }
 
+struct iftable *iftable_new_detached(void)
+{
+	struct iftable *t = calloc(1, sizeof(*t));
+
+	if (t && !(t->ifaddrs = ifaddr_table_new())) {
+		free(t);
+		t = NULL;
+	}
+	return t;
+}
+
+int iftable_apply_messages(struct iftable *t, const void *buf, size_t len)
+{
+	struct apply_ctx ctx = { .v = &t->ifs };
+	int r = mnl_cb_run(buf, nlmsg_valid_prefix(buf, len), 0, 0, apply_cb, &ctx);
+
+	if (r < 0 && ctx.err)
+		return ctx.err;
+	if (ctx.changed == 0)
+		return 0;
+	t->generation++;
+	r = sync_ifaddrs(t);
+	return r < 0 ? r : ctx.changed;
+}
+
 void iftable_free(struct iftable *t)
 {
 	if (!t)
@@ -543,7 +569,7 @@ int iftable_process(struct iftable *t)
 		}
 		if (n == 0)
 			break;
-		int r = mnl_cb_run(t->buf, (size_t)n, 0, 0, apply_cb, &ctx);
+		int r = mnl_cb_run(t->buf, nlmsg_valid_prefix(t->buf, (size_t)n), 0, 0, apply_cb, &ctx);
 		if (r < 0 && ctx.err)
 			return ctx.err;
 	}

@@ -62,6 +62,14 @@ int iftable_process(struct iftable *t);
  * previous contents are kept on error). */
 int iftable_refresh(struct iftable *t);
 
+/* A table with no sockets, filled only by iftable_apply_messages (tests,
+ * the fuzzer). NULL when out of memory. Free with iftable_free. */
+struct iftable *iftable_new_detached(void);
+/* Applies rtnetlink link and address messages (len bytes, as one
+ * datagram from the kernel) as iftable_process does. Returns the number
+ * of messages that changed the table, or -errno. */
+int iftable_apply_messages(struct iftable *t, const void *buf, size_t len);
+
 /* Interfaces sorted by index. */
 size_t iftable_count(const struct iftable *t);
 const struct iftable_interface *iftable_at(const struct iftable *t, size_t i);

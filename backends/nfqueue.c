@@ -1,6 +1,7 @@
 /* nfnetlink_queue over libmnl: bind a queue, receive packets, send
  * verdicts in batches. See divert_internal.h. */
 #include "backends/divert_internal.h"
+#include "backends/nlmsg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,7 +64,7 @@ static int config_talk(struct nfqueue *q, struct nlmsghdr *nlh)
 		ssize_t n = mnl_socket_recvfrom(q->nl, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
-		int r = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, NULL, NULL);
+		int r = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), nlh->nlmsg_seq, portid, NULL, NULL);
 		if (r == MNL_CB_STOP)
 			return 0;
 		if (r < 0)
@@ -221,15 +222,24 @@ int nfqueue_receive(struct nfqueue *q, struct nfqueue_packet *pkt)
 				return 0;
 			return -errno;
 		}
-		/* One packet per datagram; other messages (errors for
-		 * verdicts of packets that vanished) are skipped. */
-		int len = (int)n;
-		for (const struct nlmsghdr *nlh = (const void *)q->buf; mnl_nlmsg_ok(nlh, len);
-		     nlh = mnl_nlmsg_next(nlh, &len)) {
-			if (parse_packet(nlh, pkt))
-				return 1;
-		}
+		if (nfqueue_parse_message(q->buf, (size_t)n, pkt))
+			return 1;
 	}
+}
+
+int nfqueue_parse_message(const void *buf, size_t len, struct nfqueue_packet *pkt)
+{
+	/* One packet per datagram; other messages (errors for verdicts of
+	 * packets that vanished) are skipped. */
+	size_t valid = nlmsg_valid_prefix(buf, len);
+	int left = valid > NFQUEUE_RECV_BUFFER ? NFQUEUE_RECV_BUFFER : (int)valid;
+
+	for (const struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, left);
+	     nlh = mnl_nlmsg_next(nlh, &left)) {
+		if (parse_packet(nlh, pkt))
+			return 1;
+	}
+	return 0;
 }
 
 static int send_pending(struct nfqueue *q)

@@ -153,5 +153,13 @@ struct nft_listing {
  * is no table) or -errno. */
 int nft_listing_read(struct nft_listing **out, struct nft_error *err);
 void nft_listing_free(struct nft_listing *listing);
+/* The parsers of nft_listing_read over netlink messages already received
+ * (len bytes, as one datagram; for tests and the fuzzer): rule messages
+ * into a listing (present set), and table, chain, set and generation
+ * messages read as when ifwall looks at its table (*chains and *sets get
+ * how many of table inet ifwall's it found). Malformed messages are
+ * skipped. Return 0 or -errno (-ENOMEM). */
+int nft_listing_parse(struct nft_listing **out, const void *buf, size_t len);
+int nft_table_state_parse(const void *buf, size_t len, size_t *chains, size_t *sets);
 
 #endif

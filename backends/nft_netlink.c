@@ -12,6 +12,7 @@
  *   add rules
  * Either all of it commits or none of it does. */
 #include "backends/nft_plan.h"
+#include "backends/nlmsg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -188,7 +189,7 @@ static int nl_dump(struct nl *nl, uint16_t type, uint16_t family,
 				continue;
 			break;
 		}
-		ret = mnl_cb_run(buf, (size_t)n, seq, nl->portid, cb, cb_data);
+		ret = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, nl->portid, cb, cb_data);
 		if (ret < 0) {
 			ret = -errno;
 			break;
@@ -228,6 +229,97 @@ struct existing {
 	struct existing_set *sets;
 };
 
+/* --- reading the kernel's answers -----------------------------------------
+ * libnftnl's message parsers exit() the process on an attribute of an
+ * unexpected size ("kernel ABI is broken") and copy strings that may lack
+ * their NUL, and its user-data walk trusts the lengths it reads. The
+ * answers ifwall reads are taken apart here with libmnl instead: every
+ * attribute is checked, and a message or attribute that is malformed is
+ * skipped, never trusted. */
+
+struct attrs {
+	const struct nlattr *a[16]; /* by type; higher types are ignored */
+};
+
+static int attrs_cb(const struct nlattr *attr, void *data)
+{
+	struct attrs *t = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (type < sizeof(t->a) / sizeof(t->a[0]))
+		t->a[type] = attr;
+	return MNL_CB_OK;
+}
+
+/* The attributes after an nf_tables message's nfgenmsg; false when the
+ * message is too short or its attributes overrun it. */
+static bool message_attrs(const struct nlmsghdr *nlh, struct attrs *t, uint8_t *family)
+{
+	memset(t, 0, sizeof(*t));
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
+		return false;
+	if (family)
+		*family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
+	return mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attrs_cb, t) >= 0;
+}
+
+static bool nested_attrs(const struct nlattr *attr, struct attrs *t)
+{
+	memset(t, 0, sizeof(*t));
+	return attr && mnl_attr_parse_nested(attr, attrs_cb, t) >= 0;
+}
+
+/* NULL unless the attribute is there and NUL-terminated. */
+static const char *attr_str(const struct attrs *t, unsigned type)
+{
+	const struct nlattr *a = t->a[type];
+
+	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 ? mnl_attr_get_str(a) : NULL;
+}
+
+static bool attr_u32(const struct attrs *t, unsigned type, uint32_t *v)
+{
+	const struct nlattr *a = t->a[type];
+
+	if (!a || mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+		return false;
+	*v = ntohl(mnl_attr_get_u32(a));
+	return true;
+}
+
+static bool attr_u64(const struct attrs *t, unsigned type, uint64_t *v)
+{
+	const struct nlattr *a = t->a[type];
+
+	if (!a || mnl_attr_validate(a, MNL_TYPE_U64) < 0)
+		return false;
+	*v = be64toh(mnl_attr_get_u64(a));
+	return true;
+}
+
+static bool str_is(const char *s, const char *want)
+{
+	return s && !strcmp(s, want);
+}
+
+/* User data as nftnl_udata writes it: (type u8, length u8, value)*. Calls
+ * cb for each record that fits; stops at the first that does not. */
+static void udata_walk(const struct nlattr *a,
+		       void (*cb)(uint8_t type, const uint8_t *v, uint8_t len, void *data),
+		       void *data)
+{
+	if (!a)
+		return;
+	const uint8_t *p = mnl_attr_get_payload(a);
+	size_t left = mnl_attr_get_payload_len(a);
+
+	while (left >= 2 && (size_t)p[1] + 2 <= left) {
+		cb(p[0], p + 2, p[1], data);
+		left -= (size_t)p[1] + 2;
+		p += (size_t)p[1] + 2;
+	}
+}
+
 static void existing_free(struct existing *e)
 {
 	free(e->chains);
@@ -243,16 +335,13 @@ static void build_table_filter(struct nlmsghdr *nlh, void *data)
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nftnl_table *t = nftnl_table_alloc();
 	struct existing *e = data;
+	struct attrs t;
+	uint8_t family;
 
-	if (!t)
-		return MNL_CB_ERROR;
-	if (nftnl_table_nlmsg_parse(nlh, t) == 0 &&
-	    nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY) == NFPROTO_INET &&
-	    !strcmp(nftnl_table_get_str(t, NFTNL_TABLE_NAME), NFT_TABLE))
+	if (message_attrs(nlh, &t, &family) && family == NFPROTO_INET &&
+	    str_is(attr_str(&t, NFTA_TABLE_NAME), NFT_TABLE))
 		e->table = true;
-	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
@@ -265,38 +354,33 @@ static void build_chain_filter(struct nlmsghdr *nlh, void *data)
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct existing *e = data;
-	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct existing_chain *n;
+	struct attrs c, hook;
+	const char *name, *type;
+	uint32_t hooknum, prio = 0;
 
-	if (!c)
-		return MNL_CB_ERROR;
-	if (nftnl_chain_nlmsg_parse(nlh, c) < 0 ||
-	    strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), NFT_TABLE) != 0) {
-		nftnl_chain_free(c);
+	if (!message_attrs(nlh, &c, NULL) ||
+	    !str_is(attr_str(&c, NFTA_CHAIN_TABLE), NFT_TABLE) ||
+	    !(name = attr_str(&c, NFTA_CHAIN_NAME)))
 		return MNL_CB_OK;
-	}
 	n = realloc(e->chains, (e->nchains + 1) * sizeof(*n));
-	if (!n) {
-		nftnl_chain_free(c);
+	if (!n)
 		return MNL_CB_ERROR;
-	}
 	e->chains = n;
 	n = &e->chains[e->nchains++];
 	memset(n, 0, sizeof(*n));
-	snprintf(n->name, sizeof(n->name), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
-	if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	if (nested_attrs(c.a[NFTA_CHAIN_HOOK], &hook) &&
+	    attr_u32(&hook, NFTA_HOOK_HOOKNUM, &hooknum)) {
 		n->base = true;
-		n->hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
-		n->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
-		if (nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE))
-			snprintf(n->type, sizeof(n->type), "%s",
-				 nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE));
-		if (nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY)) {
+		n->hook = hooknum;
+		(void)attr_u32(&hook, NFTA_HOOK_PRIORITY, &prio);
+		n->prio = (int32_t)prio;
+		if ((type = attr_str(&c, NFTA_CHAIN_TYPE)))
+			snprintf(n->type, sizeof(n->type), "%s", type);
+		if (attr_u32(&c, NFTA_CHAIN_POLICY, &n->policy))
 			n->has_policy = true;
-			n->policy = nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY);
-		}
 	}
-	nftnl_chain_free(c);
 	return MNL_CB_OK;
 }
 
@@ -306,49 +390,38 @@ static void build_set_filter(struct nlmsghdr *nlh, void *data)
 	mnl_attr_put_strz(nlh, NFTA_SET_TABLE, NFT_TABLE);
 }
 
-static int udata_digest_cb(const struct nftnl_udata *attr, void *data)
+static void udata_digest_cb(uint8_t type, const uint8_t *v, uint8_t len, void *data)
 {
 	struct existing_set *s = data;
 
-	if (nftnl_udata_type(attr) == SET_UDATA_DIGEST &&
-	    nftnl_udata_len(attr) == sizeof(uint64_t)) {
-		memcpy(&s->digest, nftnl_udata_get(attr), sizeof(uint64_t));
+	if (type == SET_UDATA_DIGEST && len == sizeof(uint64_t)) {
+		memcpy(&s->digest, v, sizeof(uint64_t));
 		s->has_digest = true;
 	}
-	return MNL_CB_OK;
 }
 
 static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct existing *e = data;
-	struct nftnl_set *s = nftnl_set_alloc();
 	struct existing_set *n;
-	const void *udata;
-	uint32_t ulen = 0;
+	struct attrs t;
+	const char *name;
 
-	if (!s)
-		return MNL_CB_ERROR;
-	if (nftnl_set_nlmsg_parse(nlh, s) < 0 ||
-	    strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), NFT_TABLE) != 0) {
-		nftnl_set_free(s);
+	if (!message_attrs(nlh, &t, NULL) ||
+	    !str_is(attr_str(&t, NFTA_SET_TABLE), NFT_TABLE) ||
+	    !(name = attr_str(&t, NFTA_SET_NAME)))
 		return MNL_CB_OK;
-	}
 	n = realloc(e->sets, (e->nsets + 1) * sizeof(*n));
-	if (!n) {
-		nftnl_set_free(s);
+	if (!n)
 		return MNL_CB_ERROR;
-	}
 	e->sets = n;
 	n = &e->sets[e->nsets++];
 	memset(n, 0, sizeof(*n));
-	snprintf(n->name, sizeof(n->name), "%s", nftnl_set_get_str(s, NFTNL_SET_NAME));
-	n->flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
-	n->key_type = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE);
-	n->key_len = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
-	udata = nftnl_set_get_data(s, NFTNL_SET_USERDATA, &ulen);
-	if (udata && ulen)
-		nftnl_udata_parse(udata, ulen, udata_digest_cb, n);
-	nftnl_set_free(s);
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	(void)attr_u32(&t, NFTA_SET_FLAGS, &n->flags);
+	(void)attr_u32(&t, NFTA_SET_KEY_TYPE, &n->key_type);
+	(void)attr_u32(&t, NFTA_SET_KEY_LEN, &n->key_len);
+	udata_walk(t.a[NFTA_SET_USERDATA], udata_digest_cb, n);
 	return MNL_CB_OK;
 }
 
@@ -373,13 +446,10 @@ static int existing_read(struct nl *nl, struct existing *e)
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nftnl_gen *g = nftnl_gen_alloc();
+	struct attrs t;
 
-	if (!g)
-		return MNL_CB_ERROR;
-	if (nftnl_gen_nlmsg_parse(nlh, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID))
-		*(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
-	nftnl_gen_free(g);
+	if (message_attrs(nlh, &t, NULL))
+		(void)attr_u32(&t, NFTA_GEN_ID, data);
 	return MNL_CB_OK;
 }
 
@@ -400,7 +470,7 @@ static int generation_read(struct nl *nl, uint32_t *genid)
 	n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 	if (n < 0)
 		return -errno;
-	if (mnl_cb_run(buf, (size_t)n, seq, nl->portid, gen_cb, genid) < 0)
+	if (mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, nl->portid, gen_cb, genid) < 0)
 		return -errno;
 	return 0;
 }
@@ -1365,8 +1435,10 @@ static void ack_one(struct ack_state *st, const struct nlmsghdr *nlh)
 		if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
 			size_t off = sizeof(*e);
 			if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-				off += e->msg.nlmsg_len - sizeof(e->msg);
-			mnl_attr_parse(nlh, (unsigned)off, extack_cb, st);
+				off += e->msg.nlmsg_len >= sizeof(e->msg) ?
+				       e->msg.nlmsg_len - sizeof(e->msg) : nlh->nlmsg_len;
+			if (off <= nlh->nlmsg_len - NLMSG_HDRLEN)
+				mnl_attr_parse(nlh, (unsigned)off, extack_cb, st);
 		}
 	}
 }
@@ -1413,7 +1485,7 @@ static int batch_send(struct nl *nl, const struct batch *b, struct ack_state *st
 			free(rbuf);
 			return e;
 		}
-		int left = (int)n;
+		int left = (int)nlmsg_valid_prefix(rbuf, (size_t)n);
 		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)rbuf;
 		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			if (nlh->nlmsg_type == NLMSG_ERROR)
@@ -1563,26 +1635,24 @@ static bool is_ifwall_table(const char *name)
 {
 	size_t len = strlen(NFT_TABLE);
 
-	return !strncmp(name, NFT_TABLE, len) &&
+	return name && !strncmp(name, NFT_TABLE, len) &&
 	       (name[len] == 0 || name[len] == '_' || name[len] == '-');
 }
 
 static int table_list_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct table_list *l = data;
-	struct nftnl_table *t = nftnl_table_alloc();
+	struct attrs t;
+	uint8_t family;
+	const char *name;
 
-	if (!t)
-		return MNL_CB_ERROR;
-	if (nftnl_table_nlmsg_parse(nlh, t) == 0 &&
-	    is_ifwall_table(nftnl_table_get_str(t, NFTNL_TABLE_NAME)) &&
+	if (message_attrs(nlh, &t, &family) &&
+	    is_ifwall_table(name = attr_str(&t, NFTA_TABLE_NAME)) &&
 	    l->n < sizeof(l->items) / sizeof(l->items[0])) {
-		snprintf(l->items[l->n].name, sizeof(l->items[l->n].name), "%s",
-			 nftnl_table_get_str(t, NFTNL_TABLE_NAME));
-		l->items[l->n].family = nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY);
+		snprintf(l->items[l->n].name, sizeof(l->items[l->n].name), "%s", name);
+		l->items[l->n].family = family;
 		l->n++;
 	}
-	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
@@ -1669,13 +1739,15 @@ struct rule_udata {
 	uint32_t index, role, dir;
 };
 
-static int rule_udata_cb(const struct nftnl_udata *attr, void *data)
+static void rule_udata_cb(uint8_t type, const uint8_t *value, uint8_t len, void *data)
 {
 	struct rule_udata *u = data;
-	const char *v = nftnl_udata_get(attr);
-	uint8_t len = nftnl_udata_len(attr);
+	const char *v = (const char *)value;
+	uint32_t n;
 
-	switch (nftnl_udata_type(attr)) {
+	if (len == 4)
+		memcpy(&n, value, 4);
+	switch (type) {
 	case PLAN_UDATA_COMMENT:
 		if (len && v[len - 1] == 0)
 			u->comment = v;
@@ -1686,24 +1758,23 @@ static int rule_udata_cb(const struct nftnl_udata *attr, void *data)
 		break;
 	case PLAN_UDATA_INDEX:
 		if (len == 4) {
-			u->index = nftnl_udata_get_u32(attr);
+			u->index = n;
 			u->has_index = true;
 		}
 		break;
 	case PLAN_UDATA_ROLE:
 		if (len == 4) {
-			u->role = nftnl_udata_get_u32(attr);
+			u->role = n;
 			u->has_role = true;
 		}
 		break;
 	case PLAN_UDATA_DIR:
 		if (len == 4) {
-			u->dir = nftnl_udata_get_u32(attr);
+			u->dir = n;
 			u->has_dir = true;
 		}
 		break;
 	}
-	return MNL_CB_OK;
 }
 
 struct rule_exprs {
@@ -1712,20 +1783,33 @@ struct rule_exprs {
 	char verdict[48];
 };
 
-static int rule_expr_cb(struct nftnl_expr *e, void *data)
+/* One element of NFTA_RULE_EXPRESSIONS: counters, the verdict. */
+static void rule_expr(const struct nlattr *elem, struct rule_exprs *x)
 {
-	struct rule_exprs *x = data;
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	struct attrs e, d, data, verdict;
+	const char *name;
+	uint64_t v64;
+	uint32_t code;
 
+	if (!nested_attrs(elem, &e) || !(name = attr_str(&e, NFTA_EXPR_NAME)))
+		return;
 	if (!strcmp(name, "counter")) {
 		x->counter = true;
-		x->packets += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
-		x->bytes += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+		if (nested_attrs(e.a[NFTA_EXPR_DATA], &d)) {
+			if (attr_u64(&d, NFTA_COUNTER_PACKETS, &v64))
+				x->packets += v64;
+			if (attr_u64(&d, NFTA_COUNTER_BYTES, &v64))
+				x->bytes += v64;
+		}
 	} else if (!strcmp(name, "immediate") &&
-		   nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT)) {
-		int v = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
-		const char *chain = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)
-					    ? nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : "";
+		   nested_attrs(e.a[NFTA_EXPR_DATA], &d) &&
+		   nested_attrs(d.a[NFTA_IMMEDIATE_DATA], &data) &&
+		   nested_attrs(data.a[NFTA_DATA_VERDICT], &verdict) &&
+		   attr_u32(&verdict, NFTA_VERDICT_CODE, &code)) {
+		int v = (int)code;
+		const char *chain = attr_str(&verdict, NFTA_VERDICT_CHAIN);
+		if (!chain)
+			chain = "";
 		switch (v) {
 		case NF_ACCEPT: snprintf(x->verdict, sizeof(x->verdict), "accept"); break;
 		case NF_DROP: snprintf(x->verdict, sizeof(x->verdict), "block"); break;
@@ -1737,14 +1821,13 @@ static int rule_expr_cb(struct nftnl_expr *e, void *data)
 			else if (!strcmp(chain, plan_chain_names[CHAIN_REJECT]))
 				snprintf(x->verdict, sizeof(x->verdict), "reject");
 			else
-				snprintf(x->verdict, sizeof(x->verdict), "%s %s",
+				snprintf(x->verdict, sizeof(x->verdict), "%s %.40s",
 					 v == NFT_JUMP ? "jump" : "goto", chain);
 			break;
 		}
 	} else if (!strcmp(name, "reject")) {
 		snprintf(x->verdict, sizeof(x->verdict), "reject");
 	}
-	return 0;
 }
 
 static struct nft_entry *entry_for(struct listing_ctx *c, enum nft_entry_kind kind,
@@ -1787,6 +1870,8 @@ static bool word_listed(const char *list, const char *word)
 {
 	size_t len = strlen(word);
 
+	if (len == 0)
+		return true; /* nothing to add */
 	for (const char *p = list; (p = strstr(p, word)); p += len)
 		if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == 0))
 			return true;
@@ -1796,26 +1881,25 @@ static bool word_listed(const char *list, const char *word)
 static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct listing_ctx *c = data;
-	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct rule_udata u = { 0 };
 	struct rule_exprs x = { 0 };
-	const void *ud;
-	uint32_t ulen = 0;
+	struct attrs r;
+	const struct nlattr *elem;
+	const char *chain;
 	enum nft_entry_kind kind;
 	struct nft_entry *e;
 
-	if (!r)
-		return MNL_CB_ERROR;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
-	    strcmp(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), NFT_TABLE) != 0) {
-		nftnl_rule_free(r);
+	if (!message_attrs(nlh, &r, NULL) ||
+	    !str_is(attr_str(&r, NFTA_RULE_TABLE), NFT_TABLE) ||
+	    !(chain = attr_str(&r, NFTA_RULE_CHAIN)))
 		return MNL_CB_OK;
-	}
 	c->l->kernel_rules++;
-	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
-	if (ud && ulen)
-		nftnl_udata_parse(ud, ulen, rule_udata_cb, &u);
-	nftnl_expr_foreach(r, rule_expr_cb, &x);
+	udata_walk(r.a[NFTA_RULE_USERDATA], rule_udata_cb, &u);
+	if (r.a[NFTA_RULE_EXPRESSIONS] &&
+	    mnl_attr_validate(r.a[NFTA_RULE_EXPRESSIONS], MNL_TYPE_NESTED) >= 0)
+		mnl_attr_for_each_nested(elem, r.a[NFTA_RULE_EXPRESSIONS])
+			if (mnl_attr_get_type(elem) == NFTA_LIST_ELEM)
+				rule_expr(elem, &x);
 	/* Without ifwall's records (a table loaded from 'compile' output),
 	 * the comment tells the kind. */
 	if (u.has_role) {
@@ -1832,14 +1916,11 @@ static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 	} else {
 		kind = (enum nft_entry_kind)-1;
 	}
-	if ((int)kind < 0) {
-		nftnl_rule_free(r);
+	if ((int)kind < 0)
 		return MNL_CB_OK;
-	}
 	e = entry_for(c, kind, u.has_index ? (long)u.index : -1,
 		      kind == NFT_ENTRY_RULE ? u.comment : NULL);
 	if (!e) {
-		nftnl_rule_free(r);
 		c->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
@@ -1847,7 +1928,6 @@ static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 		e->text = strdup(u.text);
 	if (!e->verdict && x.verdict[0])
 		e->verdict = strdup(x.verdict);
-	const char *chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
 	if (!word_listed(e->chains, chain)) {
 		size_t len = strlen(e->chains);
 		snprintf(e->chains + len, sizeof(e->chains) - len, "%s%s",
@@ -1856,7 +1936,6 @@ static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 	e->kernel_rules++;
 	e->packets += x.packets;
 	e->bytes += x.bytes;
-	nftnl_rule_free(r);
 	return MNL_CB_OK;
 }
 
@@ -1930,6 +2009,52 @@ int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 		qsort(l->entries, l->nentries, sizeof(l->entries[0]), entry_order);
 	*out = l;
 	return 0;
+}
+
+int nft_listing_parse(struct nft_listing **out, const void *buf, size_t len)
+{
+	struct listing_ctx c = { 0 };
+	int rc;
+
+	*out = NULL;
+	if (!(c.l = calloc(1, sizeof(*c.l))))
+		return -ENOMEM;
+	c.l->present = true;
+	errno = 0;
+	rc = mnl_cb_run(buf, nlmsg_valid_prefix(buf, len), 0, 0, listing_rule_cb, &c);
+	if (c.error) {
+		nft_listing_free(c.l);
+		return c.error;
+	}
+	if (rc < 0 && errno == ENOMEM) {
+		nft_listing_free(c.l);
+		return -ENOMEM;
+	}
+	if (c.l->nentries)
+		qsort(c.l->entries, c.l->nentries, sizeof(c.l->entries[0]), entry_order);
+	*out = c.l;
+	return 0;
+}
+
+int nft_table_state_parse(const void *buf, size_t len, size_t *chains, size_t *sets)
+{
+	struct existing e;
+	mnl_cb_t cbs[] = { table_cb, chain_cb, set_cb, gen_cb };
+	uint32_t genid = 0;
+	int rc = 0;
+
+	memset(&e, 0, sizeof(e));
+	/* Every message through every reader, as if each dump answered it. */
+	for (size_t i = 0; i < sizeof(cbs) / sizeof(cbs[0]); i++) {
+		void *data = cbs[i] == gen_cb ? (void *)&genid : (void *)&e;
+		errno = 0;
+		if (mnl_cb_run(buf, nlmsg_valid_prefix(buf, len), 0, 0, cbs[i], data) < 0 && errno == ENOMEM)
+			rc = -ENOMEM;
+	}
+	*chains = e.nchains;
+	*sets = e.nsets;
+	existing_free(&e);
+	return rc;
 }
 
 void nft_listing_free(struct nft_listing *l)

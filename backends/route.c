@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "backends/route.h"
+#include "backends/nlmsg.h"
 
 /* Large enough for any single reply we ask for (a link with its stats, a
  * route); dumps are not used. */
@@ -87,7 +88,7 @@ static int route_request(struct route_socket *s, struct nlmsghdr *nlh,
 				continue;
 			return -errno;
 		}
-		ret = mnl_cb_run(s->buf, (size_t)n, seq, s->portid, cb, data);
+		ret = mnl_cb_run(s->buf, nlmsg_valid_prefix(s->buf, (size_t)n), seq, s->portid, cb, data);
 		if (ret == MNL_CB_ERROR)
 			return errno ? -errno : -EIO;
 		if (ret == MNL_CB_STOP)
@@ -222,6 +223,18 @@ static int lookup_message(const struct nlmsghdr *nlh, void *data)
 	r->got = true;
 	mnl_attr_parse(nlh, sizeof(struct rtmsg), lookup_attr, r);
 	return MNL_CB_OK;
+}
+
+int route_parse_lookup_reply(const void *buf, size_t len)
+{
+	struct lookup_reply reply = { .oif = -1 };
+
+	errno = 0;
+	if (mnl_cb_run(buf, nlmsg_valid_prefix(buf, len), 0, 0, lookup_message, &reply) < 0 && !reply.got)
+		return errno ? -errno : -EINVAL;
+	if (!reply.got || reply.oif <= 0)
+		return -ENETUNREACH;
+	return reply.oif;
 }
 
 int route_lookup(struct route_socket *s, const struct ifw_addr *dst,

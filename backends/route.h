@@ -51,6 +51,11 @@ int route_add(struct route_socket *s, int ifindex, const struct ifw_prefix *dst)
  * loopback's for local destinations), or -ENETUNREACH, -EHOSTUNREACH, ... */
 int route_lookup(struct route_socket *s, const struct ifw_addr *dst,
 		 const struct ifw_addr *src, int iif);
+/* Parses the kernel's answer to a route lookup (len bytes of one
+ * datagram): the output interface index, -ENETUNREACH when it names none,
+ * or -errno for a malformed or error message. (route_lookup's parser; for
+ * tests and the fuzzer.) */
+int route_parse_lookup_reply(const void *buf, size_t len);
 
 /* --- change notifications ------------------------------------------------------ */
 

@@ -23,7 +23,9 @@ for src in filter/*.c rules/*.c backends/*.c; do
 	objs+=("$o")
 done
 fail=0
-for t in tests/fuzz/fuzz_*.c; do
+# FUZZTARGETS="fuzz_a fuzz_b" runs only those.
+for t in ${FUZZTARGETS:-tests/fuzz/fuzz_*.c}; do
+	case $t in */*) ;; *) t=tests/fuzz/$t.c ;; esac
 	name=$(basename "$t" .c)
 	$CC $CFLAGS -fsanitize=fuzzer -o $B/$name "$t" "${objs[@]}" $LIBS || { echo "FAIL $name: build"; fail=1; continue; }
 	corpus=$B/corpus-$name
