@@ -266,6 +266,12 @@ struct replay *replay_new(const struct ruleset *rs, const struct replay_config *
 		replay_free(r);
 		return NULL;
 	}
+	for (size_t i = 0; i < cfg->nifaddrs; i++) {
+		if (ifaddr_table_add(r->ifaddrs, cfg->ifaddrs[i].name, &cfg->ifaddrs[i].addr) < 0) {
+			replay_free(r);
+			return NULL;
+		}
+	}
 	flow_table_set_end_callback(r->flows, flow_ended, r);
 	return r;
 }

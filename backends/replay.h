@@ -39,9 +39,21 @@ struct replay_flow_info {
 typedef void (*replay_flow_fn)(const struct flow *f,
 			       const struct replay_flow_info *info, void *ctx);
 
+/* An address an interface holds (--ifaddr NAME=ADDR). */
+struct replay_ifaddr {
+	char name[IFW_IFNAMSIZ];
+	struct ifw_addr addr;
+};
+
 struct replay_config {
 	const struct replay_ifname *ifmap; /* indexes without a name: "ifN" */
 	size_t nifmap;
+	/* Interface addresses known before the first packet, for '(IFSPEC)'
+	 * (a capture need not show the tunnel sending from its address before
+	 * a probe to it arrives elsewhere). Addresses seen in traffic are
+	 * learned on top; an address given here keeps its interface. */
+	const struct replay_ifaddr *ifaddrs;
+	size_t nifaddrs;
 	const char *iface;                 /* captures without an index; NULL: "eth0" */
 	/* Direction of frames whose link header has none: source in local ->
 	 * out, destination in local -> in; nlocal == 0: everything is out. */

@@ -28,6 +28,14 @@ int cmd_compile(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_interfaces(int argc, char **argv);
 
+struct ifw_addr;
+/* --ifaddr NAME=ADDR[,NAME=ADDR...] (query, replay): calls add for each
+ * pair. Returns 0, or -1 after a message (cmd names the subcommand) on a
+ * malformed pair or when add fails. */
+int cli_parse_ifaddrs(const char *cmd, const char *spec,
+		      int (*add)(void *ctx, const char *name, const struct ifw_addr *addr),
+		      void *ctx);
+
 /* Program name for messages ("ifwall"). */
 extern const char *prog;
 /* "ifwall SUBCOMMAND: message" on stderr. */

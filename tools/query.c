@@ -14,7 +14,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s query [--json] RULES PACKET...\n"
+		"Usage: %s query [--json] [--ifaddr NAME=ADDR,...] RULES PACKET...\n"
 		"\n"
 		"Decides each packet description against RULES (no state) and prints\n"
 		"the verdict and the deciding rule (FILE:LINE and its text) or 'default'.\n"
@@ -28,8 +28,10 @@ static void usage(FILE *out)
 		"  out on eth0 icmp 10.0.0.2 > 1.1.1.1 type echo-request\n"
 		"\n"
 		"Options:\n"
-		"  --json   one JSON object per packet\n"
-		"  -h       this help\n", prog);
+		"  --json             one JSON object per packet\n"
+		"  --ifaddr N=A,...   addresses interfaces hold, for (IFSPEC) criteria\n"
+		"                     (without it, (IFSPEC) matches nothing)\n"
+		"  -h                 this help\n", prog);
 }
 
 /* "FILE:LINE" of the deciding rule, "default" or "skip". */
@@ -75,8 +77,14 @@ static void print_description_error(const char *description, const struct pktdes
 	}
 }
 
+static int add_ifaddr(void *ctx, const char *name, const struct ifw_addr *addr)
+{
+	return ifaddr_table_add(ctx, name, addr);
+}
+
 int cmd_query(int argc, char **argv)
 {
+	struct ifaddr_table *ifaddrs = NULL;
 	struct diag_list diags = { 0 };
 	struct ruleset *rs;
 	struct packet *packets;
@@ -91,12 +99,33 @@ int cmd_query(int argc, char **argv)
 			return EXIT_OK;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strncmp(argv[i], "--ifaddr", 8) &&
+			   (argv[i][8] == '=' || argv[i][8] == '\0')) {
+			const char *v = argv[i][8] == '=' ? argv[i] + 9 : argv[i + 1];
+			if (!v) {
+				cli_error("query", "option '--ifaddr' needs a value");
+				usage(stderr);
+				ifaddr_table_free(ifaddrs);
+				return EXIT_USAGE;
+			}
+			if (argv[i][8] == '\0')
+				i++;
+			if (!ifaddrs && !(ifaddrs = ifaddr_table_new())) {
+				cli_error("query", "out of memory");
+				return EXIT_SYSTEM;
+			}
+			if (cli_parse_ifaddrs("query", v, add_ifaddr, ifaddrs) < 0) {
+				usage(stderr);
+				ifaddr_table_free(ifaddrs);
+				return EXIT_USAGE;
+			}
 		} else if (!strcmp(argv[i], "--")) {
 			i++;
 			break;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			cli_error("query", "unknown option '%s'", argv[i]);
 			usage(stderr);
+			ifaddr_table_free(ifaddrs);
 			return EXIT_USAGE;
 		} else {
 			break;
@@ -105,6 +134,7 @@ int cmd_query(int argc, char **argv)
 	if (argc - i < 2) {
 		cli_error("query", "expected a rule file and at least one packet description");
 		usage(stderr);
+		ifaddr_table_free(ifaddrs);
 		return EXIT_USAGE;
 	}
 	rules_path = argv[i];
@@ -118,6 +148,7 @@ int cmd_query(int argc, char **argv)
 		else
 			cli_error("query", "%s: cannot load the rule file", rules_path);
 		diag_list_clear(&diags);
+		ifaddr_table_free(ifaddrs);
 		return EXIT_USAGE;
 	}
 	diag_list_clear(&diags);
@@ -127,6 +158,7 @@ int cmd_query(int argc, char **argv)
 	if (!packets) {
 		cli_error("query", "out of memory");
 		ruleset_free(rs);
+		ifaddr_table_free(ifaddrs);
 		return EXIT_SYSTEM;
 	}
 	for (int k = 0; k < npackets; k++) {
@@ -135,8 +167,10 @@ int cmd_query(int argc, char **argv)
 			print_description_error(argv[first + k], &err);
 			free(packets);
 			ruleset_free(rs);
+			ifaddr_table_free(ifaddrs);
 			return EXIT_USAGE;
 		}
+		packets[k].ifaddrs = ifaddrs;
 	}
 
 	for (int k = 0; k < npackets; k++) {
@@ -149,5 +183,6 @@ int cmd_query(int argc, char **argv)
 	}
 	ruleset_free(rs);
 	free(packets);
+	ifaddr_table_free(ifaddrs);
 	return rc;
 }

@@ -39,6 +39,8 @@ struct replay_options {
 	bool json;
 	struct replay_ifname ifmap[MAX_IFMAP];
 	size_t nifmap;
+	struct replay_ifaddr ifaddrs[MAX_IFMAP];
+	size_t nifaddrs;
 	const char *iface;
 	struct ifw_prefix local[MAX_LOCAL];
 	size_t nlocal;
@@ -65,8 +67,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: %s replay [--json] [--ifmap IDX=NAME,...] [--iface NAME]\n"
-		"                     [--local CIDR,...] [--leaks IFSPEC] [--max-flows N]\n"
-		"                     RULES CAPTURE...\n"
+		"                     [--ifaddr NAME=ADDR,...] [--local CIDR,...]\n"
+		"                     [--leaks IFSPEC] [--max-flows N] RULES CAPTURE...\n"
 		"\n"
 		"Runs every packet of pcap/pcapng captures through the engine, with state,\n"
 		"in file order, and reports each flow and a summary. Flows are printed as\n"
@@ -78,6 +80,8 @@ static void usage(FILE *out)
 		"  --ifmap I=N,...   interface names of the capture's indexes (LINUX_SLL2);\n"
 		"                    an index without a name shows as ifI\n"
 		"  --iface NAME      interface of captures without an index (default eth0)\n"
+		"  --ifaddr N=A,...  addresses interfaces hold from the start, for (IFSPEC)\n"
+		"                    (otherwise learned from packets they send)\n"
 		"  --local CIDR,...  captures without a direction: from these is out, to\n"
 		"                    these is in (without --local everything is out)\n"
 		"  --leaks IFSPEC    exit 1 when a packet passed out on a matching\n"
@@ -288,6 +292,17 @@ static void print_summary(const struct report *rep, const struct replay_stats *s
 }
 
 /* "2=eth0,5=wg0" */
+static int add_ifaddr(void *ctx, const char *name, const struct ifw_addr *addr)
+{
+	struct replay_options *opt = ctx;
+
+	if (opt->nifaddrs == MAX_IFMAP)
+		return -1;
+	snprintf(opt->ifaddrs[opt->nifaddrs].name, IFW_IFNAMSIZ, "%s", name);
+	opt->ifaddrs[opt->nifaddrs++].addr = *addr;
+	return 0;
+}
+
 static int parse_ifmap(const char *text, struct replay_options *opt)
 {
 	char *copy = strdup(text), *save = NULL;
@@ -437,6 +452,9 @@ static int parse_options(int argc, char **argv, struct replay_options *opt)
 		} else if ((v = option_value(argc, argv, &i, "--ifmap", &missing))) {
 			if (parse_ifmap(v, opt) < 0)
 				return -1;
+		} else if ((v = option_value(argc, argv, &i, "--ifaddr", &missing))) {
+			if (cli_parse_ifaddrs("replay", v, add_ifaddr, opt) < 0)
+				return -1;
 		} else if ((v = option_value(argc, argv, &i, "--iface", &missing))) {
 			if (!*v || strlen(v) >= IFW_IFNAMSIZ) {
 				cli_error("replay", "--iface: invalid interface name '%s'", v);
@@ -524,6 +542,8 @@ int cmd_replay(int argc, char **argv)
 	cfg.ifmap = opt.ifmap;
 	cfg.nifmap = opt.nifmap;
 	cfg.iface = opt.iface;
+	cfg.ifaddrs = opt.ifaddrs;
+	cfg.nifaddrs = opt.nifaddrs;
 	cfg.local = opt.local;
 	cfg.nlocal = opt.nlocal;
 	cfg.leaks = opt.has_leaks ? &opt.leaks : NULL;
