@@ -410,7 +410,7 @@ static int dump_into(struct iftable *t, struct ifvec *v, uint16_t type,
 		if (r == MNL_CB_STOP)
 			return 0;
 		if (r < 0)
-			return ctx.err ? ctx.err : -errno;
+			return ctx.err ? ctx.err : nlmsg_error();
 	}
 }
 

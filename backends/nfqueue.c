@@ -68,7 +68,7 @@ static int config_talk(struct nfqueue *q, struct nlmsghdr *nlh)
 		if (r == MNL_CB_STOP)
 			return 0;
 		if (r < 0)
-			return -errno;
+			return nlmsg_error();
 	}
 }
 
@@ -204,6 +204,11 @@ static int parse_packet(const struct nlmsghdr *nlh, struct nfqueue_packet *pkt)
 	if (tb[NFQA_PAYLOAD]) {
 		pkt->payload = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
 		pkt->len = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
+		/* libmnl allows an attribute up to the message's aligned end:
+		 * not a byte of the packet may come from beyond nlmsg_len. */
+		const uint8_t *end = (const uint8_t *)nlh + nlh->nlmsg_len;
+		if (pkt->payload + pkt->len > end)
+			pkt->len = pkt->payload <= end ? (size_t)(end - pkt->payload) : 0;
 	}
 	pkt->orig_len = tb[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(tb[NFQA_CAP_LEN]))
 					 : (uint32_t)pkt->len;

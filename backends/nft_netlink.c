@@ -191,7 +191,7 @@ static int nl_dump(struct nl *nl, uint16_t type, uint16_t family,
 		}
 		ret = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, nl->portid, cb, cb_data);
 		if (ret < 0) {
-			ret = -errno;
+			ret = nlmsg_error();
 			break;
 		}
 		if (ret == MNL_CB_STOP) {
@@ -471,7 +471,7 @@ static int generation_read(struct nl *nl, uint32_t *genid)
 	if (n < 0)
 		return -errno;
 	if (mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, nl->portid, gen_cb, genid) < 0)
-		return -errno;
+		return nlmsg_error();
 	return 0;
 }
 

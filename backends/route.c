@@ -90,7 +90,7 @@ static int route_request(struct route_socket *s, struct nlmsghdr *nlh,
 		}
 		ret = mnl_cb_run(s->buf, nlmsg_valid_prefix(s->buf, (size_t)n), seq, s->portid, cb, data);
 		if (ret == MNL_CB_ERROR)
-			return errno ? -errno : -EIO;
+			return nlmsg_error();
 		if (ret == MNL_CB_STOP)
 			return 0;
 	}
@@ -231,7 +231,7 @@ int route_parse_lookup_reply(const void *buf, size_t len)
 
 	errno = 0;
 	if (mnl_cb_run(buf, nlmsg_valid_prefix(buf, len), 0, 0, lookup_message, &reply) < 0 && !reply.got)
-		return errno ? -errno : -EINVAL;
+		return nlmsg_error();
 	if (!reply.got || reply.oif <= 0)
 		return -ENETUNREACH;
 	return reply.oif;

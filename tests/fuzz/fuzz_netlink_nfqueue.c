@@ -12,8 +12,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* The kernel's datagrams are aligned; so is this copy. */
-	uint8_t *buf = malloc(size ? size : 1);
+	/* A copy in a buffer whose length is a multiple of 4, as the
+	 * backend's receive buffer (see backends/nlmsg.h). */
+	uint8_t *buf = calloc(1, (size + 4) & ~(size_t)3);
 	struct nfqueue_packet pkt;
 	volatile uint32_t sum = 0;
 

@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	if (!(buf = malloc(size)))
+	/* Length a multiple of 4, as the backends' receive buffers. */
+	if (!(buf = calloc(1, (size + 3) & ~(size_t)3)))
 		return 0;
 	memcpy(buf, data + 1, size - 1);
 	if (data[0] & 1) {
