@@ -53,6 +53,12 @@
  * (DIVERT_PKT_*) the backend uses. Chosen clear of common VPN marks
  * (WireGuard 0xca6c, Mullvad 0x6d6f6c65 and 0xf41). */
 #define DIVERT_CT_PENDING 0x10000000u /* a packet of it is in the queue */
+/* The flow passed on some interface. The fast path asks for it as well as
+ * for (conntrack id . interface) in 'passed': conntrack ids are 32-bit
+ * hashes, so with many passed flows a new flow's id can equal one in the
+ * set (about passed x new / 2^32 times: once in a 150,000-SYN flood), and
+ * without this bit that new flow would pass unseen (fail open). */
+#define DIVERT_CT_PASSED 0x80000000u
 #define DIVERT_PKT_PASS 0x80000000u   /* verdict: pass */
 #define DIVERT_PKT_REJECT 0x10000000u /* verdict: reject */
 #define DIVERT_PKT_REPLY 0x02000000u  /* queued: reply direction of its flow */

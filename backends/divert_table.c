@@ -4,10 +4,12 @@
  * passed on an interface. In each of the input, output and forward chains
  * (IF is iifname on input, oifname on output, both on forward):
  *
- *   0. ct id . IF @passed: accept            (the kernel fast path)
+ *   0. ct mark & PASSED and ct id . IF @passed: accept  (the kernel fast
+ *      path; PASSED guards against conntrack id collisions, see divert.h)
  *   1. ct mark & PENDING and meta mark & (PKT_PASS|PKT_REJECT) == PKT_PASS:
  *        add ct id . IF to @passed
- *   2. the same match: meta mark &= ~PKT_MASK; ct mark &= ~PENDING; accept
+ *   2. the same match: meta mark &= ~PKT_MASK; ct mark &= ~PENDING,
+ *      ct mark |= PASSED; accept
  *   3. ... == PKT_REJECT and tcp: reject with tcp reset
  *   4. ... == PKT_REJECT: reject with icmpx admin-prohibited
  *   5. ct state new,established and ct direction reply:
@@ -352,7 +354,9 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 
 	switch (kind) {
 	case RULE_FAST_PATH: /* every side of the chain must be in the set */
-		return (!sides.ingress || (load_key(r, false) && lookup_passed(r))) &&
+		return load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+		       masked_cmp(r, NFT_CMP_EQ, DIVERT_CT_PASSED, DIVERT_CT_PASSED) &&
+		       (!sides.ingress || (load_key(r, false) && lookup_passed(r))) &&
 		       (!sides.egress || (load_key(r, true) && lookup_passed(r))) &&
 		       verdict(r, NF_ACCEPT);
 	case RULE_REMEMBER:
@@ -365,7 +369,8 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 		       bitwise(r, NFT_REG_1, ~DIVERT_PKT_MASK, 0) &&
 		       store_meta(r, NFT_META_MARK, NFT_REG_1) &&
 		       load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
-		       bitwise(r, NFT_REG_1, ~DIVERT_CT_PENDING, 0) &&
+		       bitwise(r, NFT_REG_1, ~(DIVERT_CT_PENDING | DIVERT_CT_PASSED),
+			       DIVERT_CT_PASSED) &&
 		       store_ct(r, NFT_CT_MARK, NFT_REG_1) &&
 		       verdict(r, NF_ACCEPT);
 	case RULE_REJECT_TCP:
