@@ -1,6 +1,7 @@
 /* Benchmark helper for tests/bench/b_divert.sh.
  *   divert_bench serve PORT                 accept (and later close), forever
- *   divert_bench latency ADDR PORT COUNT    sequential connects: p50/p99 us
+ *   divert_bench latency ADDR PORT COUNT    sequential connects: p50/p99 us,
+ *                                           connections per second
  *   divert_bench rate ADDR PORT SECONDS THREADS   connections per second
  *   divert_bench udpflows ADDR FIRST_PORT COUNT   one datagram per port
  * Connections are closed with a RST (SO_LINGER 0) so no TIME_WAIT piles up. */
@@ -99,6 +100,7 @@ static int latency(const char *addr, const char *port, int count)
 	double *t = calloc((size_t)count, sizeof(*t));
 	int n = 0, failed = 0;
 
+	double start = now_us();
 	for (int i = 0; i < count; i++) {
 		double us = connect_once(&sin);
 		if (us < 0)
@@ -111,9 +113,10 @@ static int latency(const char *addr, const char *port, int count)
 		return 1;
 	}
 	qsort(t, (size_t)n, sizeof(*t), compare);
-	printf("p50_us=%.1f p99_us=%.1f ok=%d failed=%d\n", t[n / 2],
+	double elapsed = (now_us() - start) / 1e6;
+	printf("p50_us=%.1f p99_us=%.1f conn_per_s=%.0f ok=%d failed=%d\n", t[n / 2],
 	       t[(size_t)((double)n * 0.99) < (size_t)n ? (size_t)((double)n * 0.99) : (size_t)n - 1],
-	       n, failed);
+	       (double)n / elapsed, n, failed);
 	free(t);
 	return 0;
 }
