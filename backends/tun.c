@@ -14,10 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
 #include "backends/iftable.h"
+#include "backends/caps.h"
 #include "backends/route.h"
 #include "backends/tun.h"
 #include "filter/json.h"
@@ -880,6 +882,13 @@ int tun_backend_run(const struct ruleset *rs, const char *rules_path,
 	be->generation = 1;
 
 	ret = setup(be);
+	if (ret == 0 && !o->keep_capabilities) {
+		static const int keep[] = { CAP_NET_ADMIN };
+		char why[160];
+		ret = caps_keep_only(keep, 1, why, sizeof(why));
+		if (ret < 0)
+			set_error(o, 0, "%s", why);
+	}
 	if (ret == 0) {
 		for (size_t i = 0; i < be->nnets; i++)
 			message(be, "tun: %s %s in namespace %s <-> %s %s (prefix %s)",

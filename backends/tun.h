@@ -45,6 +45,11 @@ struct tun_options {
 	const char *host_ifname;    /* NULL: "ifw1" */
 	unsigned mtu;               /* 0: TUN_DEFAULT_MTU */
 	const struct flow_limits *limits; /* NULL: the engine's defaults */
+	/* After set-up the calling thread keeps only CAP_NET_ADMIN (the
+	 * teardown restores the forwarding sysctls): every other capability
+	 * is dropped, the bounding set too, and no_new_privs is set. true:
+	 * leave the capabilities alone (a library user that needs them). */
+	bool keep_capabilities;
 	/* JSON lines: one per flow decision (time, verdict, dir, iface,
 	 * proto, endpoints, rule) and one per reload. NULL: none. */
 	FILE *log;
