@@ -33,9 +33,13 @@ if [ -f "$ks" ]; then
 	vg "query" query "$ks" 'out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53' \
 		'in on wg0 tcp [fd00::2]:443 > [fd00::1]:51000' 'out on eth0 icmp 10.0.0.2 > 1.1.1.1 type echo-request'
 	vg "query --json bad description" query --json "$ks" 'out on eth0 bogus'
+	vg "query --ifaddr" query --ifaddr wg0=10.64.0.2,wg0=fd00::2 "$ks" \
+		'in on eth0 tcp 192.168.1.1:4444 > 10.64.0.2:80'
+	vg "query --ifaddr malformed" query --ifaddr wg0=10.64.0.300 "$ks" 'out on eth0 udp 1.1.1.1:1 > 2.2.2.2:2'
 fi
 for cap in tests/data/*.pcap tests/data/*.pcapng; do
 	[ -f "$cap" ] && [ -f "$ks" ] || continue
 	vg "replay $(basename "$cap")" replay --json "$ks" "$cap"
+	vg "replay --ifaddr $(basename "$cap")" replay --ifaddr wg0=10.64.0.2 "$ks" "$cap"
 done
 exit 0
