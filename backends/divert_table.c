@@ -708,24 +708,34 @@ static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
 	return r;
 }
 
+static int owner_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **userdata = data;
+
+	if (mnl_attr_get_type(attr) == NFTA_TABLE_USERDATA)
+		*userdata = attr;
+	return MNL_CB_OK;
+}
+
+/* Read with libmnl: nftnl_table_nlmsg_parse() exits the process on a
+ * malformed attribute. */
 static int owner_cb(const struct nlmsghdr *nlh, void *data)
 {
 	int *pid = data;
-	struct nftnl_table *t = nftnl_table_alloc();
-	uint32_t len = 0;
+	const struct nlattr *userdata = NULL;
+	char text[48];
 
-	if (t && nftnl_table_nlmsg_parse(nlh, t) == 0 &&
-	    nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)) {
-		const char *ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
-		char text[48];
-		if (ud && len < sizeof(text)) {
-			memcpy(text, ud, len);
-			text[len] = '\0';
-			if (!strncmp(text, OWNER_TAG, strlen(OWNER_TAG)))
-				*pid = atoi(text + strlen(OWNER_TAG));
-		}
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
+	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), owner_attr_cb, &userdata) < 0 ||
+	    !userdata)
+		return MNL_CB_OK;
+	uint16_t len = mnl_attr_get_payload_len(userdata);
+	if (len < sizeof(text)) {
+		memcpy(text, mnl_attr_get_payload(userdata), len);
+		text[len] = '\0';
+		if (!strncmp(text, OWNER_TAG, strlen(OWNER_TAG)))
+			*pid = atoi(text + strlen(OWNER_TAG));
 	}
-	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
@@ -748,7 +758,8 @@ static int live_owner(void)
 		goto out;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n <= 0 || mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl),
+		if (n <= 0 || mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq,
+					 mnl_socket_get_portid(nl),
 					 owner_cb, &pid) <= MNL_CB_STOP)
 			break; /* done, or no such table */
 	}
