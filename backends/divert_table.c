@@ -4,6 +4,12 @@
  * passed on an interface. In each of the input, output and forward chains
  * (IF is iifname on input, oifname on output, both on forward):
  *
+ *  -1. output and forward only: oiftype != loopback and ct state invalid:
+ *      drop (conntrack cannot
+ *      place it in a flow, so no flow decision applies to it; what leaves
+ *      the host fails closed, as with the usual 'ct state invalid drop'.
+ *      Input keeps them: the ICMP errors the kernel's reject sends to a
+ *      local socket are invalid, and nothing leaks inwards.)
  *   0. ct mark & PASSED and ct id . IF @passed: accept  (the kernel fast
  *      path; PASSED guards against conntrack id collisions, see divert.h)
  *   1. ct mark & PENDING and meta mark & (PKT_PASS|PKT_REJECT) == PKT_PASS:
@@ -27,6 +33,7 @@
 #include "backends/nlmsg.h"
 
 #include <errno.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -59,6 +66,7 @@
 
 /* Rule kinds, in chain order below. */
 enum rule_kind {
+	RULE_DROP_INVALID,
 	RULE_FAST_PATH,
 	RULE_REMEMBER,
 	RULE_PASS,
@@ -90,16 +98,16 @@ static const struct {
 	const char *name;
 	uint32_t hook;
 	int priority;
-	enum rule_kind rules[10];
+	enum rule_kind rules[11];
 } chains[] = {
 	{ "output_echo", NF_INET_LOCAL_OUT, -300, { ECHO_RULES, RULE_NONE } },
 	{ "prerouting_echo", NF_INET_PRE_ROUTING, -300, { ECHO_RULES, RULE_NONE } },
 	{ "input", NF_INET_LOCAL_IN, DIVERT_CHAIN_PRIORITY,
 	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, MAIN_RULES, RULE_NONE } },
 	{ "output", NF_INET_LOCAL_OUT, DIVERT_CHAIN_PRIORITY,
-	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, MAIN_RULES, RULE_NONE } },
+	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, RULE_DROP_INVALID, MAIN_RULES, RULE_NONE } },
 	{ "forward", NF_INET_FORWARD, DIVERT_CHAIN_PRIORITY,
-	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, MAIN_RULES, RULE_NONE } },
+	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, RULE_DROP_INVALID, MAIN_RULES, RULE_NONE } },
 };
 
 /* --- expressions --------------------------------------------------------- */
@@ -353,6 +361,14 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	uint8_t tcp = IPPROTO_TCP;
 
 	switch (kind) {
+	case RULE_DROP_INVALID: {
+		uint16_t loopback = ARPHRD_LOOPBACK; /* the kernel's own answers to itself */
+		return load_meta(r, NFT_META_OIFTYPE, NFT_REG_1) &&
+		       cmp(r, NFT_REG_1, NFT_CMP_NEQ, &loopback, sizeof(loopback)) &&
+		       load_ct(r, NFT_CT_STATE, NFT_REG_1) &&
+		       masked_cmp(r, NFT_CMP_NEQ, NF_CT_STATE_INVALID_BIT, 0) &&
+		       verdict(r, NF_DROP);
+	}
 	case RULE_FAST_PATH: /* every side of the chain must be in the set */
 		return load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
 		       masked_cmp(r, NFT_CMP_EQ, DIVERT_CT_PASSED, DIVERT_CT_PASSED) &&
@@ -499,6 +515,7 @@ static int rule_msg(struct batch *bt, const char *chain, uint32_t hook, enum rul
 		    enum divert_queue_kind qkind, uint16_t num, bool fail_open)
 {
 	static const char *what[] = {
+		[RULE_DROP_INVALID] = "adding the rule dropping invalid packets",
 		[RULE_FAST_PATH] = "adding the fast path rule",
 		[RULE_REMEMBER] = "adding the rule that remembers passed flows",
 		[RULE_PASS] = "adding the pass rule",
