@@ -2,6 +2,7 @@
 #ifndef IFWALL_TOOLS_CLI_H
 #define IFWALL_TOOLS_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Exit codes, cli.md */
@@ -35,6 +36,12 @@ struct ifw_addr;
 int cli_parse_ifaddrs(const char *cmd, const char *spec,
 		      int (*add)(void *ctx, const char *name, const struct ifw_addr *addr),
 		      void *ctx);
+
+/* Arguments of a command whose only options are -h and --json. Returns -1
+ * when the command should go on (*json set), else the exit code to return
+ * (help printed, or a usage error reported). */
+int cli_parse_json_only(const char *cmd, int argc, char **argv,
+			void (*usage)(FILE *out), bool *json);
 
 /* Program name for messages ("ifwall"). */
 extern const char *prog;

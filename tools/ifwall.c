@@ -30,6 +30,25 @@ void cli_error(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int cli_parse_json_only(const char *cmd, int argc, char **argv,
+			void (*usage)(FILE *out), bool *json)
+{
+	*json = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "--json")) {
+			*json = true;
+		} else {
+			cli_error(cmd, "unexpected argument '%s'", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: %s COMMAND [OPTIONS] ...\n\nCommands:\n", prog);

@@ -78,18 +78,9 @@ int cmd_interfaces(int argc, char **argv)
 	bool json = false;
 	struct iftable *t;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return EXIT_OK;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else {
-			cli_error("interfaces", "unexpected argument '%s'", argv[i]);
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
+	int status = cli_parse_json_only("interfaces", argc, argv, usage, &json);
+	if (status >= 0)
+		return status;
 	int r = iftable_open(&t, 0);
 	if (r < 0) {
 		cli_error("interfaces", "reading interfaces with rtnetlink: %s", strerror(-r));

@@ -136,18 +136,9 @@ int cmd_show(int argc, char **argv)
 {
 	bool json = false;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return EXIT_OK;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else {
-			cli_error("show", "unexpected argument '%s'", argv[i]);
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
+	int status = cli_parse_json_only("show", argc, argv, usage, &json);
+	if (status >= 0)
+		return status;
 
 	struct nft_listing *l;
 	struct nft_error err;
