@@ -96,12 +96,6 @@ size_t nft_plan_rule_count(const struct nft_plan *plan);
  * (it replaces any previous table inet ifwall). Returns 0 or -EIO. */
 int nft_plan_print(FILE *out, const struct nft_plan *plan);
 
-/* Test hook: make the kernel refuse the rules of FILE:LINE (they jump to a
- * chain that does not exist), to exercise error reporting and rollback. */
-struct nft_load_options {
-	const char *fault_origin; /* "FILE:LINE" or NULL */
-};
-
 struct nft_load_stats {
 	size_t messages;         /* in the batch */
 	size_t bytes;            /* batch size */
@@ -111,10 +105,8 @@ struct nft_load_stats {
 /* Replaces table inet ifwall with the plan in one kernel transaction and
  * checks every acknowledgement. On failure nothing was changed; a message
  * the kernel refused is mapped back to its rule (err->file/line). Returns 0
- * or -errno. options and stats may be NULL. */
-int nft_plan_load(const struct nft_plan *plan,
-		  const struct nft_load_options *options,
-		  struct nft_load_stats *stats, struct nft_error *err);
+ * or -errno. stats may be NULL. */
+int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats, struct nft_error *err);
 
 /* Deletes table inet ifwall and every other ifwall table (named "ifwall",
  * "ifwall_*" or "ifwall-*", any family) in one transaction; nothing else.

@@ -905,19 +905,8 @@ static void rule_udata(struct nftnl_rule *nr, const struct plan_rule *r)
 	nftnl_udata_buf_free(u);
 }
 
-static bool rule_is_fault(const struct plan_rule *r,
-			  const struct nft_load_options *options)
-{
-	char comment[256];
-
-	return options && options->fault_origin && r->role == ROLE_USER &&
-	       plan_rule_comment(r, comment, sizeof(comment)) &&
-	       !strcmp(comment, options->fault_origin);
-}
-
 static struct nftnl_rule *kernel_rule(const struct nft_plan *plan,
-				      const struct plan_rule *r,
-				      const struct nft_load_options *options)
+				      const struct plan_rule *r)
 {
 	struct nftnl_rule *nr = nftnl_rule_alloc();
 
@@ -939,28 +928,24 @@ static struct nftnl_rule *kernel_rule(const struct nft_plan *plan,
 	else if (r->reject == REJECT_ICMPX_ADMIN)
 		expr_reject(nr, NFT_REJECT_ICMPX_UNREACH,
 			    NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
-	if (rule_is_fault(r, options)) {
-		expr_verdict(nr, NFT_GOTO, "ifwall-refused-by-test-hook");
-	} else {
-		switch (r->verdict) {
-		case PLAN_CONTINUE:
-			break;
-		case PLAN_ACCEPT:
-			expr_verdict(nr, NF_ACCEPT, NULL);
-			break;
-		case PLAN_DROP:
-			expr_verdict(nr, NF_DROP, NULL);
-			break;
-		case PLAN_RETURN:
-			expr_verdict(nr, NFT_RETURN, NULL);
-			break;
-		case PLAN_JUMP:
-			expr_verdict(nr, NFT_JUMP, plan_chain_names[r->target]);
-			break;
-		case PLAN_GOTO:
-			expr_verdict(nr, NFT_GOTO, plan_chain_names[r->target]);
-			break;
-		}
+	switch (r->verdict) {
+	case PLAN_CONTINUE:
+		break;
+	case PLAN_ACCEPT:
+		expr_verdict(nr, NF_ACCEPT, NULL);
+		break;
+	case PLAN_DROP:
+		expr_verdict(nr, NF_DROP, NULL);
+		break;
+	case PLAN_RETURN:
+		expr_verdict(nr, NFT_RETURN, NULL);
+		break;
+	case PLAN_JUMP:
+		expr_verdict(nr, NFT_JUMP, plan_chain_names[r->target]);
+		break;
+	case PLAN_GOTO:
+		expr_verdict(nr, NFT_GOTO, plan_chain_names[r->target]);
+		break;
 	}
 	rule_udata(nr, r);
 	return nr;
@@ -1218,7 +1203,6 @@ static const struct plan_set *plan_find_set(const struct nft_plan *plan,
 static int build_load_batch(struct batch *b, struct nl *nl,
 			    const struct nft_plan *plan,
 			    const struct existing *ex, uint32_t genid,
-			    const struct nft_load_options *options,
 			    struct nft_load_stats *stats)
 {
 	struct nlmsghdr *nlh;
@@ -1364,7 +1348,7 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 
 	/* rules */
 	for (size_t i = 0; i < plan->nrules; i++) {
-		struct nftnl_rule *r = kernel_rule(plan, &plan->rules[i], options);
+		struct nftnl_rule *r = kernel_rule(plan, &plan->rules[i]);
 		if (!r)
 			return -ENOMEM;
 		nlh = batch_message(b, nl, NFT_MSG_NEWRULE, NFPROTO_INET,
@@ -1560,9 +1544,8 @@ static void describe_failure(const struct nft_plan *plan, const struct batch *b,
 	}
 }
 
-int nft_plan_load(const struct nft_plan *plan,
-		  const struct nft_load_options *options,
-		  struct nft_load_stats *stats, struct nft_error *err)
+int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
+		  struct nft_error *err)
 {
 	struct nl nl;
 	int rc;
@@ -1596,7 +1579,7 @@ int nft_plan_load(const struct nft_plan *plan,
 		}
 		if (stats)
 			stats->sets_kept = 0;
-		rc = build_load_batch(&b, &nl, plan, &ex, genid, options, stats);
+		rc = build_load_batch(&b, &nl, plan, &ex, genid, stats);
 		if (rc < 0) {
 			set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 			batch_free(&b);

@@ -510,7 +510,7 @@ int ifw_nft_apply(const struct ifw_ruleset *rs, struct ifw_error *err)
 		return error_set(err, -EFAULT, "no rule set");
 	ret = nft_plan_build(rs->rs, &plan, &e);
 	if (ret == 0)
-		ret = nft_plan_load(plan, NULL, NULL, &e);
+		ret = nft_plan_load(plan, NULL, &e);
 	nft_plan_free(plan);
 	return ret < 0 ? error_from_nft(err, &e, ret) : 0;
 }

@@ -66,13 +66,9 @@ int cmd_load(int argc, char **argv)
 	if (status != EXIT_OK)
 		return status;
 
-	/* Test hook (tests/nft): make the kernel refuse the rule of FILE:LINE. */
-	struct nft_load_options options = {
-		.fault_origin = getenv("IFWALL_NFT_TEST_REFUSE"),
-	};
 	struct nft_load_stats stats;
 	struct nft_error err;
-	int rc = nft_plan_load(plan, &options, &stats, &err);
+	int rc = nft_plan_load(plan, &stats, &err);
 	if (rc < 0) {
 		nft_cli_error("load", &err);
 		if (rc == -EPERM || rc == -EACCES)
