@@ -23,6 +23,7 @@ struct parser {
 	struct token tokens[MAX_TOKENS];
 	size_t count;
 	size_t pos;
+	bool iftype_given;   /* 'iftype TYPE' was read */
 	struct pktdesc_error *err;
 };
 
@@ -149,6 +150,25 @@ static int parse_dir(struct parser *ps, struct packet *p)
 	return 0;
 }
 
+/* The TYPE after 'iftype': overrides the type guessed from the name. */
+static int parse_iftype(struct parser *ps, struct packet *p)
+{
+	const struct token *t = peek(ps);
+
+	ps->iftype_given = true;
+	if (token_is(t, "ether"))
+		p->iftype = IFTYPE_ETHER;
+	else if (token_is(t, "tunnel"))
+		p->iftype = IFTYPE_TUNNEL;
+	else if (token_is(t, "loopback"))
+		p->iftype = IFTYPE_LOOPBACK;
+	else
+		return fail(ps, t ? t->col : end_col(ps),
+			    "expected interface type 'ether', 'tunnel' or 'loopback'");
+	ps->pos++;
+	return 0;
+}
+
 static int parse_interface(struct parser *ps, struct packet *p)
 {
 	const struct token *t = peek(ps);
@@ -173,17 +193,7 @@ static int parse_interface(struct parser *ps, struct packet *p)
 	t = peek(ps);
 	if (token_is(t, "iftype")) {
 		ps->pos++;
-		t = peek(ps);
-		if (token_is(t, "ether"))
-			p->iftype = IFTYPE_ETHER;
-		else if (token_is(t, "tunnel"))
-			p->iftype = IFTYPE_TUNNEL;
-		else if (token_is(t, "loopback"))
-			p->iftype = IFTYPE_LOOPBACK;
-		else
-			return fail(ps, t ? t->col : end_col(ps),
-				    "expected interface type 'ether', 'tunnel' or 'loopback'");
-		ps->pos++;
+		return parse_iftype(ps, p);
 	}
 	return 0;
 }
@@ -390,10 +400,12 @@ static int parse_mark(struct parser *ps, struct packet *p)
 	return 0;
 }
 
-/* type / user / mark, each at most once, in any order. */
+/* type / user / mark / iftype, each at most once, in any order ('iftype'
+ * may also follow the interface name; cli.md says only that it is added). */
 static int parse_options(struct parser *ps, struct packet *p)
 {
 	bool seen_type = false, seen_user = false, seen_mark = false;
+	bool seen_iftype = ps->iftype_given;
 	const struct token *t;
 	int rc;
 
@@ -406,8 +418,10 @@ static int parse_options(struct parser *ps, struct packet *p)
 			seen = &seen_user;
 		else if (token_is(t, "mark"))
 			seen = &seen_mark;
+		else if (token_is(t, "iftype"))
+			seen = &seen_iftype;
 		else
-			return fail(ps, t->col, "unexpected '%.*s' (expected type, user or mark)",
+			return fail(ps, t->col, "unexpected '%.*s' (expected type, user, mark or iftype)",
 				    (int)t->len, t->start);
 		if (*seen)
 			return fail(ps, t->col, "'%.*s' given twice", (int)t->len, t->start);
@@ -416,6 +430,8 @@ static int parse_options(struct parser *ps, struct packet *p)
 			rc = parse_icmp_type(ps, p, t);
 		else if (seen == &seen_user)
 			rc = parse_user(ps, p);
+		else if (seen == &seen_iftype)
+			rc = parse_iftype(ps, p);
 		else
 			rc = parse_mark(ps, p);
 		if (rc)

@@ -52,6 +52,8 @@ q4.rules | out on vpn0 udp 10.0.0.2:1 > 1.1.1.1:2 | reject default
 q4.rules | out on vpn0 iftype tunnel udp 10.0.0.2:1 > 1.1.1.1:2 | pass q4.rules:10 pass out on type tunnel all
 q4.rules | out on tun3 udp 10.0.0.2:1 > 1.1.1.1:2 | pass q4.rules:10 pass out on type tunnel all
 q4.rules | out on tun3 iftype ether udp 10.0.0.2:1 > 1.1.1.1:2 | reject default
+q4.rules | out on vpn0 udp 10.0.0.2:1 > 1.1.1.1:2 iftype tunnel | pass q4.rules:10 pass out on type tunnel all
+q4.rules | out on tun3 udp 10.0.0.2:1 > 1.1.1.1:2 mark 1 iftype ether | reject default
 q4.rules | out on wg1 47 10.0.0.2 > 1.1.1.1 | pass q4.rules:10 pass out on type tunnel all
 # reject rules and the inbound default
 q4.rules | in on eth0 tcp 1.2.3.4:1000 > 192.168.1.10:23 | reject q4.rules:11 reject in on eth0 proto tcp to any port 23
@@ -156,6 +158,8 @@ out on eth0 tcp 1.1.1.1:1 > 2.2.2.2:2 user 1 user 2
 out on eth0 tcp 1.1.1.1:1 > 2.2.2.2:2 extra
 out on averyveryverylongname tcp 1.1.1.1:1 > 2.2.2.2:2
 out on eth0 iftype wifi tcp 1.1.1.1:1 > 2.2.2.2:2
+out on eth0 iftype ether tcp 1.1.1.1:1 > 2.2.2.2:2 iftype ether
+out on eth0 tcp 1.1.1.1:1 > 2.2.2.2:2 iftype
 out on eth0 256 1.1.1.1 > 2.2.2.2
 BAD
 
