@@ -87,17 +87,25 @@ int cmd_query(int argc, char **argv)
 {
 	struct ifaddr_table *ifaddrs = NULL;
 	struct diag_list diags = { 0 };
-	struct ruleset *rs;
-	struct packet *packets;
-	const char *rules_path;
+	struct ruleset *rs = NULL;
+	struct packet *packets = NULL;
+	const char *rules_path, **args;
 	bool json = false;
-	int first, npackets, rc = EXIT_OK;
+	int nargs = 0, npackets, rc = EXIT_OK;
 	int i;
 
+	/* Options may come anywhere before '--' (as check's and load's do): no
+	 * packet description starts with '-'. The rest are RULES and PACKETs,
+	 * kept in order. */
+	args = calloc((size_t)argc, sizeof(*args));
+	if (!args) {
+		cli_error("query", "out of memory");
+		return EXIT_SYSTEM;
+	}
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
-			return EXIT_OK;
+			goto out;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
 		} else if (!strncmp(argv[i], "--ifaddr", 8) &&
@@ -105,42 +113,33 @@ int cmd_query(int argc, char **argv)
 			const char *v = argv[i][8] == '=' ? argv[i] + 9 : argv[i + 1];
 			if (!v) {
 				cli_error("query", "option '--ifaddr' needs a value");
-				usage(stderr);
-				ifaddr_table_free(ifaddrs);
-				return EXIT_USAGE;
+				goto usage_error;
 			}
 			if (argv[i][8] == '\0')
 				i++;
 			if (!ifaddrs && !(ifaddrs = ifaddr_table_new())) {
 				cli_error("query", "out of memory");
-				return EXIT_SYSTEM;
+				rc = EXIT_SYSTEM;
+				goto out;
 			}
-			if (cli_parse_ifaddrs("query", v, add_ifaddr, ifaddrs) < 0) {
-				usage(stderr);
-				ifaddr_table_free(ifaddrs);
-				return EXIT_USAGE;
-			}
+			if (cli_parse_ifaddrs("query", v, add_ifaddr, ifaddrs) < 0)
+				goto usage_error;
 		} else if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
+			while (++i < argc)
+				args[nargs++] = argv[i];
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			cli_error("query", "unknown option '%s'", argv[i]);
-			usage(stderr);
-			ifaddr_table_free(ifaddrs);
-			return EXIT_USAGE;
+			goto usage_error;
 		} else {
-			break;
+			args[nargs++] = argv[i];
 		}
 	}
-	if (argc - i < 2) {
+	if (nargs < 2) {
 		cli_error("query", "expected a rule file and at least one packet description");
-		usage(stderr);
-		ifaddr_table_free(ifaddrs);
-		return EXIT_USAGE;
+		goto usage_error;
 	}
-	rules_path = argv[i];
-	first = i + 1;
-	npackets = argc - first;
+	rules_path = args[0];
+	npackets = nargs - 1;
 
 	rs = ruleset_from_file(rules_path, &diags);
 	if (!rs) {
@@ -148,42 +147,45 @@ int cmd_query(int argc, char **argv)
 			diag_list_print(stderr, &diags);
 		else
 			cli_error("query", "%s: cannot load the rule file", rules_path);
-		diag_list_clear(&diags);
-		ifaddr_table_free(ifaddrs);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
-	diag_list_clear(&diags);
 
 	/* Every description is checked before anything is printed. */
 	packets = calloc((size_t)npackets, sizeof(*packets));
 	if (!packets) {
 		cli_error("query", "out of memory");
-		ruleset_free(rs);
-		ifaddr_table_free(ifaddrs);
-		return EXIT_SYSTEM;
+		rc = EXIT_SYSTEM;
+		goto out;
 	}
 	for (int k = 0; k < npackets; k++) {
 		struct pktdesc_error err;
-		if (pktdesc_parse(argv[first + k], &packets[k], &err) < 0) {
-			print_description_error(argv[first + k], &err);
-			free(packets);
-			ruleset_free(rs);
-			ifaddr_table_free(ifaddrs);
-			return EXIT_USAGE;
+		if (pktdesc_parse(args[1 + k], &packets[k], &err) < 0) {
+			print_description_error(args[1 + k], &err);
+			rc = EXIT_USAGE;
+			goto out;
 		}
 		packets[k].ifaddrs = ifaddrs;
 	}
 
 	for (int k = 0; k < npackets; k++) {
 		struct decision d = ruleset_decide(rs, &packets[k]);
-		print_decision(&d, argv[first + k], json);
+		print_decision(&d, args[1 + k], json);
 	}
 	if (fflush(stdout) != 0) {
 		cli_error("query", "writing the output: %s", strerror(errno));
 		rc = EXIT_SYSTEM;
 	}
+	goto out;
+
+usage_error:
+	usage(stderr);
+	rc = EXIT_USAGE;
+out:
+	diag_list_clear(&diags);
 	ruleset_free(rs);
 	free(packets);
+	free(args);
 	ifaddr_table_free(ifaddrs);
 	return rc;
 }

@@ -5,14 +5,16 @@
  *   VERDICT DIR IFACE PROTO SRC > DST [type ICMPTYPE] N packets N bytes RULE
  *   summary: N packets, N flows, N passed, N blocked, N undecodable[, N evicted]
  * where SRC/DST are written as in query's packet descriptions, VERDICT and
- * RULE (FILE:LINE or default) are those of the flow's first packet, and
+ * RULE (FILE:LINE or default) are those of the flow's first packet; the
+ * summary counts every packet read (the undecodable ones too), and its
  * passed/blocked count flows. Flows are printed as they leave the flow table
  * (idle timeout, eviction from a full table: --max-flows), then the flows
  * still live at the end, in the order they began; so memory stays bounded by
  * the table's limit however many flows the captures hold (a short capture
  * where nothing ends early prints every flow in the order flows began).
- * With --leaks, the flows that leaked follow as "leak: FLOW LINE" (those
- * are kept until then). --json: one object per flow ("type":"flow"), then
+ * With --leaks, the flows that leaked are listed again before the summary
+ * as "leak: FLOW LINE" (those are kept until then), so the summary is
+ * always the last line. --json: one object per flow ("type":"flow"), then
  * one "type":"summary" object. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,6 +50,10 @@ struct replay_options {
 	struct ifmatch leaks;
 	bool has_leaks;
 	size_t max_flows;
+	/* RULES then the captures, in order (options may come anywhere
+	 * before '--'). */
+	char **args;
+	int nargs;
 };
 
 struct report {
@@ -258,16 +264,21 @@ static void report_flow(const struct flow *f, const struct replay_flow_info *inf
 		print_flow_text(f, info, "");
 }
 
+/* packets: every packet read from the captures, the undecodable ones
+ * included (cli.md: they are counted, then skipped); passed and blocked
+ * count flows. */
 static void print_summary(const struct report *rep, const struct replay_stats *st)
 {
 	uint64_t undecodable = st->truncated + st->malformed + st->not_ip;
 
 	if (rep->opt->json) {
-		printf("{\"type\":\"summary\",\"summary\":true,\"frames\":%llu,\"packets\":%llu,\"flows\":%llu,"
+		printf("{\"type\":\"summary\",\"summary\":true,\"frames\":%llu,\"packets\":%llu,"
+		       "\"decoded\":%llu,\"flows\":%llu,"
 		       "\"passed\":%llu,\"blocked\":%llu,\"undecodable\":%llu,"
 		       "\"packets_passed\":%llu,\"packets_blocked\":%llu,"
 		       "\"truncated\":%llu,\"malformed\":%llu,\"not_ip\":%llu",
-		       (unsigned long long)st->frames, (unsigned long long)st->packets,
+		       (unsigned long long)st->frames, (unsigned long long)st->frames,
+		       (unsigned long long)st->packets,
 		       (unsigned long long)rep->flows, (unsigned long long)rep->passed,
 		       (unsigned long long)rep->blocked, (unsigned long long)undecodable,
 		       (unsigned long long)st->passed, (unsigned long long)st->blocked,
@@ -283,7 +294,7 @@ static void print_summary(const struct report *rep, const struct replay_stats *s
 		return;
 	}
 	printf("summary: %llu packets, %llu flows, %llu passed, %llu blocked, %llu undecodable",
-	       (unsigned long long)st->packets, (unsigned long long)rep->flows,
+	       (unsigned long long)st->frames, (unsigned long long)rep->flows,
 	       (unsigned long long)rep->passed, (unsigned long long)rep->blocked,
 	       (unsigned long long)undecodable);
 	if (st->evictions)
@@ -437,11 +448,17 @@ static const char *option_value(int argc, char **argv, int *i, const char *name,
 	return argv[++*i];
 }
 
-/* Returns the index of RULES in argv, or -1 after a message (-2: help). */
+/* Sets opt->args (RULES, CAPTURE...). Returns 0, or -1 after a message
+ * (-2: help). */
 static int parse_options(int argc, char **argv, struct replay_options *opt)
 {
 	int i;
 
+	opt->args = calloc((size_t)argc, sizeof(*opt->args));
+	if (!opt->args) {
+		cli_error("replay", "out of memory");
+		return -1;
+	}
 	for (i = 1; i < argc; i++) {
 		const char *v;
 		bool missing = false;
@@ -488,20 +505,20 @@ static int parse_options(int argc, char **argv, struct replay_options *opt)
 			cli_error("replay", "option '%s' needs a value", argv[i]);
 			return -1;
 		} else if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
+			while (++i < argc)
+				opt->args[opt->nargs++] = argv[i];
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			cli_error("replay", "unknown option '%s'", argv[i]);
 			return -1;
 		} else {
-			break;
+			opt->args[opt->nargs++] = argv[i];
 		}
 	}
-	if (argc - i < 2) {
+	if (opt->nargs < 2) {
 		cli_error("replay", "expected a rule file and at least one capture");
 		return -1;
 	}
-	return i;
+	return 0;
 }
 
 int cmd_replay(int argc, char **argv)
@@ -514,26 +531,30 @@ int cmd_replay(int argc, char **argv)
 	struct replay *r = NULL;
 	const struct replay_stats *st;
 	char err[1024];
-	int first, rc = EXIT_OK;
+	int parsed, rc = EXIT_OK;
+	char **captures;
+	int ncaptures;
 
 	memset(&opt, 0, sizeof(opt));
-	first = parse_options(argc, argv, &opt);
-	if (first == -2) {
+	parsed = parse_options(argc, argv, &opt);
+	if (parsed == -2) {
 		usage(stdout);
-		return EXIT_OK;
+		goto out;
 	}
-	if (first < 0) {
+	if (parsed < 0) {
 		usage(stderr);
-		ifmatch_release(&opt.leaks);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
+	captures = opt.args + 1;
+	ncaptures = opt.nargs - 1;
 
-	rs = ruleset_from_file(argv[first], &diags);
+	rs = ruleset_from_file(opt.args[0], &diags);
 	if (!rs) {
 		if (diags.count)
 			diag_list_print(stderr, &diags);
 		else
-			cli_error("replay", "%s: cannot load the rule file", argv[first]);
+			cli_error("replay", "%s: cannot load the rule file", opt.args[0]);
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -562,17 +583,17 @@ int cmd_replay(int argc, char **argv)
 	/* Flows are printed while the captures are read: a capture that
 	 * cannot be read is refused before anything is printed ("-", the
 	 * standard input, can only be read once). */
-	for (int k = first + 1; k < argc; k++) {
-		if (!strcmp(argv[k], "-"))
+	for (int k = 0; k < ncaptures; k++) {
+		if (!strcmp(captures[k], "-"))
 			continue;
-		if (replay_probe_file(argv[k], err, sizeof(err)) < 0) {
+		if (replay_probe_file(captures[k], err, sizeof(err)) < 0) {
 			cli_error("replay", "%s", err);
 			rc = EXIT_USAGE;
 			goto out;
 		}
 	}
-	for (int k = first + 1; k < argc; k++) {
-		int res = replay_file(r, argv[k], err, sizeof(err));
+	for (int k = 0; k < ncaptures; k++) {
+		int res = replay_file(r, captures[k], err, sizeof(err));
 		if (res < 0) {
 			cli_error("replay", "%s", err);
 			rc = EXIT_USAGE;
@@ -588,19 +609,21 @@ int cmd_replay(int argc, char **argv)
 		goto out;
 	}
 	st = replay_stats(r);
+	/* The leaked flows are listed before the summary: the summary is
+	 * always the last line. */
+	if (opt.has_leaks && !opt.json) {
+		for (size_t i = 0; i < rep.nleaked; i++)
+			print_flow_text(&rep.leaked[i].flow, &rep.leaked[i].info, "leak: ");
+		for (size_t i = 0; i < st->nskipped_leak_ifnames; i++)
+			printf("leak: pass out %s (set skip: not filtered)\n",
+			       st->skipped_leak_ifnames[i]);
+	}
 	print_summary(&rep, st);
 	if (st->unlearned_addrs)
 		cli_error("replay", "warning: more than %d source addresses passed out; "
 			  "%llu flows' sources were not learned as interface addresses",
 			  REPLAY_MAX_LEARNED_ADDRS, (unsigned long long)st->unlearned_addrs);
 	if (opt.has_leaks && (rep.leaks || st->skipped_leaks)) {
-		if (!opt.json) {
-			for (size_t i = 0; i < rep.nleaked; i++)
-				print_flow_text(&rep.leaked[i].flow, &rep.leaked[i].info, "leak: ");
-			for (size_t i = 0; i < st->nskipped_leak_ifnames; i++)
-				printf("leak: pass out %s (set skip: not filtered)\n",
-				       st->skipped_leak_ifnames[i]);
-		}
 		if (rep.leaks)
 			cli_error("replay", "%llu flow%s passed out on '%s'",
 				  (unsigned long long)rep.leaks, rep.leaks == 1 ? "" : "s",
@@ -621,5 +644,6 @@ out:
 	free(rep.leaked);
 	ruleset_free(rs);
 	ifmatch_release(&opt.leaks);
+	free(opt.args);
 	return rc;
 }

@@ -126,6 +126,12 @@ want='{"verdict":"pass","rule":"q4.rules:3","text":"pass out on wg0 all","packet
 {"verdict":"reject","rule":"default","text":null,"packet":"in on eth9 udp 1.1.1.1:2 > 10.0.0.2:1"}
 {"verdict":"reject","rule":"default","text":null,"packet":"in on lo udp 1.1.1.1:2 > 10.0.0.2:1"}'
 [ "$got" = "$want" ] && pass "--json" || fail "--json: got '$got'"
+# Options may follow RULES and the descriptions (as for check and load);
+# after '--' everything is RULES and descriptions.
+got=$("$IFWALL" query q4.rules 'out on wg0 tcp 10.0.0.2:1 > 1.1.1.1:2' --json 'in on eth9 udp 1.1.1.1:2 > 10.0.0.2:1' 'in on lo udp 1.1.1.1:2 > 10.0.0.2:1')
+[ "$got" = "$want" ] && pass "--json after the descriptions" || fail "--json after the descriptions: got '$got'"
+got=$("$IFWALL" query -- q4.rules 'out on wg0 tcp 10.0.0.2:1 > 1.1.1.1:2')
+[ "$got" = "pass q4.rules:3 pass out on wg0 all" ] && pass "-- before RULES" || fail "-- before RULES: got '$got'"
 got=$("$IFWALL" query --json q6.rules 'in on lo udp 1.1.1.1:2 > 10.0.0.2:1')
 [ "$got" = '{"verdict":"pass","rule":"skip","text":null,"packet":"in on lo udp 1.1.1.1:2 > 10.0.0.2:1"}' ] &&
 	pass "--json skip" || fail "--json skip: got '$got'"
