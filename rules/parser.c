@@ -105,6 +105,7 @@ void parser_oom(struct parser *p)
  * unindented other than '}' (a missing '}', or garbage with a stray '{'). */
 void parser_recover(struct parser *p, int depth)
 {
+	p->list_nesting = 0; /* a list left by an error */
 	if (p->resync) {
 		/* The current token starts the next statement. */
 		p->resync = false;
@@ -160,20 +161,30 @@ int parser_list_skip(struct parser *p, const struct loc *open)
 {
 	bool newline = false;
 
-	while (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_COMMA) {
-		newline |= p->tok.type == TOK_NEWLINE;
-		parser_next(p);
+	for (;; parser_next(p)) {
+		if (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_COMMA) {
+			newline |= p->tok.type == TOK_NEWLINE;
+		} else if (p->tok.type == TOK_LBRACE) {
+			/* A list inside a list adds its items, as in pf: it
+			 * is how a list macro is extended, '{ $lan 10.9.0.1 }'. */
+			p->list_nesting++;
+		} else if (p->tok.type == TOK_RBRACE && p->list_nesting > 0) {
+			p->list_nesting--;
+		} else {
+			break;
+		}
 	}
 	if (p->tok.type == TOK_RBRACE)
 		return 0;
 	if (p->tok.type == TOK_EOF) {
 		parser_error(p, open, "unterminated list: missing '}'");
+		p->list_nesting = 0;
 		return -1;
 	}
 	if (newline && p->tok.loc.col == 1 && starts_statement(p)) {
 		parser_error(p, open, "unterminated list: missing '}'");
-		if (p->depth > 0)
-			p->depth--;
+		p->depth -= p->depth > p->list_nesting ? p->list_nesting + 1 : p->depth;
+		p->list_nesting = 0;
 		p->resync = true;
 		return -1;
 	}

@@ -33,6 +33,7 @@ struct parser {
 	struct token tok;        /* current token */
 	struct loc prev_loc;     /* location of the last consumed token */
 	int depth;               /* '{' nesting up to the current token */
+	int list_nesting;        /* lists open inside the list being read */
 	struct include_frame stack[MAX_INCLUDE_DEPTH + 1];
 	int nstack;
 	size_t rules_cap, tables_cap, sets_cap, files_cap;
