@@ -382,6 +382,17 @@ static bool valid_macro_name(const struct token *t)
 	return true;
 }
 
+/* A quoted '{', '}' or ',' in a macro value: list punctuation, as in pf
+ * (other strings keep their quotes, so a macro can hold 'label "TEXT"'). */
+static bool is_list_punctuation(const struct token *t)
+{
+	for (size_t i = 0; i < t->len; i++)
+		if (t->text[i] != '{' && t->text[i] != '}' && t->text[i] != ',' &&
+		    t->text[i] != ' ' && t->text[i] != '\t')
+			return false;
+	return t->len > 0;
+}
+
 /* NAME = "VALUE" | NAME = tokens to the end of the line */
 static bool parse_macro(struct parser *p)
 {
@@ -402,7 +413,8 @@ static bool parse_macro(struct parser *p)
 	int depth0 = p->depth;
 	parser_next(p);
 	parser_next(p);
-	if (p->tok.type == TOK_STRING && lexer_peek(p->lx).type != TOK_WORD) {
+	struct token after = lexer_peek(p->lx);
+	if (p->tok.type == TOK_STRING && (after.type == TOK_NEWLINE || after.type == TOK_EOF)) {
 		char *v = unescape_string(p->tok.text, p->tok.len);
 		if (!v) {
 			parser_oom(p);
@@ -420,7 +432,10 @@ static bool parse_macro(struct parser *p)
 			}
 			if (sb.len)
 				sb_putc(&sb, ' ');
-			if (p->tok.type == TOK_STRING) {
+			if (p->tok.type == TOK_STRING && is_list_punctuation(&p->tok)) {
+				/* pf's idiom: all_ifs = "{" $ext_if lo0 "}" */
+				sb_putn(&sb, p->tok.text, p->tok.len);
+			} else if (p->tok.type == TOK_STRING) {
 				sb_putc(&sb, '"');
 				sb_putn(&sb, p->tok.text, p->tok.len);
 				sb_putc(&sb, '"');
