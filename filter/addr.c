@@ -36,16 +36,27 @@ struct range_index {
 #define INDEX_MIN_RANGES 64
 #define INDEX_MAX_BITS 16
 
+/* One family's merged ranges, sorted, with their index. */
+struct ranges4 {
+	struct range4 *r;
+	size_t n;
+	struct range_index index;
+};
+
+struct ranges6 {
+	struct range6 *r;
+	size_t n;
+	struct range_index index;
+};
+
 struct addrset {
 	size_t nprefixes, prefix_cap;
 	struct ifw_prefix *prefixes;
 	size_t nprefixes4, nprefixes6; /* per family, for O(1) has_family */
 	bool finished;
-	size_t nranges4, nranges6;
-	struct range4 *ranges4;
-	struct range6 *ranges6;
+	struct ranges4 v4;
+	struct ranges6 v6;
 	struct ifw_range *ranges; /* v4 then v6 */
-	struct range_index index4, index6;
 };
 
 /* --- addresses and prefixes --------------------------------------------- */
@@ -194,13 +205,13 @@ bool ifw_prefix_contains(const struct ifw_prefix *p, const struct ifw_addr *addr
 
 /* --- integer views ------------------------------------------------------ */
 
-static uint32_t addr_to_u32(const uint8_t *a)
+static uint32_t key4_from_bytes(const uint8_t *a)
 {
 	return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
 	       (uint32_t)a[2] << 8 | (uint32_t)a[3];
 }
 
-static void u32_to_bytes(uint32_t v, uint8_t *a)
+static void key4_to_bytes(uint32_t v, uint8_t *a)
 {
 	a[0] = (uint8_t)(v >> 24);
 	a[1] = (uint8_t)(v >> 16);
@@ -208,7 +219,7 @@ static void u32_to_bytes(uint32_t v, uint8_t *a)
 	a[3] = (uint8_t)v;
 }
 
-static u128 addr_to_u128(const uint8_t *a)
+static u128 key6_from_bytes(const uint8_t *a)
 {
 	u128 v = 0;
 
@@ -217,134 +228,12 @@ static u128 addr_to_u128(const uint8_t *a)
 	return v;
 }
 
-static void u128_to_bytes(u128 v, uint8_t *a)
+static void key6_to_bytes(u128 v, uint8_t *a)
 {
 	for (int i = 15; i >= 0; i--) {
 		a[i] = (uint8_t)v;
 		v >>= 8;
 	}
-}
-
-static struct range4 prefix_range4(const struct ifw_prefix *p)
-{
-	uint32_t v = addr_to_u32(p->addr.a);
-	uint32_t host = p->len >= 32 ? 0 : (uint32_t)0xffffffffu >> p->len;
-
-	return (struct range4){ v & ~host, v | host };
-}
-
-static struct range6 prefix_range6(const struct ifw_prefix *p)
-{
-	u128 v = addr_to_u128(p->addr.a);
-	u128 host = p->len >= 128 ? 0 : ~(u128)0 >> p->len;
-
-	return (struct range6){ v & ~host, v | host };
-}
-
-/* --- address sets ------------------------------------------------------- */
-
-struct addrset *addrset_new(void)
-{
-	return calloc(1, sizeof(struct addrset));
-}
-
-static void drop_ranges(struct addrset *set)
-{
-	free(set->ranges4);
-	free(set->ranges6);
-	free(set->ranges);
-	free(set->index4.first);
-	free(set->index6.first);
-	memset(&set->index4, 0, sizeof(set->index4));
-	memset(&set->index6, 0, sizeof(set->index6));
-	set->ranges4 = NULL;
-	set->ranges6 = NULL;
-	set->ranges = NULL;
-	set->nranges4 = set->nranges6 = 0;
-	set->finished = false;
-}
-
-int addrset_add(struct addrset *set, const struct ifw_prefix *p)
-{
-	if (!set || !p || (p->addr.family != 4 && p->addr.family != 6) ||
-	    p->len > max_len(p->addr.family))
-		return -EINVAL;
-	if (set->nprefixes == set->prefix_cap) {
-		size_t cap = set->prefix_cap ? set->prefix_cap * 2 : 8;
-		struct ifw_prefix *n = realloc(set->prefixes, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		set->prefixes = n;
-		set->prefix_cap = cap;
-	}
-	set->prefixes[set->nprefixes++] = *p;
-	if (p->addr.family == 4)
-		set->nprefixes4++;
-	else
-		set->nprefixes6++;
-	/* Adding after finish is tolerated: the set just needs finishing
-	 * again before lookups use the ranges. */
-	if (set->finished)
-		drop_ranges(set);
-	return 0;
-}
-
-static int cmp_range4(const void *a, const void *b)
-{
-	const struct range4 *x = a, *y = b;
-
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return 0;
-}
-
-static int cmp_range6(const void *a, const void *b)
-{
-	const struct range6 *x = a, *y = b;
-
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return 0;
-}
-
-/* Sorts by start and merges overlapping and adjacent ranges in place;
- * returns the new count. */
-static size_t merge4(struct range4 *r, size_t n)
-{
-	size_t out = 0;
-
-	if (n == 0)
-		return 0;
-	qsort(r, n, sizeof(*r), cmp_range4);
-	for (size_t i = 1; i < n; i++) {
-		struct range4 *cur = &r[out];
-		if (cur->hi == UINT32_MAX || r[i].lo <= cur->hi + 1) {
-			if (r[i].hi > cur->hi)
-				cur->hi = r[i].hi;
-		} else {
-			r[++out] = r[i];
-		}
-	}
-	return out + 1;
-}
-
-static size_t merge6(struct range6 *r, size_t n)
-{
-	size_t out = 0;
-
-	if (n == 0)
-		return 0;
-	qsort(r, n, sizeof(*r), cmp_range6);
-	for (size_t i = 1; i < n; i++) {
-		struct range6 *cur = &r[out];
-		if (cur->hi == ~(u128)0 || r[i].lo <= cur->hi + 1) {
-			if (r[i].hi > cur->hi)
-				cur->hi = r[i].hi;
-		} else {
-			r[++out] = r[i];
-		}
-	}
-	return out + 1;
 }
 
 /* Bits needed so 2^bits >= n, capped. */
@@ -390,178 +279,228 @@ static int build_index(struct range_index *ix, size_t n, u128 base, u128 top,
 	return 0;
 }
 
-static u128 hi_of4(const void *r, size_t i)
-{
-	return ((const struct range4 *)r)[i].hi;
+/* --- merged ranges, one instance per family ------------------------------ */
+
+/* The code over a family's ranges is written once and instantiated for
+ * IPv4 (32-bit keys) and IPv6 (128-bit keys): one 128-bit version for both
+ * would double the IPv4 ranges' memory and slow their lookups. For F = 4, 6:
+ *   prefix_rangeF     the inclusive range of a prefix
+ *   rangesF_merge     sorts r by start and merges overlapping and adjacent
+ *                     ranges in place; returns the new count
+ *   rangesF_find      the last range in [from, to) whose lo <= v, or from - 1
+ *   rangesF_contains  membership (through the index when there is one)
+ *   rangesF_within    every range of sub inside one range of super (whose
+ *                     ranges are merged, so one range must hold it)
+ *   rangesF_covers_all  the family's whole address space
+ *   rangesF_build     the merged ranges and index of set's prefixes of F
+ *   rangesF_export    as struct ifw_range, for backends */
+#define DEFINE_RANGES(F, key_t, KEY_MAX)                                       \
+static struct range##F prefix_range##F(const struct ifw_prefix *p)             \
+{                                                                              \
+	key_t v = key##F##_from_bytes(p->addr.a);                              \
+	key_t host = p->len >= 8 * sizeof(key_t) ? 0 : (key_t)(KEY_MAX) >> p->len; \
+                                                                               \
+	return (struct range##F){ v & ~host, v | host };                       \
+}                                                                              \
+                                                                               \
+static int range##F##_cmp(const void *a, const void *b)                        \
+{                                                                              \
+	const struct range##F *x = a, *y = b;                                  \
+                                                                               \
+	if (x->lo != y->lo)                                                    \
+		return x->lo < y->lo ? -1 : 1;                                 \
+	return 0;                                                              \
+}                                                                              \
+                                                                               \
+static size_t ranges##F##_merge(struct range##F *r, size_t n)                  \
+{                                                                              \
+	size_t out = 0;                                                        \
+                                                                               \
+	if (n == 0)                                                            \
+		return 0;                                                      \
+	qsort(r, n, sizeof(*r), range##F##_cmp);                               \
+	for (size_t i = 1; i < n; i++) {                                       \
+		struct range##F *cur = &r[out];                                \
+		if (cur->hi == (KEY_MAX) || r[i].lo <= cur->hi + 1) {          \
+			if (r[i].hi > cur->hi)                                 \
+				cur->hi = r[i].hi;                             \
+		} else {                                                       \
+			r[++out] = r[i];                                       \
+		}                                                              \
+	}                                                                      \
+	return out + 1;                                                        \
+}                                                                              \
+                                                                               \
+static long ranges##F##_find(const struct range##F *r, size_t from, size_t to, \
+			     key_t v)                                          \
+{                                                                              \
+	size_t lo = from, hi = to;                                             \
+                                                                               \
+	while (lo < hi) {                                                      \
+		size_t mid = lo + (hi - lo) / 2;                               \
+		if (r[mid].lo <= v)                                            \
+			lo = mid + 1;                                          \
+		else                                                           \
+			hi = mid;                                              \
+	}                                                                      \
+	return (long)lo - 1;                                                   \
+}                                                                              \
+                                                                               \
+static bool ranges##F##_contains(const struct ranges##F *s, key_t v)           \
+{                                                                              \
+	const struct range##F *r = s->r;                                       \
+	size_t n = s->n, from = 0, to = n;                                     \
+	long i;                                                                \
+                                                                               \
+	if (n == 0 || v < r[0].lo || v > r[n - 1].hi)                          \
+		return false;                                                  \
+	if (s->index.first) {                                                  \
+		unsigned shift = s->index.shift;                               \
+		size_t b = (size_t)((v >> shift) - (r[0].lo >> shift));        \
+		from = s->index.first[b];                                      \
+		to = (size_t)s->index.first[b + 1] + 1;                        \
+	}                                                                      \
+	i = ranges##F##_find(r, from, to, v);                                  \
+	return i >= (long)from && v <= r[i].hi;                                \
+}                                                                              \
+                                                                               \
+static bool ranges##F##_within(const struct ranges##F *sub,                    \
+			       const struct ranges##F *super)                  \
+{                                                                              \
+	for (size_t i = 0; i < sub->n; i++) {                                  \
+		long j = ranges##F##_find(super->r, 0, super->n, sub->r[i].lo); \
+		if (j < 0 || sub->r[i].hi > super->r[j].hi)                    \
+			return false;                                          \
+	}                                                                      \
+	return true;                                                           \
+}                                                                              \
+                                                                               \
+static bool ranges##F##_covers_all(const struct ranges##F *s)                  \
+{                                                                              \
+	return s->n == 1 && s->r[0].lo == 0 && s->r[0].hi == (KEY_MAX);        \
+}                                                                              \
+                                                                               \
+static u128 ranges##F##_hi_at(const void *r, size_t i)                         \
+{                                                                              \
+	return ((const struct range##F *)r)[i].hi;                             \
+}                                                                              \
+                                                                               \
+static int ranges##F##_build(const struct addrset *set, struct ranges##F *out) \
+{                                                                              \
+	size_t n = 0;                                                          \
+	struct range##F *r;                                                    \
+                                                                               \
+	memset(out, 0, sizeof(*out));                                          \
+	for (size_t i = 0; i < set->nprefixes; i++)                            \
+		n += set->prefixes[i].addr.family == (F);                      \
+	r = malloc((n ? n : 1) * sizeof(*r));                                  \
+	if (!r)                                                                \
+		return -ENOMEM;                                                \
+	n = 0;                                                                 \
+	for (size_t i = 0; i < set->nprefixes; i++)                            \
+		if (set->prefixes[i].addr.family == (F))                       \
+			r[n++] = prefix_range##F(&set->prefixes[i]);           \
+	n = ranges##F##_merge(r, n);                                           \
+	if (n && build_index(&out->index, n, r[0].lo, r[n - 1].hi,             \
+			     ranges##F##_hi_at, r)) {                          \
+		free(r);                                                       \
+		return -ENOMEM;                                                \
+	}                                                                      \
+	out->r = r;                                                            \
+	out->n = n;                                                            \
+	return 0;                                                              \
+}                                                                              \
+                                                                               \
+static void ranges##F##_export(const struct ranges##F *s, struct ifw_range *out) \
+{                                                                              \
+	for (size_t i = 0; i < s->n; i++) {                                    \
+		out[i].family = (F);                                           \
+		key##F##_to_bytes(s->r[i].lo, out[i].lo);                      \
+		key##F##_to_bytes(s->r[i].hi, out[i].hi);                      \
+	}                                                                      \
+}                                                                              \
+                                                                               \
+static void ranges##F##_free(struct ranges##F *s)                              \
+{                                                                              \
+	free(s->r);                                                            \
+	free(s->index.first);                                                  \
+	memset(s, 0, sizeof(*s));                                              \
 }
 
-static u128 hi_of6(const void *r, size_t i)
+DEFINE_RANGES(4, uint32_t, UINT32_MAX)
+DEFINE_RANGES(6, u128, ~(u128)0)
+
+/* --- address sets ------------------------------------------------------- */
+
+struct addrset *addrset_new(void)
 {
-	return ((const struct range6 *)r)[i].hi;
+	return calloc(1, sizeof(struct addrset));
+}
+
+static void drop_ranges(struct addrset *set)
+{
+	ranges4_free(&set->v4);
+	ranges6_free(&set->v6);
+	free(set->ranges);
+	set->ranges = NULL;
+	set->finished = false;
+}
+
+int addrset_add(struct addrset *set, const struct ifw_prefix *p)
+{
+	if (!set || !p || (p->addr.family != 4 && p->addr.family != 6) ||
+	    p->len > max_len(p->addr.family))
+		return -EINVAL;
+	if (set->nprefixes == set->prefix_cap) {
+		size_t cap = set->prefix_cap ? set->prefix_cap * 2 : 8;
+		struct ifw_prefix *n = realloc(set->prefixes, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		set->prefixes = n;
+		set->prefix_cap = cap;
+	}
+	set->prefixes[set->nprefixes++] = *p;
+	if (p->addr.family == 4)
+		set->nprefixes4++;
+	else
+		set->nprefixes6++;
+	/* Adding after finish is tolerated: the set just needs finishing
+	 * again before lookups use the ranges. */
+	if (set->finished)
+		drop_ranges(set);
+	return 0;
 }
 
 int addrset_finish(struct addrset *set)
 {
-	size_t n4 = 0, n6 = 0;
-	struct range4 *r4 = NULL;
-	struct range6 *r6 = NULL;
-	struct ifw_range *all = NULL;
-	struct range_index ix4 = { 0 }, ix6 = { 0 };
+	struct ranges4 v4;
+	struct ranges6 v6;
+	struct ifw_range *all;
 
 	if (!set)
 		return -EINVAL;
 	if (set->finished)
 		return 0;
-	for (size_t i = 0; i < set->nprefixes; i++) {
-		if (set->prefixes[i].addr.family == 4)
-			n4++;
-		else
-			n6++;
+	if (ranges4_build(set, &v4) < 0)
+		return -ENOMEM;
+	if (ranges6_build(set, &v6) < 0) {
+		ranges4_free(&v4);
+		return -ENOMEM;
 	}
-	r4 = malloc((n4 ? n4 : 1) * sizeof(*r4));
-	r6 = malloc((n6 ? n6 : 1) * sizeof(*r6));
-	if (!r4 || !r6)
-		goto nomem;
-	n4 = n6 = 0;
-	for (size_t i = 0; i < set->nprefixes; i++) {
-		const struct ifw_prefix *p = &set->prefixes[i];
-		if (p->addr.family == 4)
-			r4[n4++] = prefix_range4(p);
-		else
-			r6[n6++] = prefix_range6(p);
+	all = calloc(v4.n + v6.n ? v4.n + v6.n : 1, sizeof(*all));
+	if (!all) {
+		ranges4_free(&v4);
+		ranges6_free(&v6);
+		return -ENOMEM;
 	}
-	n4 = merge4(r4, n4);
-	n6 = merge6(r6, n6);
-	all = calloc(n4 + n6 ? n4 + n6 : 1, sizeof(*all));
-	if (!all)
-		goto nomem;
-	for (size_t i = 0; i < n4; i++) {
-		all[i].family = 4;
-		u32_to_bytes(r4[i].lo, all[i].lo);
-		u32_to_bytes(r4[i].hi, all[i].hi);
-	}
-	for (size_t i = 0; i < n6; i++) {
-		all[n4 + i].family = 6;
-		u128_to_bytes(r6[i].lo, all[n4 + i].lo);
-		u128_to_bytes(r6[i].hi, all[n4 + i].hi);
-	}
-	if (n4 && build_index(&ix4, n4, r4[0].lo, r4[n4 - 1].hi, hi_of4, r4))
-		goto nomem;
-	if (n6 && build_index(&ix6, n6, r6[0].lo, r6[n6 - 1].hi, hi_of6, r6))
-		goto nomem;
+	ranges4_export(&v4, all);
+	ranges6_export(&v6, all + v4.n);
 	drop_ranges(set);
-	set->ranges4 = r4;
-	set->ranges6 = r6;
+	set->v4 = v4;
+	set->v6 = v6;
 	set->ranges = all;
-	set->nranges4 = n4;
-	set->nranges6 = n6;
-	set->index4 = ix4;
-	set->index6 = ix6;
 	set->finished = true;
 	return 0;
-nomem:
-	free(r4);
-	free(r6);
-	free(all);
-	free(ix4.first);
-	free(ix6.first);
-	return -ENOMEM;
-}
-
-/* Index of the last range in [from, to) whose lo <= v, or from - 1. */
-static long find4_in(const struct range4 *r, size_t from, size_t to, uint32_t v)
-{
-	size_t lo = from, hi = to;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (r[mid].lo <= v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (long)lo - 1;
-}
-
-static long find6_in(const struct range6 *r, size_t from, size_t to, u128 v)
-{
-	size_t lo = from, hi = to;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (r[mid].lo <= v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (long)lo - 1;
-}
-
-static bool contains4(const struct addrset *set, uint32_t v)
-{
-	const struct range4 *r = set->ranges4;
-	size_t n = set->nranges4;
-	long i;
-
-	if (n == 0 || v < r[0].lo || v > r[n - 1].hi)
-		return false;
-	if (set->index4.first) {
-		const struct range_index *ix = &set->index4;
-		size_t b = (size_t)((v >> ix->shift) - (r[0].lo >> ix->shift));
-		size_t from = ix->first[b], to = (size_t)ix->first[b + 1] + 1;
-		i = find4_in(r, from, to, v);
-		return i >= (long)from && v <= r[i].hi;
-	}
-	i = find4_in(r, 0, n, v);
-	return i >= 0 && v <= r[i].hi;
-}
-
-static bool contains6(const struct addrset *set, u128 v)
-{
-	const struct range6 *r = set->ranges6;
-	size_t n = set->nranges6;
-	long i;
-
-	if (n == 0 || v < r[0].lo || v > r[n - 1].hi)
-		return false;
-	if (set->index6.first) {
-		const struct range_index *ix = &set->index6;
-		size_t b = (size_t)((v >> ix->shift) - (r[0].lo >> ix->shift));
-		size_t from = ix->first[b], to = (size_t)ix->first[b + 1] + 1;
-		i = find6_in(r, from, to, v);
-		return i >= (long)from && v <= r[i].hi;
-	}
-	i = find6_in(r, 0, n, v);
-	return i >= 0 && v <= r[i].hi;
-}
-
-/* Index of the last range whose lo <= v, or -1. */
-static long find4(const struct range4 *r, size_t n, uint32_t v)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (r[mid].lo <= v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (long)lo - 1;
-}
-
-static long find6(const struct range6 *r, size_t n, u128 v)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (r[mid].lo <= v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (long)lo - 1;
 }
 
 bool addrset_contains(const struct addrset *set, const struct ifw_addr *addr)
@@ -576,9 +515,9 @@ bool addrset_contains(const struct addrset *set, const struct ifw_addr *addr)
 		return false;
 	}
 	if (addr->family == 4)
-		return contains4(set, addr_to_u32(addr->a));
+		return ranges4_contains(&set->v4, key4_from_bytes(addr->a));
 	if (addr->family == 6)
-		return contains6(set, addr_to_u128(addr->a));
+		return ranges6_contains(&set->v6, key6_from_bytes(addr->a));
 	return false;
 }
 
@@ -606,15 +545,9 @@ bool addrset_covers_family(const struct addrset *set, int family)
 {
 	if (!set)
 		return false;
-	if (set->finished) {
-		if (family == 4)
-			return set->nranges4 == 1 && set->ranges4[0].lo == 0 &&
-			       set->ranges4[0].hi == UINT32_MAX;
-		if (family == 6)
-			return set->nranges6 == 1 && set->ranges6[0].lo == 0 &&
-			       set->ranges6[0].hi == ~(u128)0;
-		return false;
-	}
+	if (set->finished)
+		return family == 4 ? ranges4_covers_all(&set->v4)
+				   : family == 6 && ranges6_covers_all(&set->v6);
 	for (size_t i = 0; i < set->nprefixes; i++)
 		if (set->prefixes[i].addr.family == family &&
 		    set->prefixes[i].len == 0)
@@ -626,31 +559,20 @@ bool addrset_is_subset(const struct addrset *sub, const struct addrset *super)
 {
 	if (!sub || !super || !sub->finished || !super->finished)
 		return false;
-	/* super's ranges are merged, so a range of sub is covered only when a
-	 * single range of super holds it. */
-	for (size_t i = 0; i < sub->nranges4; i++) {
-		long j = find4(super->ranges4, super->nranges4, sub->ranges4[i].lo);
-		if (j < 0 || sub->ranges4[i].hi > super->ranges4[j].hi)
-			return false;
-	}
-	for (size_t i = 0; i < sub->nranges6; i++) {
-		long j = find6(super->ranges6, super->nranges6, sub->ranges6[i].lo);
-		if (j < 0 || sub->ranges6[i].hi > super->ranges6[j].hi)
-			return false;
-	}
-	return true;
+	return ranges4_within(&sub->v4, &super->v4) &&
+	       ranges6_within(&sub->v6, &super->v6);
 }
 
 size_t addrset_range_count(const struct addrset *set)
 {
 	if (!set || !set->finished)
 		return 0;
-	return set->nranges4 + set->nranges6;
+	return set->v4.n + set->v6.n;
 }
 
 const struct ifw_range *addrset_range(const struct addrset *set, size_t i)
 {
-	if (!set || !set->finished || i >= set->nranges4 + set->nranges6)
+	if (!set || !set->finished || i >= set->v4.n + set->v6.n)
 		return NULL;
 	return &set->ranges[i];
 }
