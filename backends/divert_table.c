@@ -121,63 +121,66 @@ static bool add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
 	return true;
 }
 
-static bool load_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+/* The two expressions that move a key between the packet and a register. */
+enum key_source { KEY_META, KEY_CT };
+
+static const struct {
+	const char *name;
+	uint16_t key, dreg, sreg;
+} key_exprs[] = {
+	[KEY_META] = { "meta", NFTNL_EXPR_META_KEY, NFTNL_EXPR_META_DREG, NFTNL_EXPR_META_SREG },
+	[KEY_CT] = { "ct", NFTNL_EXPR_CT_KEY, NFTNL_EXPR_CT_DREG, NFTNL_EXPR_CT_SREG },
+};
+
+/* reg = key (store: key = reg) */
+static bool key_expr(struct nftnl_rule *r, enum key_source src, uint32_t key,
+		     uint32_t reg, bool store)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	struct nftnl_expr *e = nftnl_expr_alloc(key_exprs[src].name);
 
 	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+		nftnl_expr_set_u32(e, key_exprs[src].key, key);
+		nftnl_expr_set_u32(e, store ? key_exprs[src].sreg : key_exprs[src].dreg, reg);
 	}
 	return add_expr(r, e);
 }
 
-static bool store_meta(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
+static bool load(struct nftnl_rule *r, enum key_source src, uint32_t key, uint32_t dreg)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
-	}
-	return add_expr(r, e);
+	return key_expr(r, src, key, dreg, false);
 }
 
-static bool load_ct(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
-	}
-	return add_expr(r, e);
-}
-
-static bool store_ct(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
-	}
-	return add_expr(r, e);
-}
-
-/* reg = (reg & mask) ^ xor, on 32 bits in host order (marks, ct state). */
-static bool bitwise(struct nftnl_rule *r, uint32_t reg, uint32_t mask, uint32_t xor)
+/* reg = (reg & mask) ^ xor, on len bytes */
+static bool bitwise_bytes(struct nftnl_rule *r, uint32_t reg, const void *mask,
+			  const void *xor, uint32_t len)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
 	}
 	return add_expr(r, e);
+}
+
+/* The same on 32 bits in host order (marks, ct state). */
+static bool bitwise(struct nftnl_rule *r, uint32_t reg, uint32_t mask, uint32_t xor)
+{
+	return bitwise_bytes(r, reg, &mask, &xor, sizeof(uint32_t));
+}
+
+/* key = (key & mask) ^ xor, for a mark */
+static bool update_mark(struct nftnl_rule *r, enum key_source src, uint32_t mask,
+			uint32_t xor)
+{
+	uint32_t key = src == KEY_CT ? NFT_CT_MARK : NFT_META_MARK;
+
+	return key_expr(r, src, key, NFT_REG_1, false) &&
+	       bitwise(r, NFT_REG_1, mask, xor) &&
+	       key_expr(r, src, key, NFT_REG_1, true);
 }
 
 static bool cmp(struct nftnl_rule *r, uint32_t reg, uint32_t op,
@@ -193,11 +196,19 @@ static bool cmp(struct nftnl_rule *r, uint32_t reg, uint32_t op,
 	return add_expr(r, e);
 }
 
-/* reg & mask OP value */
-static bool masked_cmp(struct nftnl_rule *r, uint32_t op, uint32_t mask, uint32_t value)
+/* key & mask OP value */
+static bool match_masked(struct nftnl_rule *r, enum key_source src, uint32_t key,
+			 uint32_t op, uint32_t mask, uint32_t value)
 {
-	return bitwise(r, NFT_REG_1, mask, 0) &&
+	return load(r, src, key, NFT_REG_1) && bitwise(r, NFT_REG_1, mask, 0) &&
 	       cmp(r, NFT_REG_1, op, &value, sizeof(value));
+}
+
+/* meta l4proto == proto */
+static bool match_l4proto(struct nftnl_rule *r, uint8_t proto)
+{
+	return load(r, KEY_META, NFT_META_L4PROTO, NFT_REG_1) &&
+	       cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, sizeof(proto));
 }
 
 static bool verdict(struct nftnl_rule *r, int code)
@@ -255,24 +266,27 @@ static bool queue(struct nftnl_rule *r, enum divert_queue_kind kind,
 	return add_expr(r, e);
 }
 
+/* meta mark & PKT_MASK == value */
+static bool match_packet_mark(struct nftnl_rule *r, uint32_t value)
+{
+	return match_masked(r, KEY_META, NFT_META_MARK, NFT_CMP_EQ, DIVERT_PKT_MASK, value);
+}
+
 /* ct mark & PENDING and meta mark & PKT_MASK == value */
 static bool match_verdict_mark(struct nftnl_rule *r, uint32_t value)
 {
-	return load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
-	       masked_cmp(r, NFT_CMP_EQ, DIVERT_CT_PENDING, DIVERT_CT_PENDING) &&
-	       load_meta(r, NFT_META_MARK, NFT_REG_1) &&
-	       masked_cmp(r, NFT_CMP_EQ, DIVERT_PKT_MASK, value);
+	return match_masked(r, KEY_CT, NFT_CT_MARK, NFT_CMP_EQ, DIVERT_CT_PENDING,
+			    DIVERT_CT_PENDING) &&
+	       match_packet_mark(r, value);
 }
 
 /* ICMP echo request or reply (v4: types 0 and 8; v6: 128 and 129) */
 static bool match_icmp_echo(struct nftnl_rule *r, bool v6)
 {
-	uint8_t proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
 	uint8_t mask = v6 ? 0xfe : 0xf7, want = v6 ? 0x80 : 0x00, zero = 0;
 	struct nftnl_expr *e;
 
-	if (!load_meta(r, NFT_META_L4PROTO, NFT_REG_1) ||
-	    !cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, sizeof(proto)))
+	if (!match_l4proto(r, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))
 		return false;
 	e = nftnl_expr_alloc("payload");
 	if (e) {
@@ -281,45 +295,23 @@ static bool match_icmp_echo(struct nftnl_rule *r, bool v6)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 0);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 1);
 	}
-	if (!add_expr(r, e))
+	return add_expr(r, e) && bitwise_bytes(r, NFT_REG_1, &mask, &zero, 1) &&
+	       cmp(r, NFT_REG_1, NFT_CMP_EQ, &want, 1);
+}
+
+/* The set 'passed': looked up, or added to (dynset). */
+static bool passed_set_expr(struct nftnl_rule *r, bool add)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc(add ? "dynset" : "lookup");
+
+	if (!e)
 		return false;
-	e = nftnl_expr_alloc("bitwise");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 1);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 1);
-	}
-	return add_expr(r, e) && cmp(r, NFT_REG_1, NFT_CMP_EQ, &want, 1);
-}
-
-/* meta mark & PKT_MASK == value (no conntrack entry to check yet) */
-static bool match_packet_mark(struct nftnl_rule *r, uint32_t value)
-{
-	return load_meta(r, NFT_META_MARK, NFT_REG_1) &&
-	       masked_cmp(r, NFT_CMP_EQ, DIVERT_PKT_MASK, value);
-}
-
-static bool clear_packet_mark(struct nftnl_rule *r)
-{
-	return load_meta(r, NFT_META_MARK, NFT_REG_1) &&
-	       bitwise(r, NFT_REG_1, ~DIVERT_PKT_MASK, 0) &&
-	       store_meta(r, NFT_META_MARK, NFT_REG_1);
-}
-
-/* reg32_00.. = ct id . IIFNAME or OIFNAME */
-static bool load_key(struct nftnl_rule *r, bool egress)
-{
-	return load_ct(r, NFT_CT_ID, NFT_REG32_00) &&
-	       load_meta(r, egress ? NFT_META_OIFNAME : NFT_META_IIFNAME, NFT_REG32_01);
-}
-
-static bool lookup_passed(struct nftnl_rule *r)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-
-	if (e) {
+	if (add) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
+		nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, PASSED_SET);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, PASSED_SET_ID);
+	} else {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, PASSED_SET);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, PASSED_SET_ID);
@@ -327,72 +319,57 @@ static bool lookup_passed(struct nftnl_rule *r)
 	return add_expr(r, e);
 }
 
-static bool add_passed(struct nftnl_rule *r)
+/* For each interface side the chain's hook has (input: in, output: out,
+ * forward: both): key = ct id . IIFNAME or OIFNAME, then the set lookup
+ * (every side must be in the set) or addition. */
+static bool passed_set_per_side(struct nftnl_rule *r, uint32_t hook, bool add)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
-		nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, PASSED_SET);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, PASSED_SET_ID);
-	}
-	return add_expr(r, e);
-}
-
-/* Which interfaces a chain's keys name. */
-struct chain_sides {
-	bool ingress, egress;
-};
-
-static struct chain_sides sides_of(uint32_t hook)
-{
-	return (struct chain_sides){
-		.ingress = hook != NF_INET_LOCAL_OUT,
-		.egress = hook != NF_INET_LOCAL_IN,
+	static const struct {
+		uint32_t skip_hook, ifname;
+	} sides[] = {
+		{ NF_INET_LOCAL_OUT, NFT_META_IIFNAME },
+		{ NF_INET_LOCAL_IN, NFT_META_OIFNAME },
 	};
-}
 
+	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+		if (hook == sides[i].skip_hook)
+			continue;
+		if (!load(r, KEY_CT, NFT_CT_ID, NFT_REG32_00) ||
+		    !load(r, KEY_META, sides[i].ifname, NFT_REG32_01) ||
+		    !passed_set_expr(r, add))
+			return false;
+	}
+	return true;
+}
 
 static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 		       enum divert_queue_kind qkind, uint16_t num, bool fail_open)
 {
-	struct chain_sides sides = sides_of(hook);
-	uint8_t tcp = IPPROTO_TCP;
-
 	switch (kind) {
 	case RULE_DROP_INVALID: {
 		uint16_t loopback = ARPHRD_LOOPBACK; /* the kernel's own answers to itself */
-		return load_meta(r, NFT_META_OIFTYPE, NFT_REG_1) &&
+		return load(r, KEY_META, NFT_META_OIFTYPE, NFT_REG_1) &&
 		       cmp(r, NFT_REG_1, NFT_CMP_NEQ, &loopback, sizeof(loopback)) &&
-		       load_ct(r, NFT_CT_STATE, NFT_REG_1) &&
-		       masked_cmp(r, NFT_CMP_NEQ, NF_CT_STATE_INVALID_BIT, 0) &&
+		       match_masked(r, KEY_CT, NFT_CT_STATE, NFT_CMP_NEQ,
+				    NF_CT_STATE_INVALID_BIT, 0) &&
 		       verdict(r, NF_DROP);
 	}
-	case RULE_FAST_PATH: /* every side of the chain must be in the set */
-		return load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
-		       masked_cmp(r, NFT_CMP_EQ, DIVERT_CT_PASSED, DIVERT_CT_PASSED) &&
-		       (!sides.ingress || (load_key(r, false) && lookup_passed(r))) &&
-		       (!sides.egress || (load_key(r, true) && lookup_passed(r))) &&
-		       verdict(r, NF_ACCEPT);
+	case RULE_FAST_PATH:
+		return match_masked(r, KEY_CT, NFT_CT_MARK, NFT_CMP_EQ, DIVERT_CT_PASSED,
+				    DIVERT_CT_PASSED) &&
+		       passed_set_per_side(r, hook, false) && verdict(r, NF_ACCEPT);
 	case RULE_REMEMBER:
 		return match_verdict_mark(r, DIVERT_PKT_PASS) &&
-		       (!sides.ingress || (load_key(r, false) && add_passed(r))) &&
-		       (!sides.egress || (load_key(r, true) && add_passed(r)));
+		       passed_set_per_side(r, hook, true);
 	case RULE_PASS:
 		return match_verdict_mark(r, DIVERT_PKT_PASS) &&
-		       load_meta(r, NFT_META_MARK, NFT_REG_1) &&
-		       bitwise(r, NFT_REG_1, ~DIVERT_PKT_MASK, 0) &&
-		       store_meta(r, NFT_META_MARK, NFT_REG_1) &&
-		       load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
-		       bitwise(r, NFT_REG_1, ~(DIVERT_CT_PENDING | DIVERT_CT_PASSED),
-			       DIVERT_CT_PASSED) &&
-		       store_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+		       update_mark(r, KEY_META, ~DIVERT_PKT_MASK, 0) &&
+		       update_mark(r, KEY_CT, ~(DIVERT_CT_PENDING | DIVERT_CT_PASSED),
+				   DIVERT_CT_PASSED) &&
 		       verdict(r, NF_ACCEPT);
 	case RULE_REJECT_TCP:
 		return match_verdict_mark(r, DIVERT_PKT_REJECT) &&
-		       load_meta(r, NFT_META_L4PROTO, NFT_REG_1) &&
-		       cmp(r, NFT_REG_1, NFT_CMP_EQ, &tcp, sizeof(tcp)) &&
+		       match_l4proto(r, IPPROTO_TCP) &&
 		       reject(r, NFT_REJECT_TCP_RST, 0);
 	case RULE_REJECT_OTHER:
 		return match_verdict_mark(r, DIVERT_PKT_REJECT) &&
@@ -401,7 +378,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	case RULE_ECHO6_PASS:
 		return match_icmp_echo(r, kind == RULE_ECHO6_PASS) &&
 		       match_packet_mark(r, DIVERT_PKT_PASS) &&
-		       clear_packet_mark(r) && verdict(r, NF_ACCEPT);
+		       update_mark(r, KEY_META, ~DIVERT_PKT_MASK, 0) && verdict(r, NF_ACCEPT);
 	case RULE_ECHO4_REJECT:
 	case RULE_ECHO6_REJECT:
 		return match_icmp_echo(r, kind == RULE_ECHO6_REJECT) &&
@@ -419,26 +396,17 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	case RULE_QUEUE_REPLY:
 	case RULE_QUEUE: {
 		uint8_t reply = IP_CT_DIR_REPLY;
-		bool ok = load_ct(r, NFT_CT_STATE, NFT_REG_1) &&
-			  masked_cmp(r, NFT_CMP_NEQ,
-				     NF_CT_STATE_BIT(IP_CT_NEW) | NF_CT_STATE_BIT(IP_CT_ESTABLISHED), 0);
+		bool ok = match_masked(r, KEY_CT, NFT_CT_STATE, NFT_CMP_NEQ,
+				       NF_CT_STATE_BIT(IP_CT_NEW) |
+				       NF_CT_STATE_BIT(IP_CT_ESTABLISHED), 0);
 		/* A packet of a flow's reply direction says so, so that a flow
 		 * userspace does not know (older than ifwall, or forgotten
 		 * since) is decided as its first packet was. */
-		if (ok && kind == RULE_QUEUE_REPLY) {
-			struct nftnl_expr *e = nftnl_expr_alloc("ct");
-			if (e) {
-				nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
-				nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-			}
-			ok = add_expr(r, e) && cmp(r, NFT_REG_1, NFT_CMP_EQ, &reply, sizeof(reply)) &&
-			     load_meta(r, NFT_META_MARK, NFT_REG_1) &&
-			     bitwise(r, NFT_REG_1, ~DIVERT_PKT_REPLY, DIVERT_PKT_REPLY) &&
-			     store_meta(r, NFT_META_MARK, NFT_REG_1);
-		}
-		return ok && load_ct(r, NFT_CT_MARK, NFT_REG_1) &&
-		       bitwise(r, NFT_REG_1, ~DIVERT_CT_PENDING, DIVERT_CT_PENDING) &&
-		       store_ct(r, NFT_CT_MARK, NFT_REG_1) &&
+		if (ok && kind == RULE_QUEUE_REPLY)
+			ok = load(r, KEY_CT, NFT_CT_DIRECTION, NFT_REG_1) &&
+			     cmp(r, NFT_REG_1, NFT_CMP_EQ, &reply, sizeof(reply)) &&
+			     update_mark(r, KEY_META, ~DIVERT_PKT_REPLY, DIVERT_PKT_REPLY);
+		return ok && update_mark(r, KEY_CT, ~DIVERT_CT_PENDING, DIVERT_CT_PENDING) &&
 		       queue(r, qkind, num, fail_open);
 	}
 	}
@@ -679,10 +647,18 @@ static int batch_init(struct batch *bt)
 	return 0;
 }
 
-static void batch_finish(struct batch *bt)
+/* Ends, sends and frees the batch; r is how building it went (not 0: the
+ * batch is only freed). */
+static int batch_complete(struct batch *bt, int r, char *err, size_t errlen)
 {
-	nftnl_batch_end(nftnl_batch_buffer(bt->b), bt->seq++);
-	nftnl_batch_update(bt->b);
+	if (r == 0) {
+		nftnl_batch_end(nftnl_batch_buffer(bt->b), bt->seq++);
+		nftnl_batch_update(bt->b);
+		r = batch_send(bt, err, errlen);
+	}
+	if (bt->b)
+		nftnl_batch_free(bt->b);
+	return r;
 }
 
 /* add table; delete table; add table: replaces whatever was there, and
@@ -714,15 +690,9 @@ static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
 			r = rule_msg(&bt, chains[c].name, chains[c].hook, chains[c].rules[i],
 				     kind, num, fail_open);
 	}
-	if (r == 0) {
-		batch_finish(&bt);
-		r = batch_send(&bt, err, errlen);
-	} else {
+	if (r < 0)
 		snprintf(err, errlen, "building the nftables batch: %s", strerror(-r));
-	}
-	if (bt.b)
-		nftnl_batch_free(bt.b);
-	return r;
+	return batch_complete(&bt, r, err, errlen);
 }
 
 static int owner_attr_cb(const struct nlattr *attr, void *data)
@@ -835,13 +805,7 @@ int divert_table_remove(char *err, size_t errlen)
 
 	if (r == 0)
 		r = batch_replace_table(&bt, false);
-	if (r == 0) {
-		batch_finish(&bt);
-		r = batch_send(&bt, err, errlen);
-	}
-	if (bt.b)
-		nftnl_batch_free(bt.b);
-	return r;
+	return batch_complete(&bt, r, err, errlen);
 }
 
 int divert_table_forget_passed(char *err, size_t errlen)
@@ -851,11 +815,5 @@ int divert_table_forget_passed(char *err, size_t errlen)
 
 	if (r == 0)
 		r = passed_set_msg(&bt, NFT_MSG_DELSETELEM);
-	if (r == 0) {
-		batch_finish(&bt);
-		r = batch_send(&bt, err, errlen);
-	}
-	if (bt.b)
-		nftnl_batch_free(bt.b);
-	return r;
+	return batch_complete(&bt, r, err, errlen);
 }
