@@ -566,6 +566,93 @@ static struct nlmsghdr *batch_message(struct batch *b, struct nl *nl,
 	return nftnl_nlmsg_build_hdr(tail, type, family, flags | NLM_F_ACK, seq);
 }
 
+/* Appends an acknowledged message carrying obj, the libnftnl object the
+ * entry's kind names (a table, chain, set, set's elements or rule), and
+ * frees obj. A NULL obj (its allocation failed) fails the batch. */
+static void batch_object(struct batch *b, struct nl *nl, uint16_t type,
+			 uint16_t family, uint16_t flags, enum batch_object object,
+			 size_t index, const char *name, void *obj)
+{
+	struct nlmsghdr *nlh;
+
+	if (!obj) {
+		b->failed = -ENOMEM;
+		return;
+	}
+	nlh = batch_message(b, nl, type, family, flags, object, index, name);
+	switch (object) {
+	case OBJ_TABLE:
+	case OBJ_DELETE_TABLE:
+		if (nlh)
+			nftnl_table_nlmsg_build_payload(nlh, obj);
+		nftnl_table_free(obj);
+		break;
+	case OBJ_CHAIN:
+	case OBJ_DELETE_CHAIN:
+		if (nlh)
+			nftnl_chain_nlmsg_build_payload(nlh, obj);
+		nftnl_chain_free(obj);
+		break;
+	case OBJ_SET:
+	case OBJ_DELETE_SET:
+		if (nlh)
+			nftnl_set_nlmsg_build_payload(nlh, obj);
+		nftnl_set_free(obj);
+		break;
+	case OBJ_ELEMENTS:
+		if (nlh)
+			nftnl_set_elems_nlmsg_build_payload(nlh, obj);
+		nftnl_set_free(obj);
+		break;
+	case OBJ_FLUSH:
+	case OBJ_RULE:
+		if (nlh)
+			nftnl_rule_nlmsg_build_payload(nlh, obj);
+		nftnl_rule_free(obj);
+		break;
+	case OBJ_OTHER:
+		break;
+	}
+	if (nlh)
+		batch_commit_message(b, nlh);
+}
+
+/* A table, or a chain or set of ifwall's table, named for a message. */
+static struct nftnl_table *table_named(uint32_t family, const char *name)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (t) {
+		nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, family);
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
+	}
+	return t;
+}
+
+static struct nftnl_chain *chain_named(const char *name)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (c) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	}
+	return c;
+}
+
+static struct nftnl_set *set_named(const char *name)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (s) {
+		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	}
+	return s;
+}
+
 /* --- expressions ----------------------------------------------------------- */
 
 static void add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -1050,14 +1137,8 @@ static void elem_flush(struct elem_writer *w)
 {
 	if (!w->cur)
 		return;
-	struct nlmsghdr *nlh = batch_message(w->b, w->nl, NFT_MSG_NEWSETELEM,
-					     NFPROTO_INET, NLM_F_CREATE,
-					     OBJ_ELEMENTS, w->set_index, NULL);
-	if (nlh) {
-		nftnl_set_elems_nlmsg_build_payload(nlh, w->cur);
-		batch_commit_message(w->b, nlh);
-	}
-	nftnl_set_free(w->cur);
+	batch_object(w->b, w->nl, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE,
+		     OBJ_ELEMENTS, w->set_index, NULL, w->cur);
 	w->cur = NULL;
 	w->count = 0;
 }
@@ -1217,33 +1298,18 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 	batch_commit_message(b, nlh);
 
 	/* table: create or keep */
-	struct nftnl_table *t = nftnl_table_alloc();
-	if (!t)
-		return -ENOMEM;
-	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
-	nlh = batch_message(b, nl, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE,
-			    OBJ_TABLE, 0, NFT_TABLE);
-	if (nlh) {
-		nftnl_table_nlmsg_build_payload(nlh, t);
-		batch_commit_message(b, nlh);
-	}
-	nftnl_table_free(t);
+	batch_object(b, nl, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE, OBJ_TABLE,
+		     0, NFT_TABLE, table_named(NFPROTO_INET, NFT_TABLE));
 
 	if (ex->table) {
 		/* flush every rule of the table */
 		struct nftnl_rule *r = nftnl_rule_alloc();
-		if (!r)
-			return -ENOMEM;
-		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
-		nlh = batch_message(b, nl, NFT_MSG_DELRULE, NFPROTO_INET, 0,
-				    OBJ_FLUSH, 0, NFT_TABLE);
-		if (nlh) {
-			nftnl_rule_nlmsg_build_payload(nlh, r);
-			batch_commit_message(b, nlh);
+		if (r) {
+			nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+			nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
 		}
-		nftnl_rule_free(r);
+		batch_object(b, nl, NFT_MSG_DELRULE, NFPROTO_INET, 0, OBJ_FLUSH, 0,
+			     NFT_TABLE, r);
 		/* sets the plan does not keep (anonymous ones went with
 		 * their rules) */
 		for (size_t i = 0; i < ex->nsets; i++) {
@@ -1254,19 +1320,8 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 			ps = plan_find_set(plan, es->name);
 			if (ps && set_keepable(ex, ps))
 				continue;
-			struct nftnl_set *s = nftnl_set_alloc();
-			if (!s)
-				return -ENOMEM;
-			nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-			nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
-			nftnl_set_set_str(s, NFTNL_SET_NAME, es->name);
-			nlh = batch_message(b, nl, NFT_MSG_DELSET, NFPROTO_INET, 0,
-					    OBJ_DELETE_SET, i, es->name);
-			if (nlh) {
-				nftnl_set_nlmsg_build_payload(nlh, s);
-				batch_commit_message(b, nlh);
-			}
-			nftnl_set_free(s);
+			batch_object(b, nl, NFT_MSG_DELSET, NFPROTO_INET, 0, OBJ_DELETE_SET,
+				     i, es->name, set_named(es->name));
 		}
 		/* chains the plan does not keep */
 		for (size_t i = 0; i < ex->nchains; i++) {
@@ -1277,48 +1332,31 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 					keep = chain_keepable(ec, &plan->chains[c]);
 			if (keep)
 				continue;
-			struct nftnl_chain *c = nftnl_chain_alloc();
-			if (!c)
-				return -ENOMEM;
-			nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-			nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
-			nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, ec->name);
-			nlh = batch_message(b, nl, NFT_MSG_DELCHAIN, NFPROTO_INET, 0,
-					    OBJ_DELETE_CHAIN, i, ec->name);
-			if (nlh) {
-				nftnl_chain_nlmsg_build_payload(nlh, c);
-				batch_commit_message(b, nlh);
-			}
-			nftnl_chain_free(c);
+			batch_object(b, nl, NFT_MSG_DELCHAIN, NFPROTO_INET, 0,
+				     OBJ_DELETE_CHAIN, i, ec->name, chain_named(ec->name));
 		}
 	}
+	if (b->failed)
+		return b->failed;
 
 	/* chains, in the order 'compile' prints them (all exist before any
 	 * rule jumps to them; the transaction makes the order invisible) */
 	for (int k = 0; k < CHAIN_COUNT; k++) {
 		int i = plan_chain_order[k];
 		const struct plan_chain *pc = &plan->chains[i];
-		struct nftnl_chain *c = nftnl_chain_alloc();
-		if (!c)
-			return -ENOMEM;
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, pc->name);
-		if (pc->base) {
+		struct nftnl_chain *c = chain_named(pc->name);
+		if (c && pc->base) {
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)pc->hook);
 			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
 			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY,
 					    pc->policy_accept ? NF_ACCEPT : NF_DROP);
 		}
-		nlh = batch_message(b, nl, NFT_MSG_NEWCHAIN, NFPROTO_INET,
-				    NLM_F_CREATE, OBJ_CHAIN, (size_t)i, pc->name);
-		if (nlh) {
-			nftnl_chain_nlmsg_build_payload(nlh, c);
-			batch_commit_message(b, nlh);
-		}
-		nftnl_chain_free(c);
+		batch_object(b, nl, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE,
+			     OBJ_CHAIN, (size_t)i, pc->name, c);
 	}
+	if (b->failed)
+		return b->failed;
 
 	/* sets and elements */
 	for (size_t i = 0; i < plan->nsets; i++) {
@@ -1328,16 +1366,8 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 				stats->sets_kept++;
 			continue;
 		}
-		struct nftnl_set *s = kernel_set(ps);
-		if (!s)
-			return -ENOMEM;
-		nlh = batch_message(b, nl, NFT_MSG_NEWSET, NFPROTO_INET,
-				    NLM_F_CREATE, OBJ_SET, i, ps->name);
-		if (nlh) {
-			nftnl_set_nlmsg_build_payload(nlh, s);
-			batch_commit_message(b, nlh);
-		}
-		nftnl_set_free(s);
+		batch_object(b, nl, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
+			     OBJ_SET, i, ps->name, kernel_set(ps));
 		if (ps->kind != SETKIND_STATE) {
 			struct elem_writer w = { .b = b, .nl = nl, .set = ps, .set_index = i };
 			write_elements(&w);
@@ -1348,16 +1378,9 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 
 	/* rules */
 	for (size_t i = 0; i < plan->nrules; i++) {
-		struct nftnl_rule *r = kernel_rule(plan, &plan->rules[i]);
-		if (!r)
-			return -ENOMEM;
-		nlh = batch_message(b, nl, NFT_MSG_NEWRULE, NFPROTO_INET,
-				    NLM_F_CREATE | NLM_F_APPEND, OBJ_RULE, i, NULL);
-		if (nlh) {
-			nftnl_rule_nlmsg_build_payload(nlh, r);
-			batch_commit_message(b, nlh);
-		}
-		nftnl_rule_free(r);
+		batch_object(b, nl, NFT_MSG_NEWRULE, NFPROTO_INET,
+			     NLM_F_CREATE | NLM_F_APPEND, OBJ_RULE, i, NULL,
+			     kernel_rule(plan, &plan->rules[i]));
 		if (b->failed)
 			return b->failed;
 	}
@@ -1645,7 +1668,6 @@ int nft_flush(size_t *deleted, struct nft_error *err)
 	struct table_list list = { 0 };
 	struct batch b;
 	struct ack_state st;
-	struct nlmsghdr *nlh;
 	char *tail;
 	int rc;
 
@@ -1674,21 +1696,11 @@ int nft_flush(size_t *deleted, struct nft_error *err)
 	}
 	batch_commit_message(&b, nftnl_batch_begin(tail, ++nl.seq));
 	for (size_t i = 0; i < list.n; i++) {
-		struct nftnl_table *t = nftnl_table_alloc();
-		if (!t) {
-			rc = -ENOMEM;
+		batch_object(&b, &nl, NFT_MSG_DELTABLE, (uint16_t)list.items[i].family,
+			     0, OBJ_DELETE_TABLE, i, list.items[i].name,
+			     table_named(list.items[i].family, list.items[i].name));
+		if (b.failed)
 			break;
-		}
-		nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, list.items[i].family);
-		nftnl_table_set_str(t, NFTNL_TABLE_NAME, list.items[i].name);
-		nlh = batch_message(&b, &nl, NFT_MSG_DELTABLE,
-				    (uint16_t)list.items[i].family, 0,
-				    OBJ_DELETE_TABLE, i, list.items[i].name);
-		if (nlh) {
-			nftnl_table_nlmsg_build_payload(nlh, t);
-			batch_commit_message(&b, nlh);
-		}
-		nftnl_table_free(t);
 	}
 	if (rc == 0 && (tail = batch_tail(&b)))
 		batch_commit_message(&b, nftnl_batch_end(tail, ++nl.seq));
