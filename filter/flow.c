@@ -85,6 +85,18 @@ enum {
 	FLOW_FIN_B = 0x80,
 };
 
+/* A place in an LRU list, kept in the entry (flows and fragments). */
+struct lru_link {
+	struct lru_link *prev, *next;
+};
+
+struct lru_list {
+	struct lru_link *head, *tail;
+};
+
+/* The entry of type T that holds link l (NULL stays NULL). */
+#define LRU_ENTRY(l, T) ((l) ? (T *)(void *)((char *)(l) - offsetof(T, lru)) : NULL)
+
 struct flow_entry {
 	UT_hash_handle hh;
 	struct flow_key key;
@@ -95,15 +107,11 @@ struct flow_entry {
 	uint64_t packets, bytes;
 	uint64_t first_seen, last_seen;
 	uint64_t id;
-	struct flow_entry *lru_prev, *lru_next; /* also the pool's free list */
+	struct lru_link lru;    /* next: also the pool's free list */
 };
 
 /* The memory budget (under 200 bytes per flow with the hash buckets). */
 _Static_assert(sizeof(struct flow_entry) <= 176, "flow entries grew");
-
-struct lru_list {
-	struct flow_entry *head, *tail;
-};
 
 struct frag_key {
 	uint8_t family, proto;
@@ -120,7 +128,7 @@ struct frag_entry {
 	uint8_t verdict;
 	const struct rule *rule;
 	uint64_t last_seen;
-	struct frag_entry *prev, *next; /* LRU */
+	struct lru_link lru;
 };
 
 struct ifname_entry {
@@ -140,14 +148,14 @@ struct flow_table {
 	uint64_t next_sweep;
 	struct lru_list lru[NLISTS];
 
-	struct flow_entry *free_entries;
+	struct lru_link *free_entries; /* of flow entries, through lru.next */
 	size_t allocated;
 	struct flow_entry **chunks;
 	size_t nchunks;
 
 	struct frag_entry *frags;
 	size_t nfrags, max_frags;
-	struct frag_entry *frag_head, *frag_tail;
+	struct lru_list frag_lru;
 
 	struct ifname_entry *names_by_name;
 	struct ifname_entry *last_name; /* the latest found */
@@ -408,32 +416,39 @@ static enum timeout_class class_of(const struct packet *p)
 	}
 }
 
-static void lru_unlink(struct flow_table *ft, struct flow_entry *e)
+static void lru_unlink(struct lru_list *l, struct lru_link *n)
 {
-	struct lru_list *l = &ft->lru[e->list];
-
-	if (e->lru_prev)
-		e->lru_prev->lru_next = e->lru_next;
+	if (n->prev)
+		n->prev->next = n->next;
 	else
-		l->head = e->lru_next;
-	if (e->lru_next)
-		e->lru_next->lru_prev = e->lru_prev;
+		l->head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
 	else
-		l->tail = e->lru_prev;
-	e->lru_prev = e->lru_next = NULL;
+		l->tail = n->prev;
+	n->prev = n->next = NULL;
 }
 
-static void lru_append(struct flow_table *ft, struct flow_entry *e)
+static void lru_append(struct lru_list *l, struct lru_link *n)
 {
-	struct lru_list *l = &ft->lru[e->list];
-
-	e->lru_next = NULL;
-	e->lru_prev = l->tail;
+	n->next = NULL;
+	n->prev = l->tail;
 	if (l->tail)
-		l->tail->lru_next = e;
+		l->tail->next = n;
 	else
-		l->head = e;
-	l->tail = e;
+		l->head = n;
+	l->tail = n;
+}
+
+/* The least recently used flow of list c, or NULL. */
+static struct flow_entry *lru_oldest_flow(const struct flow_table *ft, int c)
+{
+	return LRU_ENTRY(ft->lru[c].head, struct flow_entry);
+}
+
+static struct frag_entry *lru_oldest_frag(const struct flow_table *ft)
+{
+	return LRU_ENTRY(ft->frag_lru.head, struct frag_entry);
 }
 
 static struct flow_entry *pool_get(struct flow_table *ft)
@@ -458,20 +473,20 @@ static struct flow_entry *pool_get(struct flow_table *ft)
 		ft->chunks[ft->nchunks++] = chunk;
 		ft->allocated += n;
 		for (size_t i = n; i-- > 0;) {
-			chunk[i].lru_next = ft->free_entries;
-			ft->free_entries = &chunk[i];
+			chunk[i].lru.next = ft->free_entries;
+			ft->free_entries = &chunk[i].lru;
 		}
 	}
-	e = ft->free_entries;
-	ft->free_entries = e->lru_next;
+	e = LRU_ENTRY(ft->free_entries, struct flow_entry);
+	ft->free_entries = e->lru.next;
 	memset(e, 0, sizeof(*e));
 	return e;
 }
 
 static void pool_put(struct flow_table *ft, struct flow_entry *e)
 {
-	e->lru_next = ft->free_entries;
-	ft->free_entries = e;
+	e->lru.next = ft->free_entries;
+	ft->free_entries = &e->lru;
 }
 
 /* The public view of an entry. Every field is assigned (no memset: this
@@ -514,7 +529,7 @@ static void flow_remove(struct flow_table *ft, struct flow_entry *e)
 		ft->end_fn(&f, ft->end_ctx);
 	}
 	HASH_DELETE(hh, ft->flows, e);
-	lru_unlink(ft, e);
+	lru_unlink(&ft->lru[e->list], &e->lru);
 	ifname_unref(ft, e->key.ifindex);
 	ft->count--;
 	pool_put(ft, e);
@@ -533,7 +548,7 @@ static struct flow_entry *oldest_in(struct flow_table *ft, int from, int to)
 	struct flow_entry *oldest = NULL;
 
 	for (int c = from; c < to; c++) {
-		struct flow_entry *h = ft->lru[c].head;
+		struct flow_entry *h = lru_oldest_flow(ft, c);
 		if (h && (!oldest || h->last_seen < oldest->last_seen ||
 			  (h->last_seen == oldest->last_seen && h->id < oldest->id)))
 			oldest = h;
@@ -556,11 +571,11 @@ static void flow_relist(struct flow_table *ft, struct flow_entry *e,
 {
 	uint8_t list = (uint8_t)(tclass + (e->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED));
 
-	if (list == e->list && ft->lru[list].tail == e)
+	if (list == e->list && ft->lru[list].tail == &e->lru)
 		return;
-	lru_unlink(ft, e);
+	lru_unlink(&ft->lru[e->list], &e->lru);
 	e->list = list;
-	lru_append(ft, e);
+	lru_append(&ft->lru[list], &e->lru);
 }
 
 static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
@@ -568,9 +583,10 @@ static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
 	size_t n = 0;
 
 	for (int c = 0; c < NLISTS; c++) {
-		while (n < budget && ft->lru[c].head &&
-		       flow_expired(ft, ft->lru[c].head, now)) {
-			flow_remove(ft, ft->lru[c].head);
+		struct flow_entry *e;
+		while (n < budget && (e = lru_oldest_flow(ft, c)) &&
+		       flow_expired(ft, e, now)) {
+			flow_remove(ft, e);
 			n++;
 		}
 	}
@@ -579,34 +595,10 @@ static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
 
 /* --- fragments ----------------------------------------------------------- */
 
-static void frag_unlink(struct flow_table *ft, struct frag_entry *f)
-{
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		ft->frag_head = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
-	else
-		ft->frag_tail = f->prev;
-	f->prev = f->next = NULL;
-}
-
-static void frag_append(struct flow_table *ft, struct frag_entry *f)
-{
-	f->next = NULL;
-	f->prev = ft->frag_tail;
-	if (ft->frag_tail)
-		ft->frag_tail->next = f;
-	else
-		ft->frag_head = f;
-	ft->frag_tail = f;
-}
-
 static void frag_remove(struct flow_table *ft, struct frag_entry *f)
 {
 	HASH_DELETE(hh, ft->frags, f);
-	frag_unlink(ft, f);
+	lru_unlink(&ft->frag_lru, &f->lru);
 	ifname_unref(ft, f->key.ifindex);
 	ft->nfrags--;
 	free(f);
@@ -614,9 +606,11 @@ static void frag_remove(struct flow_table *ft, struct frag_entry *f)
 
 static void frag_expire(struct flow_table *ft, uint64_t now)
 {
-	while (ft->frag_head && now > ft->frag_head->last_seen &&
-	       now - ft->frag_head->last_seen > FRAG_TIMEOUT_NS)
-		frag_remove(ft, ft->frag_head);
+	struct frag_entry *f;
+
+	while ((f = lru_oldest_frag(ft)) && now > f->last_seen &&
+	       now - f->last_seen > FRAG_TIMEOUT_NS)
+		frag_remove(ft, f);
 }
 
 /* Remembers the decision of a first fragment. Best effort: when memory is
@@ -631,10 +625,10 @@ static void frag_record(struct flow_table *ft, const struct packet *p,
 	frag_key_of(p, name->index, &k);
 	HASH_FIND(hh, ft->frags, &k, sizeof(k), f);
 	if (f) {
-		frag_unlink(ft, f);
+		lru_unlink(&ft->frag_lru, &f->lru);
 	} else {
 		if (ft->nfrags >= ft->max_frags)
-			frag_remove(ft, ft->frag_head);
+			frag_remove(ft, lru_oldest_frag(ft));
 		f = calloc(1, sizeof(*f));
 		if (!f)
 			return;
@@ -653,7 +647,7 @@ static void frag_record(struct flow_table *ft, const struct packet *p,
 	f->verdict = (uint8_t)d->verdict;
 	f->rule = d->rule;
 	f->last_seen = now;
-	frag_append(ft, f);
+	lru_append(&ft->frag_lru, &f->lru);
 }
 
 /* --- the table ----------------------------------------------------------- */
@@ -685,13 +679,15 @@ struct flow_table *flow_table_new(const struct flow_limits *limits)
 
 void flow_table_free(struct flow_table *ft)
 {
+	struct frag_entry *f;
+
 	if (!ft)
 		return;
 	/* Creation order, so a reporter sees flows as they began. */
 	while (ft->flows)
 		flow_remove(ft, ft->flows);
-	while (ft->frag_head)
-		frag_remove(ft, ft->frag_head);
+	while ((f = lru_oldest_frag(ft)))
+		frag_remove(ft, f);
 	HASH_CLEAR(hh, ft->flows);
 	for (size_t i = 0; i < ft->nchunks; i++)
 		free(ft->chunks[i]);
@@ -778,7 +774,7 @@ static struct flow_entry *flow_create(struct flow_table *ft,
 		return NULL;
 	}
 	size_buckets(ft->flows->hh.tbl, ft->max_flows);
-	lru_append(ft, e);
+	lru_append(&ft->lru[e->list], &e->lru);
 	name->refs++;
 	ft->count++;
 	return e;
@@ -873,8 +869,8 @@ static struct decision fragment_decision(struct flow_table *ft,
 	if (e && (e->flags & FLOW_STICKY))
 		d = stored_decision(e);
 	f->last_seen = now;
-	frag_unlink(ft, f);
-	frag_append(ft, f);
+	lru_unlink(&ft->frag_lru, &f->lru);
+	lru_append(&ft->frag_lru, &f->lru);
 	if (e) {
 		flow_touch(ft, e, p, now);
 		if (flow)
@@ -1078,7 +1074,7 @@ static void relist_all(struct flow_table *ft)
 		e = all[i];
 		e->list = (uint8_t)(e->list % NCLASSES +
 				    (e->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED));
-		lru_append(ft, e);
+		lru_append(&ft->lru[e->list], &e->lru);
 	}
 	free(all);
 }
