@@ -639,20 +639,22 @@ void ifw_nft_listing_free(struct ifw_nft_listing *listing)
 	free(listing);
 }
 
-/* --- divert -------------------------------------------------------------- */
+/* --- reloading (divert, tun) --------------------------------------------- */
 
-struct divert_reload {
-	const char *path;
-	FILE *messages;
+struct reload_source {
+	const char *path;    /* NULL: no reloading */
+	FILE *messages;      /* where the diagnostics go, or NULL */
 };
 
 /* SIGHUP: the rule file parsed again; NULL keeps the set in force. */
-static struct ruleset *divert_reload_rules(void *ctx)
+static struct ruleset *reload_rules(void *ctx)
 {
-	const struct divert_reload *r = ctx;
+	const struct reload_source *r = ctx;
 	struct diag_list diags = { 0 };
 	struct ruleset *rs;
 
+	if (!r->path)
+		return NULL;
 	pthread_mutex_lock(&parse_lock);
 	rs = ruleset_from_file(r->path, &diags);
 	pthread_mutex_unlock(&parse_lock);
@@ -662,10 +664,12 @@ static struct ruleset *divert_reload_rules(void *ctx)
 	return rs;
 }
 
+/* --- divert -------------------------------------------------------------- */
+
 int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 		   struct ifw_divert_stats *stats, struct ifw_error *err)
 {
-	struct divert_reload reload;
+	struct reload_source reload;
 	struct divert_options opts;
 	struct divert_stats st;
 	struct divert *d = NULL;
@@ -694,7 +698,7 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 	opts.fail_open = o->fail_open != 0;
 	opts.queue_kind = DIVERT_QUEUE_AUTO;
 	opts.log = o->log;
-	opts.reload = o->reload_path ? divert_reload_rules : NULL;
+	opts.reload = o->reload_path ? reload_rules : NULL;
 	opts.reload_ctx = &reload;
 	opts.keep_capabilities = !o->drop_capabilities;
 
@@ -742,35 +746,13 @@ static int prefixes_parse(const char *text, struct ifw_prefix *out, size_t max)
 	return (int)n;
 }
 
-struct tun_reload {
-	const char *path;
-	FILE *messages;
-};
-
-static struct ruleset *tun_reload_rules(void *ctx)
-{
-	const struct tun_reload *r = ctx;
-	struct diag_list diags = { 0 };
-	struct ruleset *rs;
-
-	if (!r->path)
-		return NULL;
-	pthread_mutex_lock(&parse_lock);
-	rs = ruleset_from_file(r->path, &diags);
-	pthread_mutex_unlock(&parse_lock);
-	if (r->messages && diags.count)
-		diag_list_print(r->messages, &diags);
-	diag_list_clear(&diags);
-	return rs;
-}
-
 int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 		volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
 		struct ifw_tun_stats *stats, struct ifw_error *err)
 {
 	static volatile sig_atomic_t never;
 	struct tun_options opts;
-	struct tun_reload r;
+	struct reload_source r;
 	struct tun_stats st;
 	char message[512] = "";
 	int n, ret;
@@ -798,7 +780,7 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 	opts.messages = o->messages;
 	r.path = o->reload_path;
 	r.messages = o->messages;
-	opts.reload = tun_reload_rules;
+	opts.reload = reload_rules;
 	opts.reload_ctx = &r;
 	opts.error = message;
 	opts.error_size = sizeof(message);
