@@ -1,7 +1,6 @@
 /* Packet description parser for 'ifwall query' (grammar in pktdesc.h). */
 #include "filter/pktdesc.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -235,6 +234,7 @@ static int parse_endpoint(struct parser *ps, const char *what,
 {
 	const struct token *t = peek(ps);
 	char buf[MAX_TOKEN_LEN];
+	struct ifw_addr parsed;
 	const char *port_text = NULL;
 	size_t port_len = 0;
 	int port_col = 0;
@@ -273,19 +273,11 @@ static int parse_endpoint(struct parser *ps, const char *what,
 	}
 
 	memset(addr, 0, sizeof(*addr));
-	if (v6) {
-		struct in6_addr a6;
-		if (inet_pton(AF_INET6, buf, &a6) != 1)
-			return fail(ps, t->col, "invalid IPv6 %s address '%s'", what, buf);
-		addr->family = 6;
-		memcpy(addr->a, &a6, 16);
-	} else {
-		struct in_addr a4;
-		if (inet_pton(AF_INET, buf, &a4) != 1)
-			return fail(ps, t->col, "invalid %s address '%s'", what, buf);
-		addr->family = 4;
-		memcpy(addr->a, &a4, 4);
-	}
+	/* The form chose the family: "[1.2.3.4]" is not an IPv6 address. */
+	if (ifw_addr_parse(buf, &parsed) < 0 || (parsed.family == 6) != v6)
+		return fail(ps, t->col, "invalid %s%s address '%s'", v6 ? "IPv6 " : "",
+			    what, buf);
+	*addr = parsed;
 	if (port_text) {
 		uint32_t n;
 		if (port_len == 0 || port_len > 5 ||
