@@ -667,6 +667,9 @@ static bool load_table_file(struct parser *p, struct addrset *set, const struct 
 	}
 	size_t pos = 0, line_start = 0;
 	int line = 1;
+	/* A UTF-8 byte order mark, as in rule files (lexer_init). */
+	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
+		pos = line_start = 3;
 	while (pos < len && !p->stop) {
 		char c = text[pos];
 		if (c == '\n') {
