@@ -677,8 +677,19 @@ int replay_file(struct replay *r, const char *path, char *err, size_t errsize)
 		replay_frame(r, linktype, data, hdr->caplen, hdr->len, ts);
 	}
 	if (rc == -1) {
+		const char *why = pcap_geterr(pc);
 		r->stats.read_errors++;
-		snprintf(err, errsize, "%s: capture ends early: %s", path, pcap_geterr(pc));
+		/* A file cut short (its writer killed mid-record) is read up to
+		 * the cut. Anything else (a corrupt block, a pcapng interface of
+		 * another link type) means packets were not seen: a replay that
+		 * looks for leaks must not report "none" then. libpcap says
+		 * "truncated ..." for the first case only. */
+		if (strncmp(why, "truncated", 9) != 0) {
+			snprintf(err, errsize, "%s: cannot read capture: %s", path, why);
+			pcap_close(pc);
+			return -EINVAL;
+		}
+		snprintf(err, errsize, "%s: capture ends early: %s", path, why);
 	}
 	pcap_close(pc);
 	return 0;

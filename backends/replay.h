@@ -106,11 +106,12 @@ struct replay;
 struct replay *replay_new(const struct ruleset *rs, const struct replay_config *cfg);
 void replay_free(struct replay *r);
 
-/* Reads one capture file to its end. Returns 0 (a read error in the middle
- * of the file ends it early, counted in read_errors, message in err),
- * -EINVAL when the file cannot be opened as pcap/pcapng, or
- * -EPROTONOSUPPORT for an unsupported link type; err then says why (and
- * names the link type). */
+/* Reads one capture file to its end. Returns 0 (a file cut short in its
+ * last record is read up to the cut, counted in read_errors, a warning in
+ * err), -EINVAL when the file cannot be opened as pcap/pcapng or a read
+ * error stops it before its end (a corrupt block, a pcapng interface of
+ * another link type: also counted in read_errors), or -EPROTONOSUPPORT for
+ * an unsupported link type; err then says why (and names the link type). */
 int replay_file(struct replay *r, const char *path, char *err, size_t errsize);
 
 /* Checks that a capture file opens as pcap/pcapng with a supported link

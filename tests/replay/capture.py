@@ -77,3 +77,15 @@ def write_pcapng(path, linktype, frames, snaplen=262144):
             t = int(round(ts * 1e6))
             body = struct.pack('<IIIII', 0, t >> 32, t & 0xffffffff, len(data), wirelen)
             f.write(_block(0x00000006, body + data))
+
+
+def write_pcapng_interfaces(path, linktypes, frames, snaplen=262144):
+    """pcapng with one interface per link type; frames: (ts, bytes, ifid)."""
+    with open(path, 'wb') as f:
+        f.write(_block(0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1)))
+        for linktype in linktypes:
+            f.write(_block(0x00000001, struct.pack('<HHI', linktype, 0, snaplen)))
+        for ts, data, ifid in frames:
+            t = int(round(ts * 1e6))
+            body = struct.pack('<IIIII', ifid, t >> 32, t & 0xffffffff, len(data), len(data))
+            f.write(_block(0x00000006, body + data))

@@ -264,6 +264,28 @@ def main_scenario(tmp):
     rc, out, err = replay(tmp, ['--ifmap', IFMAP, 'ks.rules', 'any.pcapng'])
     check('pcapng exit 0', rc == 0, err)
     expect_flows('pcapng flows', out, SCENARIO_FLOWS)
+    data = open(os.path.join(tmp, 'any.pcapng'), 'rb').read()
+    with open(os.path.join(tmp, 'cut.pcapng'), 'wb') as f:
+        f.write(data[:-20])
+    rc, out, err = replay(tmp, ['--ifmap', IFMAP, 'ks.rules', 'cut.pcapng'])
+    check('pcapng cut short exit 0', rc == 0 and 'ends early' in err and
+          summary(out).get('packets') == len(frames) - 1, (rc, err))
+
+    # A read error that is not a cut at the end: packets were not seen, so
+    # no "no leak" (exit 0) either: exit 2 naming the file.
+    first = cap.sll2(bytes(scenario_packets()[0][2]), 2, cap.PACKET_OUTGOING)
+    with open(os.path.join(tmp, 'corrupt.pcap'), 'wb') as f:
+        f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, cap.LINUX_SLL2))
+        f.write(struct.pack('<IIII', 1, 0, len(first), len(first)) + first)
+        f.write(struct.pack('<IIII', 2, 0, 0x7fffffff, 0x7fffffff) + first)
+    rc, out, err = replay(tmp, ['--leaks', '!wg0', '--ifmap', IFMAP, 'ks.rules', 'corrupt.pcap'])
+    check('corrupt record exit 2', rc == 2 and 'corrupt.pcap' in err, (rc, out, err))
+    # pcapng with interfaces of two link types (libpcap reads only one)
+    cap.write_pcapng_interfaces(os.path.join(tmp, 'mixed.pcapng'), [cap.EN10MB, cap.RAW],
+                                [(T(0), cap.ether(bytes(scenario_packets()[0][2])), 0),
+                                 (T(1), bytes(scenario_packets()[0][2]), 1)])
+    rc, out, err = replay(tmp, ['--leaks', '!wg0', 'ks.rules', 'mixed.pcapng'])
+    check('pcapng of two link types exit 2', rc == 2 and 'mixed.pcapng' in err, (rc, out, err))
 
     # Two captures in one run: state carries over (the reply is in file 2).
     cap.write_pcap(os.path.join(tmp, 'a.pcap'), cap.LINUX_SLL2, frames[2:3])
