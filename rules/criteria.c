@@ -594,7 +594,7 @@ static bool parse_value_list(struct parser *p, value_fn fn, bool icmp6,
 	return true;
 }
 
-bool parse_user(struct parser *p, uint32_t *uid, char **name)
+static bool parse_user(struct parser *p, uint32_t *uid, char **name)
 {
 	uint64_t v;
 
@@ -629,7 +629,7 @@ bool parse_user(struct parser *p, uint32_t *uid, char **name)
 	return true;
 }
 
-bool parse_mark(struct parser *p, uint32_t *mark)
+static bool parse_mark(struct parser *p, uint32_t *mark)
 {
 	uint64_t v;
 
@@ -649,6 +649,24 @@ bool parse_mark(struct parser *p, uint32_t *mark)
 	*mark = (uint32_t)v;
 	parser_next(p);
 	return true;
+}
+
+bool parse_user_option(struct parser *p, bool *has, uint32_t *uid, char **name)
+{
+	if (parser_duplicate(p, *has))
+		return false;
+	*has = true;
+	parser_next(p);
+	return parse_user(p, uid, name);
+}
+
+bool parse_mark_option(struct parser *p, bool *has, uint32_t *mark)
+{
+	if (parser_duplicate(p, *has))
+		return false;
+	*has = true;
+	parser_next(p);
+	return parse_mark(p, mark);
 }
 
 bool parse_protos(struct parser *p, uint8_t **protos, size_t *count, struct loc *span)

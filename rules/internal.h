@@ -81,9 +81,11 @@ int service_port(const char *name, size_t len);
 
 void format_ifmatch(struct strbuf *sb, const struct ifmatch *m);
 void format_addrmatch(struct strbuf *sb, const struct addrmatch *m);
+/* " user U mark 0xM", the parts that are set (rules and endpoints). */
+void format_owner(struct strbuf *sb, bool has_user, uint32_t uid,
+		  const char *user_name, bool has_mark, uint32_t mark);
 /* The canonical one-line text of a rule; NULL when out of memory. */
 char *rule_format(const struct rule *r);
-const char *default_verdict_name(enum default_verdict v);
 
 /* --- warnings --------------------------------------------------------------- */
 

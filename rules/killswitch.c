@@ -27,7 +27,7 @@ struct ks_parse {
 
 static bool parse_endpoint(struct parser *p, struct killswitch_endpoint *e)
 {
-	bool seen_port = false, seen_proto = false, seen_user = false, seen_mark = false;
+	bool seen_port = false, seen_proto = false;
 	uint64_t v;
 
 	memset(e, 0, sizeof(*e));
@@ -59,24 +59,26 @@ static bool parse_endpoint(struct parser *p, struct killswitch_endpoint *e)
 			if (e->proto != 6 && e->proto != 17)
 				return parser_error(p, &at, "endpoint proto must be udp or tcp");
 		} else if (tok_is(p, "user")) {
-			if (parser_duplicate(p, seen_user))
-				return false;
-			seen_user = e->has_user = true;
-			parser_next(p);
-			if (!parse_user(p, &e->uid, &e->user_name))
+			if (!parse_user_option(p, &e->has_user, &e->uid, &e->user_name))
 				return false;
 		} else if (tok_is(p, "mark")) {
-			if (parser_duplicate(p, seen_mark))
-				return false;
-			seen_mark = e->has_mark = true;
-			parser_next(p);
-			if (!parse_mark(p, &e->mark))
+			if (!parse_mark_option(p, &e->has_mark, &e->mark))
 				return false;
 		} else {
 			return parser_expected(p, "port, proto, user or mark");
 		}
 	}
 	return true;
+}
+
+/* The end of a setting's line; *line: its origin line. */
+static bool end_of_setting(struct parser *p, const struct loc *at, int *line)
+{
+	const char *file;
+
+	if (!at_end(p) && p->tok.type != TOK_RBRACE)
+		return parser_expected(p, "end of line");
+	return statement_origin(p, at, &file, line);
 }
 
 static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
@@ -103,11 +105,8 @@ static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
 					"the tunnel must name interfaces (not 'any' or a negation)");
 		}
 		kp->tunnel_at = at;
-		if (!at_end(p) && p->tok.type != TOK_RBRACE)
-			return parser_expected(p, "end of line");
-		if (!statement_origin(p, &at, &file, &line))
+		if (!end_of_setting(p, &at, &ks->tunnel_line))
 			return false;
-		ks->tunnel_line = line;
 	} else if (tok_is(p, "endpoint")) {
 		struct killswitch_endpoint e;
 		parser_next(p);
@@ -151,11 +150,8 @@ static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
 			parser_oom(p);
 			return false;
 		}
-		if (!at_end(p) && p->tok.type != TOK_RBRACE)
-			return parser_expected(p, "end of line");
-		if (!statement_origin(p, &at, &file, &line))
+		if (!end_of_setting(p, &at, &ks->dns_line))
 			return false;
-		ks->dns_line = line;
 		kp->dns_at = at;
 	} else if (tok_is(p, "allow")) {
 		parser_next(p);
@@ -165,9 +161,7 @@ static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
 		if (lan ? ks->allow_lan : ks->allow_dhcp)
 			return parser_error(p, &at, "'allow %s' given twice", lan ? "lan" : "dhcp");
 		parser_next(p);
-		if (!at_end(p) && p->tok.type != TOK_RBRACE)
-			return parser_expected(p, "end of line");
-		if (!statement_origin(p, &at, &file, &line))
+		if (!end_of_setting(p, &at, &line))
 			return false;
 		if (lan) {
 			ks->allow_lan = true;
@@ -203,14 +197,23 @@ static void format_endpoint_rule(struct strbuf *sb, const struct killswitch_endp
 	sb_printf(sb, " to %s", ifw_prefix_format(&e->addr, addr, sizeof(addr)));
 	if (e->has_port)
 		sb_printf(sb, " port %u", e->port);
-	if (e->has_user) {
-		if (e->user_name)
-			sb_printf(sb, " user %s", e->user_name);
-		else
-			sb_printf(sb, " user %u", e->uid);
+	format_owner(sb, e->has_user, e->uid, e->user_name, e->has_mark, e->mark);
+}
+
+/* generated_rule() of the text in sb (sb is emptied). */
+static bool generated_from(struct parser *p, struct strbuf *sb, const struct loc *at,
+			   const char *file, int line)
+{
+	char *text = sb_steal(sb);
+	bool ok;
+
+	if (!text) {
+		parser_oom(p);
+		return false;
 	}
-	if (e->has_mark)
-		sb_printf(sb, " mark 0x%x", e->mark);
+	ok = generated_rule(p, text, at, file, line);
+	free(text);
+	return ok;
 }
 
 /* Expands the preset into rules, in the order of design.md. */
@@ -251,29 +254,21 @@ static bool expand_killswitch(struct parser *p, struct ks_parse *kp)
 				  "nd-neighbor-advert nd-redirect }", &kp->at, file, ks->line);
 	for (size_t i = 0; ok && i < ks->nendpoints; i++) {
 		format_endpoint_rule(&sb, &ks->endpoints[i]);
-		char *text = sb_steal(&sb);
-		ok = text && generated_rule(p, text, &kp->endpoint_at[i], file, ks->endpoints[i].line);
-		free(text);
+		ok = generated_from(p, &sb, &kp->endpoint_at[i], file, ks->endpoints[i].line);
 	}
 	if (ok && ks->dns_text) {
 		sb_printf(&sb, "pass out on %s proto { tcp udp } to %s port 53", tun.buf, ks->dns_text);
-		char *text = sb_steal(&sb);
-		ok = text && generated_rule(p, text, &kp->dns_at, file, ks->dns_line) &&
+		ok = generated_from(p, &sb, &kp->dns_at, file, ks->dns_line) &&
 		     generated_rule(p, "reject out proto { tcp udp } to any port 53", &kp->dns_at,
 				    file, ks->dns_line);
-		free(text);
 	}
 	if (ok) {
 		sb_printf(&sb, "block in on %s to (%s)", tun_neg.buf, tun.buf);
-		char *text = sb_steal(&sb);
-		ok = text && generated_rule(p, text, &kp->tunnel_at, file, ks->tunnel_line);
-		free(text);
+		ok = generated_from(p, &sb, &kp->tunnel_at, file, ks->tunnel_line);
 	}
 	if (ok) {
 		sb_printf(&sb, "pass out on %s all", tun.buf);
-		char *text = sb_steal(&sb);
-		ok = text && generated_rule(p, text, &kp->tunnel_at, file, ks->tunnel_line);
-		free(text);
+		ok = generated_from(p, &sb, &kp->tunnel_at, file, ks->tunnel_line);
 	}
 	for (size_t i = 0; ok && ks->allow_lan && i < 3; i++)
 		ok = generated_rule(p, lan[i], &kp->lan_at, file, ks->allow_lan_line);

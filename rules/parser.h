@@ -125,8 +125,9 @@ bool parse_proto_value(struct parser *p, uint8_t *out);
 bool parse_protos(struct parser *p, uint8_t **protos, size_t *count, struct loc *span);
 bool parse_icmp_types(struct parser *p, bool icmp6, uint8_t **types, size_t *count,
 		      struct loc *span);
-bool parse_user(struct parser *p, uint32_t *uid, char **name);
-bool parse_mark(struct parser *p, uint32_t *mark);
+/* The 'user' / 'mark' option at its keyword ("given twice" when *has). */
+bool parse_user_option(struct parser *p, bool *has, uint32_t *uid, char **name);
+bool parse_mark_option(struct parser *p, bool *has, uint32_t *mark);
 
 /* --- rules (rule.c) ------------------------------------------------------------ */
 

@@ -125,6 +125,19 @@ static void format_quoted(struct strbuf *sb, const char *s)
 	sb_putc(sb, '"');
 }
 
+void format_owner(struct strbuf *sb, bool has_user, uint32_t uid,
+		  const char *user_name, bool has_mark, uint32_t mark)
+{
+	if (has_user) {
+		if (user_name)
+			sb_printf(sb, " user %s", user_name);
+		else
+			sb_printf(sb, " user %u", uid);
+	}
+	if (has_mark)
+		sb_printf(sb, " mark 0x%x", mark);
+}
+
 static bool addr_present(const struct addrmatch *m, const struct portmatch *ports)
 {
 	return m->set || m->ifaddr || m->negate || ports->count;
@@ -187,14 +200,7 @@ char *rule_format(const struct rule *r)
 			sb_puts(&sb, " }");
 		}
 	}
-	if (r->has_user) {
-		if (r->user_name)
-			sb_printf(&sb, " user %s", r->user_name);
-		else
-			sb_printf(&sb, " user %u", r->uid);
-	}
-	if (r->has_mark)
-		sb_printf(&sb, " mark 0x%x", r->mark);
+	format_owner(&sb, r->has_user, r->uid, r->user_name, r->has_mark, r->mark);
 	if (r->label) {
 		sb_puts(&sb, " label ");
 		format_quoted(&sb, r->label);
@@ -248,14 +254,7 @@ static void print_killswitch(struct strbuf *sb, const struct killswitch *ks)
 			sb_printf(sb, " port %u", e->port);
 		if (e->proto)
 			sb_printf(sb, " proto %s", e->proto == 6 ? "tcp" : "udp");
-		if (e->has_user) {
-			if (e->user_name)
-				sb_printf(sb, " user %s", e->user_name);
-			else
-				sb_printf(sb, " user %u", e->uid);
-		}
-		if (e->has_mark)
-			sb_printf(sb, " mark 0x%x", e->mark);
+		format_owner(sb, e->has_user, e->uid, e->user_name, e->has_mark, e->mark);
 		sb_printf(sb, "  # %s:%d\n", ks->file, e->line);
 	}
 	if (ks->dns_text)

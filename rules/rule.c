@@ -147,8 +147,7 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 {
 	bool seen_dir = false, seen_log = false, seen_on = false, seen_fam = false,
 	     seen_proto = false, seen_all = false, seen_from = false,
-	     seen_to = false, seen_types = false, seen_user = false,
-	     seen_mark = false, seen_label = false;
+	     seen_to = false, seen_types = false, seen_label = false;
 
 	memset(r, 0, sizeof(*r));
 	memset(L, 0, sizeof(*L));
@@ -247,19 +246,11 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 				return false;
 			L->types = loc_join(&kw, &p->prev_loc);
 		} else if (tok_is(p, "user")) {
-			if (parser_duplicate(p, seen_user))
-				return false;
-			seen_user = r->has_user = true;
-			parser_next(p);
-			if (!parse_user(p, &r->uid, &r->user_name))
+			if (!parse_user_option(p, &r->has_user, &r->uid, &r->user_name))
 				return false;
 			L->user = loc_join(&kw, &p->prev_loc);
 		} else if (tok_is(p, "mark")) {
-			if (parser_duplicate(p, seen_mark))
-				return false;
-			seen_mark = r->has_mark = true;
-			parser_next(p);
-			if (!parse_mark(p, &r->mark))
+			if (!parse_mark_option(p, &r->has_mark, &r->mark))
 				return false;
 			L->mark = loc_join(&kw, &p->prev_loc);
 		} else if (tok_is(p, "label")) {

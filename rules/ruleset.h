@@ -263,6 +263,8 @@ void diag_list_clear(struct diag_list *diags);
  * utun* tunnel; else ether. */
 enum iftype iftype_from_name(const char *name);
 const char *iftype_name(enum iftype type);
+/* "block", "pass", "reject" or "drop", as in 'set default'. */
+const char *default_verdict_name(enum default_verdict v);
 
 /* Names of ICMP / ICMPv6 types: returns the number, or -1 if unknown. */
 int icmp_type_from_name(const char *name, bool icmp6);

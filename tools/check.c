@@ -20,17 +20,6 @@ static void usage(FILE *out)
 		"Exit: 0 valid (warnings allowed), 2 invalid file or usage.\n", prog);
 }
 
-static const char *default_name(enum default_verdict v)
-{
-	switch (v) {
-	case DEFAULT_BLOCK: return "block";
-	case DEFAULT_PASS: return "pass";
-	case DEFAULT_REJECT: return "reject";
-	case DEFAULT_DROP: return "drop";
-	}
-	return "block";
-}
-
 static void print_ifitem_json(FILE *out, const struct ifitem *it, bool negate)
 {
 	char buf[IFW_IFNAMSIZ + 32];
@@ -68,7 +57,7 @@ static void print_json(FILE *out, const char *file, const struct ruleset *rs,
 	fputs("]", out);
 	if (rs) {
 		fprintf(out, ",\"default_in\":\"%s\",\"default_out\":\"%s\",\"block_policy\":\"%s\"",
-			default_name(rs->default_in), default_name(rs->default_out),
+			default_verdict_name(rs->default_in), default_verdict_name(rs->default_out),
 			rs->block_policy == BLOCK_POLICY_REJECT ? "reject" : "drop");
 		fputs(",\"killswitch\":", out);
 		fputs(rs->killswitch ? "true" : "false", out);
