@@ -15,6 +15,55 @@ static bool word_is_number(const struct token *t)
 	return t->type == TOK_WORD && parse_number(t->text, t->len, UINT64_MAX, &v) == 0;
 }
 
+/* --- lists ------------------------------------------------------------------ */
+
+/* Reads one list item at the current token. negated: it was written
+ * '!ITEM'; at: where it starts (with the '!'). */
+typedef bool (*list_item_fn)(struct parser *p, bool negated, const struct loc *at,
+			     void *ctx);
+
+/* The '{ ... }' list at the current token, each item read by item(). With
+ * negate, items may be written '!ITEM', all of them or none: '{ !a !b }' is
+ * '!{ a b }' (*negate set; start: where the criterion began, for a double
+ * negation). Without (NULL), a '!' is left to item(). */
+static bool parse_list(struct parser *p, const struct loc *start, bool *negate,
+		       const char *empty, list_item_fn item, void *ctx)
+{
+	struct loc open = p->tok.loc;
+	size_t negated = 0, plain = 0;
+
+	parser_next(p);
+	for (;;) {
+		int more = parser_list_skip(p, &open);
+		if (more < 0)
+			return false;
+		if (more == 0)
+			break;
+		struct loc item_loc = p->tok.loc;
+		bool neg = false;
+		if (negate && p->tok.type == TOK_BANG) {
+			neg = true;
+			parser_next(p);
+		}
+		if (!item(p, neg, &item_loc, ctx))
+			return false;
+		if (neg ? plain : negated) {
+			struct loc l = loc_join(&item_loc, &p->prev_loc);
+			return parser_error(p, &l, "a list cannot mix negated and plain items");
+		}
+		neg ? negated++ : plain++;
+	}
+	if (negated + plain == 0)
+		return parser_error(p, &open, "%s", empty);
+	if (negated) {
+		if (*negate)
+			return parser_error(p, start, "double negation: write the list without '!'");
+		*negate = true;
+	}
+	parser_next(p);
+	return true;
+}
+
 /* --- interfaces ------------------------------------------------------------- */
 
 static bool parse_ifitem(struct parser *p, struct ifitem *it)
@@ -79,76 +128,45 @@ bool parser_push_ifitem(struct parser *p, struct ifmatch *m, size_t *cap,
 	return true;
 }
 
+struct ifitem_list {
+	struct ifmatch *m;
+	size_t cap;
+};
+
+static bool ifspec_item(struct parser *p, bool negated, const struct loc *at, void *ctx)
+{
+	struct ifitem_list *l = ctx;
+	struct ifitem it;
+
+	return parse_ifitem(p, &it) && parser_push_ifitem(p, l->m, &l->cap, &it);
+}
+
 /* IFSPEC: NAME | PREFIX* | any | type TYPE | !IFSPEC | { IFSPEC ... } */
 bool parse_ifspec(struct parser *p, struct ifmatch *m, struct loc *span)
 {
 	struct loc start = p->tok.loc;
-	size_t cap = 0;
-	struct ifitem it;
+	struct ifitem_list list = { m, 0 };
+	bool ok;
 
 	memset(m, 0, sizeof(*m));
 	if (p->tok.type == TOK_BANG) {
 		m->negate = true;
 		parser_next(p);
 	}
-	if (p->tok.type == TOK_LBRACE) {
-		struct loc open = p->tok.loc;
-		size_t negated = 0, plain = 0;
-		parser_next(p);
-		for (;;) {
-			int more = parser_list_skip(p, &open);
-			if (more < 0)
-				goto fail;
-			if (more == 0)
-				break;
-			struct loc item_loc = p->tok.loc;
-			bool neg = false;
-			if (p->tok.type == TOK_BANG) {
-				neg = true;
-				parser_next(p);
-			}
-			if (!parse_ifitem(p, &it))
-				goto fail;
-			if (neg ? plain : negated) {
-				struct loc l = loc_join(&item_loc, &p->prev_loc);
-				parser_error(p, &l, "a list cannot mix negated and plain items");
-				goto fail;
-			}
-			neg ? negated++ : plain++;
-			if (!parser_push_ifitem(p, m, &cap, &it))
-				goto fail;
-		}
-		if (m->count == 0) {
-			parser_error(p, &open, "empty interface list");
-			goto fail;
-		}
-		if (negated) {
-			if (m->negate) {
-				parser_error(p, &start, "double negation: write the list without '!'");
-				goto fail;
-			}
-			m->negate = true;
-		}
-		parser_next(p);
-	} else {
-		if (!parse_ifitem(p, &it))
-			goto fail;
-		if (!parser_push_ifitem(p, m, &cap, &it))
-			goto fail;
+	if (p->tok.type == TOK_LBRACE)
+		ok = parse_list(p, &start, &m->negate, "empty interface list", ifspec_item, &list);
+	else
+		ok = ifspec_item(p, false, &start, &list);
+	for (size_t i = 0; ok && m->negate && i < m->count; i++) {
+		if (m->items[i].kind == IFITEM_ANY)
+			ok = parser_error(p, &start, "'!any' can never match");
 	}
-	if (m->negate) {
-		for (size_t i = 0; i < m->count; i++) {
-			if (m->items[i].kind == IFITEM_ANY) {
-				parser_error(p, &start, "'!any' can never match");
-				goto fail;
-			}
-		}
+	if (!ok) {
+		ifmatch_free_items(m);
+		return false;
 	}
 	*span = loc_join(&start, &p->prev_loc);
 	return true;
-fail:
-	ifmatch_free_items(m);
-	return false;
 }
 
 /* --- addresses ----------------------------------------------------------------- */
@@ -232,6 +250,46 @@ static const struct rs_table *table_ref(struct parser *p)
 	return t;
 }
 
+struct addr_list {
+	struct addrset *set;
+	bool any;             /* 'any' is in the list: it matches every address */
+};
+
+static bool addr_item(struct parser *p, bool negated, const struct loc *at, void *ctx)
+{
+	struct addr_list *l = ctx;
+	struct ifw_prefix pfx;
+
+	if (tok_is(p, "any")) {
+		if (negated)
+			return parser_error(p, at, "'!any' can never match");
+		l->any = true;
+		parser_next(p);
+		return true;
+	}
+	if (p->tok.type == TOK_TABLE) {
+		const struct rs_table *t = table_ref(p);
+		if (!t)
+			return false;
+		size_t n = addrset_prefix_count(t->set);
+		for (size_t i = 0; i < n; i++)
+			if (addrset_add(l->set, addrset_prefix(t->set, i)) < 0) {
+				parser_oom(p);
+				return false;
+			}
+		return true;
+	}
+	if (p->tok.type == TOK_LPAREN)
+		return parser_error(p, at, "interface addresses '(IFSPEC)' cannot be part of a list");
+	if (!parse_prefix_tok(p, &pfx))
+		return false;
+	if (addrset_add(l->set, &pfx) < 0) {
+		parser_oom(p);
+		return false;
+	}
+	return true;
+}
+
 /* ADDRS: any | ADDR | ADDR/LEN | <table> | (IFSPEC) | { ... } | !ADDRS */
 bool parse_addrs(struct parser *p, struct addrmatch *m, struct loc *span,
 			const char *after)
@@ -276,73 +334,19 @@ bool parse_addrs(struct parser *p, struct addrmatch *m, struct loc *span,
 		parser_next(p);
 		m->ifaddr = ifm;
 	} else if (p->tok.type == TOK_LBRACE) {
-		struct loc open = p->tok.loc;
-		size_t negated = 0, plain = 0;
-		bool any = false;
-		struct addrset *set = parser_new_set(p);
-		if (!set) {
+		struct addr_list list = { parser_new_set(p), false };
+		if (!list.set) {
 			parser_oom(p);
 			return false;
 		}
-		parser_next(p);
-		for (;;) {
-			int more = parser_list_skip(p, &open);
-			if (more < 0)
-				return false;
-			if (more == 0)
-				break;
-			struct loc item_loc = p->tok.loc;
-			bool neg = false;
-			if (p->tok.type == TOK_BANG) {
-				neg = true;
-				parser_next(p);
-			}
-			if (tok_is(p, "any")) {
-				if (neg)
-					return parser_error(p, &item_loc, "'!any' can never match");
-				any = true;
-				parser_next(p);
-			} else if (p->tok.type == TOK_TABLE) {
-				const struct rs_table *t = table_ref(p);
-				if (!t)
-					return false;
-				size_t n = addrset_prefix_count(t->set);
-				for (size_t i = 0; i < n; i++)
-					if (addrset_add(set, addrset_prefix(t->set, i)) < 0) {
-						parser_oom(p);
-						return false;
-					}
-			} else if (p->tok.type == TOK_LPAREN) {
-				return parser_error(p, &item_loc,
-						"interface addresses '(IFSPEC)' cannot be part of a list");
-			} else {
-				if (!parse_prefix_tok(p, &pfx))
-					return false;
-				if (addrset_add(set, &pfx) < 0) {
-					parser_oom(p);
-					return false;
-				}
-			}
-			if (neg ? plain : negated) {
-				struct loc l = loc_join(&item_loc, &p->prev_loc);
-				return parser_error(p, &l, "a list cannot mix negated and plain items");
-			}
-			neg ? negated++ : plain++;
-		}
-		if (negated + plain == 0)
-			return parser_error(p, &open, "empty address list");
-		if (negated) {
-			if (m->negate)
-				return parser_error(p, &start, "double negation: write the list without '!'");
-			m->negate = true;
-		}
-		parser_next(p);
-		if (addrset_finish(set) < 0) {
+		if (!parse_list(p, &start, &m->negate, "empty address list", addr_item, &list))
+			return false;
+		if (addrset_finish(list.set) < 0) {
 			parser_oom(p);
 			return false;
 		}
-		if (!any)
-			m->set = set;
+		if (!list.any)
+			m->set = list.set;
 	} else if (p->tok.type == TOK_WORD && !tok_is(p, "port")) {
 		if (!parse_prefix_tok(p, &pfx))
 			return false;
@@ -412,14 +416,23 @@ static bool parse_port_value(struct parser *p, struct portrange *r)
 	return true;
 }
 
-static bool push_port(struct parser *p, struct portmatch *m, size_t *cap,
-		      const struct portrange *r)
+struct port_list {
+	struct portmatch *m;
+	size_t cap;
+};
+
+static bool port_item(struct parser *p, bool negated, const struct loc *at, void *ctx)
 {
-	if (grow_array(&m->ranges, cap, m->count, sizeof(*m->ranges)) < 0) {
+	struct port_list *l = ctx;
+	struct portrange r;
+
+	if (!parse_port_value(p, &r))
+		return false;
+	if (grow_array(&l->m->ranges, &l->cap, l->m->count, sizeof(*l->m->ranges)) < 0) {
 		parser_oom(p);
 		return false;
 	}
-	m->ranges[m->count++] = *r;
+	l->m->ranges[l->m->count++] = r;
 	return true;
 }
 
@@ -427,48 +440,17 @@ static bool push_port(struct parser *p, struct portmatch *m, size_t *cap,
 bool parse_ports(struct parser *p, struct portmatch *m, struct loc *span)
 {
 	struct loc start = p->tok.loc;
-	struct portrange r;
-	size_t cap = 0;
+	struct port_list list = { m, 0 };
 
 	if (p->tok.type == TOK_BANG) {
 		m->negate = true;
 		parser_next(p);
 	}
 	if (p->tok.type == TOK_LBRACE) {
-		struct loc open = p->tok.loc;
-		size_t negated = 0, plain = 0;
-		parser_next(p);
-		for (;;) {
-			int more = parser_list_skip(p, &open);
-			if (more < 0)
-				return false;
-			if (more == 0)
-				break;
-			struct loc item_loc = p->tok.loc;
-			bool neg = false;
-			if (p->tok.type == TOK_BANG) {
-				neg = true;
-				parser_next(p);
-			}
-			if (!parse_port_value(p, &r) || !push_port(p, m, &cap, &r))
-				return false;
-			if (neg ? plain : negated) {
-				struct loc l = loc_join(&item_loc, &p->prev_loc);
-				return parser_error(p, &l, "a list cannot mix negated and plain items");
-			}
-			neg ? negated++ : plain++;
-		}
-		if (m->count == 0)
-			return parser_error(p, &open, "empty port list");
-		if (negated) {
-			if (m->negate)
-				return parser_error(p, &start, "double negation: write the list without '!'");
-			m->negate = true;
-		}
-		parser_next(p);
-	} else {
-		if (!parse_port_value(p, &r) || !push_port(p, m, &cap, &r))
+		if (!parse_list(p, &start, &m->negate, "empty port list", port_item, &list))
 			return false;
+	} else if (!port_item(p, false, &start, &list)) {
+		return false;
 	}
 	*span = loc_join(&start, &p->prev_loc);
 	return true;
@@ -547,48 +529,43 @@ static bool parse_icmp_type_fn(struct parser *p, uint8_t *out, bool icmp6)
 	return true;
 }
 
+struct value_list {
+	value_fn fn;
+	bool icmp6;
+	const char *what;
+	uint8_t **values;
+	size_t *count, cap;
+};
+
+static bool value_item(struct parser *p, bool negated, const struct loc *at, void *ctx)
+{
+	struct value_list *l = ctx;
+	uint8_t v;
+
+	if (p->tok.type == TOK_BANG)
+		return parser_error(p, &p->tok.loc, "%s cannot be negated", l->what);
+	if (!l->fn(p, &v, l->icmp6))
+		return false;
+	if (grow_array(l->values, &l->cap, *l->count, 1) < 0) {
+		parser_oom(p);
+		return false;
+	}
+	(*l->values)[(*l->count)++] = v;
+	return true;
+}
+
 static bool parse_value_list(struct parser *p, value_fn fn, bool icmp6,
 			     uint8_t **values, size_t *count, struct loc *span,
 			     const char *what)
 {
 	struct loc start = p->tok.loc;
-	size_t cap = 0;
-	uint8_t v;
+	struct value_list list = { fn, icmp6, what, values, count, 0 };
 
-	if (p->tok.type == TOK_BANG)
-		return parser_error(p, &p->tok.loc, "%s cannot be negated", what);
 	if (p->tok.type == TOK_LBRACE) {
-		struct loc open = p->tok.loc;
-		parser_next(p);
-		for (;;) {
-			int more = parser_list_skip(p, &open);
-			if (more < 0)
-				return false;
-			if (more == 0)
-				break;
-			if (p->tok.type == TOK_BANG)
-				return parser_error(p, &p->tok.loc, "%s cannot be negated", what);
-			if (!fn(p, &v, icmp6))
-				return false;
-			if (grow_array(values, &cap, *count, 1) < 0) {
-				parser_oom(p);
-				return false;
-			}
-			(*values)[(*count)++] = v;
-		}
-		if (*count == 0)
-			return parser_error(p, &open, "empty list");
-		parser_next(p);
-	} else {
-		if (!fn(p, &v, icmp6))
+		if (!parse_list(p, &start, NULL, "empty list", value_item, &list))
 			return false;
-		*values = malloc(1);
-		if (!*values) {
-			parser_oom(p);
-			return false;
-		}
-		(*values)[0] = v;
-		*count = 1;
+	} else if (!value_item(p, false, &start, &list)) {
+		return false;
 	}
 	*span = loc_join(&start, &p->prev_loc);
 	return true;
