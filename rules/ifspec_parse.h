@@ -1,5 +1,5 @@
-/* A stand-alone IFSPEC parser, for command lines that take an interface
- * specification in the rule language's syntax (replay --leaks '!wg0'):
+/* IFSPEC on a command line (replay --leaks '!wg0'), in the rule language's
+ * syntax and parsed by the same code as in a rule file (rules.md):
  *
  *   IFSPEC  NAME | PREFIX* | any | type TYPE | !IFSPEC | { IFSPEC ... }
  *

@@ -2,12 +2,14 @@
  * of the expanded rule set, killswitch expansion order and defaults,
  * diagnostics (counts, locations), the printer's round trip, names, and the
  * scale of a 1,000,000-entry table. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "filter/engine.h"
+#include "rules/ifspec_parse.h"
 #include "rules/ruleset.h"
 #include "tests/unit/testlib.h"
 
@@ -443,9 +445,41 @@ static void test_files(void)
 		printf("# could not remove %s\n", dir);
 }
 
+/* A command-line IFSPEC (replay --leaks) is read as 'on IFSPEC' in a rule file. */
+static void test_command_line_ifspec(void)
+{
+	static const char *const same[] = { "wg0", "!wg0", "wg*", "any", "type tunnel",
+		"{ wg0 tun* }", "{wg0,tun*}", "{ !a !b }", "wg+0", "*", "!any", "eth0:1",
+		"a/b", "w*g", "{ }", "!{ !a }", "{ a !b }", "0123456789abcdef" };
+	char text[128], err[128];
+
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		struct diag_list d = { 0 };
+		struct ifmatch m;
+		int col = 0;
+		snprintf(text, sizeof(text), "pass on %s", same[i]);
+		struct ruleset *rs = parse(text, &d);
+		int rc = ifmatch_parse(same[i], &m, err, sizeof(err), &col);
+		bool agree = rs ? rc == 0 && m.negate == rs->rules[0].on.negate &&
+				  m.count == rs->rules[0].on.count &&
+				  !memcmp(m.items, rs->rules[0].on.items, m.count * sizeof(*m.items))
+				: rc == -EINVAL && d.count && !strcmp(err, d.items[0].message) &&
+				  col == d.items[0].col - 8;
+		snprintf(text, sizeof(text), "command-line ifspec '%s' as in a rule file", same[i]);
+		CHECK(text, agree);
+		ifmatch_release(&m);
+		ruleset_free(rs);
+		diag_list_clear(&d);
+	}
+	struct ifmatch m;
+	CHECK("command-line ifspec: a comma outside a list is an error",
+	      ifmatch_parse("eth0,", &m, err, sizeof(err), NULL) == -EINVAL && m.count == 0);
+}
+
 int main(void)
 {
 	test_rule_fields();
+	test_command_line_ifspec();
 	test_tables_and_sets();
 	test_killswitch();
 	test_round_trip();
