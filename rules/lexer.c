@@ -79,6 +79,21 @@ static struct token error_token(struct lexer *lx, size_t start, size_t end,
 	return t;
 }
 
+/* The token from start to end of the current frame, which goes on at end.
+ * Its text leaves out 'quotes' bytes at each end ("..." and <...>). */
+static struct token token_at(struct lexer *lx, enum tok_type type, size_t start,
+			     size_t end, size_t quotes)
+{
+	struct lex_frame *f = &lx->frames[lx->nframes - 1];
+	struct token t = { .type = type };
+
+	f->pos = end;
+	t.text = f->text + start + quotes;
+	t.len = end - start - 2 * quotes;
+	set_loc(lx, &t, start, end);
+	return t;
+}
+
 /* '# PATH:LINE' with optional trailing blanks; s excludes the '#'. */
 static void parse_marker(const char *s, size_t n, struct origin_marker *m)
 {
@@ -173,24 +188,19 @@ static struct token lex_one(struct lexer *lx)
 			f->pos = i;
 			continue;
 		}
-		struct token t = { 0 };
+		enum tok_type punct = TOK_EOF;
 		switch (c) {
-		case '{': t.type = TOK_LBRACE; break;
-		case '}': t.type = TOK_RBRACE; break;
-		case '(': t.type = TOK_LPAREN; break;
-		case ')': t.type = TOK_RPAREN; break;
-		case '!': t.type = TOK_BANG; break;
-		case ',': t.type = TOK_COMMA; break;
-		case '=': t.type = TOK_EQUALS; break;
+		case '{': punct = TOK_LBRACE; break;
+		case '}': punct = TOK_RBRACE; break;
+		case '(': punct = TOK_LPAREN; break;
+		case ')': punct = TOK_RPAREN; break;
+		case '!': punct = TOK_BANG; break;
+		case ',': punct = TOK_COMMA; break;
+		case '=': punct = TOK_EQUALS; break;
 		default: break;
 		}
-		if (t.type != TOK_EOF) {
-			f->pos = start + 1;
-			t.text = s + start;
-			t.len = 1;
-			set_loc(lx, &t, start, start + 1);
-			return t;
-		}
+		if (punct != TOK_EOF)
+			return token_at(lx, punct, start, start + 1, 0);
 		if (c == '"') {
 			size_t i = start + 1;
 			while (i < n && s[i] != '"' && s[i] != '\n') {
@@ -206,12 +216,7 @@ static struct token lex_one(struct lexer *lx)
 				f->pos = i;
 				return error_token(lx, start, i, "unterminated string");
 			}
-			f->pos = i + 1;
-			t.type = TOK_STRING;
-			t.text = s + start + 1;
-			t.len = i - start - 1;
-			set_loc(lx, &t, start, i + 1);
-			return t;
+			return token_at(lx, TOK_STRING, start, i + 1, 1);
 		}
 		if (c == '<') {
 			size_t i = start + 1;
@@ -222,12 +227,7 @@ static struct token lex_one(struct lexer *lx)
 				return error_token(lx, start, f->pos,
 						   "expected a table name: <NAME>");
 			}
-			f->pos = i + 1;
-			t.type = TOK_TABLE;
-			t.text = s + start + 1;
-			t.len = i - start - 1;
-			set_loc(lx, &t, start, i + 1);
-			return t;
+			return token_at(lx, TOK_TABLE, start, i + 1, 1);
 		}
 		if (c == '$') {
 			size_t i = start + 1;
@@ -269,12 +269,7 @@ static struct token lex_one(struct lexer *lx)
 			size_t i = start;
 			while (i < n && is_word_char((unsigned char)s[i]))
 				i++;
-			f->pos = i;
-			t.type = TOK_WORD;
-			t.text = s + start;
-			t.len = i - start;
-			set_loc(lx, &t, start, i);
-			return t;
+			return token_at(lx, TOK_WORD, start, i, 0);
 		}
 		/* Anything else: control characters, bytes >= 0x80 outside strings. */
 		size_t i = start + 1;
