@@ -1,5 +1,6 @@
 /* Packet description parser for 'ifwall query' (grammar in pktdesc.h). */
 #include "filter/pktdesc.h"
+#include "filter/number.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -103,31 +104,10 @@ static void token_copy(const struct token *t, char *buf)
 /* Decimal or 0x hex, no sign, at most max. */
 static bool parse_number(const char *s, size_t len, uint32_t max, uint32_t *out)
 {
-	uint64_t v = 0;
-	unsigned base = 10;
-	size_t i = 0;
+	uint64_t v;
 
-	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		i = 2;
-	}
-	if (i == len)
+	if (ifw_parse_number(s, len, max, &v) < 0)
 		return false;
-	for (; i < len; i++) {
-		unsigned d;
-		char c = s[i];
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (base == 16 && c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (base == 16 && c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			return false;
-		v = v * base + d;
-		if (v > max)
-			return false;
-	}
 	*out = (uint32_t)v;
 	return true;
 }

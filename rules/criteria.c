@@ -12,7 +12,7 @@ static bool word_is_number(const struct token *t)
 {
 	uint64_t v;
 
-	return t->type == TOK_WORD && parse_number(t->text, t->len, UINT64_MAX, &v) == 0;
+	return t->type == TOK_WORD && ifw_parse_number(t->text, t->len, UINT64_MAX, &v) == 0;
 }
 
 /* --- lists ------------------------------------------------------------------ */
@@ -368,7 +368,7 @@ bool parse_addrs(struct parser *p, struct addrmatch *m, struct loc *span,
 /* A port: a number, or a well-known service name as pf accepts them. */
 static int port_value(const char *s, size_t n, uint64_t *out)
 {
-	int err = parse_number(s, n, 65535, out);
+	int err = ifw_parse_number(s, n, 65535, out);
 	int port;
 
 	if (err == -EINVAL && (port = service_port(s, n)) >= 0) {
@@ -463,7 +463,7 @@ bool parse_proto_value(struct parser *p, uint8_t *out)
 
 	if (p->tok.type != TOK_WORD)
 		return parser_expected(p, "a protocol");
-	int err = parse_number(p->tok.text, p->tok.len, 255, &v);
+	int err = ifw_parse_number(p->tok.text, p->tok.len, 255, &v);
 	if (err == -ERANGE)
 		return parser_error(p, &p->tok.loc, "protocol number out of range (0-255)");
 	if (err) {
@@ -504,7 +504,7 @@ static bool parse_icmp_type_fn(struct parser *p, uint8_t *out, bool icmp6)
 
 	if (p->tok.type != TOK_WORD)
 		return parser_expected(p, icmp6 ? "an ICMPv6 type" : "an ICMP type");
-	int err = parse_number(p->tok.text, p->tok.len, 255, &v);
+	int err = ifw_parse_number(p->tok.text, p->tok.len, 255, &v);
 	if (err == -ERANGE)
 		return parser_error(p, &p->tok.loc, "ICMP type out of range (0-255)");
 	if (err) {
@@ -577,7 +577,7 @@ static bool parse_user(struct parser *p, uint32_t *uid, char **name)
 
 	if (p->tok.type != TOK_WORD)
 		return parser_expected(p, "a user name or uid");
-	if (parse_number(p->tok.text, p->tok.len, UINT32_MAX - 1, &v) == 0) {
+	if (ifw_parse_number(p->tok.text, p->tok.len, UINT32_MAX - 1, &v) == 0) {
 		*uid = (uint32_t)v;
 		*name = NULL;
 		parser_next(p);
@@ -612,7 +612,7 @@ static bool parse_mark(struct parser *p, uint32_t *mark)
 
 	if (p->tok.type != TOK_WORD)
 		return parser_expected(p, "a mark number");
-	int err = parse_number(p->tok.text, p->tok.len, UINT32_MAX, &v);
+	int err = ifw_parse_number(p->tok.text, p->tok.len, UINT32_MAX, &v);
 	if (err == -ERANGE)
 		return parser_error(p, &p->tok.loc, "mark out of range (at most 0xffffffff)");
 	if (err) {

@@ -41,7 +41,7 @@ static bool parse_endpoint(struct parser *p, struct killswitch_endpoint *e)
 			parser_next(p);
 			if (p->tok.type != TOK_WORD)
 				return parser_expected(p, "a port number");
-			int err = parse_number(p->tok.text, p->tok.len, 65535, &v);
+			int err = ifw_parse_number(p->tok.text, p->tok.len, 65535, &v);
 			if (err == -ERANGE || (!err && v == 0))
 				return parser_error(p, &p->tok.loc, "endpoint port out of range (1-65535)");
 			if (err)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "filter/number.h"
 #include "rules/lexer.h"
 
 #define MAX_ERRORS 10000 /* "all errors in one run"; the cap only bounds memory on garbage */
@@ -104,8 +105,6 @@ const char *parser_intern_file(struct parser *p, const char *name, size_t len);
 struct addrset *parser_new_set(struct parser *p);
 const struct rs_table *parser_find_table(const struct parser *p, const char *name,
 					 size_t len);
-/* Decimal or 0x hex: 0, -EINVAL when not a number, -ERANGE above max. */
-int parse_number(const char *s, size_t n, uint64_t max, uint64_t *out);
 /* A string token's contents with \" and \\ unescaped (malloc'd). */
 char *unescape_string(const char *s, size_t n);
 void rule_free_contents(struct rule *r);
