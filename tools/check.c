@@ -92,32 +92,21 @@ int cmd_check(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return EXIT_OK;
-		} else if (!strcmp(a, "--expand")) {
+		int rc = -1;
+		if (!strcmp(a, "--expand"))
 			expand = true;
-		} else if (!strcmp(a, "--json")) {
+		else if (!strcmp(a, "--json"))
 			json = true;
-		} else if (!strcmp(a, "--") && i + 1 < argc && !file && i + 2 == argc) {
+		else if (!strcmp(a, "--") && i + 1 < argc && !file && i + 2 == argc)
 			file = argv[++i];
-		} else if (a[0] == '-' && a[1]) {
-			cli_error("check", "unknown option '%s'", a);
-			usage(stderr);
-			return EXIT_USAGE;
-		} else if (!file) {
-			file = a;
-		} else {
-			cli_error("check", "only one rule file, got '%s' too", a);
-			usage(stderr);
-			return EXIT_USAGE;
-		}
+		else
+			rc = cli_rule_file_arg("check", a, &file, usage);
+		if (rc >= 0)
+			return rc;
 	}
-	if (!file) {
-		cli_error("check", "missing the rule file");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	int rc = cli_rule_file_given("check", file, usage);
+	if (rc >= 0)
+		return rc;
 
 	struct diag_list diags = { 0 };
 	struct ruleset *rs = ruleset_from_file(file, &diags);

@@ -43,6 +43,15 @@ int cli_parse_ifaddrs(const char *cmd, const char *spec,
 int cli_parse_json_only(const char *cmd, int argc, char **argv,
 			void (*usage)(FILE *out), bool *json);
 
+/* The arguments of a command taking one rule file (check, compile, load)
+ * that are not its own options: -h, RULES, unknown options. Returns -1 when
+ * the command should go on, else the exit code to return (help printed, or
+ * a usage error reported). */
+int cli_rule_file_arg(const char *cmd, const char *arg, const char **file,
+		      void (*usage)(FILE *out));
+/* After the arguments: the same for a missing RULES. */
+int cli_rule_file_given(const char *cmd, const char *file, void (*usage)(FILE *out));
+
 /* Program name for messages ("ifwall"). */
 extern const char *prog;
 /* "ifwall SUBCOMMAND: message" on stderr. */

@@ -1,6 +1,5 @@
 /* ifwall compile RULES: print the nft script 'load' would apply. */
 #include <stdio.h>
-#include <string.h>
 
 #include "backends/nft.h"
 #include "tools/cli.h"
@@ -21,26 +20,13 @@ int cmd_compile(int argc, char **argv)
 	const char *file = NULL;
 
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return EXIT_OK;
-		} else if (a[0] == '-' && a[1]) {
-			cli_error("compile", "unknown option '%s'", a);
-			usage(stderr);
-			return EXIT_USAGE;
-		} else if (!file) {
-			file = a;
-		} else {
-			cli_error("compile", "only one rule file, got '%s' too", a);
-			return EXIT_USAGE;
-		}
+		int rc = cli_rule_file_arg("compile", argv[i], &file, usage);
+		if (rc >= 0)
+			return rc;
 	}
-	if (!file) {
-		cli_error("compile", "missing the rule file");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	int rc = cli_rule_file_given("compile", file, usage);
+	if (rc >= 0)
+		return rc;
 
 	struct ruleset *rs;
 	struct nft_plan *plan;

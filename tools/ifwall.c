@@ -49,6 +49,34 @@ int cli_parse_json_only(const char *cmd, int argc, char **argv,
 	return -1;
 }
 
+int cli_rule_file_arg(const char *cmd, const char *arg, const char **file,
+		      void (*usage)(FILE *out))
+{
+	if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (arg[0] == '-' && arg[1])
+		cli_error(cmd, "unknown option '%s'", arg);
+	else if (*file)
+		cli_error(cmd, "only one rule file, got '%s' too", arg);
+	else {
+		*file = arg;
+		return -1;
+	}
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int cli_rule_file_given(const char *cmd, const char *file, void (*usage)(FILE *out))
+{
+	if (file)
+		return -1;
+	cli_error(cmd, "missing the rule file");
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: %s COMMAND [OPTIONS] ...\n\nCommands:\n", prog);

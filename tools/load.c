@@ -31,10 +31,7 @@ int cmd_load(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return EXIT_OK;
-		} else if (!strcmp(a, "--backend") || !strncmp(a, "--backend=", 10)) {
+		if (!strcmp(a, "--backend") || !strncmp(a, "--backend=", 10)) {
 			const char *b = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!b || strcmp(b, "nft") != 0) {
 				cli_error("load", "unknown backend '%s' (load supports nft; "
@@ -43,22 +40,15 @@ int cmd_load(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			verbose = true;
-		} else if (a[0] == '-' && a[1]) {
-			cli_error("load", "unknown option '%s'", a);
-			usage(stderr);
-			return EXIT_USAGE;
-		} else if (!file) {
-			file = a;
 		} else {
-			cli_error("load", "only one rule file, got '%s' too", a);
-			return EXIT_USAGE;
+			int rc = cli_rule_file_arg("load", a, &file, usage);
+			if (rc >= 0)
+				return rc;
 		}
 	}
-	if (!file) {
-		cli_error("load", "missing the rule file");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	int rc = cli_rule_file_given("load", file, usage);
+	if (rc >= 0)
+		return rc;
 
 	struct ruleset *rs;
 	struct nft_plan *plan;
@@ -68,7 +58,7 @@ int cmd_load(int argc, char **argv)
 
 	struct nft_load_stats stats;
 	struct nft_error err;
-	int rc = nft_plan_load(plan, &stats, &err);
+	rc = nft_plan_load(plan, &stats, &err);
 	if (rc < 0) {
 		nft_cli_error("load", &err);
 		if (rc == -EPERM || rc == -EACCES)
