@@ -64,12 +64,6 @@ struct flow_note {
 	struct flow_note *next_free;
 };
 
-/* A flow that left the table, as it will be reported (no on_flow_end). */
-struct ended_flow {
-	struct flow flow;
-	struct replay_flow_info info;
-};
-
 struct replay {
 	const struct ruleset *rs;
 	struct replay_config cfg;
@@ -90,8 +84,7 @@ struct replay {
 	size_t nnote_chunks;
 	/* Without on_flow_end: flows that already left the table, in the
 	 * order they ended. */
-	struct ended_flow *ended;
-	size_t nended, ended_capacity;
+	struct replay_flow_list ended;
 };
 
 /* Where the IP packet is inside a frame, and what the link header says. */
@@ -214,22 +207,25 @@ static void flow_as_reported(const struct replay *r, const struct flow_note *n,
 					iftype_from_name(f->ifname));
 }
 
-static void keep_ended(struct replay *r, const struct flow *f,
-		       const struct replay_flow_info *info)
+int replay_flow_list_add(struct replay_flow_list *l, const struct flow *f,
+			 const struct replay_flow_info *info)
 {
-	if (r->nended == r->ended_capacity) {
-		size_t cap = r->ended_capacity ? r->ended_capacity * 2 : 256;
-		struct ended_flow *n = realloc(r->ended, cap * sizeof(*n));
-		if (!n) {
-			r->out_of_memory = true;
-			return;
-		}
-		r->ended = n;
-		r->ended_capacity = cap;
+	if (l->count == l->capacity) {
+		size_t cap = l->capacity ? l->capacity * 2 : 64;
+		struct replay_flow_record *items = realloc(l->items, cap * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		l->items = items;
+		l->capacity = cap;
 	}
-	r->ended[r->nended].flow = *f;
-	r->ended[r->nended].info = *info;
-	r->nended++;
+	l->items[l->count++] = (struct replay_flow_record){ *f, *info };
+	return 0;
+}
+
+void replay_flow_list_clear(struct replay_flow_list *l)
+{
+	free(l->items);
+	memset(l, 0, sizeof(*l));
 }
 
 /* The flow table's end callback: a flow leaves the table. */
@@ -245,8 +241,8 @@ static void flow_ended(const struct flow *ended, void *ctx)
 		note_release(r, n);
 	if (r->cfg.on_flow_end)
 		r->cfg.on_flow_end(&f, &info, r->cfg.on_flow_end_ctx);
-	else
-		keep_ended(r, &f, &info);
+	else if (replay_flow_list_add(&r->ended, &f, &info) < 0)
+		r->out_of_memory = true;
 }
 
 struct replay *replay_new(const struct ruleset *rs, const struct replay_config *cfg)
@@ -288,7 +284,7 @@ void replay_free(struct replay *r)
 	}
 	ifaddr_table_free(r->ifaddrs);
 	free(r->scratch);
-	free(r->ended);
+	replay_flow_list_clear(&r->ended);
 	HASH_CLEAR(hh, r->notes);
 	for (size_t i = 0; i < r->nnote_chunks; i++)
 		free(r->note_chunks[i]);
@@ -720,14 +716,14 @@ static void visit_live(const struct flow *live, void *ctx)
 /* Ended and live flows together, to be sorted by creation order. */
 struct flow_collection {
 	struct replay *r;
-	struct ended_flow *items;
+	struct replay_flow_record *items;
 	size_t count;
 };
 
 static void collect_live(const struct flow *live, void *ctx)
 {
 	struct flow_collection *c = ctx;
-	struct ended_flow *e = &c->items[c->count++];
+	struct replay_flow_record *e = &c->items[c->count++];
 
 	e->flow = *live;
 	flow_as_reported(c->r, note_find(c->r, live->id), &e->flow, &e->info);
@@ -735,7 +731,7 @@ static void collect_live(const struct flow *live, void *ctx)
 
 static int compare_flow_id(const void *a, const void *b)
 {
-	const struct ended_flow *x = a, *y = b;
+	const struct replay_flow_record *x = a, *y = b;
 
 	return x->flow.id < y->flow.id ? -1 : x->flow.id > y->flow.id;
 }
@@ -752,13 +748,13 @@ int replay_foreach_flow(struct replay *r, replay_flow_fn fn, void *ctx)
 	}
 	if (r->out_of_memory)
 		return -ENOMEM;
-	total = r->nended + flow_table_count(r->flows);
+	total = r->ended.count + flow_table_count(r->flows);
 	all.items = malloc((total ? total : 1) * sizeof(*all.items));
 	if (!all.items)
 		return -ENOMEM;
-	if (r->nended)
-		memcpy(all.items, r->ended, r->nended * sizeof(*all.items));
-	all.count = r->nended;
+	if (r->ended.count)
+		memcpy(all.items, r->ended.items, r->ended.count * sizeof(*all.items));
+	all.count = r->ended.count;
 	flow_table_foreach(r->flows, collect_live, &all);
 	qsort(all.items, all.count, sizeof(*all.items), compare_flow_id);
 	for (size_t i = 0; i < all.count; i++)

@@ -39,6 +39,24 @@ struct replay_flow_info {
 typedef void (*replay_flow_fn)(const struct flow *f,
 			       const struct replay_flow_info *info, void *ctx);
 
+/* Flows kept as reported: the replay keeps the ended ones in a list (no
+ * on_flow_end); a caller may keep those it wants to list later. */
+struct replay_flow_record {
+	struct flow flow;
+	struct replay_flow_info info;
+};
+
+struct replay_flow_list {
+	struct replay_flow_record *items;
+	size_t count, capacity;
+};
+
+/* Appends a copy of f and info. Returns 0, or -ENOMEM (list unchanged). */
+int replay_flow_list_add(struct replay_flow_list *l, const struct flow *f,
+			 const struct replay_flow_info *info);
+/* Frees the items; the list is empty again. */
+void replay_flow_list_clear(struct replay_flow_list *l);
+
 /* An address an interface holds (--ifaddr NAME=ADDR). */
 struct replay_ifaddr {
 	char name[IFW_IFNAMSIZ];

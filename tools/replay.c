@@ -59,13 +59,9 @@ struct replay_options {
 struct report {
 	const struct replay_options *opt;
 	uint64_t flows, passed, blocked, leaks;
-	/* Text output with --leaks: the leaked flows, listed after the
+	/* Text output with --leaks: the leaked flows, listed before the
 	 * summary. */
-	struct leaked_flow {
-		struct flow flow;
-		struct replay_flow_info info;
-	} *leaked;
-	size_t nleaked, leaked_capacity;
+	struct replay_flow_list leaked;
 	bool out_of_memory;
 };
 
@@ -224,25 +220,6 @@ static void print_flow_json(const struct flow *f, const struct replay_flow_info 
 	fputs("}\n", stdout);
 }
 
-/* Keeps a leaked flow for the list after the summary. */
-static void keep_leaked(struct report *rep, const struct flow *f,
-			const struct replay_flow_info *info)
-{
-	if (rep->nleaked == rep->leaked_capacity) {
-		size_t cap = rep->leaked_capacity ? rep->leaked_capacity * 2 : 16;
-		struct leaked_flow *n = realloc(rep->leaked, cap * sizeof(*n));
-		if (!n) {
-			rep->out_of_memory = true;
-			return;
-		}
-		rep->leaked = n;
-		rep->leaked_capacity = cap;
-	}
-	rep->leaked[rep->nleaked].flow = *f;
-	rep->leaked[rep->nleaked].info = *info;
-	rep->nleaked++;
-}
-
 /* Each flow, as it leaves the flow table and, at the end, the live ones. */
 static void report_flow(const struct flow *f, const struct replay_flow_info *info, void *ctx)
 {
@@ -255,8 +232,8 @@ static void report_flow(const struct flow *f, const struct replay_flow_info *inf
 		rep->blocked++;
 	if (info->leaked) {
 		rep->leaks++;
-		if (!rep->opt->json)
-			keep_leaked(rep, f, info);
+		if (!rep->opt->json && replay_flow_list_add(&rep->leaked, f, info) < 0)
+			rep->out_of_memory = true;
 	}
 	if (rep->opt->json)
 		print_flow_json(f, info, rep->opt->has_leaks);
@@ -612,8 +589,9 @@ int cmd_replay(int argc, char **argv)
 	/* The leaked flows are listed before the summary: the summary is
 	 * always the last line. */
 	if (opt.has_leaks && !opt.json) {
-		for (size_t i = 0; i < rep.nleaked; i++)
-			print_flow_text(&rep.leaked[i].flow, &rep.leaked[i].info, "leak: ");
+		for (size_t i = 0; i < rep.leaked.count; i++)
+			print_flow_text(&rep.leaked.items[i].flow, &rep.leaked.items[i].info,
+					"leak: ");
 		for (size_t i = 0; i < st->nskipped_leak_ifnames; i++)
 			printf("leak: pass out %s (set skip: not filtered)\n",
 			       st->skipped_leak_ifnames[i]);
@@ -641,7 +619,7 @@ int cmd_replay(int argc, char **argv)
 out:
 	diag_list_clear(&diags);
 	replay_free(r);
-	free(rep.leaked);
+	replay_flow_list_clear(&rep.leaked);
 	ruleset_free(rs);
 	ifmatch_release(&opt.leaks);
 	free(opt.args);
