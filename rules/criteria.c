@@ -630,20 +630,12 @@ static bool parse_mark(struct parser *p, uint32_t *mark)
 
 bool parse_user_option(struct parser *p, bool *has, uint32_t *uid, char **name)
 {
-	if (parser_duplicate(p, *has))
-		return false;
-	*has = true;
-	parser_next(p);
-	return parse_user(p, uid, name);
+	return parser_option_once(p, has) && parse_user(p, uid, name);
 }
 
 bool parse_mark_option(struct parser *p, bool *has, uint32_t *mark)
 {
-	if (parser_duplicate(p, *has))
-		return false;
-	*has = true;
-	parser_next(p);
-	return parse_mark(p, mark);
+	return parser_option_once(p, has) && parse_mark(p, mark);
 }
 
 bool parse_protos(struct parser *p, uint8_t **protos, size_t *count, struct loc *span)

@@ -27,7 +27,7 @@ struct ks_parse {
 
 static bool parse_endpoint(struct parser *p, struct killswitch_endpoint *e)
 {
-	bool seen_port = false, seen_proto = false;
+	bool seen_proto = false;
 	uint64_t v;
 
 	memset(e, 0, sizeof(*e));
@@ -35,10 +35,8 @@ static bool parse_endpoint(struct parser *p, struct killswitch_endpoint *e)
 		return false;
 	while (!at_end(p) && p->tok.type != TOK_RBRACE) {
 		if (tok_is(p, "port")) {
-			if (parser_duplicate(p, seen_port))
+			if (!parser_option_once(p, &e->has_port))
 				return false;
-			seen_port = e->has_port = true;
-			parser_next(p);
 			if (p->tok.type != TOK_WORD)
 				return parser_expected(p, "a port number");
 			int err = ifw_parse_number(p->tok.text, p->tok.len, 65535, &v);
@@ -49,10 +47,8 @@ static bool parse_endpoint(struct parser *p, struct killswitch_endpoint *e)
 			e->port = (uint16_t)v;
 			parser_next(p);
 		} else if (tok_is(p, "proto")) {
-			if (parser_duplicate(p, seen_proto))
+			if (!parser_option_once(p, &seen_proto))
 				return false;
-			seen_proto = true;
-			parser_next(p);
 			struct loc at = p->tok.loc;
 			if (!parse_proto_value(p, &e->proto))
 				return false;

@@ -202,6 +202,15 @@ bool parser_duplicate(struct parser *p, bool seen)
 	return true;
 }
 
+bool parser_option_once(struct parser *p, bool *seen)
+{
+	if (parser_duplicate(p, *seen))
+		return false;
+	*seen = true;
+	parser_next(p);
+	return true;
+}
+
 /* --- ownership helpers ------------------------------------------------------ */
 
 const char *parser_intern_file(struct parser *p, const char *name, size_t len)

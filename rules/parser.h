@@ -93,6 +93,9 @@ bool parser_expected(struct parser *p, const char *what);
 void parser_oom(struct parser *p);
 /* Reports "'X' given twice" at the current token when seen. */
 bool parser_duplicate(struct parser *p, bool seen);
+/* At an option's keyword: reports it when *seen, else sets *seen and moves
+ * past the keyword. */
+bool parser_option_once(struct parser *p, bool *seen);
 /* Skips to the end of the statement (see parser.c). */
 void parser_recover(struct parser *p, int depth);
 /* Inside { }: 1 at an item, 0 at the '}', -1 (reported) when unclosed. */

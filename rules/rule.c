@@ -145,7 +145,7 @@ static bool validate_rule(struct parser *p, const struct rule *r,
 /* Parses one rule from the action word to the end of the statement. */
 static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 {
-	bool seen_dir = false, seen_log = false, seen_on = false, seen_fam = false,
+	bool seen_dir = false, seen_on = false, seen_fam = false,
 	     seen_proto = false, seen_all = false, seen_from = false,
 	     seen_to = false, seen_types = false, seen_label = false;
 
@@ -175,15 +175,11 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 			r->dir = tok_is(p, "in") ? DIR_IN : DIR_OUT;
 			parser_next(p);
 		} else if (tok_is(p, "log")) {
-			if (parser_duplicate(p, seen_log))
+			if (!parser_option_once(p, &r->log))
 				return false;
-			seen_log = r->log = true;
-			parser_next(p);
 		} else if (tok_is(p, "on")) {
-			if (parser_duplicate(p, seen_on))
+			if (!parser_option_once(p, &seen_on))
 				return false;
-			seen_on = true;
-			parser_next(p);
 			if (!parse_ifspec(p, &r->on, &L->on))
 				return false;
 			L->on = loc_join(&kw, &p->prev_loc);
@@ -195,10 +191,8 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 			L->family = p->tok.loc;
 			parser_next(p);
 		} else if (tok_is(p, "proto")) {
-			if (parser_duplicate(p, seen_proto))
+			if (!parser_option_once(p, &seen_proto))
 				return false;
-			seen_proto = true;
-			parser_next(p);
 			if (!parse_protos(p, &r->protos, &r->nprotos, &L->proto))
 				return false;
 			L->proto = loc_join(&kw, &p->prev_loc);
@@ -237,11 +231,9 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 		} else if (tok_is(p, "port")) {
 			return parser_error(p, &kw, "'port' must follow 'from ADDRS' or 'to ADDRS'");
 		} else if (tok_is(p, "icmp-type") || tok_is(p, "icmp6-type")) {
-			if (parser_duplicate(p, seen_types))
-				return false;
-			seen_types = true;
 			r->icmp6 = tok_is(p, "icmp6-type");
-			parser_next(p);
+			if (!parser_option_once(p, &seen_types))
+				return false;
 			if (!parse_icmp_types(p, r->icmp6, &r->types, &r->ntypes, &L->types))
 				return false;
 			L->types = loc_join(&kw, &p->prev_loc);
@@ -254,10 +246,8 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 				return false;
 			L->mark = loc_join(&kw, &p->prev_loc);
 		} else if (tok_is(p, "label")) {
-			if (parser_duplicate(p, seen_label))
+			if (!parser_option_once(p, &seen_label))
 				return false;
-			seen_label = true;
-			parser_next(p);
 			if (p->tok.type != TOK_STRING)
 				return parser_expected(p, "a quoted label text");
 			if (p->tok.len > MAX_LABEL)
