@@ -42,12 +42,20 @@ static const struct name_number protocols[] = {
 	{ "l2tp", 115 }, { "sctp", 132 }, { "udplite", 136 },
 };
 
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* The number of the len bytes at name in table t; -1 when not there. */
+static int number_of(const struct name_number *t, size_t n, const char *name, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(t[i].name) == len && !memcmp(t[i].name, name, len))
+			return t[i].number;
+	return -1;
+}
+
 int proto_from_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
-		if (!strcmp(protocols[i].name, name))
-			return protocols[i].number;
-	return -1;
+	return number_of(protocols, COUNT(protocols), name, strlen(name));
 }
 
 const char *proto_print_name(int proto)
@@ -107,23 +115,17 @@ static const struct name_number icmp6_types[] = {
 
 int icmp_type_from_name(const char *name, bool icmp6)
 {
-	const struct name_number *t = icmp6 ? icmp6_types : icmp4_types;
-	size_t n = icmp6 ? sizeof(icmp6_types) / sizeof(icmp6_types[0])
-			 : sizeof(icmp4_types) / sizeof(icmp4_types[0]);
-
 	if (!name)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(t[i].name, name))
-			return t[i].number;
-	return -1;
+	if (icmp6)
+		return number_of(icmp6_types, COUNT(icmp6_types), name, strlen(name));
+	return number_of(icmp4_types, COUNT(icmp4_types), name, strlen(name));
 }
 
 const char *icmp_type_name(int type, bool icmp6)
 {
 	const struct name_number *t = icmp6 ? icmp6_types : icmp4_types;
-	size_t n = icmp6 ? sizeof(icmp6_types) / sizeof(icmp6_types[0])
-			 : sizeof(icmp4_types) / sizeof(icmp4_types[0]);
+	size_t n = icmp6 ? COUNT(icmp6_types) : COUNT(icmp4_types);
 
 	for (size_t i = 0; i < n; i++)
 		if (t[i].number == type)
@@ -147,8 +149,5 @@ static const struct name_number services[] = {
 
 int service_port(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
-		if (strlen(services[i].name) == len && !memcmp(services[i].name, name, len))
-			return services[i].number;
-	return -1;
+	return number_of(services, COUNT(services), name, len);
 }
