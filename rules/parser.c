@@ -100,6 +100,18 @@ void parser_oom(struct parser *p)
 	p->stop = true;
 }
 
+/* The word that starts a statement other than a macro definition. */
+static bool is_statement_keyword(const struct token *t)
+{
+	static const char *const keywords[] = { "pass", "block", "reject", "table",
+		"set", "include", "killswitch" };
+
+	for (size_t i = 0; t->type == TOK_WORD && i < sizeof(keywords) / sizeof(keywords[0]); i++)
+		if (t->len == strlen(keywords[i]) && !memcmp(t->text, keywords[i], t->len))
+			return true;
+	return false;
+}
+
 /* Skips to the end of the statement: a newline at brace depth <= depth, or
  * a newline followed by a word that starts a statement or by anything
  * unindented other than '}' (a missing '}', or garbage with a stray '{'). */
@@ -111,9 +123,6 @@ void parser_recover(struct parser *p, int depth)
 		p->resync = false;
 		return;
 	}
-	static const char *const starts[] = { "pass", "block", "reject", "table",
-		"set", "include", "killswitch" };
-
 	while (p->tok.type != TOK_EOF) {
 		if (p->tok.type == TOK_NEWLINE) {
 			if (p->depth <= depth)
@@ -128,12 +137,9 @@ void parser_recover(struct parser *p, int depth)
 				p->depth = 0;
 				return;
 			}
-			for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
-				if (nx.type == TOK_WORD && nx.len == strlen(starts[i]) &&
-				    !memcmp(nx.text, starts[i], nx.len)) {
-					p->depth = depth;
-					return;
-				}
+			if (is_statement_keyword(&nx)) {
+				p->depth = depth;
+				return;
 			}
 		}
 		parser_next(p);
@@ -142,15 +148,8 @@ void parser_recover(struct parser *p, int depth)
 
 static bool starts_statement(struct parser *p)
 {
-	static const char *const starts[] = { "pass", "block", "reject", "table",
-		"set", "include", "killswitch" };
-
-	if (p->tok.type != TOK_WORD)
-		return false;
-	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
-		if (tok_is(p, starts[i]))
-			return true;
-	return lexer_peek(p->lx).type == TOK_EQUALS;
+	return is_statement_keyword(&p->tok) ||
+	       (p->tok.type == TOK_WORD && lexer_peek(p->lx).type == TOK_EQUALS);
 }
 
 /* Skips the separators inside a { } list. Returns 1 at an item, 0 at the
