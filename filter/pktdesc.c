@@ -135,13 +135,7 @@ static int parse_iftype(struct parser *ps, struct packet *p)
 	const struct token *t = peek(ps);
 
 	ps->iftype_given = true;
-	if (token_is(t, "ether"))
-		p->iftype = IFTYPE_ETHER;
-	else if (token_is(t, "tunnel"))
-		p->iftype = IFTYPE_TUNNEL;
-	else if (token_is(t, "loopback"))
-		p->iftype = IFTYPE_LOOPBACK;
-	else
+	if (!t || !iftype_from_type_name(t->start, t->len, &p->iftype))
 		return fail(ps, t ? t->col : end_col(ps),
 			    "expected interface type 'ether', 'tunnel' or 'loopback'");
 	ps->pos++;

@@ -78,13 +78,8 @@ static bool parse_ifitem(struct parser *p, struct ifitem *it)
 	}
 	if (tok_is(p, "type")) {
 		parser_next(p);
-		if (tok_is(p, "loopback"))
-			it->type = IFTYPE_LOOPBACK;
-		else if (tok_is(p, "tunnel"))
-			it->type = IFTYPE_TUNNEL;
-		else if (tok_is(p, "ether"))
-			it->type = IFTYPE_ETHER;
-		else
+		if (p->tok.type != TOK_WORD ||
+		    !iftype_from_type_name(p->tok.text, p->tok.len, &it->type))
 			return parser_expected(p, "an interface type (loopback, tunnel or ether)");
 		it->kind = IFITEM_TYPE;
 		parser_next(p);

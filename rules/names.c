@@ -27,6 +27,20 @@ const char *iftype_name(enum iftype type)
 	return "ether";
 }
 
+bool iftype_from_type_name(const char *word, size_t len, enum iftype *type)
+{
+	static const enum iftype types[] = { IFTYPE_LOOPBACK, IFTYPE_TUNNEL, IFTYPE_ETHER };
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		const char *name = iftype_name(types[i]);
+		if (strlen(name) == len && !memcmp(name, word, len)) {
+			*type = types[i];
+			return true;
+		}
+	}
+	return false;
+}
+
 struct name_number {
 	const char *name;
 	int number;

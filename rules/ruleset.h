@@ -263,6 +263,9 @@ void diag_list_clear(struct diag_list *diags);
  * utun* tunnel; else ether. */
 enum iftype iftype_from_name(const char *name);
 const char *iftype_name(enum iftype type);
+/* The type the len bytes at word name (loopback, tunnel, ether): true and
+ * *type set, or false. */
+bool iftype_from_type_name(const char *word, size_t len, enum iftype *type);
 /* "block", "pass", "reject" or "drop", as in 'set default'. */
 const char *default_verdict_name(enum default_verdict v);
 
