@@ -25,7 +25,8 @@ typedef bool (*list_item_fn)(struct parser *p, bool negated, const struct loc *a
 /* The '{ ... }' list at the current token, each item read by item(). With
  * negate, items may be written '!ITEM', all of them or none: '{ !a !b }' is
  * '!{ a b }' (*negate set; start: where the criterion began, for a double
- * negation). Without (NULL), a '!' is left to item(). */
+ * negation). Without (NULL), a '!' is left to item(). empty: the error for
+ * '{ }'. */
 static bool parse_list(struct parser *p, const struct loc *start, bool *negate,
 		       const char *empty, list_item_fn item, void *ctx)
 {
