@@ -33,9 +33,14 @@ int cmd_load(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "--backend") || !strncmp(a, "--backend=", 10)) {
 			const char *b = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!b || strcmp(b, "nft") != 0) {
+			if (!b) {
+				cli_error("load", "option '--backend' needs a value");
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			if (strcmp(b, "nft") != 0) {
 				cli_error("load", "unknown backend '%s' (load supports nft; "
-					  "use 'ifwall run' for divert and tun)", b ? b : "");
+					  "use 'ifwall run' for divert and tun)", b);
 				return EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {

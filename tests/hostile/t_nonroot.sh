@@ -46,6 +46,9 @@ expect 2 empty load /nonexistent.rules
 expect 2 empty load
 expect 2 empty load --bogus good.rules
 expect 2 empty load --backend divert good.rules
+expect 2 empty load good.rules --backend
+grep -q "option '--backend' needs a value" err.txt && echo "PASS nonroot: load --backend without a value says so" ||
+	echo "FAIL nonroot: load --backend without a value: $(head -c 200 err.txt)"
 expect 2 empty show --bogus
 expect 2 empty flush extra
 expect 2 empty run good.rules
