@@ -63,7 +63,17 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
-		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *eq = !strncmp(arg, "--", 2) ? strchr(arg, '=') : NULL;
+		char name[16];
+		/* --option=value, as well as --option value */
+		if (eq && (size_t)(eq - arg) < sizeof(name)) {
+			memcpy(name, arg, (size_t)(eq - arg));
+			name[eq - arg] = '\0';
+			arg = name;
+		} else {
+			eq = NULL;
+		}
+		const char *value = eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
 		bool takes_value = !strcmp(arg, "--backend") || !strcmp(arg, "--queue") ||
 				   !strcmp(arg, "--log") ||
 				   !strcmp(arg, "--netns") || !strcmp(arg, "--prefix");
@@ -72,8 +82,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 			usage(stdout);
 			return -1;
 		}
-		if (takes_value && !value) {
-			cli_error("run", "%s needs a value", arg);
+		if ((takes_value && (!value || !*value)) || (eq && !takes_value)) {
+			cli_error("run", takes_value ? "%s needs a value" : "%s takes no value",
+				  arg);
 			return EXIT_USAGE;
 		}
 		if (!strcmp(arg, "--backend")) {
@@ -104,7 +115,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 			a->rules = arg;
 			continue;
 		}
-		i++; /* the value */
+		if (!eq)
+			i++; /* the value was the next argument */
 	}
 	if (!a->backend) {
 		cli_error("run", "--backend divert|tun is required");

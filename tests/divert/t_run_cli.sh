@@ -20,6 +20,10 @@ expect_exit run-unknown-backend 2 "unknown backend 'bogus'" --backend bogus "$TM
 expect_exit run-no-rules 2 'RULES' --backend divert
 expect_exit run-bad-queue 2 'queue' --backend divert --queue 70000 "$TMP/ok.rules"
 expect_exit run-bad-option 2 "unknown option '--nope'" --backend divert --nope "$TMP/ok.rules"
+expect_exit run-backend-equals 2 "unknown backend 'bogus'" --backend=bogus "$TMP/ok.rules"
+expect_exit run-queue-equals 2 "'70000' is not a queue" --backend=divert --queue=70000 "$TMP/ok.rules"
+expect_exit run-empty-value 2 '--backend needs a value' --backend= "$TMP/ok.rules"
+expect_exit run-flag-with-value 2 '--fail-open takes no value' --backend=divert --fail-open=yes "$TMP/ok.rules"
 expect_exit run-bad-rules 2 'bad\.rules:2:[0-9]+: error:' --backend divert "$TMP/bad.rules"
 expect_exit run-missing-rules 2 'nosuch' --backend divert "$TMP/nosuch.rules"
 # Without CAP_NET_ADMIN: a system error that says what is missing.
