@@ -25,6 +25,9 @@
 /* Packets handled per wakeup before verdicts are sent and the other
  * sockets get a turn. */
 #define DIVERT_BURST 256
+/* How long the loop keeps polling without sleeping after it decided packets:
+ * at most this much CPU per burst of new flows. */
+#define DIVERT_BUSY_POLL_NS 50000u
 
 struct divert {
 	struct divert_options opts;
@@ -402,13 +405,23 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 		goto out;
 	}
 	d->last_expire = monotonic_ns();
+	uint64_t spin_until = 0;
 	for (;;) {
 		struct pollfd pfd[3] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = iftable_fd(d->ift), .events = POLLIN },
 			{ .fd = nfqueue_fd(d->q), .events = POLLIN },
 		};
-		if (poll(pfd, 3, 1000) < 0 && errno != EINTR) {
+		int ready;
+		/* Right after traffic, poll without sleeping for a moment: waking
+		 * a sleeping process on another CPU costs tens of microseconds
+		 * (more on virtual machines), and new flows come in bursts. */
+		do
+			ready = poll(pfd, 3, 0);
+		while (ready == 0 && monotonic_ns() < spin_until);
+		if (ready == 0)
+			ready = poll(pfd, 3, 1000);
+		if (ready < 0 && errno != EINTR) {
 			r = -errno;
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			break;
@@ -435,9 +448,12 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 			r = 0;
 		}
 		if (pfd[2].revents & (POLLIN | POLLERR)) {
+			uint64_t before = d->stats.packets;
 			r = drain_queue(d, err, errlen);
 			if (r < 0)
 				break;
+			if (d->stats.packets != before)
+				spin_until = monotonic_ns() + DIVERT_BUSY_POLL_NS;
 		}
 		uint64_t now = monotonic_ns();
 		if (now - d->last_expire >= 1000000000u) {
