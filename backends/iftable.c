@@ -1,6 +1,7 @@
 /* Interface table over rtnetlink (libmnl). See iftable.h. */
 #include "backends/iftable.h"
 #include "backends/nlmsg.h"
+#include "filter/grow.h"
 
 #include <errno.h>
 #include <net/if.h>
@@ -94,14 +95,8 @@ static struct iftable_interface *ifvec_get_or_insert(struct ifvec *v, int index)
 
 	if (found)
 		return &v->items[pos];
-	if (v->count == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 16;
-		struct iftable_interface *items = realloc(v->items, cap * sizeof(*items));
-		if (!items)
-			return NULL;
-		v->items = items;
-		v->cap = cap;
-	}
+	if (grow_array(&v->items, &v->cap, v->count, sizeof(*v->items)) < 0)
+		return NULL;
 	memmove(&v->items[pos + 1], &v->items[pos],
 		(v->count - pos) * sizeof(v->items[0]));
 	v->count++;

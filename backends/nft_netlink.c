@@ -13,6 +13,7 @@
  * Either all of it commits or none of it does. */
 #include "backends/nft_plan.h"
 #include "backends/nlmsg.h"
+#include "filter/grow.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -545,15 +546,10 @@ static struct nlmsghdr *batch_message(struct batch *b, struct nl *nl,
 
 	if (!tail)
 		return NULL;
-	if (b->nentries == b->entries_cap) {
-		size_t cap = b->entries_cap ? b->entries_cap * 2 : 256;
-		struct batch_entry *n = realloc(b->entries, cap * sizeof(*n));
-		if (!n) {
-			b->failed = -ENOMEM;
-			return NULL;
-		}
-		b->entries = n;
-		b->entries_cap = cap;
+	if (grow_array(&b->entries, &b->entries_cap, b->nentries,
+		       sizeof(*b->entries)) < 0) {
+		b->failed = -ENOMEM;
+		return NULL;
 	}
 	if (b->nentries == 0)
 		b->first_seq = seq;
@@ -1843,14 +1839,8 @@ static struct nft_entry *entry_for(struct listing_ctx *c, enum nft_entry_kind ki
 			return e;
 		}
 	}
-	if (l->nentries == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct nft_entry *n = realloc(l->entries, cap * sizeof(*n));
-		if (!n)
-			return NULL;
-		l->entries = n;
-		c->cap = cap;
-	}
+	if (grow_array(&l->entries, &c->cap, l->nentries, sizeof(*l->entries)) < 0)
+		return NULL;
 	struct nft_entry *e = &l->entries[l->nentries++];
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;

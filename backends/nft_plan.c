@@ -1,6 +1,7 @@
 /* Rule set -> plan for table inet ifwall (see nft.h for the layout and
  * nft_plan.h for the intermediate form). Pure computation: no sockets. */
 #include "backends/nft_plan.h"
+#include "filter/grow.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -97,14 +98,8 @@ static struct plan_rule *rule_new(struct builder *b, enum plan_chain_id chain,
 {
 	struct nft_plan *p = b->plan;
 
-	if (p->nrules == p->rules_cap) {
-		size_t cap = p->rules_cap ? p->rules_cap * 2 : 64;
-		struct plan_rule *n = realloc(p->rules, cap * sizeof(*n));
-		if (!n)
-			return NULL;
-		p->rules = n;
-		p->rules_cap = cap;
-	}
+	if (grow_array(&p->rules, &p->rules_cap, p->nrules, sizeof(*p->rules)) < 0)
+		return NULL;
 	struct plan_rule *r = &p->rules[p->nrules++];
 	memset(r, 0, sizeof(*r));
 	r->chain = chain;
@@ -128,14 +123,8 @@ static int set_new(struct builder *b, enum plan_set_kind kind, bool anonymous,
 {
 	struct nft_plan *p = b->plan;
 
-	if (p->nsets == p->sets_cap) {
-		size_t cap = p->sets_cap ? p->sets_cap * 2 : 16;
-		struct plan_set *n = realloc(p->sets, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		p->sets = n;
-		p->sets_cap = cap;
-	}
+	if (grow_array(&p->sets, &p->sets_cap, p->nsets, sizeof(*p->sets)) < 0)
+		return -ENOMEM;
 	struct plan_set *s = &p->sets[p->nsets];
 	memset(s, 0, sizeof(*s));
 	s->kind = kind;

@@ -1,5 +1,6 @@
 /* pcap replay backend: link layer -> struct packet -> flow table. */
 #include "backends/replay.h"
+#include "filter/grow.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -210,14 +211,8 @@ static void flow_as_reported(const struct replay *r, const struct flow_note *n,
 int replay_flow_list_add(struct replay_flow_list *l, const struct flow *f,
 			 const struct replay_flow_info *info)
 {
-	if (l->count == l->capacity) {
-		size_t cap = l->capacity ? l->capacity * 2 : 64;
-		struct replay_flow_record *items = realloc(l->items, cap * sizeof(*items));
-		if (!items)
-			return -ENOMEM;
-		l->items = items;
-		l->capacity = cap;
-	}
+	if (grow_array(&l->items, &l->capacity, l->count, sizeof(*l->items)) < 0)
+		return -ENOMEM;
 	l->items[l->count++] = (struct replay_flow_record){ *f, *info };
 	return 0;
 }

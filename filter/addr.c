@@ -4,6 +4,7 @@
  * backends, and as packed integers (uint32 for IPv4, 128-bit for IPv6) so a
  * lookup is a branch-light binary search over a dense array. */
 #include "filter/addr.h"
+#include "filter/grow.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -451,14 +452,9 @@ int addrset_add(struct addrset *set, const struct ifw_prefix *p)
 	if (!set || !p || (p->addr.family != 4 && p->addr.family != 6) ||
 	    p->len > max_len(p->addr.family))
 		return -EINVAL;
-	if (set->nprefixes == set->prefix_cap) {
-		size_t cap = set->prefix_cap ? set->prefix_cap * 2 : 8;
-		struct ifw_prefix *n = realloc(set->prefixes, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		set->prefixes = n;
-		set->prefix_cap = cap;
-	}
+	if (grow_array(&set->prefixes, &set->prefix_cap, set->nprefixes,
+		       sizeof(*set->prefixes)) < 0)
+		return -ENOMEM;
 	set->prefixes[set->nprefixes++] = *p;
 	if (p->addr.family == 4)
 		set->nprefixes4++;

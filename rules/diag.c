@@ -109,23 +109,6 @@ void sb_put_quoted_excerpt(struct strbuf *sb, const char *s, size_t n, size_t ma
 		sb_puts(sb, "...");
 }
 
-int grow_array(void *array, size_t *cap, size_t n, size_t elem_size)
-{
-	void **p = array;
-
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 8;
-	while (ncap <= n)
-		ncap *= 2;
-	void *q = realloc(*p, ncap * elem_size);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = ncap;
-	return 0;
-}
-
 /* --- diagnostics ------------------------------------------------------------ */
 
 /* Longest source line kept whole in a diagnostic; longer ones are cut to an

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "filter/grow.h"
 #include "rules/ruleset.h"
 
 /* --- growing strings ----------------------------------------------------- */
@@ -29,9 +30,6 @@ void sb_free(struct strbuf *sb);
  * \xNN, cut after max bytes with "...". */
 void sb_put_quoted_excerpt(struct strbuf *sb, const char *s, size_t n, size_t max);
 
-/* Grows *array (of elem_size elements, *cap allocated) to hold n+1.
- * Returns 0 or -ENOMEM. */
-int grow_array(void *array, size_t *cap, size_t n, size_t elem_size);
 
 /* --- sources and locations ------------------------------------------------ */
 
