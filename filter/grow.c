@@ -11,10 +11,12 @@ int grow_array(void *array, size_t *cap, size_t n, size_t elem_size)
 
 	if (n < *cap)
 		return 0;
+	if (!elem_size || n >= SIZE_MAX / 2 / elem_size)
+		return -ENOMEM;
 	size_t ncap = *cap ? *cap * 2 : 8;
 	while (ncap <= n)
 		ncap *= 2;
-	if (!elem_size || ncap > SIZE_MAX / elem_size)
+	if (ncap > SIZE_MAX / elem_size)
 		return -ENOMEM;
 	/* The caller's pointer has its own type: copied, not aliased. */
 	memcpy(&items, array, sizeof(items));
