@@ -566,8 +566,12 @@ static void set_action(struct builder *b, struct plan_rule *pr,
 		}
 		return;
 	case ACTION_REJECT:
+	case ACTION_RETURN:
 		pr->verdict = PLAN_GOTO;
 		pr->target = CHAIN_REJECT;
+		return;
+	case ACTION_DROP:
+		pr->verdict = PLAN_DROP;
 		return;
 	}
 }
@@ -830,6 +834,11 @@ static int emit_default(struct builder *b, const struct chain_ctx *ctx)
 		return -ENOMEM;
 	pr->counter = true;
 	pr->default_dir = ctx->dir;
+	if (ctx->dir == DIR_IN ? b->rs->default_in_log : b->rs->default_out_log) {
+		snprintf(pr->log_prefix, sizeof(pr->log_prefix), "ifwall default %s ",
+			 ctx->dir == DIR_IN ? "in" : "out");
+		pr->log = true;
+	}
 	if (reject) {
 		pr->verdict = PLAN_GOTO;
 		pr->target = CHAIN_REJECT;
@@ -939,6 +948,10 @@ static int build(struct builder *b)
 			if (c == 0 && (r->from.ifaddr || r->to.ifaddr) &&
 			    (rc = check_ifaddr(b, r)) < 0)
 				return rc;
+			if (c == 0 && r->has_user && r->dir != DIR_OUT)
+				return fail(b, -ENOTSUP, r,
+					    "the nft backend matches 'user' only on 'out' rules: the kernel "
+					    "knows no socket owner for a new inbound connection");
 			if ((rc = emit_rule_in_chain(b, r, ctx)) < 0)
 				return rc;
 		}

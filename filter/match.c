@@ -158,7 +158,9 @@ static enum verdict action_verdict(const struct ruleset *rs,
 	switch (a) {
 	case ACTION_PASS: return VERDICT_PASS;
 	case ACTION_BLOCK: return block_verdict(rs);
-	case ACTION_REJECT: return VERDICT_REJECT;
+	case ACTION_REJECT:
+	case ACTION_RETURN: return VERDICT_REJECT;
+	case ACTION_DROP: return VERDICT_BLOCK;
 	}
 	return VERDICT_BLOCK;
 }

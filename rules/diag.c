@@ -194,6 +194,67 @@ int diag_addv(struct diag_list *diags, enum diag_severity sev,
 	return 0;
 }
 
+/* The text of line 'line' of file 'path' (malloc'd), or NULL. */
+static char *read_source_line(const char *path, int line)
+{
+	FILE *f = path ? fopen(path, "re") : NULL;
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n = -1;
+
+	if (!f)
+		return NULL;
+	for (int i = 0; i < line && (n = getline(&buf, &cap, f)) >= 0; i++)
+		;
+	fclose(f);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n > SOURCE_LINE_MAX)
+		buf[SOURCE_LINE_MAX] = '\0';
+	return buf;
+}
+
+int diag_add_rule(struct diag_list *diags, enum diag_severity sev,
+		  const struct rule *r, const char *fmt, ...)
+{
+	struct diag d = { .severity = sev, .span = 1, .line = r->line };
+	va_list ap;
+	int rc;
+
+	if (!diags)
+		return 0;
+	va_start(ap, fmt);
+	rc = vasprintf(&d.message, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -ENOMEM;
+	d.file = strdup(r->file ? r->file : "?");
+	d.source_line = read_source_line(r->file, r->line);
+	if (d.source_line) {
+		/* The statement: from its first word to the end of the text. */
+		size_t from = strspn(d.source_line, " \t");
+		size_t to = strlen(d.source_line);
+		const char *hash = strchr(d.source_line + from, '#');
+		if (hash)
+			to = (size_t)(hash - d.source_line);
+		while (to > from && (d.source_line[to - 1] == ' ' || d.source_line[to - 1] == '\t'))
+			to--;
+		d.col = d.source_col = (int)from + 1;
+		d.span = to > from ? (int)(to - from) : 1;
+	}
+	if (!d.file || diag_push(diags, &d) < 0) {
+		free(d.message);
+		free(d.file);
+		free(d.source_line);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int diag_add(struct diag_list *diags, enum diag_severity sev,
 	     const struct loc *loc, const char *fmt, ...)
 {

@@ -68,7 +68,8 @@ int diag_add_file(struct diag_list *diags, enum diag_severity sev,
 
 /* Protocol by name ("tcp", "ipv6-icmp", ...); -1 when unknown. */
 int proto_from_name(const char *name);
-/* Canonical printing name: tcp, udp, icmp, icmp6; NULL for others. */
+/* Canonical printing name (tcp, udp, icmp, icmp6, gre, esp, ...); NULL
+ * for a number without a name. */
 const char *proto_print_name(int proto);
 /* Port of a well-known service name ("ssh", "domain", "https", ...), the
  * same on tcp and udp; -1 when unknown. Built in, not /etc/services, so a
@@ -79,6 +80,8 @@ int service_port(const char *name, size_t len);
 
 void format_ifmatch(struct strbuf *sb, const struct ifmatch *m);
 void format_addrmatch(struct strbuf *sb, const struct addrmatch *m);
+/* " port PORTS" */
+void format_ports(struct strbuf *sb, const struct portmatch *m);
 /* " user U mark 0xM", the parts that are set (rules and endpoints). */
 void format_owner(struct strbuf *sb, bool has_user, uint32_t uid,
 		  const char *user_name, bool has_mark, uint32_t mark);

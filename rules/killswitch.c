@@ -11,41 +11,101 @@ void killswitch_free(struct killswitch *ks)
 	if (!ks)
 		return;
 	ifmatch_free_items(&ks->tunnel);
-	for (size_t i = 0; i < ks->nendpoints; i++)
+	for (size_t i = 0; i < ks->nendpoints; i++) {
+		free(ks->endpoints[i].addrs);
+		free(ks->endpoints[i].ports);
 		free(ks->endpoints[i].user_name);
+	}
 	free(ks->endpoints);
+	for (size_t i = 0; i < ks->nbridges; i++)
+		free(ks->bridges[i].ifspec);
+	free(ks->bridges);
+	free(ks->lan_extra);
 	free(ks->dns_text);
 	free(ks);
 }
 
 struct ks_parse {
 	struct killswitch *ks;
-	size_t endpoints_cap;
+	size_t endpoints_cap, bridges_cap;
 	struct loc at, tunnel_at, dns_at, lan_at, dhcp_at;
-	struct loc *endpoint_at;
+	struct loc *endpoint_at, *bridge_at;
 };
+
+static void addrmatch_drop_ifaddr(struct addrmatch *m)
+{
+	if (m->ifaddr) {
+		ifmatch_free_items((struct ifmatch *)m->ifaddr);
+		free((void *)m->ifaddr);
+		m->ifaddr = NULL;
+	}
+}
+
+/* ADDRS that name addresses and open nothing wider: not 'any', not a
+ * negation, not '(IFSPEC)', no /0 prefix (in a list or a table as it is
+ * now). On success *text is its canonical text. */
+static bool parse_exception_addrs(struct parser *p, const char *what, char **text)
+{
+	struct addrmatch m;
+	struct loc span, at = p->tok.loc;
+
+	if (!parse_addrs(p, &m, &span, what))
+		return false;
+	span = loc_join(&at, &p->prev_loc);
+	const char *why = NULL;
+	if (m.ifaddr)
+		why = "'(IFSPEC)' is not a fixed set of addresses";
+	else if (m.negate)
+		why = "a negation would open every other address";
+	else if (!m.set)
+		why = "'any' would open the kill switch";
+	for (size_t i = 0; !why && i < addrset_prefix_count(m.set); i++)
+		if (addrset_prefix(m.set, i)->len == 0)
+			why = m.table ? "the table holds a /0 prefix, which would open the kill switch"
+				      : "a /0 prefix would open the kill switch";
+	if (why) {
+		addrmatch_drop_ifaddr(&m);
+		return parser_error(p, &span, "invalid %s addresses: %s", what, why);
+	}
+	struct strbuf sb = { 0 };
+	format_addrmatch(&sb, &m);
+	*text = sb_steal(&sb);
+	if (!*text) {
+		parser_oom(p);
+		return false;
+	}
+	return true;
+}
 
 static bool parse_endpoint(struct parser *p, struct killswitch_endpoint *e)
 {
-	bool seen_proto = false;
-	uint64_t v;
+	bool seen_proto = false, seen_port = false;
 
 	memset(e, 0, sizeof(*e));
-	if (!parse_prefix_tok(p, &e->addr))
+	if (!parse_exception_addrs(p, "endpoint", &e->addrs))
 		return false;
 	while (!at_end(p) && p->tok.type != TOK_RBRACE) {
 		if (tok_is(p, "port")) {
-			if (!parser_option_once(p, &e->has_port))
+			if (!parser_option_once(p, &seen_port))
 				return false;
-			if (p->tok.type != TOK_WORD)
-				return parser_expected(p, "a port number");
-			int err = ifw_parse_number(p->tok.text, p->tok.len, 65535, &v);
-			if (err == -ERANGE || (!err && v == 0))
-				return parser_error(p, &p->tok.loc, "endpoint port out of range (1-65535)");
-			if (err)
-				return parser_error(p, &p->tok.loc, "invalid endpoint port (one number)");
-			e->port = (uint16_t)v;
-			parser_next(p);
+			struct portmatch pm = { 0 };
+			struct loc span;
+			if (!parse_ports(p, &pm, &span)) {
+				free(pm.ranges);
+				return false;
+			}
+			for (size_t i = 0; i < pm.count; i++)
+				if (pm.ranges[i].lo == 0) {
+					free(pm.ranges);
+					return parser_error(p, &span, "endpoint port out of range (1-65535)");
+				}
+			struct strbuf sb = { 0 };
+			format_ports(&sb, &pm);
+			free(pm.ranges);
+			if (!(e->ports = sb_steal(&sb))) {
+				parser_oom(p);
+				return false;
+			}
 		} else if (tok_is(p, "proto")) {
 			if (!parser_option_once(p, &seen_proto))
 				return false;
@@ -64,6 +124,31 @@ static bool parse_endpoint(struct parser *p, struct killswitch_endpoint *e)
 			return parser_expected(p, "port, proto, user or mark");
 		}
 	}
+	return true;
+}
+
+static void endpoint_free_contents(struct killswitch_endpoint *e)
+{
+	free(e->addrs);
+	free(e->ports);
+	free(e->user_name);
+}
+
+/* Appends one more element to a (*items, *locs) pair of arrays. */
+static bool grow_with_locs(struct parser *p, void **items, size_t *cap, size_t count,
+			   size_t size, struct loc **locs)
+{
+	if (grow_array(items, cap, count, size) < 0) {
+		parser_oom(p);
+		return false;
+	}
+	/* Sized to *cap on every call, so a failure here leaves no gap. */
+	struct loc *l = realloc(*locs, *cap * sizeof(**locs));
+	if (!l) {
+		parser_oom(p);
+		return false;
+	}
+	*locs = l;
 	return true;
 }
 
@@ -106,17 +191,10 @@ static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
 	} else if (tok_is(p, "endpoint")) {
 		struct killswitch_endpoint e;
 		parser_next(p);
-		if (!parse_endpoint(p, &e)) {
-			free(e.user_name);
-			return false;
-		}
-		if (!statement_origin(p, &at, &file, &line) ||
-		    grow_array(&ks->endpoints, &kp->endpoints_cap, ks->nendpoints,
-			       sizeof(*ks->endpoints)) < 0 ||
-		    !(kp->endpoint_at = realloc(kp->endpoint_at,
-						kp->endpoints_cap * sizeof(*kp->endpoint_at)))) {
-			free(e.user_name);
-			parser_oom(p);
+		if (!parse_endpoint(p, &e) || !statement_origin(p, &at, &file, &line) ||
+		    !grow_with_locs(p, (void **)&ks->endpoints, &kp->endpoints_cap, ks->nendpoints,
+				    sizeof(*ks->endpoints), &kp->endpoint_at)) {
+			endpoint_free_contents(&e);
 			return false;
 		}
 		e.line = line;
@@ -151,16 +229,55 @@ static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
 		kp->dns_at = at;
 	} else if (tok_is(p, "allow")) {
 		parser_next(p);
+		if (tok_is(p, "bridge")) {
+			struct ifmatch br = { 0 };
+			struct loc span;
+			parser_next(p);
+			struct loc spec_at = p->tok.loc;
+			if (!parse_ifspec(p, &br, &span))
+				return false;
+			bool bad = br.negate;
+			for (size_t i = 0; i < br.count; i++)
+				bad |= br.items[i].kind == IFITEM_ANY;
+			struct strbuf sb = { 0 };
+			format_ifmatch(&sb, &br);
+			ifmatch_free_items(&br);
+			char *text = sb_steal(&sb);
+			if (!text) {
+				parser_oom(p);
+				return false;
+			}
+			if (bad || !end_of_setting(p, &at, &line) ||
+			    !grow_with_locs(p, (void **)&ks->bridges, &kp->bridges_cap, ks->nbridges,
+					    sizeof(*ks->bridges), &kp->bridge_at)) {
+				free(text);
+				if (bad)
+					parser_error(p, &spec_at,
+						     "a bridge must name interfaces (not 'any' or a negation)");
+				return false;
+			}
+			kp->bridge_at[ks->nbridges] = at;
+			ks->bridges[ks->nbridges].ifspec = text;
+			ks->bridges[ks->nbridges++].line = line;
+			return true;
+		}
 		bool lan = tok_is(p, "lan");
 		if (!lan && !tok_is(p, "dhcp"))
-			return parser_expected(p, "'lan' or 'dhcp' after 'allow'");
+			return parser_expected(p, "'lan', 'dhcp' or 'bridge' after 'allow'");
 		if (lan ? ks->allow_lan : ks->allow_dhcp)
 			return parser_error(p, &at, "'allow %s' given twice", lan ? "lan" : "dhcp");
 		parser_next(p);
-		if (!end_of_setting(p, &at, &line))
+		char *extra = NULL;
+		if (lan && !at_end(p) && p->tok.type != TOK_RBRACE &&
+		    !parse_exception_addrs(p, "allow lan", &extra))
 			return false;
+		if (!end_of_setting(p, &at, &line)) {
+			free(extra);
+			return false;
+		}
 		if (lan) {
 			ks->allow_lan = true;
+			ks->lan_extra = extra;
 			ks->allow_lan_line = line;
 			kp->lan_at = at;
 		} else {
@@ -183,16 +300,14 @@ static bool parse_killswitch_item(struct parser *p, struct ks_parse *kp)
 
 static void format_endpoint_rule(struct strbuf *sb, const struct killswitch_endpoint *e)
 {
-	char addr[64];
-
 	sb_puts(sb, "pass out");
 	if (e->proto)
 		sb_printf(sb, " proto %s", proto_print_name(e->proto));
-	else if (e->has_port)
+	else if (e->ports)
 		sb_puts(sb, " proto { tcp udp }");
-	sb_printf(sb, " to %s", ifw_prefix_format(&e->addr, addr, sizeof(addr)));
-	if (e->has_port)
-		sb_printf(sb, " port %u", e->port);
+	sb_printf(sb, " to %s", e->addrs);
+	if (e->ports)
+		sb_puts(sb, e->ports);
 	format_owner(sb, e->has_user, e->uid, e->user_name, e->has_mark, e->mark);
 }
 
@@ -212,7 +327,7 @@ static bool generated_from(struct parser *p, struct strbuf *sb, const struct loc
 	return ok;
 }
 
-/* Expands the preset into rules, in the order of design.md. */
+/* Expands the preset into rules, in the order of rules.md. */
 static bool expand_killswitch(struct parser *p, struct ks_parse *kp)
 {
 	static const char *const dhcp[] = {
@@ -225,6 +340,18 @@ static bool expand_killswitch(struct parser *p, struct ks_parse *kp)
 		"pass out to { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }",
 		"pass in from { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }",
 		"pass out to { 224.0.0.0/24 239.0.0.0/8 255.255.255.255 ff01::/16 ff02::/16 ff03::/16 ff04::/16 ff05::/16 }",
+	};
+	/* Neighbour discovery to and from any address: an advertisement to
+	 * the host's global address is what keeps an IPv6 gateway (and so an
+	 * IPv6 endpoint) reachable. The stack itself discards ND whose hop
+	 * limit is not 255 (RFC 4861 7.1.2), so none of it comes from off
+	 * link. ND to the tunnel's own addresses on another interface was
+	 * dropped by step 2. */
+	static const char *const nd[] = {
+		"pass inet6 proto icmp6 icmp6-type { nd-router-solicit nd-router-advert "
+		"nd-neighbor-solicit nd-neighbor-advert nd-redirect }",
+		"pass out inet6 proto icmp6 from { fe80::/10 ::/128 } to { ff02::2 ff02::16 } "
+		"icmp6-type { mld-listener-report mld-listener-done mld2-listener-report }",
 	};
 	struct killswitch *ks = kp->ks;
 	const char *file = ks->file;
@@ -242,32 +369,57 @@ static bool expand_killswitch(struct parser *p, struct ks_parse *kp)
 		goto out;
 	}
 	ks->first_rule = p->rs->nrules;
+	/* 1. loopback */
 	ok = generated_rule(p, "pass on type loopback all", &kp->at, file, ks->line);
+	/* 2. CVE-2019-14899: no answer of any kind, before every pass. */
+	if (ok) {
+		sb_printf(&sb, "block drop in on %s to (%s)", tun_neg.buf, tun.buf);
+		ok = generated_from(p, &sb, &kp->tunnel_at, file, ks->tunnel_line);
+	}
+	/* 3. IPv6 on-link control, then DHCP */
+	for (size_t i = 0; ok && i < 2; i++)
+		ok = generated_rule(p, nd[i], &kp->at, file, ks->line);
 	for (size_t i = 0; ok && ks->allow_dhcp && i < 4; i++)
 		ok = generated_rule(p, dhcp[i], &kp->dhcp_at, file, ks->allow_dhcp_line);
-	ok = ok && generated_rule(p, "pass inet6 proto icmp6 to { fe80::/10 ff02::/16 } icmp6-type "
-				  "{ nd-router-solicit nd-router-advert nd-neighbor-solicit "
-				  "nd-neighbor-advert nd-redirect }", &kp->at, file, ks->line);
+	/* 4. endpoints */
 	for (size_t i = 0; ok && i < ks->nendpoints; i++) {
 		format_endpoint_rule(&sb, &ks->endpoints[i]);
 		ok = generated_from(p, &sb, &kp->endpoint_at[i], file, ks->endpoints[i].line);
 	}
+	/* 5. DNS */
 	if (ok && ks->dns_text) {
 		sb_printf(&sb, "pass out on %s proto { tcp udp } to %s port 53", tun.buf, ks->dns_text);
 		ok = generated_from(p, &sb, &kp->dns_at, file, ks->dns_line) &&
 		     generated_rule(p, "reject out proto { tcp udp } to any port 53", &kp->dns_at,
 				    file, ks->dns_line);
 	}
-	if (ok) {
-		sb_printf(&sb, "block in on %s to (%s)", tun_neg.buf, tun.buf);
-		ok = generated_from(p, &sb, &kp->tunnel_at, file, ks->tunnel_line);
-	}
+	/* 6. the tunnel */
 	if (ok) {
 		sb_printf(&sb, "pass out on %s all", tun.buf);
 		ok = generated_from(p, &sb, &kp->tunnel_at, file, ks->tunnel_line);
 	}
+	/* 7. bridges: in from the guests (their forwarded traffic is then
+	 * decided on its way out, where only the tunnel and the LAN rules pass
+	 * it), and the host to its guests. */
+	for (size_t i = 0; ok && i < ks->nbridges; i++) {
+		sb_printf(&sb, "pass in on %s all", ks->bridges[i].ifspec);
+		ok = generated_from(p, &sb, &kp->bridge_at[i], file, ks->bridges[i].line);
+		if (ok) {
+			sb_printf(&sb, "pass out on %s all", ks->bridges[i].ifspec);
+			ok = generated_from(p, &sb, &kp->bridge_at[i], file, ks->bridges[i].line);
+		}
+	}
+	/* 8. LAN */
 	for (size_t i = 0; ok && ks->allow_lan && i < 3; i++)
 		ok = generated_rule(p, lan[i], &kp->lan_at, file, ks->allow_lan_line);
+	if (ok && ks->lan_extra) {
+		sb_printf(&sb, "pass out to %s", ks->lan_extra);
+		ok = generated_from(p, &sb, &kp->lan_at, file, ks->allow_lan_line);
+		if (ok) {
+			sb_printf(&sb, "pass in from %s", ks->lan_extra);
+			ok = generated_from(p, &sb, &kp->lan_at, file, ks->allow_lan_line);
+		}
+	}
 	ks->nrules = p->rs->nrules - before;
 out:
 	sb_free(&tun);
@@ -333,6 +485,7 @@ bool parse_killswitch(struct parser *p)
 	if (ok)
 		ok = expand_killswitch(p, &kp);
 	free(kp.endpoint_at);
+	free(kp.bridge_at);
 	if (!ok) {
 		killswitch_free(kp.ks);
 		return false;

@@ -94,15 +94,17 @@ static struct token token_at(struct lexer *lx, enum tok_type type, size_t start,
 	return t;
 }
 
-/* '# PATH:LINE' with optional trailing blanks; s excludes the '#'. */
+/* '#@ PATH:LINE' with optional trailing blanks; s excludes the '#'. The
+ * '@' keeps a person's comment ('# OPS-1234:7', '# http:8080') from ever
+ * being read as an origin. */
 static void parse_marker(const char *s, size_t n, struct origin_marker *m)
 {
 	memset(m, 0, sizeof(*m));
 	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
 		n--;
-	if (n < 4 || s[0] != ' ')
+	if (n < 5 || s[0] != '@' || s[1] != ' ')
 		return;
-	s++, n--;
+	s += 2, n -= 2;
 	size_t colon = n;
 	while (colon > 0 && s[colon - 1] != ':')
 		colon--;
@@ -111,9 +113,9 @@ static void parse_marker(const char *s, size_t n, struct origin_marker *m)
 	for (size_t i = colon; i < n; i++)
 		if (!isdigit((unsigned char)s[i]))
 			return;
-	/* Any file name without blanks or control characters. */
+	/* Any file name without control characters (blanks included). */
 	for (size_t i = 0; i + 1 < colon; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] == 0x7f)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
 			return;
 	int line = 0;
 	for (size_t i = colon; i < n; i++)

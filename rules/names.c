@@ -74,12 +74,10 @@ int proto_from_name(const char *name)
 
 const char *proto_print_name(int proto)
 {
-	switch (proto) {
-	case 1: return "icmp";
-	case 6: return "tcp";
-	case 17: return "udp";
-	case 58: return "icmp6";
-	}
+	/* The canonical name is the first of its number in the table. */
+	for (size_t i = 0; i < COUNT(protocols); i++)
+		if (protocols[i].number == proto)
+			return protocols[i].name;
 	return NULL;
 }
 

@@ -794,7 +794,7 @@ static bool parse_default_value(struct parser *p, enum default_verdict *v)
 	else if (tok_is(p, "reject"))
 		*v = DEFAULT_REJECT;
 	else
-		return parser_expected(p, "block or pass after 'set default'");
+		return parser_expected(p, "block, drop, reject or pass after 'set default'");
 	parser_next(p);
 	return true;
 }
@@ -815,14 +815,19 @@ static bool parse_set(struct parser *p)
 		}
 		if (!parse_default_value(p, &v))
 			return false;
+		bool log = tok_is(p, "log");
+		if (log)
+			parser_next(p);
 		if (!at_end(p))
-			return parser_expected(p, "end of line");
+			return parser_expected(p, log ? "end of line" : "'log' or end of line");
 		if (dir & DIR_IN) {
 			rs->default_in = v;
+			rs->default_in_log = log;
 			rs->default_in_explicit = true;
 		}
 		if (dir & DIR_OUT) {
 			rs->default_out = v;
+			rs->default_out_log = log;
 			rs->default_out_explicit = true;
 		}
 		if (!rs->default_explicit)

@@ -77,7 +77,7 @@ static void format_range(struct strbuf *sb, const struct portrange *r)
 		sb_printf(sb, "%u:%u", r->lo, r->hi);
 }
 
-static void format_ports(struct strbuf *sb, const struct portmatch *m)
+void format_ports(struct strbuf *sb, const struct portmatch *m)
 {
 	sb_puts(sb, " port ");
 	if (m->negate)
@@ -146,7 +146,10 @@ static bool addr_present(const struct addrmatch *m, const struct portmatch *port
 char *rule_format(const struct rule *r)
 {
 	struct strbuf sb = { 0 };
-	static const char *const actions[] = { "pass", "block", "reject" };
+	static const char *const actions[] = {
+		[ACTION_PASS] = "pass", [ACTION_BLOCK] = "block", [ACTION_REJECT] = "reject",
+		[ACTION_DROP] = "block drop", [ACTION_RETURN] = "block return",
+	};
 
 	sb_puts(&sb, actions[r->action]);
 	if (r->dir == DIR_IN)
@@ -229,40 +232,46 @@ static void print_defaults(struct strbuf *sb, const struct ruleset *rs, bool exp
 	bool out = rs->default_out_explicit ||
 		   (rs->default_out != DEFAULT_BLOCK && (!ks || expand));
 
-	if (in && out && rs->default_in == rs->default_out) {
-		sb_printf(sb, "set default %s\n", default_verdict_name(rs->default_in));
+	if (in && out && rs->default_in == rs->default_out &&
+	    rs->default_in_log == rs->default_out_log) {
+		sb_printf(sb, "set default %s%s\n", default_verdict_name(rs->default_in),
+			  rs->default_in_log ? " log" : "");
 		return;
 	}
 	if (in)
-		sb_printf(sb, "set default in %s\n", default_verdict_name(rs->default_in));
+		sb_printf(sb, "set default in %s%s\n", default_verdict_name(rs->default_in),
+			  rs->default_in_log ? " log" : "");
 	if (out)
-		sb_printf(sb, "set default out %s\n", default_verdict_name(rs->default_out));
+		sb_printf(sb, "set default out %s%s\n", default_verdict_name(rs->default_out),
+			  rs->default_out_log ? " log" : "");
 }
 
 static void print_killswitch(struct strbuf *sb, const struct killswitch *ks)
 {
-	char buf[64];
-
-	sb_printf(sb, "killswitch {  # %s:%d\n", ks->file, ks->line);
+	sb_printf(sb, "killswitch {  #@ %s:%d\n", ks->file, ks->line);
 	sb_puts(sb, "    tunnel ");
 	format_ifmatch(sb, &ks->tunnel);
-	sb_printf(sb, "  # %s:%d\n", ks->file, ks->tunnel_line);
+	sb_printf(sb, "  #@ %s:%d\n", ks->file, ks->tunnel_line);
 	for (size_t i = 0; i < ks->nendpoints; i++) {
 		const struct killswitch_endpoint *e = &ks->endpoints[i];
-		sb_printf(sb, "    endpoint %s", ifw_prefix_format(&e->addr, buf, sizeof(buf)));
-		if (e->has_port)
-			sb_printf(sb, " port %u", e->port);
+		sb_printf(sb, "    endpoint %s", e->addrs);
+		if (e->ports)
+			sb_puts(sb, e->ports);
 		if (e->proto)
 			sb_printf(sb, " proto %s", e->proto == 6 ? "tcp" : "udp");
 		format_owner(sb, e->has_user, e->uid, e->user_name, e->has_mark, e->mark);
-		sb_printf(sb, "  # %s:%d\n", ks->file, e->line);
+		sb_printf(sb, "  #@ %s:%d\n", ks->file, e->line);
 	}
 	if (ks->dns_text)
-		sb_printf(sb, "    dns %s  # %s:%d\n", ks->dns_text, ks->file, ks->dns_line);
+		sb_printf(sb, "    dns %s  #@ %s:%d\n", ks->dns_text, ks->file, ks->dns_line);
 	if (ks->allow_lan)
-		sb_printf(sb, "    allow lan  # %s:%d\n", ks->file, ks->allow_lan_line);
+		sb_printf(sb, "    allow lan%s%s  #@ %s:%d\n", ks->lan_extra ? " " : "",
+			  ks->lan_extra ? ks->lan_extra : "", ks->file, ks->allow_lan_line);
 	if (ks->allow_dhcp)
-		sb_printf(sb, "    allow dhcp  # %s:%d\n", ks->file, ks->allow_dhcp_line);
+		sb_printf(sb, "    allow dhcp  #@ %s:%d\n", ks->file, ks->allow_dhcp_line);
+	for (size_t i = 0; i < ks->nbridges; i++)
+		sb_printf(sb, "    allow bridge %s  #@ %s:%d\n", ks->bridges[i].ifspec, ks->file,
+			  ks->bridges[i].line);
 	sb_puts(sb, "}\n");
 }
 
@@ -309,7 +318,7 @@ int ruleset_print(FILE *out, const struct ruleset *rs, bool expand)
 			continue;
 		}
 		const struct rule *r = &rs->rules[i];
-		sb_printf(&sb, "%s  # %s:%d\n", r->text, r->file, r->line);
+		sb_printf(&sb, "%s  #@ %s:%d\n", r->text, r->file, r->line);
 	}
 	if (sb.oom) {
 		sb_free(&sb);

@@ -161,6 +161,12 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 	else
 		r->action = ACTION_REJECT;
 	parser_next(p);
+	/* pf's 'block drop' / 'block return': the effect whatever the
+	 * block-policy (a word, not a rule option: 'block drop in ...'). */
+	if (r->action == ACTION_BLOCK && (tok_is(p, "drop") || tok_is(p, "return"))) {
+		r->action = tok_is(p, "drop") ? ACTION_DROP : ACTION_RETURN;
+		parser_next(p);
+	}
 
 	while (!at_end(p) && p->tok.type != TOK_RBRACE) {
 		struct loc kw = p->tok.loc;

@@ -20,6 +20,8 @@ enum rule_action {
 	ACTION_PASS = 0,
 	ACTION_BLOCK, /* follows the rule set's block_policy */
 	ACTION_REJECT,
+	ACTION_DROP,          /* 'block drop': silent, whatever block_policy */
+	ACTION_RETURN,        /* 'block return': as reject, whatever block_policy */
 };
 
 /* Direction bits; a rule with neither given has both. */
@@ -130,9 +132,8 @@ struct rs_table {
 /* The killswitch block as written, kept for the canonical (unexpanded)
  * printer and for warnings. */
 struct killswitch_endpoint {
-	struct ifw_prefix addr;
-	bool has_port;
-	uint16_t port;
+	char *addrs;          /* canonical text of its ADDRS (address, list, <table>) */
+	char *ports;          /* canonical " port PORTS", NULL when none */
 	uint8_t proto;        /* 0: any, else IPPROTO_UDP / IPPROTO_TCP */
 	bool has_user;
 	uint32_t uid;
@@ -149,7 +150,13 @@ struct killswitch {
 	struct addrmatch dns; /* set == NULL: no dns line */
 	char *dns_text;       /* canonical text of the dns ADDRS */
 	bool allow_lan;
+	char *lan_extra;      /* 'allow lan ADDRS': canonical ADDRS, or NULL */
 	bool allow_dhcp;
+	size_t nbridges;      /* 'allow bridge IFSPEC' lines */
+	struct killswitch_bridge {
+		char *ifspec;     /* canonical IFSPEC */
+		int line;
+	} *bridges;
 	const char *file;
 	int line;
 	size_t first_rule;    /* index of its first expanded rule */
@@ -183,6 +190,8 @@ struct ruleset {
 	 * ('set default in|out' one); the killswitch sets out = REJECT,
 	 * in = DROP for the directions 'set default' did not set. */
 	enum default_verdict default_in, default_out;
+	/* 'set default ... log': packets the default decides are logged. */
+	bool default_in_log, default_out_log;
 	bool default_explicit;    /* 'set default' was written */
 	/* Per direction: 'set default [in|out] ...' was written for it. */
 	bool default_in_explicit, default_out_explicit;
@@ -258,6 +267,13 @@ void diag_list_print(FILE *out, const struct diag_list *diags);
 /* JSON array of {severity,file,line,col,message}. */
 void diag_list_print_json(FILE *out, const struct diag_list *diags);
 void diag_list_clear(struct diag_list *diags);
+/* Appends a diagnostic located at rule r's FILE:LINE (the source line is
+ * read back from the file; the caret spans the statement). For the later
+ * stages (a backend's limit) that know a rule but not its columns.
+ * Returns 0 or -ENOMEM. */
+int diag_add_rule(struct diag_list *diags, enum diag_severity sev,
+		  const struct rule *r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Interface type guessed from a name: lo* loopback; wg*, tun*, tap*, ppp*,
  * utun* tunnel; else ether. */

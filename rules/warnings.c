@@ -233,8 +233,11 @@ static bool loopback_only(const struct ifmatch *on)
 /* The verdict a rule gives, with block following the policy. */
 static int effective_action(const struct ruleset *rs, const struct rule *r)
 {
-	if (r->action == ACTION_BLOCK && rs->block_policy == BLOCK_POLICY_REJECT)
+	if (r->action == ACTION_RETURN ||
+	    (r->action == ACTION_BLOCK && rs->block_policy == BLOCK_POLICY_REJECT))
 		return ACTION_REJECT;
+	if (r->action == ACTION_BLOCK)
+		return ACTION_DROP;
 	return (int)r->action;
 }
 
@@ -274,9 +277,15 @@ void ruleset_warn(const struct ruleset *rs, const struct loc *rule_locs,
 		}
 		if (b->origin != ORIGIN_USER)
 			continue;
-		if (ks && b->action == ACTION_PASS && (b->dir & DIR_OUT) &&
-		    !inside_tunnel(&b->on, &ks->tunnel) && !loopback_only(&b->on))
+		if (!ks || b->action != ACTION_PASS ||
+		    inside_tunnel(&b->on, &ks->tunnel) || loopback_only(&b->on))
+			continue;
+		if (b->dir & DIR_OUT)
 			diag_add(diags, DIAG_WARNING, &rule_locs[j],
 				 "passes traffic outside the tunnel: a hole in the kill switch");
+		else
+			diag_add(diags, DIAG_WARNING, &rule_locs[j],
+				 "passes traffic in outside the tunnel; its replies leave outside "
+				 "the tunnel: a hole in the kill switch");
 	}
 }

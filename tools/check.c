@@ -8,6 +8,7 @@
 #include "filter/json.h"
 #include "rules/ruleset.h"
 #include "tools/cli.h"
+#include "tools/nft_common.h"
 
 static void usage(FILE *out)
 {
@@ -59,6 +60,8 @@ static void print_json(FILE *out, const char *file, const struct ruleset *rs,
 		fprintf(out, ",\"default_in\":\"%s\",\"default_out\":\"%s\",\"block_policy\":\"%s\"",
 			default_verdict_name(rs->default_in), default_verdict_name(rs->default_out),
 			rs->block_policy == BLOCK_POLICY_REJECT ? "reject" : "drop");
+		fprintf(out, ",\"default_in_log\":%s,\"default_out_log\":%s",
+			rs->default_in_log ? "true" : "false", rs->default_out_log ? "true" : "false");
 		fputs(",\"killswitch\":", out);
 		fputs(rs->killswitch ? "true" : "false", out);
 		fputs(",\"skip\":[", out);
@@ -115,6 +118,9 @@ int cmd_check(int argc, char **argv)
 	/* load and run refuse files others could write; as root, say so now. */
 	if (rs && geteuid() == 0)
 		ruleset_check_trust(rs, DIAG_WARNING, &diags);
+	/* What check accepts loads, or check says why, where. */
+	if (rs)
+		nft_backend_limits(rs, DIAG_WARNING, &diags);
 	diag_list_print(stderr, &diags);
 	if (json) {
 		print_json(stdout, file, rs, &diags);

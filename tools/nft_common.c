@@ -1,6 +1,7 @@
 /* Helpers of the nft subcommands, see nft_common.h. */
 #include "tools/nft_common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,43 @@ void nft_cli_error(const char *cmd, const struct nft_error *err)
 		cli_error(cmd, "%s", err->message[0] ? err->message : "failed");
 	if (err->rule_text)
 		fprintf(stderr, "    %s\n", err->rule_text);
+}
+
+size_t nft_backend_limits(const struct ruleset *rs, enum diag_severity sev,
+			  struct diag_list *diags)
+{
+	struct nft_plan *plan = NULL;
+	struct nft_error err;
+	size_t found = 0;
+
+	if (nft_plan_build(rs, &plan, &err) == 0) {
+		nft_plan_free(plan);
+		return 0;
+	}
+	if (err.code != -ENOTSUP)
+		return 0;
+	if (!err.file) {
+		diag_add_rule(diags, sev, &(struct rule){ .file = NULL, .line = 0 },
+			      "%s", err.message);
+		return 1;
+	}
+	/* The whole set fails at its first such rule: try each rule alone
+	 * (with the same tables and settings) to name every one. */
+	for (size_t i = 0; i < rs->nrules; i++) {
+		struct ruleset one = *rs;
+		one.rules = &rs->rules[i];
+		one.nrules = 1;
+		if (nft_plan_build(&one, &plan, &err) == 0) {
+			nft_plan_free(plan);
+			continue;
+		}
+		if (err.code == -ENOMEM)
+			break;
+		found++;
+		diag_add_rule(diags, sev, &rs->rules[i], "%s",
+			      err.message);
+	}
+	return found;
 }
 
 int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
@@ -39,7 +77,12 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 		return EXIT_USAGE;
 	}
 	if (nft_plan_build(*rs, plan, &err) < 0) {
-		nft_cli_error(cmd, &err);
+		if (err.code == -ENOTSUP && err.file && nft_backend_limits(*rs, DIAG_ERROR, &diags)) {
+			diag_list_print(stderr, &diags);
+			diag_list_clear(&diags);
+		} else {
+			nft_cli_error(cmd, &err);
+		}
 		cli_error(cmd, "nothing was changed");
 		ruleset_free(*rs);
 		*rs = NULL;

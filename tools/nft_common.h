@@ -12,6 +12,12 @@
 int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 		    struct nft_plan **plan);
 
+/* Appends a diagnostic of severity sev, at the rule's location, for every
+ * rule of rs the nft backend cannot express (check warns, load and compile
+ * refuse). Returns how many. */
+size_t nft_backend_limits(const struct ruleset *rs, enum diag_severity sev,
+			  struct diag_list *diags);
+
 /* Prints an nft_error as "ifwall CMD: [FILE:LINE: ]message" plus the rule. */
 void nft_cli_error(const char *cmd, const struct nft_error *err);
 

@@ -143,9 +143,10 @@ json_check() {
 json_check json/killswitch valid/killswitch.rules 0 "
 assert d['file'] == 'valid/killswitch.rules'
 r = d['rules']
-assert len(r) == 16, len(r)
+assert len(r) == 17, len(r)
 assert r[0] == {'file': 'valid/killswitch.rules', 'line': 5, 'text': 'block out log to <blocked>', 'origin': 'user'}, r[0]
 assert r[1]['origin'] == 'killswitch' and r[1]['line'] == 6 and r[1]['text'] == 'pass on type loopback all'
+assert r[2]['text'] == 'block drop in on !wg0 to (wg0)', r[2]
 assert r[-1]['origin'] == 'user' and r[-1]['line'] == 13
 assert d['default_in'] == 'drop' and d['default_out'] == 'reject' and d['block_policy'] == 'drop'
 assert d['skip'] == ['lo'], d['skip']

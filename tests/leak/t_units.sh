@@ -98,7 +98,7 @@ if [ ! -s "$WORK/man-expansion" ] || [ -z "$example_in_page" ]; then
 elif available check; then
 	"$IFWALL" check --expand "$WORK/example.rules" >"$WORK/check.out" 2>"$WORK/check.err"
 	rc=$?
-	sed -e 's/  # .*$//' "$WORK/check.out" | grep -v '^set ' | grep -v '^$' >"$WORK/check-expansion"
+	sed -e 's/  #@ .*$//' "$WORK/check.out" | grep -v '^set ' | grep -v '^$' >"$WORK/check-expansion"
 	if [ $rc -eq 0 ] && diff -u "$WORK/man-expansion" "$WORK/check-expansion" >"$WORK/diff"; then
 		echo "PASS man-expansion: the page lists exactly the $(wc -l <"$WORK/man-expansion") rules ifwall check --expand prints"
 	else

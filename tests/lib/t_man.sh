@@ -23,7 +23,7 @@ sed -n '/^\.SH THE KILLSWITCH PRESET/,/^\.SH /p' "$page" |
 	sed 's/\\-/-/g' |
 	awk '/^    / {sub(/^    /, " "); line = line $0; next} {if (line != "") print line; line = $0} END {if (line != "") print line}' |
 	grep -v '\\f' |
-	sed -e 's/\bTUN\b/wg0/g' -e 's/\bDNS\b/10.64.0.1/g' >"$dir/man-rules"
+	sed -e 's/\bTUN\b/wg0/g' -e 's/\bDNS\b/10.64.0.1/g' -e 's/\bBR\b/docker0/g' >"$dir/man-rules"
 
 cat >"$dir/ks.rules" <<'RULES'
 killswitch {
@@ -32,12 +32,13 @@ killswitch {
     dns 10.64.0.1
     allow lan
     allow dhcp
+    allow bridge docker0
 }
 RULES
 if ! "$IFWALL" check --expand "$dir/ks.rules" >"$dir/expanded" 2>"$dir/err"; then
 	echo "FAIL man-killswitch: check --expand failed: $(head -3 "$dir/err")"; exit 0
 fi
-sed 's/  # .*//' "$dir/expanded" | grep -v '^set \|^table ' >"$dir/got"
+sed 's/  #@ .*//' "$dir/expanded" | grep -v '^set \|^table ' >"$dir/got"
 n=$(wc -l <"$dir/man-rules")
 # In order: the man page's rules must be a subsequence of check's output.
 missing=$(awk 'BEGIN {i = 0; n = 0} NR == FNR {want[n++] = $0; next} i < n && $0 == want[i] {i++} END {for (; i < n; i++) print want[i]}' \

@@ -90,7 +90,7 @@ rules/examples/wireguard.rules | out on eth0 udp 192.168.1.10:41000 > 198.51.100
 rules/examples/wireguard.rules | out on eth0 tcp 192.168.1.10:41000 > 198.51.100.7:51820 mark 0xca6c | reject default
 rules/examples/wireguard.rules | out on eth0 tcp 192.168.1.10:40000 > 192.168.1.1:80 | pass rules/examples/wireguard.rules:22 pass out to { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }
 rules/examples/wireguard.rules | out on eth0 udp 0.0.0.0:68 > 255.255.255.255:67 | pass rules/examples/wireguard.rules:23 pass out inet proto udp from any port 68 to any port 67
-rules/examples/wireguard.rules | out on eth0 icmp6 fe80::1 > ff02::2 type nd-router-solicit | pass rules/examples/wireguard.rules:15 pass inet6 proto icmp6 to { fe80::/10 ff02::/16 } icmp6-type { nd-router-solicit nd-router-advert nd-neighbor-solicit nd-neighbor-advert nd-redirect }
+rules/examples/wireguard.rules | out on eth0 icmp6 fe80::1 > ff02::2 type nd-router-solicit | pass rules/examples/wireguard.rules:15 pass inet6 proto icmp6 all icmp6-type { nd-router-solicit nd-router-advert nd-neighbor-solicit nd-neighbor-advert nd-redirect }
 rules/examples/wireguard.rules | out on lo tcp 127.0.0.1:1 > 127.0.0.1:2 | pass rules/examples/wireguard.rules:15 pass on type loopback all
 rules/examples/wireguard.rules | in on wg0 tcp 203.0.113.5:1000 > 10.64.0.2:22 | pass rules/examples/wireguard.rules:27 pass in on wg0 proto tcp to any port 22
 rules/examples/wireguard.rules | in on eth0 tcp 203.0.113.5:1000 > 192.168.1.10:22 | block default

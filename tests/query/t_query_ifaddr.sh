@@ -21,8 +21,8 @@ expect() { # NAME WANT ARGS...
 	else echo "FAIL query-ifaddr: $name: got '$got', want '$want'"; fi
 }
 expect "v4 probe, no --ifaddr: passes (allow lan)" "pass lan.rules:4 pass in from { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }" lan.rules "$v4"
-expect "v4 probe, --ifaddr: CVE rule" "block lan.rules:2 block in on !wg0 to (wg0)" --ifaddr wg0=10.64.0.2 lan.rules "$v4"
-expect "v6 probe, --ifaddr=: CVE rule" "block lan.rules:2 block in on !wg0 to (wg0)" --ifaddr=wg0=10.64.0.2,wg0=fd00::2 lan.rules "$v6"
+expect "v4 probe, --ifaddr: CVE rule" "block lan.rules:2 block drop in on !wg0 to (wg0)" --ifaddr wg0=10.64.0.2 lan.rules "$v4"
+expect "v6 probe, --ifaddr=: CVE rule" "block lan.rules:2 block drop in on !wg0 to (wg0)" --ifaddr=wg0=10.64.0.2,wg0=fd00::2 lan.rules "$v6"
 expect "probe to the LAN address, --ifaddr: passes" "pass lan.rules:4 pass in from { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }" --ifaddr wg0=10.64.0.2 lan.rules "$lan"
 expect "same address on the tunnel itself, --ifaddr: not the CVE rule" "block default" --ifaddr wg0=10.64.0.2 lan.rules "$tun"
 got=$("$IFWALL" query --json --ifaddr wg0=10.64.0.2 lan.rules "$v4")

@@ -138,16 +138,18 @@ static void test_killswitch(void)
 	static const struct { int line; const char *text; } want[] = {
 		{ 1, "block out to 192.0.2.1" },
 		{ 2, "pass on type loopback all" },
+		{ 3, "block drop in on !wg0 to (wg0)" },
+		{ 2, "pass inet6 proto icmp6 all icmp6-type { nd-router-solicit "
+		     "nd-router-advert nd-neighbor-solicit nd-neighbor-advert nd-redirect }" },
+		{ 2, "pass out inet6 proto icmp6 from { fe80::/10 :: } to { ff02::2 ff02::16 } icmp6-type "
+		     "{ mld-listener-report mld-listener-done mld2-listener-report }" },
 		{ 7, "pass out inet proto udp from any port 68 to any port 67" },
 		{ 7, "pass in inet proto udp from any port 67 to any port 68" },
 		{ 7, "pass out inet6 proto udp from fe80::/10 port 546 to { ff02::1:2 ff05::1:3 } port 547" },
 		{ 7, "pass in inet6 proto udp from fe80::/10 port 547 to fe80::/10 port 546" },
-		{ 2, "pass inet6 proto icmp6 to { fe80::/10 ff02::/16 } icmp6-type { nd-router-solicit "
-		     "nd-router-advert nd-neighbor-solicit nd-neighbor-advert nd-redirect }" },
 		{ 4, "pass out proto udp to 198.51.100.7 port 51820" },
 		{ 5, "pass out on wg0 proto { tcp udp } to 10.64.0.1 port 53" },
 		{ 5, "reject out proto { tcp udp } to any port 53" },
-		{ 3, "block in on !wg0 to (wg0)" },
 		{ 3, "pass out on wg0 all" },
 		{ 6, "pass out to { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }" },
 		{ 6, "pass in from { 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fe80::/10 fc00::/7 }" },
@@ -173,7 +175,8 @@ static void test_killswitch(void)
 	const struct killswitch *ks = rs->killswitch;
 	CHECK("killswitch/block", ks && ks->first_rule == 1 && ks->nrules == n - 2 && ks->line == 2 &&
 	      ks->tunnel_line == 3 && ks->dns_line == 5 && ks->allow_lan && ks->allow_dhcp &&
-	      ks->nendpoints == 1 && ks->endpoints[0].port == 51820 && ks->endpoints[0].proto == 17);
+	      ks->nendpoints == 1 && ks->endpoints[0].ports &&
+	      !strcmp(ks->endpoints[0].ports, " port 51820") && ks->endpoints[0].proto == 17);
 	CHECK("killswitch/defaults", rs->default_out == DEFAULT_REJECT &&
 	      rs->default_in == DEFAULT_DROP && !rs->default_explicit);
 
@@ -184,30 +187,30 @@ static void test_killswitch(void)
 	ifw_addr_parse("192.168.1.2", &p.src);
 	ifw_addr_parse("8.8.8.8", &p.dst);
 	struct decision dec = ruleset_decide(rs, &p);
-	CHECK("killswitch/dns-elsewhere-rejected", dec.verdict == VERDICT_REJECT && dec.rule == &rs->rules[9]);
+	CHECK("killswitch/dns-elsewhere-rejected", dec.verdict == VERDICT_REJECT && dec.rule == &rs->rules[11]);
 	p.dport = 443;
 	dec = ruleset_decide(rs, &p);
 	CHECK("killswitch/default-out-rejects", dec.verdict == VERDICT_REJECT && dec.rule == NULL);
 	strcpy(p.ifname, "wg0");
 	p.iftype = IFTYPE_TUNNEL;
 	dec = ruleset_decide(rs, &p);
-	CHECK("killswitch/tunnel-passes", dec.verdict == VERDICT_PASS && dec.rule == &rs->rules[11]);
+	CHECK("killswitch/tunnel-passes", dec.verdict == VERDICT_PASS && dec.rule == &rs->rules[12]);
 
 	char *out = print(rs, false);
 	CHECK_STR("killswitch/print", out,
-		  "block out to 192.0.2.1  # t.rules:1\n"
-		  "killswitch {  # t.rules:2\n"
-		  "    tunnel wg0  # t.rules:3\n"
-		  "    endpoint 198.51.100.7 port 51820 proto udp  # t.rules:4\n"
-		  "    dns 10.64.0.1  # t.rules:5\n"
-		  "    allow lan  # t.rules:6\n"
-		  "    allow dhcp  # t.rules:7\n"
+		  "block out to 192.0.2.1  #@ t.rules:1\n"
+		  "killswitch {  #@ t.rules:2\n"
+		  "    tunnel wg0  #@ t.rules:3\n"
+		  "    endpoint 198.51.100.7 port 51820 proto udp  #@ t.rules:4\n"
+		  "    dns 10.64.0.1  #@ t.rules:5\n"
+		  "    allow lan  #@ t.rules:6\n"
+		  "    allow dhcp  #@ t.rules:7\n"
 		  "}\n"
-		  "pass in on wg0 proto tcp to any port 22  # t.rules:9\n");
+		  "pass in on wg0 proto tcp to any port 22  #@ t.rules:9\n");
 	free(out);
 	out = print(rs, true);
 	CHECK("killswitch/print-expand", starts_with(out, "set default in drop\nset default out reject\n"
-		"block out to 192.0.2.1  # t.rules:1\npass on type loopback all  # t.rules:2\n"));
+		"block out to 192.0.2.1  #@ t.rules:1\npass on type loopback all  #@ t.rules:2\n"));
 	free(out);
 	ruleset_free(rs);
 	diag_list_clear(&d);
@@ -356,7 +359,7 @@ static void test_warnings(void)
 		"pass out on wg1 proto tcp to any port 25\n"         /* 8: shadowed by 5 */
 		"pass out on tun0 proto udp all\n"                   /* 9: shadowed by 5 */
 		"pass out on lo all\n"                               /* 10: loopback, no hole */
-		"pass in on eth0 proto tcp to any port 22\n"         /* 11: in, no hole */
+		"pass in on eth0 proto tcp to any port 22\n"         /* 11: in, replies leave: hole */
 		"pass proto udp to any port 123\n", &d);             /* 12: hole */
 	static const struct { int line; const char *msg; } want[] = {
 		{ 1, "traffic on skipped interfaces is not filtered: a hole in the kill switch" },
@@ -364,6 +367,8 @@ static void test_warnings(void)
 		{ 6, "killswitch rule 'pass out proto udp to 198.51.100.7 port 51820' is shadowed by the rule at t.rules:2" },
 		{ 8, "rule is shadowed by the rule at t.rules:5" },
 		{ 9, "rule is shadowed by the rule at t.rules:5" },
+		{ 11, "passes traffic in outside the tunnel; its replies leave outside the tunnel: "
+		      "a hole in the kill switch" },
 		{ 12, "passes traffic outside the tunnel: a hole in the kill switch" },
 	};
 	size_t n = sizeof(want) / sizeof(want[0]);
