@@ -75,7 +75,7 @@ for bad in 'pass in on !wg0 to (wg0)' 'block out on !wg0 to (wg0)' 'block in fro
 	   'block in on !eth0 to (wg0)' 'block in to !(wg0)'; do
 	echo "$bad" >bad.rules
 	"$IFWALL" compile bad.rules >/dev/null 2>bad.err; rc=$?
-	if [ $rc -eq 2 ] && grep -q "bad.rules:1: .*(IFSPEC)" bad.err; then
+	if [ $rc -eq 2 ] && grep -q "^bad.rules:1:1: error: .*(IFSPEC)" bad.err && grep -q "^\^~" bad.err; then
 		echo "PASS compile-ifspec-refused: '$bad'"
 	else
 		echo "FAIL compile-ifspec-refused: '$bad': exit $rc: $(head -c 200 bad.err)"
