@@ -462,7 +462,7 @@ if [ -n "$HAVE_CHECK" ]; then
 		out=$("$IFWALL" check --expand "$f" 2>&1)
 		if [ $? -ne 0 ]; then
 			echo "FAIL check-$(basename "$f" .rules): $(head -c 300 <<<"$out")"
-		elif grep -q "block in on !$TUN to ($TUN)" <<<"$out" &&
+		elif grep -q "block drop in on !$TUN to ($TUN)" <<<"$out" &&
 		     grep -q "pass out on $TUN all" <<<"$out" &&
 		     grep -q "reject out proto { tcp udp } to any port 53" <<<"$out"; then
 			echo "PASS check-$(basename "$f" .rules): expands to the kill switch rules"
