@@ -159,7 +159,7 @@ struct ifw_decision {
  * statelessly: first match, the rule set's default when nothing matches.
  * dir is IFW_IN or IFW_OUT; ifname is the interface the packet enters or
  * leaves by (its type is guessed from the name: lo* loopback; wg*, tun*,
- * tap*, ppp*, utun* tunnel; else ether). Owner criteria (user, mark) are
+ * ppp*, utun* tunnel; else ether, tap* included). Owner criteria (user, mark) are
  * unknown for raw packets and never match.
  * Returns 0 and fills *out; -EINVAL (bad dir, ifname NULL, empty or longer
  * than 15 bytes); -EFAULT (rs, packet or out NULL); -EBADMSG (truncated or

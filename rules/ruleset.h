@@ -259,8 +259,8 @@ void diag_list_print(FILE *out, const struct diag_list *diags);
 void diag_list_print_json(FILE *out, const struct diag_list *diags);
 void diag_list_clear(struct diag_list *diags);
 
-/* Interface type guessed from a name: lo* loopback; wg*, tun*, tap*, ppp*,
- * utun* tunnel; else ether. */
+/* Interface type guessed from a name: lo* loopback; wg*, tun*, ppp*, utun*
+ * tunnel; else ether (tap* included: a TAP device is Ethernet). */
 enum iftype iftype_from_name(const char *name);
 const char *iftype_name(enum iftype type);
 /* The type the len bytes at word name (loopback, tunnel, ether): true and
