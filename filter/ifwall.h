@@ -169,8 +169,9 @@ int ifw_decide(const struct ifw_ruleset *rs, const void *packet, size_t len,
 
 /* Decides a packet description, the syntax of 'ifwall query':
  *   "DIR on IF PROTO SRC > DST [type ICMPTYPE] [user UID] [mark N]"
- * e.g. "out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53".
- * Returns 0 and fills *out; -EINVAL when the description is invalid;
+ * e.g. "out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53" (tcp and udp need
+ * both ports). Returns 0 and fills *out; -EINVAL when the description is
+ * invalid;
  * -EFAULT for a NULL argument. */
 int ifw_decide_description(const struct ifw_ruleset *rs,
 			   const char *description, struct ifw_decision *out);
