@@ -160,8 +160,11 @@ static void cases_error(struct cases_reader *rd, int line, const char *text, int
 {
 	va_list ap;
 
-	if (cli_max_errors && rd->errors++ >= cli_max_errors)
+	if (cli_max_errors && rd->errors >= cli_max_errors) {
+		rd->errors++;
 		return;
+	}
+	rd->errors++;
 	fprintf(stderr, "%s:%d:%d: error: ", rd->name, line, col);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -67,6 +67,14 @@ else
 	fail "query -f: CASES errors: exit $rc, $errors errors, last '$(tail -1 err)'"
 fi
 
+"$IFWALL" query good.rules -f bad.cases --max-errors 0 >out 2>err; rc=$?
+errors=$(grep -c '^bad.cases:[0-9]*:[0-9]*: error: ' err)
+if [ $rc = 2 ] && [ "$errors" = 30 ] && ! grep -q 'more error' err && [ ! -s out ]; then
+	pass "query -f --max-errors 0: every CASES error, exit 2"
+else
+	fail "query -f --max-errors 0: exit $rc, $errors errors, last '$(tail -1 err)'"
+fi
+
 for bad in x -1 '' 5x; do
 	"$IFWALL" check --max-errors "$bad" good.rules >/dev/null 2>err; rc=$?
 	[ $rc = 2 ] && grep -q -- --max-errors err && pass "--max-errors '$bad' is a usage error" ||
