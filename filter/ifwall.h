@@ -135,7 +135,7 @@ enum {
 	IFW_FORMAT_EXPAND = 1,   /* print the killswitch preset as plain rules */
 };
 /* The canonical rule file, as 'ifwall check' prints it (each rule followed
- * by "  # FILE:LINE"); it parses back to the same text. flags: 0 or
+ * by "  #@ FILE:LINE"); it parses back to the same text. flags: 0 or
  * IFW_FORMAT_EXPAND. *text is the caller's, to free(3). Returns its length,
  * -EINVAL (NULL argument, unknown flag) or -ENOMEM. */
 int ifw_ruleset_format(const struct ifw_ruleset *rs, int flags, char **text);
@@ -159,7 +159,7 @@ struct ifw_decision {
  * statelessly: first match, the rule set's default when nothing matches.
  * dir is IFW_IN or IFW_OUT; ifname is the interface the packet enters or
  * leaves by (its type is guessed from the name: lo* loopback; wg*, tun*,
- * tap*, ppp*, utun* tunnel; else ether). Owner criteria (user, mark) are
+ * ppp*, utun* tunnel; else ether, tap* included). Owner criteria (user, mark) are
  * unknown for raw packets and never match.
  * Returns 0 and fills *out; -EINVAL (bad dir, ifname NULL, empty or longer
  * than 15 bytes); -EFAULT (rs, packet or out NULL); -EBADMSG (truncated or
@@ -169,8 +169,9 @@ int ifw_decide(const struct ifw_ruleset *rs, const void *packet, size_t len,
 
 /* Decides a packet description, the syntax of 'ifwall query':
  *   "DIR on IF PROTO SRC > DST [type ICMPTYPE] [user UID] [mark N]"
- * e.g. "out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53".
- * Returns 0 and fills *out; -EINVAL when the description is invalid;
+ * e.g. "out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53" (tcp and udp need
+ * both ports). Returns 0 and fills *out; -EINVAL when the description is
+ * invalid;
  * -EFAULT for a NULL argument. */
 int ifw_decide_description(const struct ifw_ruleset *rs,
 			   const char *description, struct ifw_decision *out);

@@ -297,7 +297,15 @@ static int parse_addresses(struct parser *ps, struct packet *p)
 	if ((has_sport || has_dport) && !proto_has_ports(p->proto))
 		return fail(ps, has_sport ? sport_col : dst_col,
 			    "ports are only allowed with tcp or udp");
-	/* A port left out is 0: the packet still has a transport header. */
+	/* A TCP or UDP packet always has both ports: rather than guess one,
+	 * ask for it (cli.md). */
+	if ((p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) && (!has_sport || !has_dport))
+		return fail(ps, !has_sport ? src_col : dst_col,
+			    "%s needs a %s port: ADDR:PORT, or [ADDR]:PORT for IPv6",
+			    p->proto == IPPROTO_TCP ? "tcp" : "udp",
+			    !has_sport ? "source" : "destination");
+	/* A port left out (sctp, udplite) is 0: the packet still has a
+	 * transport header. */
 	p->has_ports = has_sport || has_dport;
 	return 0;
 }

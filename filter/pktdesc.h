@@ -2,8 +2,8 @@
  *
  *   DIR on IF [iftype TYPE] PROTO SRC > DST [type ICMPTYPE] [user UID] [mark N]
  *
- * ('iftype TYPE' may instead be among the trailing options)
- * parsed into a struct packet the engine can decide. Pure text in, packet
+ * ('iftype TYPE' may instead be among the trailing options; tcp and udp
+ * need both ports) parsed into a struct packet the engine can decide. Pure text in, packet
  * out: nothing is printed, nothing is looked up beyond user names. */
 #ifndef IFWALL_FILTER_PKTDESC_H
 #define IFWALL_FILTER_PKTDESC_H

@@ -5,7 +5,8 @@
 
 enum iftype iftype_from_name(const char *name)
 {
-	static const char *const tunnels[] = { "wg", "tun", "tap", "ppp", "utun" };
+	/* Not tap*: a TAP device carries Ethernet frames (cli.md). */
+	static const char *const tunnels[] = { "wg", "tun", "ppp", "utun" };
 
 	if (!name)
 		return IFTYPE_ETHER;

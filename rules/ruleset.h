@@ -275,8 +275,8 @@ int diag_add_rule(struct diag_list *diags, enum diag_severity sev,
 		  const struct rule *r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Interface type guessed from a name: lo* loopback; wg*, tun*, tap*, ppp*,
- * utun* tunnel; else ether. */
+/* Interface type guessed from a name: lo* loopback; wg*, tun*, ppp*, utun*
+ * tunnel; else ether (tap* included: a TAP device is Ethernet). */
 enum iftype iftype_from_name(const char *name);
 const char *iftype_name(enum iftype type);
 /* The type the len bytes at word name (loopback, tunnel, ether): true and

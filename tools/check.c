@@ -13,12 +13,16 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s check [--expand] [--json] RULES\n"
+		"Usage: %s check [--expand] [--json] [--max-errors N] RULES\n"
 		"Parses and validates a rule file and prints it in canonical form,\n"
 		"each rule tagged with its FILE:LINE. Diagnostics go to stderr.\n"
-		"  --expand  print the killswitch preset as the rules it expands to\n"
-		"  --json    print one JSON document instead\n"
-		"Exit: 0 valid (warnings allowed), 2 invalid file or usage.\n", prog);
+		"  --expand        print the killswitch preset as the rules it expands to\n"
+		"  --json          print one JSON document instead (every diagnostic)\n"
+		"  --max-errors N  print the first N errors, then count the rest\n"
+		"                  (default %d; 0: all)\n"
+		"Exit: 0 valid (warnings allowed), 2 invalid file or usage,\n"
+		"3 the file cannot be read for lack of permission.\n", prog,
+		CLI_DEFAULT_MAX_ERRORS);
 }
 
 static void print_ifitem_json(FILE *out, const struct ifitem *it, bool negate)
@@ -95,7 +99,13 @@ int cmd_check(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		int rc = -1;
+		int rc = -1, taken = cli_max_errors_option("check", argc, argv, &i);
+		if (taken < 0) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		if (taken)
+			continue;
 		if (!strcmp(a, "--expand"))
 			expand = true;
 		else if (!strcmp(a, "--json"))
@@ -113,7 +123,7 @@ int cmd_check(int argc, char **argv)
 
 	struct diag_list diags = { 0 };
 	struct ruleset *rs = ruleset_from_file(file, &diags);
-	int status = rs ? EXIT_OK : EXIT_USAGE;
+	int status = rs ? EXIT_OK : cli_rule_file_status(file);
 
 	/* load and run refuse files others could write; as root, say so now. */
 	if (rs && geteuid() == 0)
@@ -121,7 +131,7 @@ int cmd_check(int argc, char **argv)
 	/* What check accepts loads, or check says why, where. */
 	if (rs)
 		nft_backend_limits(rs, DIAG_WARNING, &diags);
-	diag_list_print(stderr, &diags);
+	cli_print_diags("check", &diags);
 	if (json) {
 		print_json(stdout, file, rs, &diags);
 	} else if (rs && ruleset_print(stdout, rs, expand) < 0) {

@@ -52,6 +52,24 @@ int cli_rule_file_arg(const char *cmd, const char *arg, const char **file,
 /* After the arguments: the same for a missing RULES. */
 int cli_rule_file_given(const char *cmd, const char *file, void (*usage)(FILE *out));
 
+struct diag_list;
+/* How many errors about a rule file a command prints before it only counts
+ * the rest, as gcc's -fmax-errors (0: no limit). --max-errors sets it. */
+#define CLI_DEFAULT_MAX_ERRORS 20
+extern unsigned long cli_max_errors;
+/* Prints diagnostics on stderr (gcc style, rules/diag.c) up to the
+ * cli_max_errors-th error and the notes that follow it, then one line
+ * counting the errors and warnings left out: "... and 4123 more errors". */
+void cli_print_diags(const char *cmd, const struct diag_list *diags);
+/* --max-errors N or --max-errors=N at argv[*i]: returns 1 when taken (*i
+ * moved past its value), 0 when argv[*i] is another argument, -1 after a
+ * message when the value is missing or not a number. */
+int cli_max_errors_option(const char *cmd, int argc, char **argv, int *i);
+/* The exit code for a rule file that did not load: EXIT_SYSTEM when it
+ * cannot be opened for lack of permission (EACCES, EPERM; cli.md counts
+ * that a system error), else EXIT_USAGE (missing, invalid). */
+int cli_rule_file_status(const char *path);
+
 /* Program name for messages ("ifwall"). */
 extern const char *prog;
 /* "ifwall SUBCOMMAND: message" on stderr. */

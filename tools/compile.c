@@ -8,11 +8,14 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s compile RULES\n"
+		"Usage: %s compile [--max-errors N] RULES\n"
 		"Prints the nft script equivalent to what 'ifwall load RULES' applies,\n"
 		"for review. It loads with 'nft -f' and gives the same verdicts.\n"
 		"Changes nothing and needs no privileges.\n"
-		"Exit: 0 printed, 2 usage or invalid file.\n", prog);
+		"  --max-errors N  print the first N errors, then count the rest\n"
+		"                  (default %d; 0: all)\n"
+		"Exit: 0 printed, 2 usage or invalid file, 3 the file cannot be read\n"
+		"for lack of permission.\n", prog, CLI_DEFAULT_MAX_ERRORS);
 }
 
 int cmd_compile(int argc, char **argv)
@@ -20,6 +23,13 @@ int cmd_compile(int argc, char **argv)
 	const char *file = NULL;
 
 	for (int i = 1; i < argc; i++) {
+		int taken = cli_max_errors_option("compile", argc, argv, &i);
+		if (taken < 0) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		if (taken)
+			continue;
 		int rc = cli_rule_file_arg("compile", argv[i], &file, usage);
 		if (rc >= 0)
 			return rc;

@@ -13,15 +13,18 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s load [--backend nft] [-v] RULES\n"
+		"Usage: %s load [--backend nft] [-v] [--max-errors N] RULES\n"
 		"Replaces the active ifwall rule set (table inet ifwall) with RULES in\n"
 		"one kernel transaction. A file with errors is never sent; a kernel\n"
 		"refusal is reported with the rule's FILE:LINE and changes nothing.\n"
 		"The rules stay in the kernel after exit; 'ifwall flush' removes them.\n"
 		"  --backend nft  the only backend that loads (the default)\n"
 		"  -v             print what was sent\n"
-		"Exit: 0 loaded, 2 usage or invalid file, 3 system error or refused.\n",
-		prog);
+		"  --max-errors N print the first N errors of RULES, then count the rest\n"
+		"                 (default %d; 0: all)\n"
+		"Exit: 0 loaded, 2 usage or invalid file, 3 system error or refused\n"
+		"(RULES unreadable for lack of permission included).\n",
+		prog, CLI_DEFAULT_MAX_ERRORS);
 }
 
 int cmd_load(int argc, char **argv)
@@ -31,6 +34,13 @@ int cmd_load(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		int taken = cli_max_errors_option("load", argc, argv, &i);
+		if (taken < 0) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		if (taken)
+			continue;
 		if (!strcmp(a, "--backend") || !strncmp(a, "--backend=", 10)) {
 			const char *b = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!b) {

@@ -62,14 +62,18 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 
 	*plan = NULL;
 	*rs = ruleset_from_file(file, &diags);
-	diag_list_print(stderr, &diags);
+	cli_print_diags(cmd, &diags);
 	diag_list_clear(&diags);
 	if (!*rs) {
-		cli_error(cmd, "%s has errors; nothing was changed", file);
-		return EXIT_USAGE;
+		int status = cli_rule_file_status(file);
+		if (status == EXIT_USAGE)
+			cli_error(cmd, "%s has errors; nothing was changed", file);
+		else
+			cli_error(cmd, "cannot read %s; nothing was changed", file);
+		return status;
 	}
 	if (strcmp(cmd, "load") == 0 && ruleset_check_trust(*rs, DIAG_ERROR, &diags)) {
-		diag_list_print(stderr, &diags);
+		cli_print_diags(cmd, &diags);
 		diag_list_clear(&diags);
 		cli_error(cmd, "refusing rule files an unprivileged user could change; nothing was changed");
 		ruleset_free(*rs);
@@ -78,7 +82,7 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 	}
 	if (nft_plan_build(*rs, plan, &err) < 0) {
 		if (err.code == -ENOTSUP && err.file && nft_backend_limits(*rs, DIAG_ERROR, &diags)) {
-			diag_list_print(stderr, &diags);
+			cli_print_diags(cmd, &diags);
 			diag_list_clear(&diags);
 		} else {
 			nft_cli_error(cmd, &err);

@@ -7,8 +7,9 @@
 #include "rules/ruleset.h"
 
 /* Parses RULES and compiles it into *plan (diagnostics and compile errors
- * printed on stderr). Returns EXIT_OK, or EXIT_USAGE when the file has
- * errors or cannot be expressed in nft; then *rs and *plan are NULL. */
+ * printed on stderr). Returns EXIT_OK, EXIT_USAGE when the file has errors
+ * or cannot be expressed in nft, or EXIT_SYSTEM when it cannot be read for
+ * lack of permission; then *rs and *plan are NULL. */
 int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 		    struct nft_plan **plan);
 

@@ -91,9 +91,11 @@ static void usage(FILE *out)
 		"  --max-flows N     flow table limit (default %d): when full, the least\n"
 		"                    recently used flow (blocked ones first) is evicted,\n"
 		"                    reported, and counted in the summary as evicted\n"
+		"  --max-errors N    print the first N errors of RULES, then count the\n"
+		"                    rest (default %d; 0: all)\n"
 		"  -h                this help\n"
 		"Link types: LINUX_SLL2, LINUX_SLL, EN10MB, RAW, IPV4, IPV6, NULL, LOOP.\n",
-		prog, DEFAULT_MAX_FLOWS);
+		prog, DEFAULT_MAX_FLOWS, CLI_DEFAULT_MAX_ERRORS);
 }
 
 static const char *dir_name(unsigned dir)
@@ -439,6 +441,7 @@ static int parse_options(int argc, char **argv, struct replay_options *opt)
 	for (i = 1; i < argc; i++) {
 		const char *v;
 		bool missing = false;
+		int taken;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return -2;
 		if (!strcmp(argv[i], "--json")) {
@@ -481,6 +484,9 @@ static int parse_options(int argc, char **argv, struct replay_options *opt)
 		} else if (missing) {
 			cli_error("replay", "option '%s' needs a value", argv[i]);
 			return -1;
+		} else if ((taken = cli_max_errors_option("replay", argc, argv, &i)) != 0) {
+			if (taken < 0)
+				return -1;
 		} else if (!strcmp(argv[i], "--")) {
 			while (++i < argc)
 				opt->args[opt->nargs++] = argv[i];
@@ -529,10 +535,10 @@ int cmd_replay(int argc, char **argv)
 	rs = ruleset_from_file(opt.args[0], &diags);
 	if (!rs) {
 		if (diags.count)
-			diag_list_print(stderr, &diags);
+			cli_print_diags("replay", &diags);
 		else
 			cli_error("replay", "%s: cannot load the rule file", opt.args[0]);
-		rc = EXIT_USAGE;
+		rc = cli_rule_file_status(opt.args[0]);
 		goto out;
 	}
 

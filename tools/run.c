@@ -16,8 +16,10 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s run --backend divert [--queue N] [--fail-open] [--log FILE|-] RULES\n"
-		"       %s run --backend tun --netns NAME [--prefix CIDR] [--log FILE|-] RULES\n"
+		"Usage: %s run --backend divert [--queue N] [--fail-open] [--log FILE|-]\n"
+		"              [--max-errors N] RULES\n"
+		"       %s run --backend tun --netns NAME [--prefix CIDR] [--log FILE|-]\n"
+		"              [--max-errors N] RULES\n"
 		"Decides live traffic in userspace, in the foreground. SIGHUP reloads\n"
 		"RULES atomically (a file with errors keeps the current rules); SIGTERM\n"
 		"removes what was installed and exits.\n"
@@ -31,8 +33,10 @@ static void usage(FILE *out)
 		"  (default " TUN_DEFAULT_PREFIX "; once per address family) gives this side\n"
 		"  its first address and the client the second.\n"
 		"--log: one JSON line per verdict (time, verdict, dir, iface, proto, src,\n"
-		"  sport, dst, dport, rule) to FILE, or stdout with '-'.\n",
-		prog, prog);
+		"  sport, dst, dport, rule) to FILE, or stdout with '-'.\n"
+		"--max-errors N: print the first N errors of RULES, then count the rest\n"
+		"  (default %d; 0: all).\n",
+		prog, prog, CLI_DEFAULT_MAX_ERRORS);
 }
 
 struct run_args {
@@ -62,6 +66,11 @@ static bool parse_number(const char *text, unsigned long max, unsigned long *out
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
 	for (int i = 1; i < argc; i++) {
+		int taken = cli_max_errors_option("run", argc, argv, &i);
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken)
+			continue;
 		const char *arg = argv[i];
 		const char *eq = !strncmp(arg, "--", 2) ? strchr(arg, '=') : NULL;
 		char name[16];
@@ -154,7 +163,7 @@ static struct ruleset *load_rules(const char *path)
 		rs = NULL;
 		fprintf(stderr, "%s run: refusing rule files an unprivileged user could change\n", prog);
 	}
-	diag_list_print(stderr, &diags);
+	cli_print_diags("run", &diags);
 	diag_list_clear(&diags);
 	return rs;
 }
@@ -306,7 +315,7 @@ int cmd_run(int argc, char **argv)
 		return code;
 	struct ruleset *rs = load_rules(a.rules);
 	if (!rs)
-		return EXIT_USAGE;
+		return cli_rule_file_status(a.rules);
 	FILE *log = NULL;
 	if (a.log && !strcmp(a.log, "-")) {
 		log = stdout;

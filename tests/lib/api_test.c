@@ -114,7 +114,7 @@ int main(void)
 
 	err = ifw_ruleset_format(rs, 0, &text);
 	CHECK("format-length", err > 0 && text && (size_t)err == strlen(text));
-	CHECK("format-canonical", text && strstr(text, "pass out on wg0 all  # t.rules:2\n") != NULL);
+	CHECK("format-canonical", text && strstr(text, "pass out on wg0 all  #@ t.rules:2\n") != NULL);
 	free(text);
 	CHECK("format-bad-flag", ifw_ruleset_format(rs, 0x100, &text) == -EINVAL && text == NULL);
 
