@@ -225,8 +225,6 @@ int ifw_ruleset_from_file(const char *path, struct ifw_ruleset **rs,
 {
 	struct diag_list list = { 0 };
 	struct ruleset *parsed;
-	int open_error = 0;
-	int fd;
 
 	if (diags)
 		*diags = NULL;
@@ -235,17 +233,13 @@ int ifw_ruleset_from_file(const char *path, struct ifw_ruleset **rs,
 	*rs = NULL;
 	if (!path)
 		return -EFAULT;
-	/* The parser reports an unreadable file as a diagnostic; the errno
-	 * is taken here so the caller can tell ENOENT from EACCES. */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		open_error = -errno;
-	else
-		close(fd);
 	pthread_mutex_lock(&parse_lock);
 	parsed = ruleset_from_file(path, &list);
 	pthread_mutex_unlock(&parse_lock);
-	return ruleset_finish(parsed, parsed ? 0 : open_error, &list, rs, diags);
+	/* An unreadable file (the rule file, an include, a table file) gives
+	 * its errno, so the caller can tell ENOENT from EACCES. */
+	int sys = diag_list_sys_errno(&list);
+	return ruleset_finish(parsed, parsed || !sys ? 0 : -sys, &list, rs, diags);
 }
 
 int ifw_ruleset_from_string(const char *name, const char *text, size_t len,

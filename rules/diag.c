@@ -255,6 +255,14 @@ int diag_add_rule(struct diag_list *diags, enum diag_severity sev,
 	return 0;
 }
 
+int diag_list_sys_errno(const struct diag_list *diags)
+{
+	for (size_t i = 0; diags && i < diags->count; i++)
+		if (diags->items[i].sys_errno)
+			return diags->items[i].sys_errno;
+	return 0;
+}
+
 int diag_add(struct diag_list *diags, enum diag_severity sev,
 	     const struct loc *loc, const char *fmt, ...)
 {

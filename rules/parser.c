@@ -530,6 +530,14 @@ static void parse_source(struct parser *p, const struct src *src);
 
 /* Why a file could not be read; buf holds at least 64 bytes. strerror_r:
  * parsing may run in several threads at once. */
+/* The diagnostic just added for a file read_file() could not read keeps
+ * its errno, so callers tell "no permission" (exit 3) from a bad file. */
+static void mark_sys_errno(struct diag_list *diags, int err)
+{
+	if (diags && diags->count && err < 0)
+		diags->items[diags->count - 1].sys_errno = -err;
+}
+
 static const char *file_error(int err, char *buf, size_t size)
 {
 	if (err == -EINVAL)
@@ -579,6 +587,7 @@ static bool parse_include(struct parser *p)
 		char why[128];
 		parser_error(p, &path_at, "cannot include '%s': %s", path,
 			     file_error(err, why, sizeof(why)));
+		mark_sys_errno(p->diags, err);
 		free(path);
 		return false;
 	}
@@ -631,6 +640,7 @@ static bool load_table_file(struct parser *p, struct addrset *set, const struct 
 		char why[128];
 		parser_error(p, at, "cannot read table file '%s': %s", path,
 			     file_error(err, why, sizeof(why)));
+		mark_sys_errno(p->diags, err);
 		free(path);
 		return false;
 	}
@@ -1012,6 +1022,7 @@ struct ruleset *ruleset_from_file(const char *path, struct diag_list *diags)
 		char why[128];
 		diag_add_file(diags, DIAG_ERROR, path, "cannot read rule file: %s",
 			      file_error(err, why, sizeof(why)));
+		mark_sys_errno(diags, err);
 		return NULL;
 	}
 	name = strdup(path);

@@ -230,6 +230,9 @@ struct diag {
 	/* Column of the caret within source_line (1-based): equals col unless
 	 * a very long line was cut to an excerpt around the column. */
 	int source_col;
+	/* A file that could not be read (the rule file, an include, a table
+	 * file): its errno (EACCES, ENOENT, ...); 0 for other problems. */
+	int sys_errno;
 };
 
 struct diag_list {
@@ -267,6 +270,8 @@ void diag_list_print(FILE *out, const struct diag_list *diags);
 /* JSON array of {severity,file,line,col,message}. */
 void diag_list_print_json(FILE *out, const struct diag_list *diags);
 void diag_list_clear(struct diag_list *diags);
+/* The errno of the first file that could not be read, or 0. */
+int diag_list_sys_errno(const struct diag_list *diags);
 /* Appends a diagnostic located at rule r's FILE:LINE (the source line is
  * read back from the file; the caret spans the statement). For the later
  * stages (a backend's limit) that know a rule but not its columns.

@@ -123,7 +123,7 @@ int cmd_check(int argc, char **argv)
 
 	struct diag_list diags = { 0 };
 	struct ruleset *rs = ruleset_from_file(file, &diags);
-	int status = rs ? EXIT_OK : cli_rule_file_status(file);
+	int status = rs ? EXIT_OK : cli_rule_file_status(&diags);
 
 	/* load and run refuse files others could write; as root, say so now. */
 	if (rs && geteuid() == 0)

@@ -68,7 +68,7 @@ int cli_max_errors_option(const char *cmd, int argc, char **argv, int *i);
 /* The exit code for a rule file that did not load: EXIT_SYSTEM when it
  * cannot be opened for lack of permission (EACCES, EPERM; cli.md counts
  * that a system error), else EXIT_USAGE (missing, invalid). */
-int cli_rule_file_status(const char *path);
+int cli_rule_file_status(const struct diag_list *diags);
 
 /* Program name for messages ("ifwall"). */
 extern const char *prog;

@@ -74,16 +74,11 @@ int cli_max_errors_option(const char *cmd, int argc, char **argv, int *i)
 	return 1;
 }
 
-int cli_rule_file_status(const char *path)
+int cli_rule_file_status(const struct diag_list *diags)
 {
-	/* The parser reports an unreadable file as a diagnostic without its
-	 * errno; open it again to tell EACCES from ENOENT. O_NONBLOCK: a
-	 * FIFO already read must not block the open. */
-	int fd = path ? open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) : -1;
+	/* The parser keeps the errno of a file it could not read (the rule
+	 * file, an include, a table file) with its diagnostic. */
+	int err = diag_list_sys_errno(diags);
 
-	if (fd >= 0) {
-		close(fd);
-		return EXIT_USAGE;
-	}
-	return path && (errno == EACCES || errno == EPERM) ? EXIT_SYSTEM : EXIT_USAGE;
+	return err == EACCES || err == EPERM ? EXIT_SYSTEM : EXIT_USAGE;
 }

@@ -62,10 +62,10 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 
 	*plan = NULL;
 	*rs = ruleset_from_file(file, &diags);
+	int status = cli_rule_file_status(&diags);
 	cli_print_diags(cmd, &diags);
 	diag_list_clear(&diags);
 	if (!*rs) {
-		int status = cli_rule_file_status(file);
 		if (status == EXIT_USAGE)
 			cli_error(cmd, "%s has errors; nothing was changed", file);
 		else

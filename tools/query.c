@@ -480,7 +480,7 @@ int cmd_query(int argc, char **argv)
 			cli_print_diags("query", &diags);
 		else
 			cli_error("query", "%s: cannot load the rule file", opt.args[0]);
-		rc = cli_rule_file_status(opt.args[0]);
+		rc = cli_rule_file_status(&diags);
 		goto out;
 	}
 

@@ -538,7 +538,7 @@ int cmd_replay(int argc, char **argv)
 			cli_print_diags("replay", &diags);
 		else
 			cli_error("replay", "%s: cannot load the rule file", opt.args[0]);
-		rc = cli_rule_file_status(opt.args[0]);
+		rc = cli_rule_file_status(&diags);
 		goto out;
 	}
 

@@ -153,10 +153,14 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 }
 
 /* Parses the rule file, printing its diagnostics. NULL on error. */
-static struct ruleset *load_rules(const char *path)
+/* *status (when not NULL) gets the exit status of a failure. */
+static struct ruleset *load_rules(const char *path, int *status)
 {
 	struct diag_list diags = { 0 };
 	struct ruleset *rs = ruleset_from_file(path, &diags);
+
+	if (status)
+		*status = rs ? EXIT_OK : cli_rule_file_status(&diags);
 
 	if (rs && ruleset_check_trust(rs, DIAG_ERROR, &diags)) {
 		ruleset_free(rs);
@@ -171,7 +175,7 @@ static struct ruleset *load_rules(const char *path)
 static struct ruleset *reload_rules(void *ctx)
 {
 	const char *path = ctx;
-	struct ruleset *rs = load_rules(path);
+	struct ruleset *rs = load_rules(path, NULL);
 
 	if (rs)
 		fprintf(stderr, "%s run: reloaded %s (%zu rules)\n", prog, path, rs->nrules);
@@ -313,9 +317,10 @@ int cmd_run(int argc, char **argv)
 		return EXIT_OK;
 	if (code != EXIT_OK)
 		return code;
-	struct ruleset *rs = load_rules(a.rules);
+	int status;
+	struct ruleset *rs = load_rules(a.rules, &status);
 	if (!rs)
-		return cli_rule_file_status(a.rules);
+		return status;
 	FILE *log = NULL;
 	if (a.log && !strcmp(a.log, "-")) {
 		log = stdout;

@@ -121,6 +121,14 @@ for f in secret/r.rules r600.rules; do
 	expect "compile $f" 3 compile "$f"
 	expect "replay $f" 3 replay "$f" empty.pcap
 done
+# An include or a table file nobody may read is a permission error too
+# (the parser keeps the errno; nothing opens the file a second time).
+printf 'include "r600.rules"\n' >inc.rules; chmod 644 inc.rules
+printf 'table <t> file "secret/t.txt"\npass out to <t>\n' >tab.rules; chmod 644 tab.rules
+echo 10.0.0.1 >secret/t.txt
+expect "check inc.rules (include permission denied)" 3 check inc.rules
+expect "check tab.rules (table file permission denied)" 3 check tab.rules
+expect "compile inc.rules" 3 compile inc.rules
 expect "query -f c600.cases (permission denied)" 3 query good.rules -f c600.cases
 expect "query -f secret/x.cases (permission denied)" 3 query good.rules -f secret/x.cases
 # Missing files and files with errors stay 2.
