@@ -302,6 +302,20 @@ static int walk_options(const struct capture *c, const uint8_t *p, const uint8_t
 	return 0;
 }
 
+/* A name Linux could give an interface (1 to 15 bytes, no space, '/' or
+ * ':'), and not 'any', the pseudo-device of every interface. Other names
+ * (text2pcap's "Fake IF, text2pcap", Windows' "\Device\NPF_{...}") name
+ * no interface. */
+static bool is_interface_name(const char *name)
+{
+	if (!*name || !strcmp(name, "any"))
+		return false;
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '/' || *p == ':' || *p == 0x7f)
+			return false;
+	return true;
+}
+
 static void interface_option(const struct capture *c, uint16_t code, uint16_t len,
 			     const uint8_t *value, void *ctx)
 {
@@ -310,11 +324,10 @@ static void interface_option(const struct capture *c, uint16_t code, uint16_t le
 	if (code == OPT_IF_NAME) {
 		size_t n = strnlen((const char *)value, len);
 		if (n >= IFW_IFNAMSIZ)
-			n = IFW_IFNAMSIZ - 1;
+			n = 0;     /* too long for Linux: names none */
 		memcpy(ci->name, value, n);
 		ci->name[n] = '\0';
-		/* Linux's pseudo-device of every interface names none. */
-		if (!strcmp(ci->name, "any"))
+		if (!is_interface_name(ci->name))
 			ci->name[0] = '\0';
 	} else if (code == OPT_IF_TSRESOL && len >= 1) {
 		ci->tsresol = value[0];
