@@ -487,7 +487,8 @@ static int parse_options(int argc, char **argv, struct replay_options *opt)
 		} else if (!strcmp(argv[i], "--")) {
 			while (++i < argc)
 				opt->args[opt->nargs++] = argv[i];
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0' && argv[i][1] != '@') {
+			/* (not '-' or '-@IFNAME': standard input) */
 			cli_error("replay", "unknown option '%s'", argv[i]);
 			return -1;
 		} else {
