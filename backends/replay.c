@@ -1,9 +1,10 @@
 /* pcap replay backend: link layer -> struct packet -> flow table. */
 #include "backends/replay.h"
+#include "backends/capture.h"
 #include "filter/grow.h"
 
 #include <errno.h>
-#include <pcap/pcap.h>
+#include <pcap/pcap.h> /* DLT_ values */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,9 +540,13 @@ static void count_skipped(struct replay *r, enum decode_status st)
 	}
 }
 
-enum decode_status replay_frame(struct replay *r, int linktype,
-				const uint8_t *frame, size_t caplen,
-				size_t wirelen, uint64_t ts_ns)
+/* One frame on ifname (unless its link header has an index) whose
+ * direction is dir (0: from the link header or cfg.local). */
+static enum decode_status decide_frame(struct replay *r, int linktype,
+				       const uint8_t *frame, size_t caplen,
+				       size_t wirelen, uint64_t ts_ns,
+				       const char *ifname, enum iftype iftype,
+				       unsigned dir)
 {
 	struct link_info li;
 	struct packet *p = &r->packet;
@@ -575,10 +580,10 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 		memcpy(p->ifname, slot->name, sizeof(p->ifname));
 		p->iftype = slot->type;
 	} else {
-		memcpy(p->ifname, r->iface, sizeof(p->ifname));
-		p->iftype = r->iface_type;
+		memcpy(p->ifname, ifname, sizeof(p->ifname));
+		p->iftype = iftype;
 	}
-	p->dir = li.dir ? li.dir : direction_from_local(r, p);
+	p->dir = dir ? dir : li.dir ? li.dir : direction_from_local(r, p);
 	p->ifaddrs = r->ifaddrs;
 
 	/* Capture clocks may step back (and files follow each other): the
@@ -613,77 +618,102 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 	return DECODE_OK;
 }
 
-/* Opens a capture of a supported link type; NULL with err set (and *rc
- * the error) otherwise. */
-static pcap_t *open_capture(const char *path, char *err, size_t errsize, int *rc)
+enum decode_status replay_frame(struct replay *r, int linktype,
+				const uint8_t *frame, size_t caplen,
+				size_t wirelen, uint64_t ts_ns)
 {
-	char errbuf[PCAP_ERRBUF_SIZE] = "";
-	pcap_t *pc;
-	int linktype;
-
-	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-	if (!pc) {
-		snprintf(err, errsize, "%s: cannot read capture: %s", path, errbuf);
-		*rc = -EINVAL;
-		return NULL;
-	}
-	linktype = pcap_datalink(pc);
-	if (!replay_linktype_supported(linktype)) {
-		const char *name = pcap_datalink_val_to_name(linktype);
-		snprintf(err, errsize, "%s: unsupported link type %s (%d)", path,
-			 name ? name : "UNKNOWN", linktype);
-		pcap_close(pc);
-		*rc = -EPROTONOSUPPORT;
-		return NULL;
-	}
-	if (err && errsize)
-		err[0] = '\0';
-	return pc;
+	return decide_frame(r, linktype, frame, caplen, wirelen, ts_ns,
+			    r->iface, r->iface_type, 0);
 }
 
-int replay_probe_file(const char *path, char *err, size_t errsize)
-{
-	int rc = 0;
-	pcap_t *pc = open_capture(path, err, errsize, &rc);
+/* A capture being replayed: its next frame, and the interface of frames
+ * that name none. */
+struct source {
+	struct capture *capture;
+	struct capture_frame frame;
+	bool live;               /* frame holds the next frame */
+	char ifname[IFW_IFNAMSIZ];
+	enum iftype iftype;
+};
 
-	if (pc)
-		pcap_close(pc);
+static void decide_source_frame(struct replay *r, const struct source *s)
+{
+	const struct capture_frame *f = &s->frame;
+	const struct capture_interface *ci = f->iface;
+
+	if (ci->name[0])
+		decide_frame(r, ci->linktype, f->data, f->caplen, f->wirelen, f->ts_ns,
+			     ci->name, ci->type, f->dir);
+	else
+		decide_frame(r, ci->linktype, f->data, f->caplen, f->wirelen, f->ts_ns,
+			     s->ifname, s->iftype, f->dir);
+}
+
+/* Reads the source's next frame: 0, or capture_next()'s error. */
+static int advance(struct replay *r, struct source *s, char *err, size_t errsize)
+{
+	int rc = capture_next(s->capture, &s->frame, err, errsize);
+
+	s->live = rc == 1;
+	if (rc < 0 || (rc == 0 && capture_warning(s->capture)))
+		r->stats.read_errors++;
+	return rc < 0 ? rc : 0;
+}
+
+int replay_captures(struct replay *r, const struct replay_input *inputs, size_t n,
+		    char *err, size_t errsize)
+{
+	struct source *src = calloc(n ? n : 1, sizeof(*src));
+	int rc = 0;
+
+	if (err && errsize)
+		err[0] = '\0';
+	if (!src) {
+		snprintf(err, errsize, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = inputs[i].ifname ? inputs[i].ifname : r->iface;
+		src[i].capture = inputs[i].capture;
+		snprintf(src[i].ifname, sizeof(src[i].ifname), "%s", name);
+		src[i].iftype = iftype_from_name(src[i].ifname);
+	}
+	/* Every capture's first frame before any is decided. */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = advance(r, &src[i], err, errsize);
+	if (n == 1) {
+		while (rc == 0 && src[0].live) {
+			decide_source_frame(r, &src[0]);
+			rc = advance(r, &src[0], err, errsize);
+		}
+	}
+	while (rc == 0 && n > 1) {
+		/* The earliest frame; on a tie, the first capture's. */
+		struct source *next = NULL;
+		for (size_t i = 0; i < n; i++)
+			if (src[i].live && (!next || src[i].frame.ts_ns < next->frame.ts_ns))
+				next = &src[i];
+		if (!next)
+			break;
+		decide_source_frame(r, next);
+		rc = advance(r, next, err, errsize);
+	}
+	free(src);
 	return rc;
 }
 
 int replay_file(struct replay *r, const char *path, char *err, size_t errsize)
 {
-	struct pcap_pkthdr *hdr;
-	const u_char *data;
-	pcap_t *pc;
-	int linktype, rc = 0;
+	struct replay_input in = { 0 };
+	int rc = capture_open(path, replay_linktype_supported, &in.capture, err, errsize);
 
-	pc = open_capture(path, err, errsize, &rc);
-	if (!pc)
+	if (rc < 0)
 		return rc;
-	linktype = pcap_datalink(pc);
-	while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
-		uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000ull +
-			      (uint64_t)hdr->ts.tv_usec;
-		replay_frame(r, linktype, data, hdr->caplen, hdr->len, ts);
-	}
-	if (rc == -1) {
-		const char *why = pcap_geterr(pc);
-		r->stats.read_errors++;
-		/* A file cut short (its writer killed mid-record) is read up to
-		 * the cut. Anything else (a corrupt block, a pcapng interface of
-		 * another link type) means packets were not seen: a replay that
-		 * looks for leaks must not report "none" then. libpcap says
-		 * "truncated ..." for the first case only. */
-		if (strncmp(why, "truncated", 9) != 0) {
-			snprintf(err, errsize, "%s: cannot read capture: %s", path, why);
-			pcap_close(pc);
-			return -EINVAL;
-		}
-		snprintf(err, errsize, "%s: capture ends early: %s", path, why);
-	}
-	pcap_close(pc);
-	return 0;
+	rc = replay_captures(r, &in, 1, err, errsize);
+	if (rc == 0 && capture_warning(in.capture))
+		snprintf(err, errsize, "%s", capture_warning(in.capture));
+	capture_close(in.capture);
+	return rc;
 }
 
 const struct replay_stats *replay_stats(const struct replay *r)

@@ -1,8 +1,8 @@
-/* The pcap replay backend: reads pcap / pcapng captures through libpcap,
- * turns each frame into a struct packet (interface, direction, timestamp
- * from the capture) and runs it through the engine's flow table, in file
- * order, with state. Nothing is printed: the caller gets statistics, and
- * the flows either all at the end (replay_foreach_flow) or streamed: each
+/* The pcap replay backend: reads pcap / pcapng captures
+ * (backends/capture.h), turns each frame into a struct packet (interface,
+ * direction, timestamp from the capture) and runs it through the engine's
+ * flow table, in timestamp order across the captures, with state. Nothing
+ * is printed: the caller gets statistics, and the flows either all at the end (replay_foreach_flow) or streamed: each
  * flow as it leaves the engine's bounded table (config on_flow_end), then
  * the live ones at the end. Streamed, memory is bounded by the table's
  * limit (limits.max_flows), however many flows the captures hold.
@@ -83,7 +83,7 @@ struct replay_config {
 	struct flow_limits limits;
 	/* Streaming: when set, gets every flow as it leaves the flow table
 	 * (idle timeout, eviction from a full table, replaced), from inside
-	 * replay_file() / replay_frame(); replay_foreach_flow() then reports
+	 * replay_captures() / replay_frame(); replay_foreach_flow() then reports
 	 * only the flows still live. Per-flow state is then bounded by
 	 * limits.max_flows. When NULL, ended flows are kept by the replay (memory
 	 * grows with the number of flows) and replay_foreach_flow() reports all. */
@@ -124,19 +124,34 @@ struct replay;
 struct replay *replay_new(const struct ruleset *rs, const struct replay_config *cfg);
 void replay_free(struct replay *r);
 
-/* Reads one capture file to its end. Returns 0 (a file cut short in its
- * last record is read up to the cut, counted in read_errors, a warning in
- * err), -EINVAL when the file cannot be opened as pcap/pcapng or a read
- * error stops it before its end (a corrupt block, a pcapng interface of
- * another link type: also counted in read_errors), or -EPROTONOSUPPORT for
- * an unsupported link type; err then says why (and names the link type). */
-int replay_file(struct replay *r, const char *path, char *err, size_t errsize);
+/* A capture to replay (backends/capture.h), and the interface of its
+ * frames when neither the file nor the link header names one (FILE@IFNAME;
+ * NULL: cfg.iface). */
+struct capture;
+struct replay_input {
+	struct capture *capture;
+	const char *ifname;
+};
 
-/* Checks that a capture file opens as pcap/pcapng with a supported link
- * type, reading no packet: 0, or replay_file()'s -EINVAL /
- * -EPROTONOSUPPORT with err saying why. Lets a caller that streams flows
- * refuse a bad capture before printing anything. */
-int replay_probe_file(const char *path, char *err, size_t errsize);
+/* Replays the captures to their ends, merged by timestamp (ties keep the
+ * order given), through the one engine and flow table. The first frame of
+ * every capture is read before any frame is decided, so a capture that
+ * cannot be read from its start fails before any flow is reported. Frames
+ * are on the interface of the link header's index (LINUX_SLL2, named by
+ * cfg.ifmap), else the one their pcapng interface block names, else the
+ * input's ifname, else cfg.iface; their direction is that of the pcapng
+ * packet flags, else of the link header, else from cfg.local. Returns 0 (a capture cut short in its last record
+ * is read up to the cut, counted in read_errors, capture_warning() says
+ * so), or capture_next()'s error with err saying why: -EINVAL for a
+ * corrupt file, -EPROTONOSUPPORT for an unsupported link type, -errno for
+ * a read error; read_errors counts it. */
+int replay_captures(struct replay *r, const struct replay_input *inputs, size_t n,
+		    char *err, size_t errsize);
+
+/* Opens and replays one capture file ("-": standard input) to its end:
+ * replay_captures() of one, with capture_open()'s errors. err is "" or,
+ * when it returns 0, a warning that the file was cut short. */
+int replay_file(struct replay *r, const char *path, char *err, size_t errsize);
 
 /* True when the replay can read frames of this DLT_ link type. */
 bool replay_linktype_supported(int linktype);

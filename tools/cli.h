@@ -30,9 +30,10 @@ int cmd_run(int argc, char **argv);
 int cmd_interfaces(int argc, char **argv);
 
 struct ifw_addr;
-/* --ifaddr NAME=ADDR[,NAME=ADDR...] (query, replay): calls add for each
- * pair. Returns 0, or -1 after a message (cmd names the subcommand) on a
- * malformed pair or when add fails. */
+/* --ifaddr NAME=ADDR[,NAME=ADDR...] (query, replay; ADDR or ADDR/LEN, as
+ * 'interfaces' prints it): calls add for each pair. Returns 0, or -1 after
+ * a message (cmd names the subcommand) on a malformed pair or when add
+ * fails. */
 int cli_parse_ifaddrs(const char *cmd, const char *spec,
 		      int (*add)(void *ctx, const char *name, const struct ifw_addr *addr),
 		      void *ctx);

@@ -18,12 +18,14 @@
  * one "type":"summary" object. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/capture.h"
 #include "backends/replay.h"
 #include "filter/engine.h"
 #include "filter/json.h"
@@ -73,19 +75,25 @@ static void usage(FILE *out)
 		"                     [--leaks IFSPEC] [--max-flows N] RULES CAPTURE...\n"
 		"\n"
 		"Runs every packet of pcap/pcapng captures through the engine, with state,\n"
-		"in file order, and reports each flow and a summary. Flows are printed as\n"
-		"they leave the flow table (idle timeout, evicted from a full table), then\n"
-		"the live ones in the order they began.\n"
+		"in timestamp order across the captures, and reports each flow and a\n"
+		"summary. Flows are printed as they leave the flow table (idle timeout,\n"
+		"evicted from a full table), then the live ones in the order they began.\n"
+		"A CAPTURE is a file, '-' (standard input) or FILE@IFNAME: the interface\n"
+		"of its packets when the capture names none. pcapng packets are on the\n"
+		"interface their block names, in the direction their flags say.\n"
 		"\n"
 		"Options:\n"
 		"  --json            JSON lines: one object per flow, then a summary object\n"
 		"  --ifmap I=N,...   interface names of the capture's indexes (LINUX_SLL2);\n"
 		"                    an index without a name shows as ifI\n"
-		"  --iface NAME      interface of captures without an index (default eth0)\n"
+		"  --iface NAME      interface of captures without an index or interface\n"
+		"                    name (default eth0)\n"
 		"  --ifaddr N=A,...  addresses interfaces hold from the start, for (IFSPEC)\n"
+		"                    (A: ADDR or ADDR/LEN as 'interfaces' prints it)\n"
 		"                    (otherwise learned from packets they send)\n"
 		"  --local CIDR,...  captures without a direction: from these is out, to\n"
-		"                    these is in (without --local everything is out)\n"
+		"                    these is in (without --local everything is out);\n"
+		"                    no host bits (10.0.0.0/8, not 10.0.0.1/8)\n"
 		"  --leaks IFSPEC    exit 1 when a packet passed out on a matching\n"
 		"                    interface (e.g. '!wg0'), listing those flows\n"
 		"  --max-flows N     flow table limit (default %d): when full, the least\n"
@@ -316,6 +324,15 @@ static int parse_ifmap(const char *text, struct replay_options *opt)
 			rc = -EINVAL;
 			break;
 		}
+		for (size_t i = 0; i < opt->nifmap && rc == 0; i++) {
+			if (opt->ifmap[i].index == index) {
+				cli_error("replay", "--ifmap: index %lu given twice (%s, %s)", index,
+					  opt->ifmap[i].name, eq + 1);
+				rc = -EINVAL;
+			}
+		}
+		if (rc < 0)
+			break;
 		if (opt->nifmap == MAX_IFMAP) {
 			cli_error("replay", "--ifmap: more than %d interfaces", MAX_IFMAP);
 			rc = -EINVAL;
@@ -329,43 +346,30 @@ static int parse_ifmap(const char *text, struct replay_options *opt)
 	return rc;
 }
 
-/* ADDR or ADDR/LEN; host bits are allowed here (192.168.1.10/24 is the
- * host's subnet) and cleared. */
+/* ADDR or ADDR/LEN, as in rule files: host bits set (10.0.0.1/8) are an
+ * error naming the network meant. Returns 0 or -1 after a message. */
 static int parse_local_prefix(const char *text, struct ifw_prefix *out)
 {
-	char buf[64];
-	char *slash;
-	unsigned long len;
-	unsigned max;
+	int rc = ifw_prefix_parse(text, out);
 
-	if (strlen(text) >= sizeof(buf))
-		return -EINVAL;
-	snprintf(buf, sizeof(buf), "%s", text);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, buf, out->addr.a) == 1) {
-		out->addr.family = 4;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, out->addr.a) == 1) {
-		out->addr.family = 6;
-		max = 128;
-	} else {
-		return -EINVAL;
+	if (rc == -EDOM) {
+		/* ifw_prefix_parse() checked both halves: the network meant. */
+		struct ifw_prefix net;
+		char addr[64], fmt[64];
+		const char *slash = strchr(text, '/');
+		snprintf(addr, sizeof(addr), "%.*s", (int)(slash - text), text);
+		ifw_addr_parse(addr, &net.addr);
+		net.len = (uint8_t)atoi(slash + 1);
+		for (unsigned bit = net.len; bit < 128; bit++)
+			net.addr.a[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+		ifw_prefix_format(&net, fmt, sizeof(fmt));
+		cli_error("replay", "--local: '%s' has host bits set (did you mean %s?)", text, fmt);
+		return -1;
 	}
-	len = max;
-	if (slash) {
-		char *end;
-		if (!slash[1] || slash[1] == '-')
-			return -EINVAL;
-		len = strtoul(slash + 1, &end, 10);
-		if (*end || len > max)
-			return -EINVAL;
+	if (rc < 0) {
+		cli_error("replay", "--local: invalid address or CIDR '%s'", text);
+		return -1;
 	}
-	out->len = (uint8_t)len;
-	for (unsigned bit = (unsigned)len; bit < max; bit++)
-		out->addr.a[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
 	return 0;
 }
 
@@ -383,7 +387,6 @@ static int parse_local(const char *text, struct replay_options *opt)
 			break;
 		}
 		if (parse_local_prefix(item, &opt->local[opt->nlocal]) < 0) {
-			cli_error("replay", "--local: invalid address or CIDR '%s'", item);
 			rc = -EINVAL;
 			break;
 		}
@@ -490,7 +493,8 @@ static int parse_options(int argc, char **argv, struct replay_options *opt)
 		} else if (!strcmp(argv[i], "--")) {
 			while (++i < argc)
 				opt->args[opt->nargs++] = argv[i];
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0' && argv[i][1] != '@') {
+			/* (not '-' or '-@IFNAME': standard input) */
 			cli_error("replay", "unknown option '%s'", argv[i]);
 			return -1;
 		} else {
@@ -504,6 +508,107 @@ static int parse_options(int argc, char **argv, struct replay_options *opt)
 	return 0;
 }
 
+/* Exit code of a capture that cannot be read: a system error (no
+ * permission, the disk) is 3, a missing or invalid capture 2. */
+static int capture_exit_code(int err)
+{
+	switch (-err) {
+	case EACCES:
+	case EPERM:
+	case EIO:
+	case ENOMEM:
+	case EMFILE:
+	case ENFILE:
+		return EXIT_SYSTEM;
+	default:
+		return EXIT_USAGE;
+	}
+}
+
+/* A CAPTURE argument: "-" (standard input), a file, or FILE@IFNAME, the
+ * interface of its packets that name none. A file whose own name holds an
+ * '@' is taken whole when it exists. Sets *path (allocated) and *ifname
+ * (NULL or inside arg); returns 0, or -1 after a message. */
+static int capture_argument(const char *arg, char **path, const char **ifname)
+{
+	const char *at = strrchr(arg, '@');
+	struct stat st;
+
+	*ifname = NULL;
+	if (!strcmp(arg, "-") || !at || stat(arg, &st) == 0) {
+		*path = strdup(arg);
+	} else {
+		const char *name = at + 1;
+		if (!*name || strlen(name) >= IFW_IFNAMSIZ || strchr(name, '/') || at == arg) {
+			cli_error("replay", "%s: no such capture, and '%s' is not FILE@IFNAME",
+				  arg, arg);
+			return -1;
+		}
+		*path = strndup(arg, (size_t)(at - arg));
+		*ifname = name;
+	}
+	if (!*path) {
+		cli_error("replay", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens every capture once (each may be a pipe), then replays them merged
+ * by timestamp. Returns an exit code; nothing is printed before every
+ * capture opened and gave its first packet. */
+static int replay_all(struct replay *r, char **args, int nargs)
+{
+	struct replay_input *inputs = calloc((size_t)nargs, sizeof(*inputs));
+	char err[1024];
+	bool stdin_used = false;
+	int rc = EXIT_OK, res;
+
+	if (!inputs) {
+		cli_error("replay", "out of memory");
+		return EXIT_SYSTEM;
+	}
+	for (int k = 0; k < nargs && rc == EXIT_OK; k++) {
+		char *path;
+		if (capture_argument(args[k], &path, &inputs[k].ifname) < 0) {
+			rc = EXIT_USAGE;
+			break;
+		}
+		if (!strcmp(path, "-")) {
+			if (stdin_used) {
+				cli_error("replay", "'-' (standard input) given twice");
+				free(path);
+				rc = EXIT_USAGE;
+				break;
+			}
+			stdin_used = true;
+		}
+		res = capture_open(path, replay_linktype_supported, &inputs[k].capture,
+				   err, sizeof(err));
+		free(path);
+		if (res < 0) {
+			cli_error("replay", "%s", err);
+			rc = capture_exit_code(res);
+		}
+	}
+	if (rc == EXIT_OK) {
+		res = replay_captures(r, inputs, (size_t)nargs, err, sizeof(err));
+		if (res < 0) {
+			cli_error("replay", "%s", err);
+			rc = capture_exit_code(res);
+		}
+	}
+	for (int k = 0; k < nargs; k++) {
+		if (!inputs[k].capture)
+			continue;
+		if (rc == EXIT_OK && capture_warning(inputs[k].capture))
+			cli_error("replay", "warning: %s", capture_warning(inputs[k].capture));
+		capture_close(inputs[k].capture);
+	}
+	free(inputs);
+	return rc;
+}
+
 int cmd_replay(int argc, char **argv)
 {
 	static struct replay_options opt;
@@ -513,7 +618,6 @@ int cmd_replay(int argc, char **argv)
 	struct ruleset *rs = NULL;
 	struct replay *r = NULL;
 	const struct replay_stats *st;
-	char err[1024];
 	int parsed, rc = EXIT_OK;
 	char **captures;
 	int ncaptures;
@@ -563,28 +667,9 @@ int cmd_replay(int argc, char **argv)
 		goto out;
 	}
 
-	/* Flows are printed while the captures are read: a capture that
-	 * cannot be read is refused before anything is printed ("-", the
-	 * standard input, can only be read once). */
-	for (int k = 0; k < ncaptures; k++) {
-		if (!strcmp(captures[k], "-"))
-			continue;
-		if (replay_probe_file(captures[k], err, sizeof(err)) < 0) {
-			cli_error("replay", "%s", err);
-			rc = EXIT_USAGE;
-			goto out;
-		}
-	}
-	for (int k = 0; k < ncaptures; k++) {
-		int res = replay_file(r, captures[k], err, sizeof(err));
-		if (res < 0) {
-			cli_error("replay", "%s", err);
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		if (err[0])
-			cli_error("replay", "warning: %s", err);
-	}
+	rc = replay_all(r, captures, ncaptures);
+	if (rc != EXIT_OK)
+		goto out;
 
 	if (replay_foreach_flow(r, report_flow, &rep) < 0 || rep.out_of_memory) {
 		cli_error("replay", "out of memory");

@@ -1,11 +1,13 @@
 /* The pcap replay path: the input is a whole capture file (pcap or
- * pcapng), read through libpcap from memory and replayed with state. */
+ * pcapng, read by backends/capture.c), replayed with state; then the same
+ * file twice, merged by timestamp (the several-captures path). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "backends/capture.h"
 #include "backends/replay.h"
 #include "rules/ruleset.h"
 
@@ -48,6 +50,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r) {
 		(void)replay_file(r, path, err, sizeof(err));
 		(void)replay_foreach_flow(r, visit, &flows);
+		replay_free(r);
+	}
+	r = replay_new(rs, &cfg);
+	if (r) {
+		struct replay_input in[2] = { { NULL, "wg0" }, { NULL, NULL } };
+		if (capture_open(path, replay_linktype_supported, &in[0].capture, err, sizeof(err)) == 0 &&
+		    capture_open(path, replay_linktype_supported, &in[1].capture, err, sizeof(err)) == 0)
+			(void)replay_captures(r, in, 2, err, sizeof(err));
+		(void)replay_foreach_flow(r, visit, &flows);
+		capture_close(in[0].capture);
+		capture_close(in[1].capture);
 		replay_free(r);
 	}
 	unlink(path);

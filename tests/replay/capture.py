@@ -89,3 +89,56 @@ def write_pcapng_interfaces(path, linktypes, frames, snaplen=262144):
             t = int(round(ts * 1e6))
             body = struct.pack('<IIIII', ifid, t >> 32, t & 0xffffffff, len(data), len(data))
             f.write(_block(0x00000006, body + data))
+
+
+# --- pcapng blocks, for files with several interfaces and sections ---------
+SHB, IDB, OPB, SPB, NRB, ISB, EPB = 0x0A0D0D0A, 1, 2, 3, 4, 5, 6
+DIR_IN, DIR_OUT = 1, 2        # epb_flags bits 0-1
+
+
+def option(code, value, bo='<'):
+    return struct.pack(bo + 'HH', code, len(value)) + value + b'\0' * (-len(value) % 4)
+
+
+def end_of_options(bo='<'):
+    return struct.pack(bo + 'HH', 0, 0)
+
+
+def block(btype, body, bo='<'):
+    body += b'\0' * (-len(body) % 4)
+    total = 12 + len(body)
+    return struct.pack(bo + 'II', btype, total) + body + struct.pack(bo + 'I', total)
+
+
+def shb(bo='<'):
+    return block(SHB, struct.pack(bo + 'IHHq', 0x1A2B3C4D, 1, 0, -1), bo)
+
+
+def idb(linktype, name=None, tsresol=None, snaplen=262144, bo='<'):
+    opts = b''
+    if name is not None:
+        opts += option(2, name.encode() if isinstance(name, str) else name, bo)
+    if tsresol is not None:
+        opts += option(9, bytes([tsresol]), bo)
+    if opts:
+        opts += end_of_options(bo)
+    return block(IDB, struct.pack(bo + 'HHI', linktype, 0, snaplen) + opts, bo)
+
+
+def epb(ifid, ticks, data, flags=None, wirelen=None, bo='<'):
+    """ticks: the timestamp in the interface's units."""
+    wirelen = len(data) if wirelen is None else wirelen
+    body = struct.pack(bo + 'IIIII', ifid, ticks >> 32, ticks & 0xffffffff, len(data), wirelen)
+    body += data + b'\0' * (-len(data) % 4)
+    if flags is not None:
+        body += option(2, struct.pack(bo + 'I', flags), bo) + end_of_options(bo)
+    return block(EPB, body, bo)
+
+
+def spb(data, bo='<'):
+    return block(SPB, struct.pack(bo + 'I', len(data)) + data, bo)
+
+
+def us(ts):
+    """Seconds -> microsecond ticks (the default resolution)."""
+    return int(round(ts * 1e6))
