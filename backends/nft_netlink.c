@@ -162,7 +162,50 @@ static void set_buffer_sizes(struct nl *nl, size_t send, size_t recv)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &r, sizeof(r));
 }
 
-/* A dump request: 'build' fills the request, 'cb' sees every answer. */
+/* Reads the remaining messages of dump seq up to its end. */
+static void dump_drain(struct nl *nl, char *buf, size_t size, uint32_t seq)
+{
+	for (int reads = 0; reads < 100000; reads++) {
+		ssize_t n = recv(mnl_socket_get_fd(nl->sock), buf, size, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		int left = (int)nlmsg_valid_prefix(buf, (size_t)n);
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+			if (nlh->nlmsg_seq == seq && (nlh->nlmsg_type == NLMSG_DONE ||
+						      nlh->nlmsg_type == NLMSG_ERROR))
+				return;
+		if (left == (int)n)
+			return; /* nothing valid: give up */
+	}
+}
+
+/* Sleeps before attempt number 'attempt' (from 1) of an operation that
+ * met a concurrent change: 2, 4, 8 ... ms up to 256 ms, with jitter so
+ * that competing loads do not retry in step. */
+static void retry_backoff(int attempt)
+{
+	long ms = 1L << (attempt < 8 ? attempt : 8);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms += (ts.tv_nsec / 1000) % (ms + 1);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* How often an operation is tried when the rule set keeps changing under
+ * it (a dump interrupted, a batch refused for a changed generation). */
+#define CONCURRENT_ATTEMPTS 20
+
+/* A dump request: 'build' fills the request, 'cb' sees every answer.
+ * Returns -EINTR when the kernel marked the dump interrupted (the caller
+ * resets what cb collected and dumps again). */
 static int nl_dump(struct nl *nl, uint16_t type, uint16_t family,
 		   void (*build)(struct nlmsghdr *, void *), void *build_data,
 		   mnl_cb_t cb, void *cb_data)
@@ -193,6 +236,12 @@ static int nl_dump(struct nl *nl, uint16_t type, uint16_t family,
 		ret = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, nl->portid, cb, cb_data);
 		if (ret < 0) {
 			ret = nlmsg_error();
+			/* NLM_F_DUMP_INTR: the table changed during the dump,
+			 * so what was read is inconsistent. Read the rest of
+			 * the answer away (the socket is used again) and let
+			 * the caller start over. */
+			if (ret == -EINTR)
+				dump_drain(nl, buf, MNL_SOCKET_BUFFER_SIZE * 4, seq);
 			break;
 		}
 		if (ret == MNL_CB_STOP) {
@@ -426,7 +475,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int existing_read(struct nl *nl, struct existing *e)
+static int existing_read_once(struct nl *nl, struct existing *e)
 {
 	int rc;
 
@@ -443,6 +492,21 @@ static int existing_read(struct nl *nl, struct existing *e)
 		rc = nl_dump(nl, NFT_MSG_GETSET, NFPROTO_INET, build_set_filter, NULL,
 			     set_cb, e);
 	return rc == -ENOENT ? 0 : rc;
+}
+
+/* Reads the table, again when a concurrent change interrupted a dump. */
+static int existing_read(struct nl *nl, struct existing *e)
+{
+	int rc = -EINTR;
+
+	for (int attempt = 1; attempt <= CONCURRENT_ATTEMPTS && rc == -EINTR; attempt++) {
+		if (attempt > 1) {
+			existing_free(e);
+			retry_backoff(attempt);
+		}
+		rc = existing_read_once(nl, e);
+	}
+	return rc;
 }
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
@@ -1578,7 +1642,7 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 	/* Another program may change the rule set between our read and our
 	 * commit; the kernel then refuses the batch (generation changed).
 	 * Read again and retry. */
-	for (int attempt = 0; attempt < 5; attempt++) {
+	for (int attempt = 1; attempt <= CONCURRENT_ATTEMPTS; attempt++) {
 		struct existing ex;
 		struct batch b;
 		struct ack_state st;
@@ -1591,8 +1655,14 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 		if (rc == 0)
 			rc = existing_read(&nl, &ex);
 		if (rc < 0) {
-			set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
-				  strerror(-rc));
+			if (rc == -EINTR)
+				set_error(err, rc, "cannot read table inet %s: the nftables "
+					  "rule set kept changing while it was read (%d "
+					  "attempts); another program is changing it, try "
+					  "again", NFT_TABLE, CONCURRENT_ATTEMPTS);
+			else
+				set_error(err, rc, "cannot read table inet %s: %s",
+					  NFT_TABLE, strerror(-rc));
 			existing_free(&ex);
 			break;
 		}
@@ -1621,6 +1691,14 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 		existing_free(&ex);
 		if (!retry)
 			break;
+		if (attempt == CONCURRENT_ATTEMPTS) {
+			set_error(err, rc, "the nftables rule set kept changing between "
+				  "reading table inet %s and replacing it (%d attempts); "
+				  "another program is changing it, try again", NFT_TABLE,
+				  CONCURRENT_ATTEMPTS);
+			break;
+		}
+		retry_backoff(attempt);
 	}
 	nl_close(&nl);
 	return rc;
@@ -1673,8 +1751,14 @@ int nft_flush(size_t *deleted, struct nft_error *err)
 		*deleted = 0;
 	if ((rc = nl_open(&nl, err)) < 0)
 		return rc;
-	rc = nl_dump(&nl, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NULL, NULL,
-		     table_list_cb, &list);
+	for (int attempt = 1; attempt <= CONCURRENT_ATTEMPTS; attempt++) {
+		memset(&list, 0, sizeof(list));
+		rc = nl_dump(&nl, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NULL, NULL,
+			     table_list_cb, &list);
+		if (rc != -EINTR)
+			break;
+		retry_backoff(attempt);
+	}
 	if (rc < 0) {
 		set_error(err, rc, "cannot list tables: %s", strerror(-rc));
 		nl_close(&nl);

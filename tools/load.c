@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backends/nft.h"
 #include "tools/cli.h"
@@ -63,7 +64,10 @@ int cmd_load(int argc, char **argv)
 
 	struct nft_load_stats stats;
 	struct nft_error err;
+	int lock = nft_cli_lock("load");
 	rc = nft_plan_load(plan, &stats, &err);
+	if (lock >= 0)
+		close(lock);
 	if (rc < 0) {
 		nft_cli_error("load", &err);
 		if (rc == -EPERM || rc == -EACCES)
