@@ -817,7 +817,8 @@ static void expr_state_key(struct nftnl_rule *r, bool out)
 	expr_meta(r, out ? NFT_META_OIFNAME : NFT_META_IIFNAME, NFT_REG32_01);
 }
 
-static void expr_state_update(struct nftnl_rule *r, bool out, const char *ifname)
+static void expr_state_update(struct nftnl_rule *r, bool out, const char *ifname,
+			      uint32_t timeout)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
 
@@ -835,6 +836,8 @@ static void expr_state_update(struct nftnl_rule *r, bool out, const char *ifname
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
 	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, PLAN_STATE_SET);
+	if (timeout)
+		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, (uint64_t)timeout * 1000);
 	add_expr(r, e);
 }
 
@@ -1001,6 +1004,31 @@ static void add_match(struct nftnl_rule *r, const struct nft_plan *plan,
 		expr_cmp(r, NFT_CMP_EQ, &reply, 1);
 		return;
 	}
+	case MATCH_CT_RELATED:
+	case MATCH_CT_UNCONFIRMED: {
+		/* ct state related: the state bit of IP_CT_RELATED;
+		 * ct status & confirmed == 0: IPS_CONFIRMED (host order). */
+		bool related = m->kind == MATCH_CT_RELATED;
+		uint32_t bit = related ? 0x04 : 0x08, zero = 0;
+		expr_ct(r, related ? NFT_CT_STATE : NFT_CT_STATUS, NFT_REG_1);
+		expr_bitwise_mask(r, (const uint8_t *)&bit, 4);
+		expr_cmp(r, related ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, 4);
+		return;
+	}
+	case MATCH_CT_EXPIRATION_LE: {
+		/* milliseconds, host order; compared big-endian as nft does */
+		struct nftnl_expr *e = nftnl_expr_alloc("byteorder");
+		uint32_t ms = htonl(m->value * 1000);
+		expr_ct(r, NFT_CT_EXPIRATION, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 4);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 4);
+		add_expr(r, e);
+		expr_cmp(r, NFT_CMP_LTE, &ms, 4);
+		return;
+	}
 	case MATCH_STATE: {
 		const struct plan_set *state = NULL;
 		for (size_t i = 0; i < plan->nsets; i++)
@@ -1065,7 +1093,8 @@ static struct nftnl_rule *kernel_rule(const struct nft_plan *plan,
 	for (size_t i = 0; i < r->nmatches; i++)
 		add_match(nr, plan, &r->matches[i]);
 	if (r->state_update)
-		expr_state_update(nr, r->state_update_out, r->state_update_ifname);
+		expr_state_update(nr, r->state_update_out, r->state_update_ifname,
+				  r->state_timeout);
 	if (r->counter)
 		expr_counter(nr);
 	if (r->log)
@@ -1167,8 +1196,12 @@ static struct nftnl_set *kernel_set(const struct plan_set *s)
 	if (s->kind == SETKIND_STATE) {
 		nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)PLAN_STATE_TIMEOUT * 1000);
 		nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_STATE_SIZE);
-		nftnl_set_set_data(ns, NFTNL_SET_USERDATA, state_set_udata,
-				   sizeof(state_set_udata));
+		uint8_t udata[sizeof(state_set_udata) + 2 + sizeof(uint64_t)];
+		memcpy(udata, state_set_udata, sizeof(state_set_udata));
+		udata[sizeof(state_set_udata)] = SET_UDATA_DIGEST;
+		udata[sizeof(state_set_udata) + 1] = sizeof(uint64_t);
+		memcpy(udata + sizeof(state_set_udata) + 2, &s->digest, sizeof(uint64_t));
+		nftnl_set_set_data(ns, NFTNL_SET_USERDATA, udata, sizeof(udata));
 		return ns;
 	}
 	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(64);
@@ -1329,7 +1362,7 @@ static bool set_keepable(const struct existing *ex, const struct plan_set *s)
 	if (e->flags != sh.flags || e->key_type != sh.key_type ||
 	    e->key_len != sh.key_len)
 		return false;
-	return s->kind == SETKIND_STATE || (e->has_digest && e->digest == s->digest);
+	return e->has_digest && e->digest == s->digest;
 }
 
 static const struct plan_set *plan_find_set(const struct nft_plan *plan,
