@@ -100,6 +100,10 @@ struct nft_load_stats {
 	size_t messages;         /* in the batch */
 	size_t bytes;            /* batch size */
 	size_t sets_kept;        /* named sets reused unchanged */
+	size_t flows_checked;    /* flows with state re-decided by the new rules */
+	size_t flows_blocked;    /* ... that they block: state removed */
+	int recheck_error;       /* -errno when flows could not be re-checked
+				    (conntrack unreadable); the load went on */
 };
 
 /* Replaces table inet ifwall with the plan in one kernel transaction and

@@ -12,6 +12,7 @@
  *   add rules
  * Either all of it commits or none of it does. */
 #include "backends/nft_plan.h"
+#include "backends/nft_recheck.h"
 #include "backends/nlmsg.h"
 #include "filter/grow.h"
 
@@ -553,6 +554,7 @@ enum batch_object {
 	OBJ_ELEMENTS,
 	OBJ_RULE,
 	OBJ_DELETE_TABLE,
+	OBJ_DELETE_ELEMENTS,
 };
 
 struct batch_entry {
@@ -660,6 +662,7 @@ static void batch_object(struct batch *b, struct nl *nl, uint16_t type,
 		nftnl_set_free(obj);
 		break;
 	case OBJ_ELEMENTS:
+	case OBJ_DELETE_ELEMENTS:
 		if (nlh)
 			nftnl_set_elems_nlmsg_build_payload(nlh, obj);
 		nftnl_set_free(obj);
@@ -1374,9 +1377,37 @@ static const struct plan_set *plan_find_set(const struct nft_plan *plan,
 	return NULL;
 }
 
+/* Deletes the @state elements of flows the new rules block. */
+static void delete_state_elements(struct batch *b, struct nl *nl,
+				  const struct nft_plan *plan,
+				  const struct nft_state_elems *blocked)
+{
+	size_t state = 0;
+
+	for (size_t i = 0; i < plan->nsets; i++)
+		if (plan->sets[i].kind == SETKIND_STATE)
+			state = i;
+	for (size_t i = 0; i < blocked->n && !b->failed; i += ELEMS_PER_MESSAGE) {
+		struct nftnl_set *s = set_named(PLAN_STATE_SET);
+		for (size_t k = i; s && k < blocked->n && k < i + ELEMS_PER_MESSAGE; k++) {
+			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+			if (!e) {
+				b->failed = -ENOMEM;
+				break;
+			}
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, blocked->keys[k],
+					   NFT_STATE_KEY_LEN);
+			nftnl_set_elem_add(s, e);
+		}
+		batch_object(b, nl, NFT_MSG_DELSETELEM, NFPROTO_INET, 0,
+			     OBJ_DELETE_ELEMENTS, state, PLAN_STATE_SET, s);
+	}
+}
+
 static int build_load_batch(struct batch *b, struct nl *nl,
 			    const struct nft_plan *plan,
 			    const struct existing *ex, uint32_t genid,
+			    const struct nft_state_elems *blocked,
 			    struct nft_load_stats *stats)
 {
 	struct nlmsghdr *nlh;
@@ -1477,6 +1508,11 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 		if (b->failed)
 			return b->failed;
 	}
+
+	if (blocked)
+		delete_state_elements(b, nl, plan, blocked);
+	if (b->failed)
+		return b->failed;
 
 	if (!(tail = batch_tail(b)))
 		return -ENOMEM;
@@ -1654,10 +1690,47 @@ static void describe_failure(const struct nft_plan *plan, const struct batch *b,
 			  e->object == OBJ_FLUSH ? "flushing table" :
 			  e->object == OBJ_DELETE_SET ? "deleting set" :
 			  e->object == OBJ_DELETE_CHAIN ? "deleting chain" :
-			  e->object == OBJ_DELETE_TABLE ? "deleting table" : "message",
+			  e->object == OBJ_DELETE_TABLE ? "deleting table" :
+			  e->object == OBJ_DELETE_ELEMENTS ? "deleting flow state of set" :
+			  "message",
 			  e->name, strerror(-rc), extra);
 		return;
 	}
+}
+
+static void build_state_elem_filter(struct nlmsghdr *nlh, void *data)
+{
+	(void)data;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, PLAN_STATE_SET);
+}
+
+/* The elements of the kept @state whose flows the new rules block, into
+ * *blocked. Returns 0 or -errno (then nothing is re-checked). */
+static int recheck_flows(struct nl *nl, const struct nft_plan *plan,
+			 const struct existing *ex, struct nft_state_elems *blocked,
+			 struct nft_load_stats *stats)
+{
+	struct nft_state_elems elems = { 0 };
+	const struct plan_set *state = plan_find_set(plan, PLAN_STATE_SET);
+	size_t checked = 0;
+	int rc = -EINTR;
+
+	if (!ex->table || !state || !set_keepable(ex, state))
+		return 0; /* a new @state: no flow has state */
+	for (int attempt = 1; attempt <= CONCURRENT_ATTEMPTS && rc == -EINTR; attempt++) {
+		nft_state_elems_clear(&elems);
+		rc = nl_dump(nl, NFT_MSG_GETSETELEM, NFPROTO_INET, build_state_elem_filter,
+			     NULL, nft_state_elems_cb(), &elems);
+	}
+	if (rc == 0)
+		rc = nft_recheck_state(plan->rs, &elems, blocked, &checked);
+	nft_state_elems_clear(&elems);
+	if (stats && rc == 0) {
+		stats->flows_checked = checked;
+		stats->flows_blocked = blocked->n;
+	}
+	return rc;
 }
 
 int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
@@ -1701,7 +1774,12 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 		}
 		if (stats)
 			stats->sets_kept = 0;
-		rc = build_load_batch(&b, &nl, plan, &ex, genid, stats);
+		struct nft_state_elems blocked = { 0 };
+		int recheck = recheck_flows(&nl, plan, &ex, &blocked, stats);
+		if (stats)
+			stats->recheck_error = recheck;
+		rc = build_load_batch(&b, &nl, plan, &ex, genid, &blocked, stats);
+		nft_state_elems_clear(&blocked);
 		if (rc < 0) {
 			set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 			batch_free(&b);

@@ -74,11 +74,18 @@ int cmd_load(int argc, char **argv)
 			cli_error("load", "nftables needs root (CAP_NET_ADMIN)");
 		cli_error("load", "the previous rule set is unchanged");
 		status = EXIT_SYSTEM;
-	} else if (verbose) {
-		fprintf(stderr, "%s load: %zu rules, %zu kernel rules, %zu messages, "
-			"%zu bytes, %zu sets kept\n", prog, rs->nrules,
-			nft_plan_rule_count(plan), stats.messages, stats.bytes,
-			stats.sets_kept);
+	} else {
+		if (stats.recheck_error)
+			cli_error("load", "warning: existing flows were not re-checked "
+				  "against the new rules (cannot read conntrack: %s); "
+				  "replies of flows they block still pass until those "
+				  "flows end", strerror(-stats.recheck_error));
+		if (verbose)
+			fprintf(stderr, "%s load: %zu rules, %zu kernel rules, %zu messages, "
+				"%zu bytes, %zu sets kept, %zu flows re-checked, %zu "
+				"blocked by the new rules\n", prog, rs->nrules,
+				nft_plan_rule_count(plan), stats.messages, stats.bytes,
+				stats.sets_kept, stats.flows_checked, stats.flows_blocked);
 	}
 	nft_plan_free(plan);
 	ruleset_free(rs);
