@@ -136,6 +136,18 @@ struct nft_entry {
 	uint64_t packets, bytes;
 };
 
+/* Something in table inet ifwall that ifwall did not put there: a rule
+ * without ifwall's user data, a chain ifwall does not make, a named set
+ * without ifwall's content record. */
+struct nft_foreign {
+	char kind[8];            /* "rule", "chain", "set" */
+	char chain[64];          /* rule: its chain; chain: its name */
+	char name[64];           /* set: its name */
+	uint64_t handle;         /* rule: its kernel handle */
+	char verdict[48];        /* rule: "accept", "drop", "jump X", ... or "" */
+	uint64_t packets, bytes; /* rule: its counter, when it has one */
+};
+
 struct nft_listing {
 	bool present;            /* table inet ifwall exists */
 	char policy_input[8], policy_output[8], policy_forward[8];
@@ -143,6 +155,8 @@ struct nft_listing {
 	size_t nsets;
 	size_t nentries;
 	struct nft_entry *entries; /* rules in file order, then skip, defaults */
+	size_t nforeign, foreign_cap;
+	struct nft_foreign *foreign; /* in kernel order: chains, sets, rules */
 };
 
 /* Reads table inet ifwall. Returns 0 (listing->present false when there

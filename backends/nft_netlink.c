@@ -2058,6 +2058,16 @@ static bool word_listed(const char *list, const char *word)
 	return false;
 }
 
+static struct nft_foreign *foreign_add(struct nft_listing *l, const char *kind)
+{
+	if (grow_array(&l->foreign, &l->foreign_cap, l->nforeign, sizeof(*l->foreign)) < 0)
+		return NULL;
+	struct nft_foreign *f = &l->foreign[l->nforeign++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->kind, sizeof(f->kind), "%s", kind);
+	return f;
+}
+
 static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct listing_ctx *c = data;
@@ -2095,6 +2105,22 @@ static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 		       !strcmp(u.comment, "skip") ? NFT_ENTRY_SKIP : NFT_ENTRY_RULE;
 	} else {
 		kind = (enum nft_entry_kind)-1;
+	}
+	if ((int)kind < 0 && !u.has_role) {
+		/* No ifwall record at all: someone else's rule. */
+		struct nft_foreign *f = foreign_add(c->l, "rule");
+		uint64_t handle = 0;
+		if (!f) {
+			c->error = -ENOMEM;
+			return MNL_CB_ERROR;
+		}
+		snprintf(f->chain, sizeof(f->chain), "%s", chain);
+		if (attr_u64(&r, NFTA_RULE_HANDLE, &handle))
+			f->handle = handle;
+		snprintf(f->verdict, sizeof(f->verdict), "%s", x.verdict);
+		f->packets = x.packets;
+		f->bytes = x.bytes;
+		return MNL_CB_OK;
 	}
 	if ((int)kind < 0)
 		return MNL_CB_OK;
@@ -2171,11 +2197,47 @@ int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 				snprintf(dst, sizeof(l->policy_input), "%s",
 					 ec->policy == NF_ACCEPT ? "accept" : "drop");
 		}
+		for (size_t i = 0; i < ex.nchains && rc == 0; i++) {
+			bool ours = false;
+			for (int k = 0; k < CHAIN_COUNT; k++)
+				ours |= !strcmp(ex.chains[i].name, plan_chain_names[k]);
+			struct nft_foreign *f = ours ? NULL : foreign_add(l, "chain");
+			if (!ours && !f)
+				rc = -ENOMEM;
+			else if (f)
+				snprintf(f->chain, sizeof(f->chain), "%s", ex.chains[i].name);
+		}
+		for (size_t i = 0; i < ex.nsets && rc == 0; i++) {
+			const struct existing_set *es = &ex.sets[i];
+			if ((es->flags & NFT_SET_ANONYMOUS) || es->has_digest)
+				continue;
+			struct nft_foreign *f = foreign_add(l, "set");
+			if (!f)
+				rc = -ENOMEM;
+			else
+				snprintf(f->name, sizeof(f->name), "%s", es->name);
+		}
 		c.l = l;
-		rc = nl_dump(&nl, NFT_MSG_GETRULE, NFPROTO_INET, build_rule_filter,
-			     NULL, listing_rule_cb, &c);
-		if (c.error)
-			rc = c.error;
+		for (int attempt = 1; rc == 0 && attempt <= CONCURRENT_ATTEMPTS; attempt++) {
+			rc = nl_dump(&nl, NFT_MSG_GETRULE, NFPROTO_INET, build_rule_filter,
+				     NULL, listing_rule_cb, &c);
+			if (c.error)
+				rc = c.error;
+			if (rc != -EINTR || attempt == CONCURRENT_ATTEMPTS)
+				break;
+			/* interrupted: forget what was read, read again */
+			for (size_t i = 0; i < l->nentries; i++) {
+				free(l->entries[i].origin);
+				free(l->entries[i].text);
+				free(l->entries[i].verdict);
+			}
+			l->nentries = 0;
+			l->kernel_rules = 0;
+			while (l->nforeign && !strcmp(l->foreign[l->nforeign - 1].kind, "rule"))
+				l->nforeign--;
+			rc = 0;
+			retry_backoff(attempt);
+		}
 	}
 	existing_free(&ex);
 	nl_close(&nl);
@@ -2247,5 +2309,6 @@ void nft_listing_free(struct nft_listing *l)
 		free(l->entries[i].verdict);
 	}
 	free(l->entries);
+	free(l->foreign);
 	free(l);
 }

@@ -41,4 +41,37 @@ if grep -qi 'should be restarted' load*.out; then
 else
 	pass nft-concurrent-message "no raw 'Interrupted system call' text"
 fi
+
+# --- item 11: show flags what others put in ifwall's table -----------------
+NS=$RUN-show
+add_ns "$NS" || { fail nft-show-foreign "namespace"; exit 0; }
+printf 'set default out block\npass out on wg0 all\n' >ks.rules
+nsx "$NS" "$IFWALL" load ks.rules
+nsx "$NS" nft insert rule inet ifwall output accept
+nsx "$NS" nft add chain inet ifwall sneaky
+nsx "$NS" nft add set inet ifwall extra '{ type ipv4_addr; }'
+nsx "$NS" "$IFWALL" show >show.txt 2>&1
+nsx "$NS" "$IFWALL" show --json >show.json 2>&1
+if grep -qE 'FOREIGN rule in chain output \(handle [0-9]+\)' show.txt && grep -q 'accept  FOREIGN rule' show.txt \
+   && grep -q 'FOREIGN chain sneaky' show.txt && grep -q 'FOREIGN set extra' show.txt \
+   && grep -q '^warning: 3 objects in table inet ifwall' show.txt; then
+	pass nft-show-foreign-text "an inserted 'accept' rule, a chain and a set flagged FOREIGN"
+else
+	fail nft-show-foreign-text "$(tr '\n' '|' <show.txt | head -c 600)"
+fi
+if $PY - show.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["foreign"]
+kinds = sorted(x["kind"] for x in f)
+assert kinds == ["chain", "rule", "set"], f
+rule = [x for x in f if x["kind"] == "rule"][0]
+assert rule["chain"] == "output" and rule["verdict"] == "accept" and rule["handle"] > 0, rule
+assert [r for r in d["rules"] if r["rule"] == "ks.rules:2"], d["rules"]
+PY
+then pass nft-show-foreign-json "--json lists them under \"foreign\" (kind, chain, handle, verdict)"
+else fail nft-show-foreign-json "$(head -c 600 show.json)"; fi
+nsx "$NS" "$IFWALL" load ks.rules
+nsx "$NS" "$IFWALL" show --json | grep -q '"foreign":\[\]' && pass nft-show-foreign-reload "a load removes them; none flagged after" \
+	|| fail nft-show-foreign-reload "$(nsx "$NS" "$IFWALL" show 2>&1 | tail -3)"
 exit 0
