@@ -5,9 +5,7 @@
 #   - item 6: ICMP errors about a flow pass on the flow's interface, for
 #     inbound flows as for outbound ones (path MTU discovery);
 #   - item 5: a reload re-checks existing flows: replies of a flow the new
-#     rules block stop at once, those of a flow both allow keep coming;
-#   - item 9: '(IFSPEC)' means the addresses of those interfaces, as the
-#     engine has it.
+#     rules block stop at once, those of a flow both allow keep coming.
 #
 #   host ($RUN-host)                        peer ($RUN-peer, a real stack)
 #   eth0 192.168.1.2/24 fd01::2/64  ---- p0 192.168.1.1 fd01::1
