@@ -26,20 +26,82 @@
  * read.
  *
  * State (if-bound, as the spec asks): a packet passed by a rule (or a
- * pass default) on interface X adds 'ct id . X' to @state. A packet in the
- * reply direction of its conntrack entry is accepted when 'ct id . its
- * interface' is in @state. Packets in the original direction are always
- * evaluated against the rules, so a reload takes effect on their next
- * packet; replies of an outgoing flow ride on the state only on the
+ * pass default) on interface X goes to chain pass_*, which records
+ * 'ct id . X' in @state. A packet in the reply direction of its conntrack
+ * entry whose 'ct id . its interface' is in @state goes to the same pass
+ * chain (refreshing the element) and is accepted. Packets in the original
+ * direction are always evaluated against the rules, so a reload takes
+ * effect on their next packet; replies ride on the state only on the
  * interface the flow passed on (a reply to a wg0 flow injected on eth0 is
- * evaluated as new, and the killswitch drops it). A forwarded flow records
- * both its interfaces. Limits: packets conntrack does not track (or
- * untracked by another table) never match the state and are always
- * evaluated; ct id is a 32-bit hash, so a new flow could in principle
- * collide with a stale entry of a dead one (entries time out after 5 days
- * idle, refreshed by every passed packet); @state holds at most 262144
- * entries, and a flow that finds it full gets no reply state (fail closed).
- * @state is kept across reloads, so established flows survive a 'load'.
+ * evaluated as new, and the killswitch drops it). A forwarded flow
+ * records both its interfaces. An ICMP error that conntrack relates to a
+ * flow (RELATED; conntrack gives it the flow's ct id) is accepted when
+ * that flow has state on the error's interface, in either direction: an
+ * error about an inbound flow (frag-needed about a server's answer) comes
+ * in the flow's original direction. Nothing is refreshed by it.
+ *
+ * Why a set that follows conntrack, and not state in conntrack itself:
+ * a conntrack label or mark would die with the flow for free, but the
+ * binding is "this flow passed on that interface", and comparing a stored
+ * interface with the packet's needs a register-to-register comparison that
+ * nft (the tool admins list the ruleset with, and 'compile' output) cannot
+ * express, so 'nft list ruleset' would break; the ct mark is also
+ * rewritten whole by wg-quick. So @state stays a set, and its elements
+ * live as long as their flows: every packet that passes (first packet,
+ * later original-direction packets, replies) sets its element's timeout
+ * from its conntrack entry's remaining lifetime ('ct expiration', which
+ * conntrack has just refreshed for this packet) rounded up to a bucket
+ * (10 s, 30 s, 1, 2, 5, 10 min, 1 h, 1 d, 5 d, then 30 d) plus 1 s; a
+ * flow's first packet, whose entry is not confirmed yet (its expiration
+ * is not readable), gets its protocol's initial conntrack timeout (tcp
+ * 121 s, udp/icmp 31 s, others 601 s) and the first answer corrects it.
+ * A closed TCP connection's element goes within seconds of its entry
+ * (CLOSE 10 s, TIME_WAIT 120 s); an established idle one lives its 5 days
+ * as conntrack does. So @state holds about what conntrack holds
+ * (nf_conntrack_max, 262144 here) plus the last bucket's slack of flows
+ * that just ended. It is bounded at 1048576 elements (~100 MB at worst);
+ * a SYN flood's half-open entries live about as long as conntrack's
+ * SYN_RECV (60 s plus SYN-ACK retransmissions), so it takes a sustained
+ * ~8000 new flows per second to fill it. Full, nothing turns into "block
+ * everything" or "pass everything": established flows keep refreshing
+ * their elements (an update of an existing element needs no room), a new
+ * flow's packets still pass by their rules (the chain's last rule
+ * accepts) but the new flow gets no reply state, so its replies are
+ * evaluated by the rules, until elements expire (minutes, not days).
+ * Limits: packets conntrack does not track (or untracked by another
+ * table) never match the state and are always evaluated; ct id is a
+ * 32-bit hash, so a new flow could in principle meet a stale element
+ * during the second or so it outlives its flow; a timeout sysctl raised
+ * above 30 days ends state before conntrack does (fail closed).
+ * @state is kept across reloads (its shape is recorded in its user data;
+ * a set of an older shape is replaced), so established flows survive a
+ * 'load'.
+ *
+ * Reload (rules.md: existing flows are re-checked): before the swap,
+ * 'load' reads @state's elements and the conntrack table (ctnetlink),
+ * rebuilds each flow's first packet from its entry's original tuple, and
+ * decides it with the engine against the new rule set on the element's
+ * interface: 'out' when its source is an address of this host, 'in' when
+ * its destination is, either side for a forwarded flow. The elements of
+ * flows the new rules block are deleted in the same transaction as the
+ * rule swap, so their replies are evaluated (and dropped) from the next
+ * packet on; flows both rule sets allow keep their state. Owner criteria
+ * (user, mark) are not in conntrack: a flow that a pass rule with owner
+ * criteria could pass keeps its state (its original-direction packets are
+ * still decided with the real owner). A flow that gets state between the
+ * read and the commit (milliseconds) is not re-checked. When conntrack
+ * cannot be read the load goes on and reports it (nft_load_stats).
+ *
+ * Concurrency: dumps the kernel marks interrupted (NLM_F_DUMP_INTR) and
+ * batches refused because the rule set changed since it was read
+ * (generation check, ERESTART) are retried up to 20 times with jittered
+ * backoff (2 ms .. 256 ms); the CLI also serialises load and flush on
+ * /run/ifwall/nft.lock.
+ *
+ * Foreign objects: 'show' lists rules without ifwall's user data, chains
+ * ifwall does not make and named sets without its content record (a
+ * table loaded with 'nft -f' from 'compile' output has none, so its
+ * address sets show as foreign) as FOREIGN.
  *
  * reject: chain reject_packet records the flow on the arrival interface and
  * on lo before answering, so the TCP reset or ICMP error (the kernel
@@ -100,6 +162,10 @@ struct nft_load_stats {
 	size_t messages;         /* in the batch */
 	size_t bytes;            /* batch size */
 	size_t sets_kept;        /* named sets reused unchanged */
+	size_t flows_checked;    /* flows with state re-decided by the new rules */
+	size_t flows_blocked;    /* ... that they block: state removed */
+	int recheck_error;       /* -errno when flows could not be re-checked
+				    (conntrack unreadable); the load went on */
 };
 
 /* Replaces table inet ifwall with the plan in one kernel transaction and
@@ -132,6 +198,18 @@ struct nft_entry {
 	uint64_t packets, bytes;
 };
 
+/* Something in table inet ifwall that ifwall did not put there: a rule
+ * without ifwall's user data, a chain ifwall does not make, a named set
+ * without ifwall's content record. */
+struct nft_foreign {
+	char kind[8];            /* "rule", "chain", "set" */
+	char chain[64];          /* rule: its chain; chain: its name */
+	char name[64];           /* set: its name */
+	uint64_t handle;         /* rule: its kernel handle */
+	char verdict[48];        /* rule: "accept", "drop", "jump X", ... or "" */
+	uint64_t packets, bytes; /* rule: its counter, when it has one */
+};
+
 struct nft_listing {
 	bool present;            /* table inet ifwall exists */
 	char policy_input[8], policy_output[8], policy_forward[8];
@@ -139,6 +217,8 @@ struct nft_listing {
 	size_t nsets;
 	size_t nentries;
 	struct nft_entry *entries; /* rules in file order, then skip, defaults */
+	size_t nforeign, foreign_cap;
+	struct nft_foreign *foreign; /* in kernel order: chains, sets, rules */
 };
 
 /* Reads table inet ifwall. Returns 0 (listing->present false when there

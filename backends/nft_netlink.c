@@ -12,6 +12,7 @@
  *   add rules
  * Either all of it commits or none of it does. */
 #include "backends/nft_plan.h"
+#include "backends/nft_recheck.h"
 #include "backends/nlmsg.h"
 #include "filter/grow.h"
 
@@ -162,7 +163,50 @@ static void set_buffer_sizes(struct nl *nl, size_t send, size_t recv)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &r, sizeof(r));
 }
 
-/* A dump request: 'build' fills the request, 'cb' sees every answer. */
+/* Reads the remaining messages of dump seq up to its end. */
+static void dump_drain(struct nl *nl, char *buf, size_t size, uint32_t seq)
+{
+	for (int reads = 0; reads < 100000; reads++) {
+		ssize_t n = recv(mnl_socket_get_fd(nl->sock), buf, size, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		int left = (int)nlmsg_valid_prefix(buf, (size_t)n);
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+			if (nlh->nlmsg_seq == seq && (nlh->nlmsg_type == NLMSG_DONE ||
+						      nlh->nlmsg_type == NLMSG_ERROR))
+				return;
+		if (left == (int)n)
+			return; /* nothing valid: give up */
+	}
+}
+
+/* Sleeps before attempt number 'attempt' (from 1) of an operation that
+ * met a concurrent change: 2, 4, 8 ... ms up to 256 ms, with jitter so
+ * that competing loads do not retry in step. */
+static void retry_backoff(int attempt)
+{
+	long ms = 1L << (attempt < 8 ? attempt : 8);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms += (ts.tv_nsec / 1000) % (ms + 1);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* How often an operation is tried when the rule set keeps changing under
+ * it (a dump interrupted, a batch refused for a changed generation). */
+#define CONCURRENT_ATTEMPTS 20
+
+/* A dump request: 'build' fills the request, 'cb' sees every answer.
+ * Returns -EINTR when the kernel marked the dump interrupted (the caller
+ * resets what cb collected and dumps again). */
 static int nl_dump(struct nl *nl, uint16_t type, uint16_t family,
 		   void (*build)(struct nlmsghdr *, void *), void *build_data,
 		   mnl_cb_t cb, void *cb_data)
@@ -193,6 +237,12 @@ static int nl_dump(struct nl *nl, uint16_t type, uint16_t family,
 		ret = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, nl->portid, cb, cb_data);
 		if (ret < 0) {
 			ret = nlmsg_error();
+			/* NLM_F_DUMP_INTR: the table changed during the dump,
+			 * so what was read is inconsistent. Read the rest of
+			 * the answer away (the socket is used again) and let
+			 * the caller start over. */
+			if (ret == -EINTR)
+				dump_drain(nl, buf, MNL_SOCKET_BUFFER_SIZE * 4, seq);
 			break;
 		}
 		if (ret == MNL_CB_STOP) {
@@ -426,7 +476,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int existing_read(struct nl *nl, struct existing *e)
+static int existing_read_once(struct nl *nl, struct existing *e)
 {
 	int rc;
 
@@ -443,6 +493,21 @@ static int existing_read(struct nl *nl, struct existing *e)
 		rc = nl_dump(nl, NFT_MSG_GETSET, NFPROTO_INET, build_set_filter, NULL,
 			     set_cb, e);
 	return rc == -ENOENT ? 0 : rc;
+}
+
+/* Reads the table, again when a concurrent change interrupted a dump. */
+static int existing_read(struct nl *nl, struct existing *e)
+{
+	int rc = -EINTR;
+
+	for (int attempt = 1; attempt <= CONCURRENT_ATTEMPTS && rc == -EINTR; attempt++) {
+		if (attempt > 1) {
+			existing_free(e);
+			retry_backoff(attempt);
+		}
+		rc = existing_read_once(nl, e);
+	}
+	return rc;
 }
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
@@ -489,6 +554,7 @@ enum batch_object {
 	OBJ_ELEMENTS,
 	OBJ_RULE,
 	OBJ_DELETE_TABLE,
+	OBJ_DELETE_ELEMENTS,
 };
 
 struct batch_entry {
@@ -596,6 +662,7 @@ static void batch_object(struct batch *b, struct nl *nl, uint16_t type,
 		nftnl_set_free(obj);
 		break;
 	case OBJ_ELEMENTS:
+	case OBJ_DELETE_ELEMENTS:
 		if (nlh)
 			nftnl_set_elems_nlmsg_build_payload(nlh, obj);
 		nftnl_set_free(obj);
@@ -753,7 +820,8 @@ static void expr_state_key(struct nftnl_rule *r, bool out)
 	expr_meta(r, out ? NFT_META_OIFNAME : NFT_META_IIFNAME, NFT_REG32_01);
 }
 
-static void expr_state_update(struct nftnl_rule *r, bool out, const char *ifname)
+static void expr_state_update(struct nftnl_rule *r, bool out, const char *ifname,
+			      uint32_t timeout)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
 
@@ -771,6 +839,8 @@ static void expr_state_update(struct nftnl_rule *r, bool out, const char *ifname
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
 	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, PLAN_STATE_SET);
+	if (timeout)
+		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, (uint64_t)timeout * 1000);
 	add_expr(r, e);
 }
 
@@ -937,6 +1007,31 @@ static void add_match(struct nftnl_rule *r, const struct nft_plan *plan,
 		expr_cmp(r, NFT_CMP_EQ, &reply, 1);
 		return;
 	}
+	case MATCH_CT_RELATED:
+	case MATCH_CT_UNCONFIRMED: {
+		/* ct state related: the state bit of IP_CT_RELATED;
+		 * ct status & confirmed == 0: IPS_CONFIRMED (host order). */
+		bool related = m->kind == MATCH_CT_RELATED;
+		uint32_t bit = related ? 0x04 : 0x08, zero = 0;
+		expr_ct(r, related ? NFT_CT_STATE : NFT_CT_STATUS, NFT_REG_1);
+		expr_bitwise_mask(r, (const uint8_t *)&bit, 4);
+		expr_cmp(r, related ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, 4);
+		return;
+	}
+	case MATCH_CT_EXPIRATION_LE: {
+		/* milliseconds, host order; compared big-endian as nft does */
+		struct nftnl_expr *e = nftnl_expr_alloc("byteorder");
+		uint32_t ms = htonl(m->value * 1000);
+		expr_ct(r, NFT_CT_EXPIRATION, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 4);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 4);
+		add_expr(r, e);
+		expr_cmp(r, NFT_CMP_LTE, &ms, 4);
+		return;
+	}
 	case MATCH_STATE: {
 		const struct plan_set *state = NULL;
 		for (size_t i = 0; i < plan->nsets; i++)
@@ -1001,7 +1096,8 @@ static struct nftnl_rule *kernel_rule(const struct nft_plan *plan,
 	for (size_t i = 0; i < r->nmatches; i++)
 		add_match(nr, plan, &r->matches[i]);
 	if (r->state_update)
-		expr_state_update(nr, r->state_update_out, r->state_update_ifname);
+		expr_state_update(nr, r->state_update_out, r->state_update_ifname,
+				  r->state_timeout);
 	if (r->counter)
 		expr_counter(nr);
 	if (r->log)
@@ -1103,8 +1199,12 @@ static struct nftnl_set *kernel_set(const struct plan_set *s)
 	if (s->kind == SETKIND_STATE) {
 		nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)PLAN_STATE_TIMEOUT * 1000);
 		nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_STATE_SIZE);
-		nftnl_set_set_data(ns, NFTNL_SET_USERDATA, state_set_udata,
-				   sizeof(state_set_udata));
+		uint8_t udata[sizeof(state_set_udata) + 2 + sizeof(uint64_t)];
+		memcpy(udata, state_set_udata, sizeof(state_set_udata));
+		udata[sizeof(state_set_udata)] = SET_UDATA_DIGEST;
+		udata[sizeof(state_set_udata) + 1] = sizeof(uint64_t);
+		memcpy(udata + sizeof(state_set_udata) + 2, &s->digest, sizeof(uint64_t));
+		nftnl_set_set_data(ns, NFTNL_SET_USERDATA, udata, sizeof(udata));
 		return ns;
 	}
 	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(64);
@@ -1265,7 +1365,7 @@ static bool set_keepable(const struct existing *ex, const struct plan_set *s)
 	if (e->flags != sh.flags || e->key_type != sh.key_type ||
 	    e->key_len != sh.key_len)
 		return false;
-	return s->kind == SETKIND_STATE || (e->has_digest && e->digest == s->digest);
+	return e->has_digest && e->digest == s->digest;
 }
 
 static const struct plan_set *plan_find_set(const struct nft_plan *plan,
@@ -1277,9 +1377,37 @@ static const struct plan_set *plan_find_set(const struct nft_plan *plan,
 	return NULL;
 }
 
+/* Deletes the @state elements of flows the new rules block. */
+static void delete_state_elements(struct batch *b, struct nl *nl,
+				  const struct nft_plan *plan,
+				  const struct nft_state_elems *blocked)
+{
+	size_t state = 0;
+
+	for (size_t i = 0; i < plan->nsets; i++)
+		if (plan->sets[i].kind == SETKIND_STATE)
+			state = i;
+	for (size_t i = 0; i < blocked->n && !b->failed; i += ELEMS_PER_MESSAGE) {
+		struct nftnl_set *s = set_named(PLAN_STATE_SET);
+		for (size_t k = i; s && k < blocked->n && k < i + ELEMS_PER_MESSAGE; k++) {
+			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+			if (!e) {
+				b->failed = -ENOMEM;
+				break;
+			}
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, blocked->keys[k],
+					   NFT_STATE_KEY_LEN);
+			nftnl_set_elem_add(s, e);
+		}
+		batch_object(b, nl, NFT_MSG_DELSETELEM, NFPROTO_INET, 0,
+			     OBJ_DELETE_ELEMENTS, state, PLAN_STATE_SET, s);
+	}
+}
+
 static int build_load_batch(struct batch *b, struct nl *nl,
 			    const struct nft_plan *plan,
 			    const struct existing *ex, uint32_t genid,
+			    const struct nft_state_elems *blocked,
 			    struct nft_load_stats *stats)
 {
 	struct nlmsghdr *nlh;
@@ -1380,6 +1508,11 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 		if (b->failed)
 			return b->failed;
 	}
+
+	if (blocked)
+		delete_state_elements(b, nl, plan, blocked);
+	if (b->failed)
+		return b->failed;
 
 	if (!(tail = batch_tail(b)))
 		return -ENOMEM;
@@ -1557,10 +1690,47 @@ static void describe_failure(const struct nft_plan *plan, const struct batch *b,
 			  e->object == OBJ_FLUSH ? "flushing table" :
 			  e->object == OBJ_DELETE_SET ? "deleting set" :
 			  e->object == OBJ_DELETE_CHAIN ? "deleting chain" :
-			  e->object == OBJ_DELETE_TABLE ? "deleting table" : "message",
+			  e->object == OBJ_DELETE_TABLE ? "deleting table" :
+			  e->object == OBJ_DELETE_ELEMENTS ? "deleting flow state of set" :
+			  "message",
 			  e->name, strerror(-rc), extra);
 		return;
 	}
+}
+
+static void build_state_elem_filter(struct nlmsghdr *nlh, void *data)
+{
+	(void)data;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, PLAN_STATE_SET);
+}
+
+/* The elements of the kept @state whose flows the new rules block, into
+ * *blocked. Returns 0 or -errno (then nothing is re-checked). */
+static int recheck_flows(struct nl *nl, const struct nft_plan *plan,
+			 const struct existing *ex, struct nft_state_elems *blocked,
+			 struct nft_load_stats *stats)
+{
+	struct nft_state_elems elems = { 0 };
+	const struct plan_set *state = plan_find_set(plan, PLAN_STATE_SET);
+	size_t checked = 0;
+	int rc = -EINTR;
+
+	if (!ex->table || !state || !set_keepable(ex, state))
+		return 0; /* a new @state: no flow has state */
+	for (int attempt = 1; attempt <= CONCURRENT_ATTEMPTS && rc == -EINTR; attempt++) {
+		nft_state_elems_clear(&elems);
+		rc = nl_dump(nl, NFT_MSG_GETSETELEM, NFPROTO_INET, build_state_elem_filter,
+			     NULL, nft_state_elems_cb(), &elems);
+	}
+	if (rc == 0)
+		rc = nft_recheck_state(plan->rs, &elems, blocked, &checked);
+	nft_state_elems_clear(&elems);
+	if (stats && rc == 0) {
+		stats->flows_checked = checked;
+		stats->flows_blocked = blocked->n;
+	}
+	return rc;
 }
 
 int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
@@ -1578,7 +1748,7 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 	/* Another program may change the rule set between our read and our
 	 * commit; the kernel then refuses the batch (generation changed).
 	 * Read again and retry. */
-	for (int attempt = 0; attempt < 5; attempt++) {
+	for (int attempt = 1; attempt <= CONCURRENT_ATTEMPTS; attempt++) {
 		struct existing ex;
 		struct batch b;
 		struct ack_state st;
@@ -1591,14 +1761,25 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 		if (rc == 0)
 			rc = existing_read(&nl, &ex);
 		if (rc < 0) {
-			set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
-				  strerror(-rc));
+			if (rc == -EINTR)
+				set_error(err, rc, "cannot read table inet %s: the nftables "
+					  "rule set kept changing while it was read (%d "
+					  "attempts); another program is changing it, try "
+					  "again", NFT_TABLE, CONCURRENT_ATTEMPTS);
+			else
+				set_error(err, rc, "cannot read table inet %s: %s",
+					  NFT_TABLE, strerror(-rc));
 			existing_free(&ex);
 			break;
 		}
 		if (stats)
 			stats->sets_kept = 0;
-		rc = build_load_batch(&b, &nl, plan, &ex, genid, stats);
+		struct nft_state_elems blocked = { 0 };
+		int recheck = recheck_flows(&nl, plan, &ex, &blocked, stats);
+		if (stats)
+			stats->recheck_error = recheck;
+		rc = build_load_batch(&b, &nl, plan, &ex, genid, &blocked, stats);
+		nft_state_elems_clear(&blocked);
 		if (rc < 0) {
 			set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 			batch_free(&b);
@@ -1621,6 +1802,14 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 		existing_free(&ex);
 		if (!retry)
 			break;
+		if (attempt == CONCURRENT_ATTEMPTS) {
+			set_error(err, rc, "the nftables rule set kept changing between "
+				  "reading table inet %s and replacing it (%d attempts); "
+				  "another program is changing it, try again", NFT_TABLE,
+				  CONCURRENT_ATTEMPTS);
+			break;
+		}
+		retry_backoff(attempt);
 	}
 	nl_close(&nl);
 	return rc;
@@ -1673,8 +1862,14 @@ int nft_flush(size_t *deleted, struct nft_error *err)
 		*deleted = 0;
 	if ((rc = nl_open(&nl, err)) < 0)
 		return rc;
-	rc = nl_dump(&nl, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NULL, NULL,
-		     table_list_cb, &list);
+	for (int attempt = 1; attempt <= CONCURRENT_ATTEMPTS; attempt++) {
+		memset(&list, 0, sizeof(list));
+		rc = nl_dump(&nl, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NULL, NULL,
+			     table_list_cb, &list);
+		if (rc != -EINTR)
+			break;
+		retry_backoff(attempt);
+	}
 	if (rc < 0) {
 		set_error(err, rc, "cannot list tables: %s", strerror(-rc));
 		nl_close(&nl);
@@ -1863,6 +2058,16 @@ static bool word_listed(const char *list, const char *word)
 	return false;
 }
 
+static struct nft_foreign *foreign_add(struct nft_listing *l, const char *kind)
+{
+	if (grow_array(&l->foreign, &l->foreign_cap, l->nforeign, sizeof(*l->foreign)) < 0)
+		return NULL;
+	struct nft_foreign *f = &l->foreign[l->nforeign++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->kind, sizeof(f->kind), "%s", kind);
+	return f;
+}
+
 static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct listing_ctx *c = data;
@@ -1900,6 +2105,22 @@ static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 		       !strcmp(u.comment, "skip") ? NFT_ENTRY_SKIP : NFT_ENTRY_RULE;
 	} else {
 		kind = (enum nft_entry_kind)-1;
+	}
+	if ((int)kind < 0 && !u.has_role) {
+		/* No ifwall record at all: someone else's rule. */
+		struct nft_foreign *f = foreign_add(c->l, "rule");
+		uint64_t handle = 0;
+		if (!f) {
+			c->error = -ENOMEM;
+			return MNL_CB_ERROR;
+		}
+		snprintf(f->chain, sizeof(f->chain), "%s", chain);
+		if (attr_u64(&r, NFTA_RULE_HANDLE, &handle))
+			f->handle = handle;
+		snprintf(f->verdict, sizeof(f->verdict), "%s", x.verdict);
+		f->packets = x.packets;
+		f->bytes = x.bytes;
+		return MNL_CB_OK;
 	}
 	if ((int)kind < 0)
 		return MNL_CB_OK;
@@ -1976,11 +2197,47 @@ int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 				snprintf(dst, sizeof(l->policy_input), "%s",
 					 ec->policy == NF_ACCEPT ? "accept" : "drop");
 		}
+		for (size_t i = 0; i < ex.nchains && rc == 0; i++) {
+			bool ours = false;
+			for (int k = 0; k < CHAIN_COUNT; k++)
+				ours |= !strcmp(ex.chains[i].name, plan_chain_names[k]);
+			struct nft_foreign *f = ours ? NULL : foreign_add(l, "chain");
+			if (!ours && !f)
+				rc = -ENOMEM;
+			else if (f)
+				snprintf(f->chain, sizeof(f->chain), "%s", ex.chains[i].name);
+		}
+		for (size_t i = 0; i < ex.nsets && rc == 0; i++) {
+			const struct existing_set *es = &ex.sets[i];
+			if ((es->flags & NFT_SET_ANONYMOUS) || es->has_digest)
+				continue;
+			struct nft_foreign *f = foreign_add(l, "set");
+			if (!f)
+				rc = -ENOMEM;
+			else
+				snprintf(f->name, sizeof(f->name), "%s", es->name);
+		}
 		c.l = l;
-		rc = nl_dump(&nl, NFT_MSG_GETRULE, NFPROTO_INET, build_rule_filter,
-			     NULL, listing_rule_cb, &c);
-		if (c.error)
-			rc = c.error;
+		for (int attempt = 1; rc == 0 && attempt <= CONCURRENT_ATTEMPTS; attempt++) {
+			rc = nl_dump(&nl, NFT_MSG_GETRULE, NFPROTO_INET, build_rule_filter,
+				     NULL, listing_rule_cb, &c);
+			if (c.error)
+				rc = c.error;
+			if (rc != -EINTR || attempt == CONCURRENT_ATTEMPTS)
+				break;
+			/* interrupted: forget what was read, read again */
+			for (size_t i = 0; i < l->nentries; i++) {
+				free(l->entries[i].origin);
+				free(l->entries[i].text);
+				free(l->entries[i].verdict);
+			}
+			l->nentries = 0;
+			l->kernel_rules = 0;
+			while (l->nforeign && !strcmp(l->foreign[l->nforeign - 1].kind, "rule"))
+				l->nforeign--;
+			rc = 0;
+			retry_backoff(attempt);
+		}
 	}
 	existing_free(&ex);
 	nl_close(&nl);
@@ -2052,5 +2309,6 @@ void nft_listing_free(struct nft_listing *l)
 		free(l->entries[i].verdict);
 	}
 	free(l->entries);
+	free(l->foreign);
 	free(l);
 }

@@ -42,6 +42,12 @@ const uint16_t plan_tunnel_arphrd[] = {
 const size_t plan_tunnel_arphrd_count =
 	sizeof(plan_tunnel_arphrd) / sizeof(plan_tunnel_arphrd[0]);
 
+const uint32_t plan_state_buckets[] = {
+	10, 30, 60, 120, 300, 600, 3600, 86400, 432000,
+};
+const size_t plan_state_bucket_count =
+	sizeof(plan_state_buckets) / sizeof(plan_state_buckets[0]);
+
 /* Protocols that have ports for the engine (packet.has_ports). */
 static const uint8_t port_protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP,
 				       IPPROTO_UDPLITE };
@@ -192,6 +198,11 @@ static void set_digest(struct plan_set *s)
 	uint32_t kind = (uint32_t)s->kind;
 
 	h = fnv1a(h, &kind, sizeof(kind));
+	if (s->kind == SETKIND_STATE) {
+		/* The state set's shape: a set of an older shape is replaced. */
+		uint32_t shape[2] = { PLAN_STATE_SIZE, PLAN_STATE_TIMEOUT };
+		h = fnv1a(h, shape, sizeof(shape));
+	}
 	if (s->addrs) {
 		int family = s->kind == SETKIND_ADDR4 ? 4 : 6;
 		size_t n = addrset_range_count(s->addrs);
@@ -765,6 +776,12 @@ static enum plan_verdict chain_accept(const struct chain_ctx *ctx)
 	return ctx->returns ? PLAN_RETURN : PLAN_ACCEPT;
 }
 
+/* Replies of a flow passed on this interface go to the pass chain, which
+ * refreshes the flow's element (so it lives as long as the flow's
+ * conntrack entry) and accepts. ICMP errors about such a flow (conntrack's
+ * RELATED, either direction: an error about an inbound flow travels in
+ * its original direction) are accepted on the same interface without
+ * refreshing anything. */
 static int emit_state_check(struct builder *b, const struct chain_ctx *ctx)
 {
 	struct plan_rule *pr = rule_new(b, ctx->chain, ROLE_INTERNAL);
@@ -773,7 +790,71 @@ static int emit_state_check(struct builder *b, const struct chain_ctx *ctx)
 		return -ENOMEM;
 	match_add(pr, MATCH_CT_REPLY);
 	match_add(pr, MATCH_STATE)->out = ctx->out;
+	pr->verdict = PLAN_GOTO;
+	pr->target = ctx->pass;
+	pr = rule_new(b, ctx->chain, ROLE_INTERNAL);
+	if (!pr)
+		return -ENOMEM;
+	match_add(pr, MATCH_CT_RELATED);
+	match_add(pr, MATCH_STATE)->out = ctx->out;
 	pr->verdict = chain_accept(ctx);
+	return 0;
+}
+
+/* The rules of a pass chain: record (or refresh) the flow on the
+ * interface with a timeout that follows its conntrack entry, then verdict
+ * (every rule ends the chain). */
+static int emit_state_record(struct builder *b, enum plan_chain_id chain,
+			     bool out, enum plan_verdict then)
+{
+	static const struct {
+		uint8_t protos[3];
+		size_t nprotos;
+		uint32_t timeout;
+	} first[] = {
+		{ { IPPROTO_TCP }, 1, PLAN_STATE_FIRST_TCP },
+		{ { IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 }, 3, PLAN_STATE_FIRST_DGRAM },
+		{ { 0 }, 0, PLAN_STATE_FIRST_OTHER },
+	};
+	struct plan_rule *pr;
+
+	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+		if (!(pr = rule_new(b, chain, ROLE_INTERNAL)))
+			return -ENOMEM;
+		match_add(pr, MATCH_CT_UNCONFIRMED);
+		if (first[i].nprotos) {
+			uint32_t v[3];
+			for (size_t k = 0; k < first[i].nprotos; k++)
+				v[k] = first[i].protos[k];
+			int rc = add_value_set_match(b, pr, MATCH_L4PROTO, SETKIND_L4PROTO,
+						     false, v, first[i].nprotos);
+			if (rc < 0)
+				return rc;
+		}
+		pr->state_update = true;
+		pr->state_update_out = out;
+		pr->state_timeout = first[i].timeout;
+		pr->verdict = then;
+	}
+	for (size_t i = 0; i <= plan_state_bucket_count; i++) {
+		if (!(pr = rule_new(b, chain, ROLE_INTERNAL)))
+			return -ENOMEM;
+		if (i < plan_state_bucket_count) {
+			match_add(pr, MATCH_CT_EXPIRATION_LE)->value = plan_state_buckets[i];
+			pr->state_timeout = plan_state_buckets[i] + 1;
+		} else {
+			pr->state_timeout = PLAN_STATE_TIMEOUT;
+		}
+		pr->state_update = true;
+		pr->state_update_out = out;
+		pr->verdict = then;
+	}
+	/* An update fails only when @state is full and the flow is new: the
+	 * packet still passes (its rule passed it), the flow just gets no
+	 * reply state (its replies are evaluated by the rules). */
+	if (!(pr = rule_new(b, chain, ROLE_INTERNAL)))
+		return -ENOMEM;
+	pr->verdict = then;
 	return 0;
 }
 
@@ -865,17 +946,11 @@ static int emit_helpers(struct builder *b)
 	struct plan_rule *pr;
 
 	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
-		pr = rule_new(b, pass[i].chain, ROLE_INTERNAL);
-		if (!pr)
-			return -ENOMEM;
-		pr->state_update = true;
-		pr->state_update_out = pass[i].out;
-		if (pass[i].then == PLAN_CONTINUE)
-			continue;
-		pr = rule_new(b, pass[i].chain, ROLE_INTERNAL);
-		if (!pr)
-			return -ENOMEM;
-		pr->verdict = pass[i].then;
+		int rc = emit_state_record(b, pass[i].chain, pass[i].out,
+					   pass[i].then == PLAN_CONTINUE ? PLAN_RETURN
+									: pass[i].then);
+		if (rc < 0)
+			return rc;
 	}
 	/* The RST / ICMP answer travels in the reply direction of the
 	 * rejected flow: record the flow on the interface it arrived on (the
@@ -887,11 +962,13 @@ static int emit_helpers(struct builder *b)
 	if (!pr)
 		return -ENOMEM;
 	pr->state_update = true;
+	pr->state_timeout = PLAN_STATE_REJECT;
 	pr = rule_new(b, CHAIN_REJECT, ROLE_INTERNAL);
 	if (!pr)
 		return -ENOMEM;
 	pr->state_update = true;
 	pr->state_update_ifname = "lo";
+	pr->state_timeout = PLAN_STATE_REJECT;
 	pr = rule_new(b, CHAIN_REJECT, ROLE_INTERNAL);
 	if (!pr)
 		return -ENOMEM;

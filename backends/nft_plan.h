@@ -79,6 +79,9 @@ enum plan_match_kind {
 	MATCH_FIB_LOCAL_OTHER_IF, /* fib daddr type local, fib daddr . iif type != local */
 	MATCH_CT_REPLY,       /* ct direction reply */
 	MATCH_STATE,          /* ct id . iifname/oifname @state */
+	MATCH_CT_RELATED,     /* ct state related */
+	MATCH_CT_UNCONFIRMED, /* ct status & confirmed == 0 (a flow's first packet) */
+	MATCH_CT_EXPIRATION_LE, /* ct expiration <= value seconds */
 };
 
 struct plan_match {
@@ -130,6 +133,7 @@ struct plan_rule {
 	bool state_update;    /* update @state { ct id . (i|o)ifname } */
 	bool state_update_out;
 	const char *state_update_ifname; /* ... or this constant name */
+	uint32_t state_timeout;  /* seconds the element lives, 0: the set's */
 	enum plan_reject reject;
 	enum plan_verdict verdict;
 	enum plan_chain_id target; /* JUMP, GOTO */
@@ -153,9 +157,22 @@ extern const enum plan_chain_id plan_chain_order[CHAIN_COUNT];
 
 /* Name of the dynamic set that binds flows to interfaces. */
 #define PLAN_STATE_SET "state"
-/* Its element timeout (seconds) and size. */
-#define PLAN_STATE_TIMEOUT 432000
-#define PLAN_STATE_SIZE 262144
+/* Its default element timeout (seconds; every update gives its own) and
+ * size (see nft.h, "State", for why these values). */
+#define PLAN_STATE_TIMEOUT 2592000
+#define PLAN_STATE_SIZE 1048576
+/* An element's timeout follows its flow's conntrack timeout: a packet that
+ * finds 'ct expiration' at most plan_state_buckets[i] seconds sets the
+ * element to live plan_state_buckets[i] + 1 seconds; beyond the last
+ * bucket, PLAN_STATE_TIMEOUT. A flow's first packet (conntrack entry not
+ * yet confirmed, its expiration not readable) gets the protocol's initial
+ * conntrack timeout, plus one second. */
+extern const uint32_t plan_state_buckets[];
+extern const size_t plan_state_bucket_count;
+#define PLAN_STATE_FIRST_TCP 121      /* nf_conntrack_tcp_timeout_syn_sent 120 */
+#define PLAN_STATE_FIRST_DGRAM 31     /* udp, icmp, icmpv6: 30 */
+#define PLAN_STATE_FIRST_OTHER 601    /* nf_conntrack_generic_timeout 600 */
+#define PLAN_STATE_REJECT 10          /* the answer to a rejected packet */
 
 /* ARPHRD values of the 'tunnel' interface type: the non-Ethernet
  * point-to-point devices. */

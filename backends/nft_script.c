@@ -223,6 +223,15 @@ static void print_match(FILE *out, const struct nft_plan *plan,
 		fprintf(out, "ct id . %s @%s", m->out ? "oifname" : "iifname",
 			PLAN_STATE_SET);
 		break;
+	case MATCH_CT_RELATED:
+		fputs("ct state related", out);
+		break;
+	case MATCH_CT_UNCONFIRMED:
+		fputs("ct status & confirmed == 0", out);
+		break;
+	case MATCH_CT_EXPIRATION_LE:
+		fprintf(out, "ct expiration <= %" PRIu32 "s", m->value);
+		break;
 	}
 }
 
@@ -241,11 +250,14 @@ static void print_rule(FILE *out, const struct nft_plan *plan,
 	if (r->state_update) {
 		SEP();
 		if (r->state_update_ifname)
-			fprintf(out, "update @%s { ct id . \"%s\" }", PLAN_STATE_SET,
+			fprintf(out, "update @%s { ct id . \"%s\"", PLAN_STATE_SET,
 				r->state_update_ifname);
 		else
-			fprintf(out, "update @%s { ct id . %s }", PLAN_STATE_SET,
+			fprintf(out, "update @%s { ct id . %s", PLAN_STATE_SET,
 				r->state_update_out ? "oifname" : "iifname");
+		if (r->state_timeout)
+			fprintf(out, " timeout %" PRIu32 "s", r->state_timeout);
+		fputs(" }", out);
 	}
 	if (r->counter) {
 		SEP();

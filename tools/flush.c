@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backends/nft.h"
 #include "tools/cli.h"
@@ -31,7 +32,10 @@ int cmd_flush(int argc, char **argv)
 
 	struct nft_error err;
 	size_t deleted;
+	int lock = nft_cli_lock("flush");
 	int rc = nft_flush(&deleted, &err);
+	if (lock >= 0)
+		close(lock);
 	if (rc < 0) {
 		nft_cli_error("flush", &err);
 		if (rc == -EPERM || rc == -EACCES)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backends/nft.h"
 #include "tools/cli.h"
@@ -73,18 +74,28 @@ int cmd_load(int argc, char **argv)
 
 	struct nft_load_stats stats;
 	struct nft_error err;
+	int lock = nft_cli_lock("load");
 	rc = nft_plan_load(plan, &stats, &err);
+	if (lock >= 0)
+		close(lock);
 	if (rc < 0) {
 		nft_cli_error("load", &err);
 		if (rc == -EPERM || rc == -EACCES)
 			cli_error("load", "nftables needs root (CAP_NET_ADMIN)");
 		cli_error("load", "the previous rule set is unchanged");
 		status = EXIT_SYSTEM;
-	} else if (verbose) {
-		fprintf(stderr, "%s load: %zu rules, %zu kernel rules, %zu messages, "
-			"%zu bytes, %zu sets kept\n", prog, rs->nrules,
-			nft_plan_rule_count(plan), stats.messages, stats.bytes,
-			stats.sets_kept);
+	} else {
+		if (stats.recheck_error)
+			cli_error("load", "warning: existing flows were not re-checked "
+				  "against the new rules (cannot read conntrack: %s); "
+				  "replies of flows they block still pass until those "
+				  "flows end", strerror(-stats.recheck_error));
+		if (verbose)
+			fprintf(stderr, "%s load: %zu rules, %zu kernel rules, %zu messages, "
+				"%zu bytes, %zu sets kept, %zu flows re-checked, %zu "
+				"blocked by the new rules\n", prog, rs->nrules,
+				nft_plan_rule_count(plan), stats.messages, stats.bytes,
+				stats.sets_kept, stats.flows_checked, stats.flows_blocked);
 	}
 	nft_plan_free(plan);
 	ruleset_free(rs);

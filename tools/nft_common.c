@@ -2,8 +2,12 @@
 #include "tools/nft_common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tools/cli.h"
 
@@ -93,4 +97,36 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
+}
+
+int nft_cli_lock(const char *cmd)
+{
+	int fd;
+
+	if (mkdir(NFT_LOCK_DIR, 0700) < 0 && errno != EEXIST)
+		return -1;
+	fd = open(NFT_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	/* Loads take milliseconds: wait quietly for two seconds first. */
+	for (int i = 0; i < 200; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		usleep(10000);
+	}
+	if (errno == EWOULDBLOCK) {
+		cli_error(cmd, "waiting for another ifwall command changing table "
+			  "inet %s to finish (%s)", NFT_TABLE, NFT_LOCK_PATH);
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				close(fd);
+				return -1;
+			}
+		}
+		return fd;
+	}
+	close(fd);
+	return -1;
 }

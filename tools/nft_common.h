@@ -22,4 +22,14 @@ size_t nft_backend_limits(const struct ruleset *rs, enum diag_severity sev,
 /* Prints an nft_error as "ifwall CMD: [FILE:LINE: ]message" plus the rule. */
 void nft_cli_error(const char *cmd, const struct nft_error *err);
 
+/* Serialises the commands that change table inet ifwall (load, flush):
+ * takes an exclusive lock on NFT_LOCK_PATH, waiting for another ifwall
+ * holding it (and saying so once). Returns the lock's descriptor, to
+ * close when done, or -1 when no lock could be had (no /run, no
+ * privileges): the command then goes on unserialised, as the kernel's
+ * generation check still keeps each load whole. */
+#define NFT_LOCK_DIR "/run/ifwall"
+#define NFT_LOCK_PATH NFT_LOCK_DIR "/nft.lock"
+int nft_cli_lock(const char *cmd);
+
 #endif

@@ -19,7 +19,8 @@ static void usage(FILE *out)
 		"Shows the rule set loaded in the kernel (table inet ifwall): every\n"
 		"rule with its FILE:LINE, text, verdict and packet/byte counters\n"
 		"(summed over the kernel rules it became), then 'set skip' and the\n"
-		"defaults.\n"
+		"defaults, then, flagged FOREIGN, every rule, chain or set in the table\n"
+		"that ifwall did not put there.\n"
 		"  --json   one JSON document\n"
 		"Exit: 0 shown (also when nothing is loaded), 3 system error.\n", prog);
 }
@@ -34,6 +35,8 @@ static const char *entry_label(const struct nft_entry *e)
 	}
 	return "?";
 }
+
+static void print_foreign_text(const struct nft_listing *l);
 
 static void print_text(const struct nft_listing *l)
 {
@@ -58,6 +61,53 @@ static void print_text(const struct nft_listing *l)
 			printf("  %s", e->text);
 		putchar('\n');
 	}
+	print_foreign_text(l);
+}
+
+static void print_foreign_text(const struct nft_listing *l)
+{
+	if (!l->nforeign)
+		return;
+	printf("warning: %zu object%s in table inet %s %s not put there by ifwall "
+	       "(not from the rule file; they change what the table does):\n",
+	       l->nforeign, l->nforeign == 1 ? "" : "s", NFT_TABLE,
+	       l->nforeign == 1 ? "was" : "were");
+	for (size_t i = 0; i < l->nforeign; i++) {
+		const struct nft_foreign *f = &l->foreign[i];
+		if (!strcmp(f->kind, "rule"))
+			printf("%10" PRIu64 " %12" PRIu64 "  %-7s FOREIGN rule in chain %s "
+			       "(handle %" PRIu64 ")\n", f->packets, f->bytes,
+			       f->verdict[0] ? f->verdict : "-", f->chain, f->handle);
+		else if (!strcmp(f->kind, "chain"))
+			printf("%10s %12s  %-7s FOREIGN chain %s\n", "-", "-", "-", f->chain);
+		else
+			printf("%10s %12s  %-7s FOREIGN set %s\n", "-", "-", "-", f->name);
+	}
+}
+
+static void print_foreign_json(const struct nft_listing *l)
+{
+	fputs(",\"foreign\":[", stdout);
+	for (size_t i = 0; i < l->nforeign; i++) {
+		const struct nft_foreign *f = &l->foreign[i];
+		printf("%s{\"kind\":", i ? "," : "");
+		json_string(stdout, f->kind);
+		if (!strcmp(f->kind, "set")) {
+			fputs(",\"name\":", stdout);
+			json_string(stdout, f->name);
+		} else {
+			fputs(",\"chain\":", stdout);
+			json_string(stdout, f->chain);
+		}
+		if (!strcmp(f->kind, "rule")) {
+			printf(",\"handle\":%" PRIu64 ",\"verdict\":", f->handle);
+			json_string(stdout, f->verdict[0] ? f->verdict : NULL);
+			printf(",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64, f->packets,
+			       f->bytes);
+		}
+		putchar('}');
+	}
+	putchar(']');
 }
 
 static void print_entry_json(const struct nft_entry *e)
@@ -129,6 +179,7 @@ static void print_json(const struct nft_listing *l)
 		print_entry_json(dout);
 	else
 		fputs("null", stdout);
+	print_foreign_json(l);
 	puts("}");
 }
 
