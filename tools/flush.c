@@ -6,6 +6,7 @@
 
 #include "backends/nft.h"
 #include "tools/cli.h"
+#include "tools/divert_owner.h"
 #include "tools/nft_common.h"
 
 static void usage(FILE *out)
@@ -14,7 +15,10 @@ static void usage(FILE *out)
 		"Usage: %s flush\n"
 		"Deletes table inet ifwall and the other tables ifwall made (named\n"
 		"ifwall_* or ifwall-*), in one transaction. No other table is touched.\n"
-		"Exit: 0 removed or nothing to remove, 3 system error.\n", prog);
+		"A stopped divert backend's table (inet ifwall_divert, which drops new\n"
+		"flows) goes too; while 'ifwall run --backend divert' runs, flush\n"
+		"refuses, naming its pid.\n"
+		"Exit: 0 removed or nothing to remove, 3 system error or refused.\n", prog);
 }
 
 int cmd_flush(int argc, char **argv)
@@ -29,6 +33,9 @@ int cmd_flush(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	int refused = cli_refuse_while_divert_runs("flush", "flush");
+	if (refused != EXIT_OK)
+		return refused;
 	struct nft_error err;
 	size_t deleted;
 	int rc = nft_flush(&deleted, &err);
