@@ -16,8 +16,8 @@ static void usage(FILE *out)
 		"Deletes table inet ifwall and the other tables ifwall made (named\n"
 		"ifwall_* or ifwall-*), in one transaction. No other table is touched.\n"
 		"A stopped divert backend's table (inet ifwall_divert, which drops new\n"
-		"flows) goes too; while 'ifwall run --backend divert' runs, flush\n"
-		"refuses, naming its pid.\n"
+		"flows) goes too; while the divert backend runs, flush refuses,\n"
+		"naming its pid.\n"
 		"Exit: 0 removed or nothing to remove, 3 system error or refused.\n", prog);
 }
 
