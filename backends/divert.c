@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@
 /* How long the loop keeps polling without sleeping after it decided packets:
  * at most this much CPU per burst of new flows. */
 #define DIVERT_BUSY_POLL_NS 50000u
+/* How often the table is read back and compared with what was installed,
+ * besides the notifications (which can be lost). */
+#define DIVERT_VERIFY_NS 5000000000ull
 
 struct divert {
 	struct divert_options opts;
@@ -36,11 +40,28 @@ struct divert {
 	struct route_socket *routes; /* where ICMP echo at prerouting goes */
 	struct nfqueue *q;
 	struct flow_table *ft;
+	struct divert_table *table;
 	enum divert_queue_kind kind;
 	bool table_installed;
 	struct divert_stats stats;
-	uint64_t last_expire;
+	uint64_t last_expire, last_verify;
 };
+
+static void message(const struct divert *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void message(const struct divert *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!d->opts.messages)
+		return;
+	va_start(ap, fmt);
+	vfprintf(d->opts.messages, fmt, ap);
+	va_end(ap);
+	fputc('\n', d->opts.messages);
+	fflush(d->opts.messages);
+}
 
 static uint64_t monotonic_ns(void)
 {
@@ -218,7 +239,7 @@ static int handle_packet(struct divert *d, const struct nfqueue_packet *qp, uint
 	}
 	bool reply = qp->mark & DIVERT_PKT_REPLY;
 	p.has_mark = true; /* live: the mark is always known */
-	p.mark = qp->mark & ~DIVERT_PKT_REPLY; /* the packet's own mark */
+	p.mark = qp->mark & ~DIVERT_PKT_MASK; /* the packet's own mark */
 	p.has_uid = qp->has_uid;
 	p.uid = qp->uid;
 
@@ -252,12 +273,21 @@ static int handle_packet(struct divert *d, const struct nfqueue_packet *qp, uint
 	}
 
 	uint32_t mark = qp->mark & ~DIVERT_PKT_MASK;
+	/* No conntrack entry (untracked, or no flow), or a verdict the chain
+	 * could not act on (an entry without labels, made before any table
+	 * used them; or a mark someone else set): the chain would queue it
+	 * again, so the verdict is final here. A reject is a drop then. */
+	bool final = qp->mark & (DIVERT_PKT_NOCT | DIVERT_PKT_VERDICT);
 	switch (dec.verdict) {
 	case VERDICT_PASS:
 		d->stats.passed++;
+		if (final)
+			return nfqueue_verdict(d->q, qp->id, NF_ACCEPT, true, mark);
 		return nfqueue_verdict(d->q, qp->id, NF_REPEAT, true, mark | DIVERT_PKT_PASS);
 	case VERDICT_REJECT:
 		d->stats.rejected++;
+		if (final)
+			return nfqueue_verdict(d->q, qp->id, NF_DROP, false, 0);
 		return nfqueue_verdict(d->q, qp->id, NF_REPEAT, true, mark | DIVERT_PKT_REJECT);
 	case VERDICT_BLOCK:
 	default:
@@ -297,26 +327,80 @@ static int drain_queue(struct divert *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* --- the table under watch ---------------------------------------------- */
+
+/* Puts the table back after someone else changed it (what: how). A table
+ * that cannot be put back is fatal: the process would filter nothing. */
+static int restore_table(struct divert *d, const char *what, char *err, size_t errlen)
+{
+	char why[256];
+	int r = divert_table_restore(d->table, why, sizeof(why));
+
+	if (r < 0) {
+		snprintf(err, errlen, "table inet ifwall_divert %s and cannot be restored: %s",
+			 what, why);
+		return r;
+	}
+	d->stats.table_restores++;
+	message(d, "table inet ifwall_divert %s; restored it", what);
+	return 0;
+}
+
+/* Compares the table in the kernel with what was installed and restores
+ * it when it differs. */
+static int verify_table(struct divert *d, char *err, size_t errlen)
+{
+	char why[160], what[200];
+	int r = divert_table_verify(d->table, why, sizeof(why));
+
+	d->last_verify = monotonic_ns();
+	if (r <= 0)
+		return 0; /* intact, or unreadable for now (tried again later) */
+	snprintf(what, sizeof(what), "was changed (%s)", why);
+	return restore_table(d, what, err, errlen);
+}
+
+/* Reads nf_tables notifications; restores the table when another process
+ * changed it. */
+static int watch_table(struct divert *d, char *err, size_t errlen)
+{
+	struct divert_table_change by;
+	char what[128];
+	int r = divert_table_changed(d->table, &by);
+
+	if (r <= 0)
+		return 0;
+	if (by.pid > 0)
+		snprintf(what, sizeof(what), "was changed by pid %d (%s)", by.pid,
+			 by.comm[0] ? by.comm : "?");
+	else
+		snprintf(what, sizeof(what), "was changed by another process");
+	return restore_table(d, what, err, errlen);
+}
+
 /* --- reload -------------------------------------------------------------- */
 
-static void reload(struct divert *d)
+static int reload(struct divert *d, char *err, size_t errlen)
 {
-	char err[256];
+	char why[256];
 
-	if (!d->opts.reload)
-		return;
-	struct ruleset *fresh = d->opts.reload(d->opts.reload_ctx);
-	if (!fresh) {
-		d->stats.reload_failures++;
-		return;
+	if (d->opts.reload) {
+		struct ruleset *fresh = d->opts.reload(d->opts.reload_ctx);
+		if (!fresh) {
+			d->stats.reload_failures++;
+		} else {
+			struct ruleset *old = d->rs;
+			d->rs = fresh;
+			flow_table_recheck(d->ft, fresh);
+			ruleset_free(old);
+			d->stats.reloads++;
+			/* Flows the kernel fast-paths come back through the
+			 * engine once. */
+			divert_table_forget_passed(d->table, why, sizeof(why));
+		}
 	}
-	struct ruleset *old = d->rs;
-	d->rs = fresh;
-	flow_table_recheck(d->ft, fresh);
-	ruleset_free(old);
-	d->stats.reloads++;
-	/* Flows the kernel fast-paths come back through the engine once. */
-	divert_table_forget_passed(err, sizeof(err));
+	/* A reload also puts back a table someone changed. */
+	return verify_table(d, err, errlen);
 }
 
 /* --- setup and the loop -------------------------------------------------- */
@@ -368,15 +452,25 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 	r = nfqueue_open(&d->q, &qopts, err, errlen);
 	if (r < 0)
 		goto fail;
-	r = divert_table_install(opts->queue, opts->fail_open, opts->queue_kind,
-				 &d->kind, err, errlen);
+	r = divert_table_open(&d->table, opts->queue, opts->fail_open, err, errlen);
+	if (r < 0)
+		goto fail;
+	bool existed = false;
+	r = divert_table_install(d->table, opts->queue_kind, &d->kind, &existed, err, errlen);
 	if (r < 0)
 		goto fail;
 	d->table_installed = true;
 	if (!opts->keep_capabilities) {
 		r = drop_capabilities(err, errlen);
-		if (r < 0)
+		if (r < 0) {
+			/* Nothing new is left: a table that was there before
+			 * (a stopped divert's, dropping new flows) stays. */
+			char ignored[256];
+			if (!existed)
+				divert_table_remove(d->table, ignored, sizeof(ignored));
+			d->table_installed = false;
 			goto fail;
+		}
 	}
 	*out = d;
 	return 0;
@@ -404,23 +498,24 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 		snprintf(err, errlen, "signalfd: %s", strerror(errno));
 		goto out;
 	}
-	d->last_expire = monotonic_ns();
+	d->last_expire = d->last_verify = monotonic_ns();
 	uint64_t spin_until = 0;
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = iftable_fd(d->ift), .events = POLLIN },
 			{ .fd = nfqueue_fd(d->q), .events = POLLIN },
+			{ .fd = divert_table_watch_fd(d->table), .events = POLLIN },
 		};
 		int ready;
 		/* Right after traffic, poll without sleeping for a moment: waking
 		 * a sleeping process on another CPU costs tens of microseconds
 		 * (more on virtual machines), and new flows come in bursts. */
 		do
-			ready = poll(pfd, 3, 0);
+			ready = poll(pfd, 4, 0);
 		while (ready == 0 && monotonic_ns() < spin_until);
 		if (ready == 0)
-			ready = poll(pfd, 3, 1000);
+			ready = poll(pfd, 4, 1000);
 		if (ready < 0 && errno != EINTR) {
 			r = -errno;
 			snprintf(err, errlen, "poll: %s", strerror(errno));
@@ -429,13 +524,19 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			bool stop = false;
-			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			while (read(sfd, &si, sizeof(si)) == sizeof(si) && r == 0) {
 				if (si.ssi_signo == SIGHUP)
-					reload(d);
+					r = reload(d, err, errlen);
 				else
 					stop = true;
 			}
-			if (stop)
+			if (stop || r < 0)
+				break;
+		}
+		/* The table first: nothing is filtered while it is changed. */
+		if (pfd[3].revents & (POLLIN | POLLERR)) {
+			r = watch_table(d, err, errlen);
+			if (r < 0)
 				break;
 		}
 		/* Interface changes first: a packet may name a new interface. */
@@ -459,6 +560,11 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 		if (now - d->last_expire >= 1000000000u) {
 			flow_table_expire(d->ft, now);
 			d->last_expire = now;
+		}
+		if (now - d->last_verify >= DIVERT_VERIFY_NS) {
+			r = verify_table(d, err, errlen);
+			if (r < 0)
+				break;
 		}
 	}
 	close(sfd);
@@ -485,8 +591,12 @@ void divert_free(struct divert *d)
 
 	if (!d)
 		return;
-	if (d->table_installed)
-		divert_table_remove(err, sizeof(err));
+	/* Fail closed: the table stays, and with nobody listening new flows
+	 * are dropped, until 'ifwall flush' or the next divert_open(). Only a
+	 * fail-open table (which would let them pass anyway) goes. */
+	if (d->table_installed && d->opts.fail_open)
+		divert_table_remove(d->table, err, sizeof(err));
+	divert_table_free(d->table);
 	nfqueue_free(d->q);
 	route_socket_free(d->routes);
 	iftable_free(d->ift);

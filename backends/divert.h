@@ -10,7 +10,8 @@
  * delivered, so nothing of a blocked connection is ever on the wire.
  * Verdicts:
  *   pass    NF_REPEAT with packet mark bit DIVERT_PKT_PASS: the chain runs
- *           again, adds (conntrack id . interface name) to the table's set
+ *           again, labels the conntrack entry DIVERT_LABEL_PASSED, adds
+ *           (conntrack id . interface name) to the table's set
  *           'passed' (later packets of the flow on that interface stay in
  *           the kernel: one set lookup; entries last 24 h, at most 262144:
  *           past that a flow is decided again, from the flow table),
@@ -19,17 +20,27 @@
  *           expression answers (TCP RST; ICMP/ICMPv6 administratively
  *           prohibited otherwise), no raw socket in userspace;
  *   block   NF_DROP.
- * Verdict marks are only honoured on conntrack entries carrying
- * DIVERT_CT_PENDING, which the queue rule sets just before queueing. A
+ * Verdict marks are only honoured on conntrack entries labelled
+ * DIVERT_LABEL_QUEUED, which the queue rule sets just before queueing.
+ * The backend's per-flow state is in conntrack labels, never in the
+ * conntrack mark (other tools copy the whole packet mark into it). A
  * reload empties 'passed', so every flow meets the new rules on its next
  * packet (known passed flows pass again from the flow table).
  *
  * With nobody listening, queued packets are dropped (fail closed) unless
- * the table was installed with fail_open (NFQUEUE bypass). The table is
- * removed by divert_free() (SIGTERM) and left in place on a crash.
+ * the table was installed with fail_open (NFQUEUE bypass). The table
+ * stays when the process stops, cleanly or not (fail closed): only
+ * 'ifwall flush' removes it, or a clean stop with fail_open. A new
+ * divert_open() replaces it. While the process runs, the table names it
+ * (table user data): divert_table_state() tells the other commands, and
+ * a change another process makes to the table is undone at once (nf_tables
+ * notifications, and a check every few seconds) and reported.
  *
- * Not queued: packets without conntrack (untracked, invalid) and packets
- * related to a known flow (ICMP errors, the RSTs reject sends).
+ * Packets without a flow (untracked; invalid ones arriving on an interface
+ * other than loopback, such as ICMP errors that belong to no flow) are
+ * queued too and get a final verdict: nothing bypasses the engine. Packets
+ * conntrack relates to a known flow (ICMP errors, the RSTs reject sends)
+ * are not queued; invalid packets leaving (output, forward) are dropped.
  *
  * ICMP echo is queued from chains of its own at raw priority (output and
  * prerouting), before conntrack: conntrack cannot merge two unconfirmed
@@ -48,22 +59,23 @@
 #include "filter/engine.h"
 #include "rules/ruleset.h"
 
-/* The bit of conntrack marks (DIVERT_CT_*) and, transiently between a
- * verdict and the chain run that acts on it, of packet marks
- * (DIVERT_PKT_*) the backend uses. Chosen clear of common VPN marks
+/* The conntrack label bits (of 128) the backend uses per flow, and,
+ * transiently between a verdict and the chain run that acts on it, the
+ * packet mark bits (DIVERT_PKT_*), chosen clear of common VPN marks
  * (WireGuard 0xca6c, Mullvad 0x6d6f6c65 and 0xf41). */
-#define DIVERT_CT_PENDING 0x10000000u /* a packet of it is in the queue */
+#define DIVERT_LABEL_QUEUED 126 /* a packet of it was queued */
 /* The flow passed on some interface. The fast path asks for it as well as
  * for (conntrack id . interface) in 'passed': conntrack ids are 32-bit
  * hashes, so with many passed flows a new flow's id can equal one in the
  * set (about passed x new / 2^32 times: once in a 150,000-SYN flood), and
  * without this bit that new flow would pass unseen (fail open). */
-#define DIVERT_CT_PASSED 0x80000000u
+#define DIVERT_LABEL_PASSED 127
 #define DIVERT_PKT_PASS 0x80000000u   /* verdict: pass */
 #define DIVERT_PKT_REJECT 0x10000000u /* verdict: reject */
 #define DIVERT_PKT_REPLY 0x02000000u  /* queued: reply direction of its flow */
+#define DIVERT_PKT_NOCT 0x04000000u   /* queued: no conntrack entry */
 #define DIVERT_PKT_VERDICT (DIVERT_PKT_PASS | DIVERT_PKT_REJECT)
-#define DIVERT_PKT_MASK (DIVERT_PKT_VERDICT | DIVERT_PKT_REPLY)
+#define DIVERT_PKT_MASK (DIVERT_PKT_VERDICT | DIVERT_PKT_REPLY | DIVERT_PKT_NOCT)
 
 enum divert_queue_kind {
 	DIVERT_QUEUE_AUTO = 0,  /* queue expression if the kernel has it */
@@ -80,6 +92,7 @@ struct divert_options {
 	bool fail_open;             /* bypass when nobody listens */
 	enum divert_queue_kind queue_kind;
 	FILE *log;                  /* JSON line per verdict; NULL: none */
+	FILE *messages;             /* events for a person (the table restored); NULL: none */
 	struct flow_limits limits;  /* flow table bounds */
 	divert_reload_fn reload;    /* NULL: SIGHUP is ignored */
 	void *reload_ctx;
@@ -93,6 +106,7 @@ struct divert_stats {
 	uint64_t lost;             /* messages the kernel could not deliver */
 	uint64_t verdict_messages; /* netlink verdict messages sent */
 	uint64_t reloads, reload_failures;
+	uint64_t table_restores;   /* the table put back after another process changed it */
 	size_t flows;
 };
 
@@ -113,7 +127,14 @@ int divert_run(struct divert *d, char *err, size_t errlen);
 enum divert_queue_kind divert_queue_kind_used(const struct divert *d);
 void divert_get_stats(const struct divert *d, struct divert_stats *out);
 
-/* Removes the table and frees everything. Accepts NULL. */
+/* Frees everything. The table stays (fail closed) unless it was installed
+ * with fail_open. Accepts NULL. */
 void divert_free(struct divert *d);
+
+/* Table inet ifwall_divert in this network namespace: returns 1 when it
+ * exists, with *owner the pid of the live 'ifwall run --backend divert'
+ * that runs it (0: none, the table is left from a stop or a crash and
+ * drops new flows), 0 when there is no table, or -errno. */
+int divert_table_state(int *owner);
 
 #endif

@@ -17,18 +17,48 @@
  * and every filter table (0). */
 #define DIVERT_CHAIN_PRIORITY (-140)
 
-/* Installs the table, replacing an older one in the same transaction.
- * kind DIVERT_QUEUE_AUTO tries the queue expression and falls back to the
- * xtables target; *used tells which one the kernel took. Returns 0 or
- * -errno with a reason in err. */
-int divert_table_install(uint16_t queue, bool fail_open,
-			 enum divert_queue_kind kind,
-			 enum divert_queue_kind *used, char *err, size_t errlen);
+struct divert_table;
+
+/* Who changed the table (from the transaction's generation message). */
+struct divert_table_change {
+	int pid;         /* 0: unknown */
+	char comm[32];
+};
+
+/* Opens the netlink sockets the table is installed and watched through
+ * (queue: the NFQUEUE number the rules send to; fail_open: with bypass).
+ * Installs nothing. Returns 0 or -errno with a reason in err. */
+int divert_table_open(struct divert_table **out, uint16_t queue, bool fail_open,
+		      char *err, size_t errlen);
+/* Closes the sockets; the table stays in the kernel. Accepts NULL. */
+void divert_table_free(struct divert_table *t);
+
+/* Installs the table, replacing an older one in the same transaction (one
+ * a live divert process runs: -EBUSY). kind DIVERT_QUEUE_AUTO tries the
+ * queue expression and falls back to the xtables target; *used tells
+ * which one the kernel took, *existed whether a table was there before
+ * (both may be NULL). Returns 0 or -errno with a reason in err. */
+int divert_table_install(struct divert_table *t, enum divert_queue_kind kind,
+			 enum divert_queue_kind *used, bool *existed,
+			 char *err, size_t errlen);
+/* Installs the table again as it was installed. */
+int divert_table_restore(struct divert_table *t, char *err, size_t errlen);
 /* Empties the set of passed flows: the next packet of every flow goes
  * through the engine again (after a reload). Returns 0 or -errno. */
-int divert_table_forget_passed(char *err, size_t errlen);
+int divert_table_forget_passed(struct divert_table *t, char *err, size_t errlen);
 /* Deletes the table (no error when it is not there). */
-int divert_table_remove(char *err, size_t errlen);
+int divert_table_remove(struct divert_table *t, char *err, size_t errlen);
+
+/* The socket that receives nf_tables notifications (poll it). */
+int divert_table_watch_fd(const struct divert_table *t);
+/* Reads the notifications waiting. Returns 1 when another process changed
+ * the installed table (who did in *by, when known), 0 when nobody did, or
+ * -errno. When notifications were lost, the table is checked instead. */
+int divert_table_changed(struct divert_table *t, struct divert_table_change *by);
+/* Checks the table in the kernel against what was installed: returns 0
+ * when it is intact, 1 when it is gone, replaced or has other rules (why
+ * says which), or -errno. */
+int divert_table_verify(struct divert_table *t, char *why, size_t whylen);
 
 /* --- nfnetlink_queue (nfqueue.c) ----------------------------------------- */
 

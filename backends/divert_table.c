@@ -1,37 +1,49 @@
 /* The nftables table of the divert backend, 'inet ifwall_divert', built
  * with libnftnl and sent as one batch (one kernel transaction). It holds
  * the set 'passed' of (conntrack id . interface name) keys: a flow that
- * passed on an interface. In each of the input, output and forward chains
- * (IF is iifname on input, oifname on output, both on forward):
+ * passed on an interface. The backend's per-flow state is kept in
+ * conntrack labels (DIVERT_LABEL_*), never in the conntrack mark, which
+ * other tools overwrite whole (wg-quick: 'ct mark set meta mark'). In each
+ * of the input, output and forward chains (IF is iifname on input, oifname
+ * on output, both on forward):
  *
- *  -1. output and forward only: oiftype != loopback and ct state invalid:
- *      drop (conntrack cannot
- *      place it in a flow, so no flow decision applies to it; what leaves
- *      the host fails closed, as with the usual 'ct state invalid drop'.
- *      Input keeps them: the ICMP errors the kernel's reject sends to a
- *      local socket are invalid, and nothing leaks inwards.)
- *   0. ct mark & PASSED and ct id . IF @passed: accept  (the kernel fast
+ *  -2. output and forward only: oiftype != loopback and ct state invalid:
+ *      drop (conntrack cannot place it in a flow, so no flow decision
+ *      applies to it; what leaves the host fails closed).
+ *  -1. ct state untracked (input: or invalid, arriving on an interface
+ *      other than loopback: ICMP errors that belong to no flow, packets
+ *      conntrack refused): meta mark |= PKT_NOCT; queue. Without a
+ *      conntrack entry there is no fast path: each such packet is decided
+ *      by the engine and answered with a final verdict (accept or drop).
+ *      (Loopback input keeps its invalid packets: the ICMP errors the
+ *      kernel's reject sends to a local socket are invalid, and loopback
+ *      cannot carry anything in from outside.)
+ *   0. ct label PASSED and ct id . IF @passed: accept  (the kernel fast
  *      path; PASSED guards against conntrack id collisions, see divert.h)
- *   1. ct mark & PENDING and meta mark & (PKT_PASS|PKT_REJECT) == PKT_PASS:
+ *   1. ct label QUEUED and meta mark & (PKT_PASS|PKT_REJECT) == PKT_PASS:
  *        add ct id . IF to @passed
- *   2. the same match: meta mark &= ~PKT_MASK; ct mark &= ~PENDING,
- *      ct mark |= PASSED; accept
+ *   2. the same match: meta mark &= ~PKT_MASK; ct label set PASSED; accept
  *   3. ... == PKT_REJECT and tcp: reject with tcp reset
  *   4. ... == PKT_REJECT: reject with icmpx admin-prohibited
  *   5. ct state new,established and ct direction reply:
- *        meta mark |= PKT_REPLY; ct mark |= PENDING; queue num N [bypass]
- *   6. ct state new,established: ct mark |= PENDING; queue num N [bypass]
+ *        meta mark |= PKT_REPLY; ct label set QUEUED; queue num N [bypass]
+ *   6. ct state new,established: ct label set QUEUED; queue num N [bypass]
  *
  * Rules 1-4 act on packets coming back from userspace with NF_REPEAT; 1 and
  * 2 are apart so that a full set costs only the fast path, never the
  * verdict. Keys carry the interface, so a flow that moves to another
- * interface (a routing change) is queued and decided again.
+ * interface (a routing change) is queued and decided again. Labels can
+ * only be set from nftables, so QUEUED stays once set; a conntrack entry
+ * made before any table used labels has none, and its verdict comes back
+ * to the queue with the verdict bits still on: userspace then answers
+ * with a final verdict (see divert.c).
  *
  * ICMP echo is decided in the chains output_echo and prerouting_echo (raw
  * priority, see chains[] below) and skipped by the others. */
 #include "backends/divert_internal.h"
 #include "backends/nlmsg.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
@@ -39,6 +51,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +81,8 @@
 /* Rule kinds, in chain order below. */
 enum rule_kind {
 	RULE_DROP_INVALID,
+	RULE_QUEUE_UNTRACKED,   /* output, forward: untracked */
+	RULE_QUEUE_INVALID_IN,  /* input: invalid, off loopback */
 	RULE_FAST_PATH,
 	RULE_REMEMBER,
 	RULE_PASS,
@@ -98,16 +114,19 @@ static const struct {
 	const char *name;
 	uint32_t hook;
 	int priority;
-	enum rule_kind rules[11];
+	enum rule_kind rules[12];
 } chains[] = {
 	{ "output_echo", NF_INET_LOCAL_OUT, -300, { ECHO_RULES, RULE_NONE } },
 	{ "prerouting_echo", NF_INET_PRE_ROUTING, -300, { ECHO_RULES, RULE_NONE } },
 	{ "input", NF_INET_LOCAL_IN, DIVERT_CHAIN_PRIORITY,
-	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, MAIN_RULES, RULE_NONE } },
+	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, RULE_QUEUE_UNTRACKED,
+	    RULE_QUEUE_INVALID_IN, MAIN_RULES, RULE_NONE } },
 	{ "output", NF_INET_LOCAL_OUT, DIVERT_CHAIN_PRIORITY,
-	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, RULE_DROP_INVALID, MAIN_RULES, RULE_NONE } },
+	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, RULE_DROP_INVALID, RULE_QUEUE_UNTRACKED,
+	    MAIN_RULES, RULE_NONE } },
 	{ "forward", NF_INET_FORWARD, DIVERT_CHAIN_PRIORITY,
-	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, RULE_DROP_INVALID, MAIN_RULES, RULE_NONE } },
+	  { RULE_ECHO4_SKIP, RULE_ECHO6_SKIP, RULE_DROP_INVALID, RULE_QUEUE_UNTRACKED,
+	    MAIN_RULES, RULE_NONE } },
 };
 
 /* --- expressions --------------------------------------------------------- */
@@ -172,15 +191,12 @@ static bool bitwise(struct nftnl_rule *r, uint32_t reg, uint32_t mask, uint32_t 
 	return bitwise_bytes(r, reg, &mask, &xor, sizeof(uint32_t));
 }
 
-/* key = (key & mask) ^ xor, for a mark */
-static bool update_mark(struct nftnl_rule *r, enum key_source src, uint32_t mask,
-			uint32_t xor)
+/* meta mark = (meta mark & mask) ^ xor */
+static bool update_mark(struct nftnl_rule *r, uint32_t mask, uint32_t xor)
 {
-	uint32_t key = src == KEY_CT ? NFT_CT_MARK : NFT_META_MARK;
-
-	return key_expr(r, src, key, NFT_REG_1, false) &&
+	return key_expr(r, KEY_META, NFT_META_MARK, NFT_REG_1, false) &&
 	       bitwise(r, NFT_REG_1, mask, xor) &&
-	       key_expr(r, src, key, NFT_REG_1, true);
+	       key_expr(r, KEY_META, NFT_META_MARK, NFT_REG_1, true);
 }
 
 static bool cmp(struct nftnl_rule *r, uint32_t reg, uint32_t op,
@@ -272,12 +288,50 @@ static bool match_packet_mark(struct nftnl_rule *r, uint32_t value)
 	return match_masked(r, KEY_META, NFT_META_MARK, NFT_CMP_EQ, DIVERT_PKT_MASK, value);
 }
 
-/* ct mark & PENDING and meta mark & PKT_MASK == value */
+/* The conntrack labels with one bit set, laid out as the kernel's label
+ * bitmap (an array of unsigned long, bit n of the labels at bit n % BITS
+ * of word n / BITS). */
+#define LABELS_LEN 16
+static void label_bits(unsigned bit, uint8_t out[LABELS_LEN])
+{
+	unsigned long words[LABELS_LEN / sizeof(unsigned long)] = { 0 };
+	const unsigned word_bits = 8 * sizeof(unsigned long);
+
+	words[bit / word_bits] |= 1ul << (bit % word_bits);
+	memcpy(out, words, LABELS_LEN);
+}
+
+/* ct label BIT */
+static bool match_label(struct nftnl_rule *r, unsigned bit)
+{
+	uint8_t mask[LABELS_LEN], zero[LABELS_LEN] = { 0 };
+
+	label_bits(bit, mask);
+	return load(r, KEY_CT, NFT_CT_LABELS, NFT_REG_1) &&
+	       bitwise_bytes(r, NFT_REG_1, mask, zero, LABELS_LEN) &&
+	       cmp(r, NFT_REG_1, NFT_CMP_NEQ, zero, LABELS_LEN);
+}
+
+/* ct label set BIT: adds the bit (nftables cannot clear labels). On a
+ * conntrack entry without labels (made before any table used them) the
+ * kernel does nothing. */
+static bool set_label(struct nftnl_rule *r, unsigned bit)
+{
+	uint8_t bits[LABELS_LEN];
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	label_bits(bit, bits);
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, bits, LABELS_LEN);
+	}
+	return add_expr(r, e) && key_expr(r, KEY_CT, NFT_CT_LABELS, NFT_REG_1, true);
+}
+
+/* ct label QUEUED and meta mark & PKT_MASK == value */
 static bool match_verdict_mark(struct nftnl_rule *r, uint32_t value)
 {
-	return match_masked(r, KEY_CT, NFT_CT_MARK, NFT_CMP_EQ, DIVERT_CT_PENDING,
-			    DIVERT_CT_PENDING) &&
-	       match_packet_mark(r, value);
+	return match_label(r, DIVERT_LABEL_QUEUED) && match_packet_mark(r, value);
 }
 
 /* ICMP echo request or reply (v4: types 0 and 8; v6: 128 and 129) */
@@ -354,18 +408,30 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 				    NF_CT_STATE_INVALID_BIT, 0) &&
 		       verdict(r, NF_DROP);
 	}
+	case RULE_QUEUE_UNTRACKED:
+		return match_masked(r, KEY_CT, NFT_CT_STATE, NFT_CMP_NEQ,
+				    NF_CT_STATE_UNTRACKED_BIT, 0) &&
+		       update_mark(r, ~DIVERT_PKT_NOCT, DIVERT_PKT_NOCT) &&
+		       queue(r, qkind, num, fail_open);
+	case RULE_QUEUE_INVALID_IN: {
+		uint16_t loopback = ARPHRD_LOOPBACK;
+		return load(r, KEY_META, NFT_META_IIFTYPE, NFT_REG_1) &&
+		       cmp(r, NFT_REG_1, NFT_CMP_NEQ, &loopback, sizeof(loopback)) &&
+		       match_masked(r, KEY_CT, NFT_CT_STATE, NFT_CMP_NEQ,
+				    NF_CT_STATE_INVALID_BIT, 0) &&
+		       update_mark(r, ~DIVERT_PKT_NOCT, DIVERT_PKT_NOCT) &&
+		       queue(r, qkind, num, fail_open);
+	}
 	case RULE_FAST_PATH:
-		return match_masked(r, KEY_CT, NFT_CT_MARK, NFT_CMP_EQ, DIVERT_CT_PASSED,
-				    DIVERT_CT_PASSED) &&
+		return match_label(r, DIVERT_LABEL_PASSED) &&
 		       passed_set_per_side(r, hook, false) && verdict(r, NF_ACCEPT);
 	case RULE_REMEMBER:
 		return match_verdict_mark(r, DIVERT_PKT_PASS) &&
 		       passed_set_per_side(r, hook, true);
 	case RULE_PASS:
 		return match_verdict_mark(r, DIVERT_PKT_PASS) &&
-		       update_mark(r, KEY_META, ~DIVERT_PKT_MASK, 0) &&
-		       update_mark(r, KEY_CT, ~(DIVERT_CT_PENDING | DIVERT_CT_PASSED),
-				   DIVERT_CT_PASSED) &&
+		       update_mark(r, ~DIVERT_PKT_MASK, 0) &&
+		       set_label(r, DIVERT_LABEL_PASSED) &&
 		       verdict(r, NF_ACCEPT);
 	case RULE_REJECT_TCP:
 		return match_verdict_mark(r, DIVERT_PKT_REJECT) &&
@@ -378,7 +444,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	case RULE_ECHO6_PASS:
 		return match_icmp_echo(r, kind == RULE_ECHO6_PASS) &&
 		       match_packet_mark(r, DIVERT_PKT_PASS) &&
-		       update_mark(r, KEY_META, ~DIVERT_PKT_MASK, 0) && verdict(r, NF_ACCEPT);
+		       update_mark(r, ~DIVERT_PKT_MASK, 0) && verdict(r, NF_ACCEPT);
 	case RULE_ECHO4_REJECT:
 	case RULE_ECHO6_REJECT:
 		return match_icmp_echo(r, kind == RULE_ECHO6_REJECT) &&
@@ -405,9 +471,8 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 		if (ok && kind == RULE_QUEUE_REPLY)
 			ok = load(r, KEY_CT, NFT_CT_DIRECTION, NFT_REG_1) &&
 			     cmp(r, NFT_REG_1, NFT_CMP_EQ, &reply, sizeof(reply)) &&
-			     update_mark(r, KEY_META, ~DIVERT_PKT_REPLY, DIVERT_PKT_REPLY);
-		return ok && update_mark(r, KEY_CT, ~DIVERT_CT_PENDING, DIVERT_CT_PENDING) &&
-		       queue(r, qkind, num, fail_open);
+			     update_mark(r, ~DIVERT_PKT_REPLY, DIVERT_PKT_REPLY);
+		return ok && set_label(r, DIVERT_LABEL_QUEUED) && queue(r, qkind, num, fail_open);
 	}
 	}
 	return false;
@@ -484,6 +549,8 @@ static int rule_msg(struct batch *bt, const char *chain, uint32_t hook, enum rul
 {
 	static const char *what[] = {
 		[RULE_DROP_INVALID] = "adding the rule dropping invalid packets",
+		[RULE_QUEUE_UNTRACKED] = "adding the queue rule for untracked packets",
+		[RULE_QUEUE_INVALID_IN] = "adding the queue rule for packets of no flow",
 		[RULE_FAST_PATH] = "adding the fast path rule",
 		[RULE_REMEMBER] = "adding the rule that remembers passed flows",
 		[RULE_PASS] = "adding the pass rule",
@@ -549,6 +616,20 @@ static int passed_set_msg(struct batch *bt, uint16_t type)
 	return 0;
 }
 
+/* The table's sockets: batches go through one socket kept open, so the
+ * notifications of the backend's own changes carry its port id and can be
+ * told from everyone else's; the other socket receives nf_tables
+ * notifications. */
+struct divert_table {
+	struct mnl_socket *batch_nl;
+	uint32_t batch_portid;
+	struct mnl_socket *watch_nl;
+	uint16_t queue;
+	bool fail_open;
+	enum divert_queue_kind kind; /* as installed */
+	bool installed;
+};
+
 struct ack_ctx {
 	struct batch *bt;
 	unsigned answers;
@@ -563,11 +644,13 @@ static int ack_error_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
 		return MNL_CB_ERROR;
+	uint32_t i = e->msg.nlmsg_seq - ctx->bt->first_seq;
+	if (i >= ctx->bt->count)
+		return MNL_CB_OK; /* an answer to an earlier batch */
 	ctx->answers++;
 	if (e->error == 0)
 		return MNL_CB_OK; /* an ack */
 	if (ctx->err == 0) {
-		uint32_t i = e->msg.nlmsg_seq - ctx->bt->first_seq;
 		ctx->err = e->error;
 		ctx->what = i < sizeof(ctx->bt->what) / sizeof(ctx->bt->what[0]) ?
 			    ctx->bt->what[i] : NULL;
@@ -577,9 +660,8 @@ static int ack_error_cb(const struct nlmsghdr *nlh, void *data)
 
 /* Sends the batch and reads every answer: the kernel processes a batch
  * while we are in sendmsg, so all of them are queued when it returns. */
-static int batch_send(struct batch *bt, char *err, size_t errlen)
+static int batch_send(struct mnl_socket *nl, struct batch *bt, char *err, size_t errlen)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
 	mnl_cb_t cbs[NLMSG_MIN_TYPE] = { 0 };
 	struct ack_ctx ctx = { .bt = bt };
 	char buf[16384];
@@ -587,11 +669,9 @@ static int batch_send(struct batch *bt, char *err, size_t errlen)
 	int r = 0;
 
 	cbs[NLMSG_ERROR] = ack_error_cb;
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "opening a netfilter netlink socket: %s", strerror(errno));
-		goto out;
-	}
+	/* Answers an earlier batch left unread (it stopped at an error). */
+	while (recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 	int n = nftnl_batch_iovec_len(bt->b);
 	iov = calloc((size_t)n, sizeof(*iov));
 	if (!iov) {
@@ -629,8 +709,6 @@ static int batch_send(struct batch *bt, char *err, size_t errlen)
 	}
 out:
 	free(iov);
-	if (nl)
-		mnl_socket_close(nl);
 	return r;
 }
 
@@ -649,12 +727,13 @@ static int batch_init(struct batch *bt)
 
 /* Ends, sends and frees the batch; r is how building it went (not 0: the
  * batch is only freed). */
-static int batch_complete(struct batch *bt, int r, char *err, size_t errlen)
+static int batch_complete(struct divert_table *t, struct batch *bt, int r,
+			  char *err, size_t errlen)
 {
 	if (r == 0) {
 		nftnl_batch_end(nftnl_batch_buffer(bt->b), bt->seq++);
 		nftnl_batch_update(bt->b);
-		r = batch_send(bt, err, errlen);
+		r = batch_send(t->batch_nl, bt, err, errlen);
 	}
 	if (bt->b)
 		nftnl_batch_free(bt->b);
@@ -674,7 +753,7 @@ static int batch_replace_table(struct batch *bt, bool recreate)
 	return r;
 }
 
-static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
+static int install(struct divert_table *t, enum divert_queue_kind kind,
 		   char *err, size_t errlen)
 {
 	struct batch bt;
@@ -688,20 +767,85 @@ static int install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
 		r = chain_msg(&bt, chains[c].name, chains[c].hook, chains[c].priority);
 		for (size_t i = 0; r == 0 && chains[c].rules[i] != RULE_NONE; i++)
 			r = rule_msg(&bt, chains[c].name, chains[c].hook, chains[c].rules[i],
-				     kind, num, fail_open);
+				     kind, t->queue, t->fail_open);
 	}
 	if (r < 0)
 		snprintf(err, errlen, "building the nftables batch: %s", strerror(-r));
-	return batch_complete(&bt, r, err, errlen);
+	return batch_complete(t, &bt, r, err, errlen);
 }
 
-static int owner_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **userdata = data;
+/* --- reading the table back ---------------------------------------------- */
 
-	if (mnl_attr_get_type(attr) == NFTA_TABLE_USERDATA)
-		*userdata = attr;
+/* One request (a get or a dump) on a socket of its own; cb sees each
+ * answer. Returns 0, or -errno (-ENOENT: no such table). */
+static int nft_request(uint16_t type, uint16_t flags, mnl_cb_t cb, void *data)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	char buf[16384];
+	int r = 0;
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto out;
+	}
+	uint32_t seq = (uint32_t)time(NULL);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET,
+						     flags | NLM_F_ACK, seq);
+	if (type == NFT_MSG_GETTABLE)
+		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, DIVERT_TABLE_NAME);
+	else
+		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, DIVERT_TABLE_NAME);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		int cr = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq,
+				    mnl_socket_get_portid(nl), cb, data);
+		if (cr == MNL_CB_STOP)
+			break;
+		if (cr < 0) {
+			r = nlmsg_error();
+			break;
+		}
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	return r;
+}
+
+/* The first attribute of type 1 (every nf_tables object names its table
+ * there; for a table, its own name) and the rule's chain (type 2). */
+struct object_attrs {
+	const struct nlattr *table, *chain, *userdata;
+};
+
+static int object_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct object_attrs *o = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case 1: o->table = attr; break;
+	case 2: o->chain = attr; break;
+	case NFTA_TABLE_USERDATA: o->userdata = attr; break;
+	}
 	return MNL_CB_OK;
+}
+
+static bool attr_is(const struct nlattr *attr, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (!attr || mnl_attr_get_payload_len(attr) < n)
+		return false;
+	const char *v = mnl_attr_get_payload(attr);
+	return !memcmp(v, text, n) && (mnl_attr_get_payload_len(attr) == n || v[n] == '\0');
 }
 
 /* Read with libmnl: nftnl_table_nlmsg_parse() exits the process on a
@@ -709,16 +853,17 @@ static int owner_attr_cb(const struct nlattr *attr, void *data)
 static int owner_cb(const struct nlmsghdr *nlh, void *data)
 {
 	int *pid = data;
-	const struct nlattr *userdata = NULL;
+	struct object_attrs o = { 0 };
 	char text[48];
 
+	*pid = 0; /* the table exists */
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), owner_attr_cb, &userdata) < 0 ||
-	    !userdata)
+	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), object_attr_cb, &o) < 0 ||
+	    !o.userdata)
 		return MNL_CB_OK;
-	uint16_t len = mnl_attr_get_payload_len(userdata);
+	uint16_t len = mnl_attr_get_payload_len(o.userdata);
 	if (len < sizeof(text)) {
-		memcpy(text, mnl_attr_get_payload(userdata), len);
+		memcpy(text, mnl_attr_get_payload(o.userdata), len);
 		text[len] = '\0';
 		if (!strncmp(text, OWNER_TAG, strlen(OWNER_TAG)))
 			*pid = atoi(text + strlen(OWNER_TAG));
@@ -726,94 +871,321 @@ static int owner_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* The pid of a live ifwall process that runs the existing table, or 0. */
+/* The pid the table names (0: none), or -ENOENT without a table. */
+static int table_owner_tag(void)
+{
+	int pid = -ENOENT;
+	int r = nft_request(NFT_MSG_GETTABLE, 0, owner_cb, &pid);
+
+	return r < 0 ? r : pid;
+}
+
+/* Whether pid is an ifwall process in this network namespace (the table
+ * is per namespace; pids are not). */
+static bool ifwall_here(int pid)
+{
+	char path[64], comm[32] = "";
+	struct stat mine, theirs;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	FILE *f = fopen(path, "r");
+	ok = f && fgets(comm, sizeof(comm), f) && !strncmp(comm, "ifwall", 6);
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	/* Unreadable (no ptrace access): the comm check alone decides. */
+	if (ok && stat("/proc/self/ns/net", &mine) == 0 && stat(path, &theirs) == 0)
+		ok = mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+	return ok;
+}
+
+/* The pid of a live ifwall process (not this one) that runs the existing
+ * table, or 0; -ENOENT without a table; other -errno. */
 static int live_owner(void)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	struct nftnl_table *t = nftnl_table_alloc();
-	char buf[8192];
-	int pid = 0;
+	int pid = table_owner_tag();
 
-	if (!nl || !t || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto out;
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, DIVERT_TABLE_NAME);
-	uint32_t seq = (uint32_t)time(NULL);
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET,
-						     NLM_F_ACK, seq);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		goto out;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n <= 0 || mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq,
-					 mnl_socket_get_portid(nl),
-					 owner_cb, &pid) <= MNL_CB_STOP)
-			break; /* done, or no such table */
-	}
-	if (pid > 0 && pid != getpid()) {
-		char path[64], comm[32] = "";
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		FILE *f = fopen(path, "r");
-		if (!f || !fgets(comm, sizeof(comm), f) || strncmp(comm, "ifwall", 6))
-			pid = 0; /* gone (a crash), or the number was reused */
-		if (f)
-			fclose(f);
-	} else {
-		pid = 0;
-	}
-out:
-	nftnl_table_free(t);
-	if (nl)
-		mnl_socket_close(nl);
+	if (pid <= 0)
+		return pid;
+	if (pid == getpid() || !ifwall_here(pid))
+		return 0; /* gone (a crash, a stop), or the number was reused */
 	return pid;
 }
 
-int divert_table_install(uint16_t num, bool fail_open, enum divert_queue_kind kind,
-			 enum divert_queue_kind *used, char *err, size_t errlen)
+int divert_table_state(int *owner)
+{
+	int r = live_owner();
+
+	*owner = r > 0 ? r : 0;
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+struct rule_count {
+	unsigned counts[sizeof(chains) / sizeof(chains[0])];
+	unsigned foreign; /* rules in chains of someone else's */
+};
+
+static int rule_count_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_count *rc = data;
+	struct object_attrs o = { 0 };
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
+	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), object_attr_cb, &o) < 0)
+		return MNL_CB_OK;
+	if (!attr_is(o.table, DIVERT_TABLE_NAME))
+		return MNL_CB_OK;
+	for (size_t c = 0; c < sizeof(chains) / sizeof(chains[0]); c++) {
+		if (attr_is(o.chain, chains[c].name)) {
+			rc->counts[c]++;
+			return MNL_CB_OK;
+		}
+	}
+	rc->foreign++;
+	return MNL_CB_OK;
+}
+
+int divert_table_verify(struct divert_table *t, char *why, size_t whylen)
+{
+	int pid = table_owner_tag();
+
+	if (pid == -ENOENT) {
+		snprintf(why, whylen, "the table is gone");
+		return 1;
+	}
+	if (pid < 0)
+		return pid;
+	if (pid != getpid()) {
+		snprintf(why, whylen, "the table was replaced (it names pid %d)", pid);
+		return 1;
+	}
+	struct rule_count rc = { { 0 }, 0 };
+	int r = nft_request(NFT_MSG_GETRULE, NLM_F_DUMP, rule_count_cb, &rc);
+	if (r < 0)
+		return r;
+	for (size_t c = 0; c < sizeof(chains) / sizeof(chains[0]); c++) {
+		unsigned want = 0;
+		while (chains[c].rules[want] != RULE_NONE)
+			want++;
+		if (rc.counts[c] != want) {
+			snprintf(why, whylen, "chain %s has %u rules instead of %u",
+				 chains[c].name, rc.counts[c], want);
+			return 1;
+		}
+	}
+	if (rc.foreign) {
+		snprintf(why, whylen, "%u rules were added in other chains", rc.foreign);
+		return 1;
+	}
+	(void)t;
+	return 0;
+}
+
+/* --- notifications ------------------------------------------------------- */
+
+struct watch_ctx {
+	uint32_t own_portid;
+	bool foreign;          /* someone else changed the table */
+	bool attributed;       /* by->pid is the process that did */
+	struct divert_table_change *by;
+};
+
+static int gen_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (type <= NFTA_GEN_MAX)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int watch_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct watch_ctx *w = data;
+	uint16_t type = nlh->nlmsg_type;
+
+	if (type >> 8 != NFNL_SUBSYS_NFTABLES ||
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
+		return MNL_CB_OK;
+	type &= 0xff;
+	if (type == NFT_MSG_NEWGEN) {
+		/* Ends each transaction's notifications, naming its process. */
+		const struct nlattr *tb[NFTA_GEN_MAX + 1] = { 0 };
+		if (w->foreign && !w->attributed &&
+		    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), gen_attr_cb, tb) >= 0) {
+			if (tb[NFTA_GEN_PROC_PID] &&
+			    mnl_attr_get_payload_len(tb[NFTA_GEN_PROC_PID]) == 4)
+				w->by->pid = (int)ntohl(mnl_attr_get_u32(tb[NFTA_GEN_PROC_PID]));
+			if (tb[NFTA_GEN_PROC_NAME]) {
+				uint16_t n = mnl_attr_get_payload_len(tb[NFTA_GEN_PROC_NAME]);
+				if (n >= sizeof(w->by->comm))
+					n = sizeof(w->by->comm) - 1;
+				memcpy(w->by->comm, mnl_attr_get_payload(tb[NFTA_GEN_PROC_NAME]), n);
+				w->by->comm[n] = '\0';
+			}
+			w->attributed = true;
+		}
+		return MNL_CB_OK;
+	}
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	struct object_attrs o = { 0 };
+	if (nfg->nfgen_family != NFPROTO_INET || nlh->nlmsg_pid == w->own_portid ||
+	    mnl_attr_parse(nlh, sizeof(*nfg), object_attr_cb, &o) < 0 ||
+	    !attr_is(o.table, DIVERT_TABLE_NAME))
+		return MNL_CB_OK;
+	/* The kernel's own set element changes (expiry) are not changes. */
+	if ((type == NFT_MSG_NEWSETELEM || type == NFT_MSG_DELSETELEM) && nlh->nlmsg_pid == 0)
+		return MNL_CB_OK;
+	w->foreign = true;
+	return MNL_CB_OK;
+}
+
+int divert_table_changed(struct divert_table *t, struct divert_table_change *by)
+{
+	struct watch_ctx w = { .own_portid = t->batch_portid, .by = by };
+	char buf[65536];
+	bool lost = false;
+
+	memset(by, 0, sizeof(*by));
+	for (;;) {
+		ssize_t n = recv(mnl_socket_get_fd(t->watch_nl), buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == ENOBUFS) {
+			lost = true; /* notifications were lost: look at the table */
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			break;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), 0, 0, watch_cb, &w);
+	}
+	if (!t->installed)
+		return 0;
+	if (!w.foreign && lost) {
+		char why[128];
+		int r = divert_table_verify(t, why, sizeof(why));
+		if (r != 0)
+			return r < 0 ? r : 1;
+	}
+	return w.foreign ? 1 : 0;
+}
+
+int divert_table_watch_fd(const struct divert_table *t)
+{
+	return mnl_socket_get_fd(t->watch_nl);
+}
+
+/* --- the table's life ---------------------------------------------------- */
+
+int divert_table_open(struct divert_table **out, uint16_t queue, bool fail_open,
+		      char *err, size_t errlen)
+{
+	struct divert_table *t = calloc(1, sizeof(*t));
+	int group = NFNLGRP_NFTABLES, rcvbuf = 1 << 20;
+
+	*out = NULL;
+	if (!t) {
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	t->queue = queue;
+	t->fail_open = fail_open;
+	t->batch_nl = mnl_socket_open(NETLINK_NETFILTER);
+	t->watch_nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!t->batch_nl || !t->watch_nl ||
+	    mnl_socket_bind(t->batch_nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_bind(t->watch_nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_setsockopt(t->watch_nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "opening netfilter netlink sockets: %s", strerror(e));
+		divert_table_free(t);
+		return -e;
+	}
+	setsockopt(mnl_socket_get_fd(t->watch_nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	t->batch_portid = mnl_socket_get_portid(t->batch_nl);
+	*out = t;
+	return 0;
+}
+
+void divert_table_free(struct divert_table *t)
+{
+	if (!t)
+		return;
+	if (t->batch_nl)
+		mnl_socket_close(t->batch_nl);
+	if (t->watch_nl)
+		mnl_socket_close(t->watch_nl);
+	free(t);
+}
+
+int divert_table_install(struct divert_table *t, enum divert_queue_kind kind,
+			 enum divert_queue_kind *used, bool *existed,
+			 char *err, size_t errlen)
 {
 	int r;
 	int owner = live_owner();
 
-	if (owner) {
+	if (owner > 0) {
 		snprintf(err, errlen, "table inet " DIVERT_TABLE_NAME " belongs to a running "
 			 "'ifwall run --backend divert' (pid %d); stop it first", owner);
 		return -EBUSY;
 	}
+	if (existed)
+		*existed = owner != -ENOENT;
 
 	if (kind == DIVERT_QUEUE_AUTO) {
 		/* Kernels built without nft_queue refuse the expression type
 		 * (ENOENT, or EOPNOTSUPP); the whole batch is then void. */
-		r = install(num, fail_open, DIVERT_QUEUE_EXPR, err, errlen);
+		r = install(t, DIVERT_QUEUE_EXPR, err, errlen);
 		if (r == 0) {
-			*used = DIVERT_QUEUE_EXPR;
-			return 0;
+			kind = DIVERT_QUEUE_EXPR;
+			goto done;
 		}
 		if (r != -ENOENT && r != -EOPNOTSUPP)
 			return r;
 		kind = DIVERT_QUEUE_XT_TARGET;
 	}
-	r = install(num, fail_open, kind, err, errlen);
-	if (r == 0)
+	r = install(t, kind, err, errlen);
+	if (r < 0)
+		return r;
+done:
+	t->kind = kind;
+	t->installed = true;
+	if (used)
 		*used = kind;
-	return r;
+	return 0;
 }
 
-int divert_table_remove(char *err, size_t errlen)
+int divert_table_restore(struct divert_table *t, char *err, size_t errlen)
+{
+	return divert_table_install(t, t->kind, NULL, NULL, err, errlen);
+}
+
+int divert_table_remove(struct divert_table *t, char *err, size_t errlen)
 {
 	struct batch bt;
 	int r = batch_init(&bt);
 
 	if (r == 0)
 		r = batch_replace_table(&bt, false);
-	return batch_complete(&bt, r, err, errlen);
+	r = batch_complete(t, &bt, r, err, errlen);
+	if (r == 0)
+		t->installed = false;
+	return r;
 }
 
-int divert_table_forget_passed(char *err, size_t errlen)
+int divert_table_forget_passed(struct divert_table *t, char *err, size_t errlen)
 {
 	struct batch bt;
 	int r = batch_init(&bt);
 
 	if (r == 0)
 		r = passed_set_msg(&bt, NFT_MSG_DELSETELEM);
-	return batch_complete(&bt, r, err, errlen);
+	return batch_complete(t, &bt, r, err, errlen);
 }

@@ -20,6 +20,7 @@
 
 #include "backends/iftable.h"
 #include "backends/caps.h"
+#include "backends/forwarding_state.h"
 #include "backends/route.h"
 #include "backends/tun.h"
 #include "filter/json.h"
@@ -46,18 +47,11 @@ struct egress_entry {
 	enum iftype type;
 };
 
-struct sysctl_saved {
-	const char *path;
-	bool changed;
-	char old[8];
-};
-
 /* One client prefix: the host side takes its first address, the client
  * the second. */
 struct client_net {
 	struct ifw_prefix prefix;
 	struct ifw_addr host, client;
-	struct sysctl_saved forwarding;
 };
 
 struct tun_backend {
@@ -66,6 +60,8 @@ struct tun_backend {
 	struct client_net nets[TUN_MAX_PREFIXES];
 	size_t nnets;
 	int orig_netns, client_netns;
+	/* The record of the forwarding sysctls turned on ('' when none). */
+	char forwarding_file[256];
 	int client_fd, host_fd;          /* the TUN devices */
 	int client_ifindex, host_ifindex;
 	struct route_socket *rt;         /* host namespace requests */
@@ -515,55 +511,6 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 
 /* --- set-up and teardown ------------------------------------------------------ */
 
-static int sysctl_enable(struct sysctl_saved *s, const char *path)
-{
-	char buf[8] = { 0 };
-	ssize_t n;
-	int fd;
-
-	s->path = path;
-	s->changed = false;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	if (buf[0] != '0') {
-		close(fd);
-		return 0;
-	}
-	memcpy(s->old, buf, sizeof(s->old));
-	if (pwrite(fd, "1\n", 2, 0) != 2) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	close(fd);
-	s->changed = true;
-	return 0;
-}
-
-static void sysctl_restore(struct sysctl_saved *s)
-{
-	int fd;
-
-	if (!s->changed)
-		return;
-	fd = open(s->path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (write(fd, s->old, strnlen(s->old, sizeof(s->old))) < 0) {
-			/* Nothing better to do while tearing down. */
-		}
-		close(fd);
-	}
-	s->changed = false;
-}
 
 /* Opens a TUN device named name in the current namespace; it must not
  * exist yet (TUNSETIFF would otherwise attach to a persistent one). */
@@ -707,8 +654,8 @@ static int open_netns(const char *name)
 
 static void teardown(struct tun_backend *be)
 {
-	for (size_t i = 0; i < be->nnets; i++)
-		sysctl_restore(&be->nets[i].forwarding);
+	if (be->forwarding_file[0])
+		forwarding_release(be->forwarding_file);
 	/* The devices are not persistent: closing them deletes them, and
 	 * their addresses and routes with them. */
 	if (be->client_fd >= 0)
@@ -843,16 +790,20 @@ static int setup(struct tun_backend *be)
 	if (ret < 0)
 		return ret;
 
-	for (size_t i = 0; i < be->nnets; i++) {
-		const char *forwarding = be->nets[i].prefix.addr.family == 4 ?
+	/* The originals are remembered on disk, so that after a kill -9
+	 * the next run still puts back what the host had. */
+	const char *forwarding[TUN_MAX_PREFIXES];
+	char why[300];
+	for (size_t i = 0; i < be->nnets; i++)
+		forwarding[i] = be->nets[i].prefix.addr.family == 4 ?
 			"/proc/sys/net/ipv4/ip_forward" :
 			"/proc/sys/net/ipv6/conf/all/forwarding";
-
-		ret = sysctl_enable(&be->nets[i].forwarding, forwarding);
-		if (ret < 0) {
-			set_error(o, -ret, "enabling forwarding (%s)", forwarding);
-			return ret;
-		}
+	ret = forwarding_acquire(o->state_dir, forwarding, be->nnets, be->forwarding_file,
+				 sizeof(be->forwarding_file), why, sizeof(why));
+	if (ret < 0) {
+		be->forwarding_file[0] = '\0';
+		set_error(o, 0, "%s", why);
+		return ret;
 	}
 	/* Route notifications from our own set-up are already in the
 	 * monitor: nothing is cached yet, so they need no attention. */

@@ -61,6 +61,9 @@ struct tun_options {
 	 * keep the one in force (the callback reports why). */
 	struct ruleset *(*reload)(void *ctx);
 	void *reload_ctx;
+	/* Where the forwarding sysctls' original values are remembered across
+	 * crashes (see backends/forwarding_state.h). NULL: /run/ifwall. */
+	const char *state_dir;
 	/* On failure, what failed ("creating ifw1: Operation not permitted").
 	 * Caller-owned; may be NULL. */
 	char *error;

@@ -292,8 +292,9 @@ struct ifw_divert_options {
 	const char *reload_path; /* SIGHUP parses this rule file again (a
 				  * file with errors keeps the old set);
 				  * NULL: SIGHUP is ignored */
-	FILE *messages;          /* where a failed reload's diagnostics are
-				  * written; NULL: nowhere */
+	FILE *messages;          /* where a failed reload's diagnostics, and
+				  * the table restored after another process
+				  * changed it, are written; NULL: nowhere */
 	int drop_capabilities;   /* 1: after setup keep only CAP_NET_ADMIN
 				  * (what 'ifwall run' does); 0: leave the
 				  * process's capabilities alone */
@@ -314,9 +315,12 @@ struct ifw_divert_stats {
  * SIGHUP, SIGTERM and SIGINT are blocked in the calling thread and read
  * through a signalfd while it runs (the previous mask is restored on
  * return); call it from the main thread, or block those signals in the
- * other threads. rs is consumed (freed) in every case. The table is
- * removed on return; after a crash it stays, and new flows are dropped
- * unless fail_open was set. stats (may be NULL) gets the counters.
+ * other threads. rs is consumed (freed) in every case. The table stays
+ * on return, as after a crash (fail closed: new flows are dropped until
+ * 'ifwall flush' or the next run takes it over), unless fail_open was set
+ * (then it is removed). While it runs, a change another process makes to
+ * the table is undone and reported to messages. stats (may be NULL) gets
+ * the counters.
  * Returns 0 after SIGTERM/SIGINT; -EFAULT (rs or o NULL), -EINVAL (queue
  * out of range), -EPERM, or another -errno when setting up failed (nothing
  * is left installed) or the queue broke; err says what. */

@@ -692,6 +692,7 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 	opts.fail_open = o->fail_open != 0;
 	opts.queue_kind = DIVERT_QUEUE_AUTO;
 	opts.log = o->log;
+	opts.messages = o->messages;
 	opts.reload = o->reload_path ? reload_rules : NULL;
 	opts.reload_ctx = &reload;
 	opts.keep_capabilities = !o->drop_capabilities;

@@ -31,6 +31,14 @@ void sb_free(struct strbuf *sb);
 void sb_put_quoted_excerpt(struct strbuf *sb, const char *s, size_t n, size_t max);
 
 
+/* --- opening files (trust.c) ---------------------------------------------- */
+
+/* Opens path (flags as for open) by walking it from /, recording in *t
+ * whether anyone but root could change the file or any directory or link
+ * on the way. Returns the descriptor or -errno; *t is cleared on error. */
+int trusted_open(const char *path, int flags, struct rs_trust *t);
+void rs_trust_clear(struct rs_trust *t);
+
 /* --- sources and locations ------------------------------------------------ */
 
 /* A file (or string) being read. */

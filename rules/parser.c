@@ -8,6 +8,7 @@
  * validation in rule.c, the killswitch preset in killswitch.c. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,7 +230,7 @@ const char *parser_intern_file(struct parser *p, const char *name, size_t len)
 }
 
 /* Remembers a file read for the rule set, for ruleset_check_trust(). */
-static void record_source(struct parser *p, const char *path, const struct stat *st)
+static void record_source(struct parser *p, const char *path, struct rs_trust *trust)
 {
 	struct ruleset *rs = p->rs;
 	struct rs_source *grown = realloc(rs->sources, (rs->nsources + 1) * sizeof(*grown));
@@ -239,11 +240,14 @@ static void record_source(struct parser *p, const char *path, const struct stat 
 		if (grown)
 			rs->sources = grown;
 		free(copy);
+		rs_trust_clear(trust);
 		parser_oom(p);
 		return;
 	}
 	rs->sources = grown;
-	rs->sources[rs->nsources++] = (struct rs_source){ copy, st->st_uid, st->st_mode };
+	/* The trust record (its 'where') is handed over. */
+	rs->sources[rs->nsources++] = (struct rs_source){ copy, *trust };
+	memset(trust, 0, sizeof(*trust));
 }
 
 /* A new anonymous address set owned by the rule set. */
@@ -318,8 +322,10 @@ void ruleset_free(struct ruleset *rs)
 	for (size_t i = 0; i < rs->nfiles; i++)
 		free(rs->files[i]);
 	free(rs->files);
-	for (size_t i = 0; i < rs->nsources; i++)
+	for (size_t i = 0; i < rs->nsources; i++) {
 		free(rs->sources[i].path);
+		rs_trust_clear(&rs->sources[i].trust);
+	}
 	free(rs->sources);
 	for (size_t i = 0; i < rs->nsets; i++)
 		addrset_free(rs->sets[i]);
@@ -461,19 +467,28 @@ static char *resolve_path(const struct src *from, const char *path)
 }
 
 /* Reads a whole file. Returns 0 or -errno. */
+/* Reads a whole file, opened through trusted_open() (*trust says who
+ * could change it; cleared on error). Returns 0 or -errno. */
 static int read_file(const char *path, bool regular_only, char **text, size_t *len,
-		     struct stat *st)
+		     struct stat *st, struct rs_trust *trust)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = trusted_open(path, O_RDONLY, trust);
+	FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
 	struct strbuf sb = { 0 };
 	char buf[65536];
 	size_t n;
 
-	if (!f)
-		return -errno;
+	if (!f) {
+		int err = fd < 0 ? fd : -errno;
+		if (fd >= 0)
+			close(fd);
+		rs_trust_clear(trust);
+		return err;
+	}
 	if (fstat(fileno(f), st) < 0 || (regular_only && !S_ISREG(st->st_mode))) {
 		int err = S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
 		fclose(f);
+		rs_trust_clear(trust);
 		return err;
 	}
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
@@ -481,6 +496,7 @@ static int read_file(const char *path, bool regular_only, char **text, size_t *l
 		if (sb.len > MAX_FILE_SIZE) {
 			fclose(f);
 			sb_free(&sb);
+			rs_trust_clear(trust);
 			return -EFBIG;
 		}
 	}
@@ -490,6 +506,7 @@ static int read_file(const char *path, bool regular_only, char **text, size_t *l
 		sb_putn(&sb, "", 0);
 	if (err || sb.oom) {
 		sb_free(&sb);
+		rs_trust_clear(trust);
 		return err ? err : -ENOMEM;
 	}
 	*len = sb.len;
@@ -582,7 +599,8 @@ static bool parse_include(struct parser *p)
 	char *text = NULL;
 	size_t len = 0;
 	struct stat st;
-	int err = read_file(path, true, &text, &len, &st);
+	struct rs_trust trust;
+	int err = read_file(path, true, &text, &len, &st, &trust);
 	if (err) {
 		char why[128];
 		parser_error(p, &path_at, "cannot include '%s': %s", path,
@@ -596,10 +614,11 @@ static bool parse_include(struct parser *p)
 			parser_error(p, &path_at, "include cycle: '%s' is already being read", path);
 			free(path);
 			free(text);
+			rs_trust_clear(&trust);
 			return false;
 		}
 	}
-	record_source(p, path, &st);
+	record_source(p, path, &trust);
 	struct src *src = new_src(p, path, text, len, cur, at.line);
 	if (!src) {
 		parser_oom(p);
@@ -635,7 +654,8 @@ static bool load_table_file(struct parser *p, struct addrset *set, const struct 
 		parser_oom(p);
 		return false;
 	}
-	int err = read_file(path, false, &text, &len, &st);
+	struct rs_trust trust;
+	int err = read_file(path, false, &text, &len, &st, &trust);
 	if (err) {
 		char why[128];
 		parser_error(p, at, "cannot read table file '%s': %s", path,
@@ -644,7 +664,7 @@ static bool load_table_file(struct parser *p, struct addrset *set, const struct 
 		free(path);
 		return false;
 	}
-	record_source(p, path, &st);
+	record_source(p, path, &trust);
 	struct src *src = new_src(p, path, text, len, at->src, at->line);
 	if (!src) {
 		parser_oom(p);
@@ -950,8 +970,9 @@ static void parse_source(struct parser *p, const struct src *src)
 
 /* --- entry points ------------------------------------------------------------ */
 
+/* trust: of the file (handed over; NULL for a string). */
 static struct ruleset *parse_top(char *name, char *text, size_t len, bool has_id,
-				 const struct stat *st, bool is_string,
+				 const struct stat *st, struct rs_trust *trust, bool is_string,
 				 struct diag_list *diags)
 {
 	struct diag_list local = { 0 };
@@ -972,8 +993,8 @@ static struct ruleset *parse_top(char *name, char *text, size_t len, bool has_id
 	}
 	if (has_id)
 		p.stack[0] = (struct include_frame){ st->st_dev, st->st_ino, true };
-	if (!is_string)
-		record_source(&p, name, st);
+	if (!is_string && trust)
+		record_source(&p, name, trust);
 	p.nstack = 1;
 	parse_source(&p, src);
 
@@ -1014,10 +1035,11 @@ struct ruleset *ruleset_from_file(const char *path, struct diag_list *diags)
 	char *text = NULL, *name;
 	size_t len = 0;
 	struct stat st;
+	struct rs_trust trust;
 
 	if (!path)
 		return NULL;
-	int err = read_file(path, false, &text, &len, &st);
+	int err = read_file(path, false, &text, &len, &st, &trust);
 	if (err) {
 		char why[128];
 		diag_add_file(diags, DIAG_ERROR, path, "cannot read rule file: %s",
@@ -1028,9 +1050,13 @@ struct ruleset *ruleset_from_file(const char *path, struct diag_list *diags)
 	name = strdup(path);
 	if (!name) {
 		free(text);
+		rs_trust_clear(&trust);
 		return NULL;
 	}
-	return parse_top(name, text, len, S_ISREG(st.st_mode), &st, false, diags);
+	struct ruleset *rs = parse_top(name, text, len, S_ISREG(st.st_mode), &st, &trust,
+				       false, diags);
+	rs_trust_clear(&trust);
+	return rs;
 }
 
 struct ruleset *ruleset_from_string(const char *name, const char *text,
@@ -1048,5 +1074,5 @@ struct ruleset *ruleset_from_string(const char *name, const char *text,
 	if (len)
 		memcpy(copy, text, len);
 	copy[len] = '\0';
-	return parse_top(n, copy, len, false, &st, true, diags);
+	return parse_top(n, copy, len, false, &st, NULL, true, diags);
 }

@@ -165,10 +165,16 @@ struct killswitch {
 	int tunnel_line, dns_line, allow_lan_line, allow_dhcp_line;
 };
 
+/* What opening a file found about who could change it (rules/trust.c). */
+struct rs_trust {
+	const char *why;      /* NULL: only root can change it; else the reason */
+	char *where;          /* the directory or link why is about; NULL: the file */
+	unsigned uid, mode;   /* of that component */
+};
+
 struct rs_source {
 	char *path;
-	unsigned uid;
-	unsigned mode;
+	struct rs_trust trust;
 };
 
 enum default_verdict {

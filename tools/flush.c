@@ -7,6 +7,7 @@
 
 #include "backends/nft.h"
 #include "tools/cli.h"
+#include "tools/divert_owner.h"
 #include "tools/nft_common.h"
 
 static void usage(FILE *out)
@@ -15,7 +16,10 @@ static void usage(FILE *out)
 		"Usage: %s flush\n"
 		"Deletes table inet ifwall and the other tables ifwall made (named\n"
 		"ifwall_* or ifwall-*), in one transaction. No other table is touched.\n"
-		"Exit: 0 removed or nothing to remove, 3 system error.\n", prog);
+		"A stopped divert backend's table (inet ifwall_divert, which drops new\n"
+		"flows) goes too; while the divert backend runs, flush refuses,\n"
+		"naming its pid.\n"
+		"Exit: 0 removed or nothing to remove, 3 system error or refused.\n", prog);
 }
 
 int cmd_flush(int argc, char **argv)
@@ -30,6 +34,9 @@ int cmd_flush(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	int refused = cli_refuse_while_divert_runs("flush", "flush");
+	if (refused != EXIT_OK)
+		return refused;
 	struct nft_error err;
 	size_t deleted;
 	int lock = nft_cli_lock("flush");

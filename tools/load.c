@@ -9,6 +9,7 @@
 
 #include "backends/nft.h"
 #include "tools/cli.h"
+#include "tools/divert_owner.h"
 #include "tools/nft_common.h"
 
 static void usage(FILE *out)
@@ -74,6 +75,13 @@ int cmd_load(int argc, char **argv)
 
 	struct nft_load_stats stats;
 	struct nft_error err;
+	/* Two enforcing tables would each drop what the other passes. */
+	status = cli_refuse_while_divert_runs("load", "load a second rule set beside it");
+	if (status != EXIT_OK) {
+		nft_plan_free(plan);
+		ruleset_free(rs);
+		return status;
+	}
 	int lock = nft_cli_lock("load");
 	rc = nft_plan_load(plan, &stats, &err);
 	if (lock >= 0)

@@ -22,11 +22,15 @@ static void usage(FILE *out)
 		"              [--max-errors N] RULES\n"
 		"Decides live traffic in userspace, in the foreground. SIGHUP reloads\n"
 		"RULES atomically (a file with errors keeps the current rules); SIGTERM\n"
-		"removes what was installed and exits.\n"
+		"or SIGINT exits.\n"
 		"divert: new flows go to NFQUEUE N (default 0) before their first packet\n"
 		"  leaves or is delivered; passed flows then stay in the kernel. Without\n"
-		"  --fail-open, new flows are dropped while nobody listens. At most 65536\n"
-		"  flows are kept in memory (the oldest idle ones make room).\n"
+		"  --fail-open, new flows are dropped while nobody listens: the table\n"
+		"  inet ifwall_divert stays after any stop until 'ifwall flush' (or the\n"
+		"  next run, which takes it over); with --fail-open a clean stop removes\n"
+		"  it. A change another process makes to the table is undone at once and\n"
+		"  reported. At most 65536 flows are kept in memory (the oldest idle ones\n"
+		"  make room).\n"
 		"tun: ifwall is the only path between ifw0, put into the client network\n"
 		"  namespace NAME as its default route, and ifw1 here; client traffic is\n"
 		"  decided as 'out' on the interface this host routes it through. --prefix\n"
@@ -152,8 +156,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	return EXIT_OK;
 }
 
-/* Parses the rule file, printing its diagnostics. NULL on error. */
-/* *status (when not NULL) gets the exit status of a failure. */
+/* Parses the rule file, printing its diagnostics. NULL on error; then
+ * *status (when not NULL) gets the exit status. */
 static struct ruleset *load_rules(const char *path, int *status)
 {
 	struct diag_list diags = { 0 };
@@ -161,10 +165,11 @@ static struct ruleset *load_rules(const char *path, int *status)
 
 	if (status)
 		*status = rs ? EXIT_OK : cli_rule_file_status(&diags);
-
 	if (rs && ruleset_check_trust(rs, DIAG_ERROR, &diags)) {
 		ruleset_free(rs);
 		rs = NULL;
+		if (status)
+			*status = EXIT_USAGE;
 		fprintf(stderr, "%s run: refusing rule files an unprivileged user could change\n", prog);
 	}
 	cli_print_diags("run", &diags);
@@ -197,6 +202,7 @@ static int run_divert(const struct run_args *a, struct ruleset *rs, FILE *log)
 		.queue = (uint16_t)a->queue,
 		.fail_open = a->fail_open,
 		.log = log,
+		.messages = stderr,
 		.reload = reload_rules,
 		.reload_ctx = (void *)a->rules,
 	};
@@ -216,11 +222,18 @@ static int run_divert(const struct run_args *a, struct ruleset *rs, FILE *log)
 	divert_get_stats(d, &st);
 	divert_free(d);
 	fprintf(stderr, "%s run: %llu packets decided: %llu passed, %llu blocked, %llu rejected; "
-		"%llu verdict messages; %zu flows; %llu reloads (%llu failed)\n",
+		"%llu verdict messages; %zu flows; %llu reloads (%llu failed); "
+		"table restored %llu times\n",
 		prog, (unsigned long long)st.packets, (unsigned long long)st.passed,
 		(unsigned long long)st.blocked, (unsigned long long)st.rejected,
 		(unsigned long long)st.verdict_messages, st.flows,
-		(unsigned long long)st.reloads, (unsigned long long)st.reload_failures);
+		(unsigned long long)st.reloads, (unsigned long long)st.reload_failures,
+		(unsigned long long)st.table_restores);
+	if (a->fail_open)
+		fprintf(stderr, "%s run: --fail-open: table inet ifwall_divert removed\n", prog);
+	else
+		fprintf(stderr, "%s run: table inet ifwall_divert stays: new flows are dropped "
+			"until 'ifwall flush' or the next 'ifwall run --backend divert'\n", prog);
 	if (r < 0) {
 		cli_error("run", "%s", err);
 		return EXIT_SYSTEM;

@@ -10,6 +10,7 @@
 #include "backends/nft.h"
 #include "filter/json.h"
 #include "tools/cli.h"
+#include "tools/divert_owner.h"
 #include "tools/nft_common.h"
 
 static void usage(FILE *out)
@@ -142,6 +143,7 @@ static void print_json(const struct nft_listing *l)
 
 	printf("{\"table\":\"inet %s\",\"loaded\":%s", NFT_TABLE,
 	       l->present ? "true" : "false");
+	cli_print_divert_state(stdout, 1);
 	if (!l->present) {
 		puts(",\"rules\":[]}");
 		return;
@@ -200,10 +202,12 @@ int cmd_show(int argc, char **argv)
 			cli_error("show", "nftables needs root (CAP_NET_ADMIN)");
 		return EXIT_SYSTEM;
 	}
-	if (json)
+	if (json) {
 		print_json(l);
-	else
+	} else {
 		print_text(l);
+		cli_print_divert_state(stdout, 0);
+	}
 	nft_listing_free(l);
 	if (fflush(stdout) != 0) {
 		cli_error("show", "cannot write the output");

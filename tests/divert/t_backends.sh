@@ -36,6 +36,8 @@ probe_all() { # LABEL: verdicts of every connection, one "NS SPEC VERDICT" a lin
 start_divert a "$RULES" || { fail backends-divert-vs-nft "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
 probe_all divert
 stop_quietly "$DIVERT_PID"
+# A stopped divert leaves its table (fail closed); flush opens.
+in_ns a "$IFWALL" flush
 
 if ! in_ns a "$IFWALL" load "$RULES" 2>"$TMP/load.err"; then
 	if grep -q 'not available' "$TMP/load.err"; then skip backends-divert-vs-nft "ifwall load not available in this build"

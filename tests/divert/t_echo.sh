@@ -13,6 +13,7 @@ reject out proto icmp to 10.2.0.2
 pass out inet6 proto icmp6 to ff02::/16
 pass in on veth0 proto icmp to 10.1.0.1
 pass in on veth2 proto icmp to 10.1.0.2
+pass proto icmp6 icmp6-type { nd-neighbor-solicit nd-neighbor-advert }
 R
 divert_topology
 in_ns a sysctl -qw net.ipv4.ip_forward=1

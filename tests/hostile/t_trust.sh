@@ -38,6 +38,40 @@ for f in world group nobody incl table; do
 	fi
 done
 grep -q 'table.txt' "$d/err" && echo "PASS trust: the table file is named" || echo "FAIL trust: table file not named"
+# Directories and links count too (every path component, as ssh's
+# StrictModes), and what is checked is what was opened.
+# The attack: in a 0777 directory another user replaced the table file
+# with a symlink to an empty root-owned file; load must not empty the table.
+mkdir -m 0777 "$d/open"; mkdir -m 0755 "$d/safe" "$d/nobodys"; chown nobody "$d/nobodys"
+mkdir -m 1777 "$d/sticky"
+: >"$d/safe/empty"; chmod 644 "$d/safe/empty"
+printf '203.0.113.0/24\n' >"$d/open/table.txt"; chmod 644 "$d/open/table.txt"
+printf 'table <t> file "open/table.txt"\nblock out to <t>\n' >"$d/opendir.rules"; chmod 644 "$d/opendir.rules"
+printf '203.0.113.0/24\n' >"$d/safe/table.txt"; chmod 644 "$d/safe/table.txt"
+printf 'table <t> file "safe/table.txt"\nblock out to <t>\n' >"$d/safe.rules"; chmod 644 "$d/safe.rules"
+cp "$d/good.rules" "$d/nobodys/good.rules"
+cp "$d/good.rules" "$d/sticky/rootfile.rules"
+ln -s "$d/good.rules" "$d/sticky/nobodylink.rules"; chown -h nobody "$d/sticky/nobodylink.rules"
+ln -s "$d/good.rules" "$d/safe/rootlink.rules"
+ip netns exec "$ns" "$IFWALL" load "$d/safe.rules" >/dev/null 2>&1 \
+	&& echo "PASS trust: a table file in a root-owned 0755 directory loads" || echo "FAIL trust: safe.rules refused"
+before=$(ip netns exec "$ns" nft list table inet ifwall 2>&1)
+# The symlink swap, as another user would do it (nobody may write 'open').
+setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c "rm -f '$d/open/table.txt' && ln -s '$d/safe/empty' '$d/open/table.txt'"
+for f in opendir nobodys/good sticky/nobodylink; do
+	ip netns exec "$ns" "$IFWALL" load "$d/$f.rules" >/dev/null 2>"$d/err"; rc=$?
+	after=$(ip netns exec "$ns" nft list table inet ifwall 2>&1)
+	if [ $rc -eq 2 ] && grep -q 'unprivileged user could change' "$d/err" && [ "$before" = "$after" ]; then
+		echo "PASS trust: load refuses $f.rules, rules unchanged: $(grep -o "$d/[^ ]* [^(]*" "$d/err" | head -1)"
+	else
+		echo "FAIL trust: load $f.rules: exit $rc: $(head -2 "$d/err")"
+	fi
+done
+for f in sticky/rootfile safe/rootlink; do
+	ip netns exec "$ns" "$IFWALL" load "$d/$f.rules" >/dev/null 2>"$d/err" \
+		&& echo "PASS trust: $f.rules loads (root's entry in a sticky directory; root's link)" \
+		|| echo "FAIL trust: $f.rules refused: $(head -2 "$d/err")"
+done
 timeout 10 ip netns exec "$ns" "$IFWALL" run --backend divert "$d/world.rules" >/dev/null 2>"$d/err"; rc=$?
 if [ $rc -eq 2 ] && grep -q 'unprivileged user could change' "$d/err"; then
 	echo "PASS trust: run refuses world.rules"

@@ -3,7 +3,8 @@
 # public header, shared library) in a network namespace: new UDP flows on
 # the loopback are decided in userspace before their first packet is
 # delivered: the passed port receives, the blocked one does not; SIGHUP
-# reloads; SIGTERM returns with the counters and removes the table.
+# reloads; SIGTERM returns with the counters and leaves the table (fail
+# closed) until 'ifwall flush'.
 set -u
 cd "${TOP:?}"
 O=${O:-build}
@@ -81,8 +82,11 @@ if [ $rc -eq 0 ] && [[ $last =~ ^packets\ ([0-9]+)\ passed\ ([0-9]+)\ blocked\ (
 else
 	echo "FAIL divert-stats: exit $rc, '$last'"
 fi
-if ! ip netns exec "$ns" nft list table inet ifwall_divert >/dev/null 2>&1; then
-	echo "PASS divert-table-removed"
+# Fail closed: the table stays after the return, until flush.
+if ip netns exec "$ns" nft list table inet ifwall_divert >/dev/null 2>&1 &&
+   ip netns exec "$ns" "${IFWALL:-$TOP/$O/ifwall}" flush &&
+   ! ip netns exec "$ns" nft list table inet ifwall_divert >/dev/null 2>&1; then
+	echo "PASS divert-table-stays-until-flush"
 else
-	echo "FAIL divert-table-removed"
+	echo "FAIL divert-table-stays-until-flush"
 fi
