@@ -18,7 +18,9 @@
 #include <linux/capability.h>
 #include <linux/netfilter.h>
 
+#include "backends/cgroup.h"
 #include "backends/divert_internal.h"
+#include "backends/sockdiag.h"
 #include "backends/iftable.h"
 #include "backends/route.h"
 #include "filter/json.h"
@@ -45,6 +47,14 @@ struct divert {
 	bool table_installed;
 	struct divert_stats stats;
 	uint64_t last_expire, last_verify;
+	/* 'cgroup' criteria: a queued packet carries no cgroup, so the
+	 * socket's is asked of the kernel (sock_diag) and named by searching
+	 * the directories the rules' patterns live in. ncgroup_dirs == 0:
+	 * no rule has one, nothing is looked up. */
+	int diag_fd;
+	struct cgroup_names *cgroup_names;
+	char **cgroup_dirs;
+	size_t ncgroup_dirs;
 };
 
 static void message(const struct divert *d, const char *fmt, ...)
@@ -61,6 +71,96 @@ static void message(const struct divert *d, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', d->opts.messages);
 	fflush(d->opts.messages);
+}
+
+/* --- cgroups ------------------------------------------------------------- */
+
+static void cgroup_dirs_free(struct divert *d)
+{
+	for (size_t i = 0; i < d->ncgroup_dirs; i++)
+		free(d->cgroup_dirs[i]);
+	free(d->cgroup_dirs);
+	d->cgroup_dirs = NULL;
+	d->ncgroup_dirs = 0;
+}
+
+/* The directories (relative to the cgroup2 mount) that hold the cgroups of
+ * rs's patterns, each once. Returns 0 or -errno. */
+static int cgroup_dirs_set(struct divert *d, const struct ruleset *rs)
+{
+	cgroup_dirs_free(d);
+	if (d->cgroup_names)
+		cgroup_names_forget(d->cgroup_names);
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const char *pat = rs->rules[i].cgroup;
+		if (!pat)
+			continue;
+		const char *slash = strrchr(pat, '/');
+		size_t len = slash ? (size_t)(slash - pat) : 0;
+		bool dup = false;
+		for (size_t k = 0; k < d->ncgroup_dirs && !dup; k++)
+			dup = strlen(d->cgroup_dirs[k]) == len && !strncmp(d->cgroup_dirs[k], pat, len);
+		if (dup)
+			continue;
+		char **n = realloc(d->cgroup_dirs, (d->ncgroup_dirs + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		d->cgroup_dirs = n;
+		if (!(n[d->ncgroup_dirs] = strndup(pat, len)))
+			return -ENOMEM;
+		d->ncgroup_dirs++;
+	}
+	return 0;
+}
+
+/* Opens what cgroup lookups need when rs has 'cgroup' criteria. */
+static int cgroup_setup(struct divert *d, const struct ruleset *rs, char *err, size_t errlen)
+{
+	char mount[4096];
+	int r = cgroup_dirs_set(d, rs);
+
+	if (r < 0 || !d->ncgroup_dirs || d->cgroup_names)
+		return r;
+	r = cgroup2_mount(mount, sizeof(mount));
+	if (r == 0)
+		r = cgroup_names_open(&d->cgroup_names, mount);
+	if (r == 0 && (d->diag_fd = sockdiag_open()) < 0)
+		r = d->diag_fd;
+	if (r < 0)
+		snprintf(err, errlen, "'cgroup' rules: %s", r == -ENOENT ?
+			 "no cgroup v2 hierarchy is mounted (/proc/self/mountinfo)" : strerror(-r));
+	return r;
+}
+
+/* The cgroup of the local socket of a TCP or UDP packet. Left unknown when
+ * there is no socket (forwarded, a reset for a closed port) or the lookup
+ * fails, so a 'cgroup' rule does not match it. */
+static void cgroup_of_packet(struct divert *d, struct packet *p, bool local_is_src)
+{
+	uint64_t id;
+	const char *path;
+
+	if (!d->ncgroup_dirs || !d->cgroup_names || !p->has_ports || p->fragment ||
+	    (p->proto != 6 && p->proto != 17))
+		return;
+	int r = sockdiag_cgroup_id(d->diag_fd, p->family, p->proto,
+				   local_is_src ? &p->src : &p->dst,
+				   local_is_src ? p->sport : p->dport,
+				   local_is_src ? &p->dst : &p->src,
+				   local_is_src ? p->dport : p->sport, &id);
+	if (r < 0)
+		return;
+	r = cgroup_names_lookup(d->cgroup_names, id, (const char *const *)d->cgroup_dirs,
+				d->ncgroup_dirs, &path);
+	if (r == -ENOENT) {
+		/* Known, and outside every directory a pattern names: no
+		 * 'cgroup' rule matches it, as none matches the root. */
+		p->has_cgroup = true;
+		p->cgroup[0] = '\0';
+	} else if (r == 0 && strlen(path) < sizeof(p->cgroup)) {
+		p->has_cgroup = true;
+		strcpy(p->cgroup, path);
+	}
 }
 
 static uint64_t monotonic_ns(void)
@@ -242,6 +342,8 @@ static int handle_packet(struct divert *d, const struct nfqueue_packet *qp, uint
 	p.mark = qp->mark & ~DIVERT_PKT_MASK; /* the packet's own mark */
 	p.has_uid = qp->has_uid;
 	p.uid = qp->uid;
+	if (qp->hook == NF_INET_LOCAL_OUT || qp->hook == NF_INET_LOCAL_IN)
+		cgroup_of_packet(d, &p, qp->hook == NF_INET_LOCAL_OUT);
 
 	switch (qp->hook) {
 	case NF_INET_LOCAL_OUT:
@@ -389,6 +491,8 @@ static int reload(struct divert *d, char *err, size_t errlen)
 		if (!fresh) {
 			d->stats.reload_failures++;
 		} else {
+			if (cgroup_setup(d, fresh, why, sizeof(why)) < 0)
+				d->stats.reload_failures++; /* kept: its cgroup rules never match */
 			struct ruleset *old = d->rs;
 			d->rs = fresh;
 			flow_table_recheck(d->ft, fresh);
@@ -419,6 +523,10 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 	}
 	d->opts = *opts;
 	d->rs = rs;
+	d->diag_fd = -1;
+	r = cgroup_setup(d, rs, err, errlen);
+	if (r < 0)
+		goto fail;
 	if (!has_net_admin()) {
 		r = -EPERM;
 		snprintf(err, errlen, "the divert backend needs CAP_NET_ADMIN (run it as root)");
@@ -602,5 +710,9 @@ void divert_free(struct divert *d)
 	iftable_free(d->ift);
 	flow_table_free(d->ft);
 	ruleset_free(d->rs);
+	cgroup_dirs_free(d);
+	cgroup_names_free(d->cgroup_names);
+	if (d->diag_fd >= 0)
+		close(d->diag_fd);
 	free(d);
 }

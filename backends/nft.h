@@ -151,6 +151,23 @@ int nft_plan_build(const struct ruleset *rs, struct nft_plan **out,
 		   struct nft_error *err);
 void nft_plan_free(struct nft_plan *plan);
 
+/* 'cgroup "PATH"' rules: the kernel compares cgroup ids ('socket cgroupv2
+ * level L', L the pattern's number of components, so the cgroup and
+ * everything below it match), each rule against its named set
+ * 'cgroup_N' (N: the rule's index) of the ids of the cgroups its pattern
+ * names at level L. nft_plan_build leaves the sets empty; this fills them
+ * from the host's cgroup v2 hierarchy as it is now (a one-shot 'load':
+ * a cgroup created later matches only after the next load, or when a
+ * resident process keeps the sets current with backends/cgroup.h's watch).
+ * Rules with 'cgroup' are left out of the forward chains (no local
+ * socket). Returns 0 or -errno with err set. */
+int nft_plan_resolve_cgroups(struct nft_plan *plan, struct nft_error *err);
+/* The plan's cgroup sets: how many, and the i-th one's rule, set name and
+ * number of ids (NULL past the end). */
+size_t nft_plan_cgroup_count(const struct nft_plan *plan);
+const struct rule *nft_plan_cgroup(const struct nft_plan *plan, size_t i,
+				   const char **set_name, size_t *nids);
+
 /* Number of kernel rules in the plan. */
 size_t nft_plan_rule_count(const struct nft_plan *plan);
 

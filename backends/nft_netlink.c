@@ -62,6 +62,7 @@ enum {
 	NFT_TYPE_ARPHRD = 21,
 	NFT_TYPE_ICMP6_TYPE = 29,
 	NFT_TYPE_IFNAME = 41,
+	NFT_TYPE_CGROUPV2 = 46,
 	NFT_TYPE_BITS = 6,
 };
 
@@ -993,6 +994,18 @@ static void add_match(struct nftnl_rule *r, const struct nft_plan *plan,
 		expr_meta(r, NFT_META_MARK, NFT_REG_1);
 		add_value_match(r, plan, m, 4);
 		return;
+	case MATCH_CGROUP: {
+		/* The id of the local socket's cgroup ancestor at the
+		 * pattern's level (no socket, or a shallower cgroup: no
+		 * match), looked up in the rule's set. */
+		struct nftnl_expr *e = nftnl_expr_alloc("socket");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, m->value);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+		add_expr(r, e);
+		expr_lookup(r, &plan->sets[m->set], NFT_REG_1, false);
+		return;
+	}
 	case MATCH_FIB_LOCAL_OTHER_IF: {
 		uint32_t local = RTN_LOCAL;
 		expr_fib_type(r, NFTA_FIB_F_DADDR);
@@ -1162,6 +1175,9 @@ static struct set_shape set_shape(const struct plan_set *s)
 	case SETKIND_ICMP6:
 		sh = (struct set_shape){ 0, NFT_TYPE_ICMP6_TYPE, 1, 2 };
 		break;
+	case SETKIND_CGROUP:
+		sh = (struct set_shape){ 0, NFT_TYPE_CGROUPV2, 8, 1 };
+		break;
 	case SETKIND_STATE:
 		sh = (struct set_shape){ NFT_SET_TIMEOUT | NFT_SET_EVAL,
 					 (NFT_TYPE_INTEGER << NFT_TYPE_BITS) | NFT_TYPE_IFNAME,
@@ -1300,6 +1316,9 @@ static void write_elements(struct elem_writer *w)
 			if (increment(end, len))
 				elem_add(w, end, len, true);
 		}
+	} else if (s->kind == SETKIND_CGROUP) {
+		for (size_t i = 0; i < s->nids; i++)
+			elem_add(w, &s->ids[i], 8, false);
 	} else if (s->kind == SETKIND_PORT) {
 		for (size_t i = 0; i < s->nvalues; i++) {
 			uint16_t lo = htons((uint16_t)s->values[i].lo);

@@ -1,6 +1,7 @@
 /* Rule set -> plan for table inet ifwall (see nft.h for the layout and
  * nft_plan.h for the intermediate form). Pure computation: no sockets. */
 #include "backends/nft_plan.h"
+#include "filter/cgroup_path.h"
 #include "filter/grow.h"
 
 #include <errno.h>
@@ -194,6 +195,11 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 
 static void set_digest(struct plan_set *s)
 {
+	plan_set_digest(s);
+}
+
+void plan_set_digest(struct plan_set *s)
+{
 	uint64_t h = 14695981039346656037ULL;
 	uint32_t kind = (uint32_t)s->kind;
 
@@ -215,6 +221,8 @@ static void set_digest(struct plan_set *s)
 		}
 	}
 	h = fnv1a(h, s->values, s->nvalues * sizeof(s->values[0]));
+	if (s->nids)
+		h = fnv1a(h, s->ids, s->nids * sizeof(s->ids[0]));
 	s->digest = h;
 }
 
@@ -612,6 +620,25 @@ static int check_ifaddr(struct builder *b, const struct rule *r)
 
 /* Emits the kernel rules of one alternative (interface alternative x
  * family). family 0: family-agnostic. */
+/* The named set of rule r's cgroup ids, created on first use (one rule is
+ * emitted in several chains). A set even for a plain path: a service
+ * restarted gets a new cgroup, and a resident process updates the set. */
+static int cgroup_set(struct builder *b, const struct rule *r)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "cgroup_%zu", r->index);
+	for (size_t i = 0; i < b->plan->nsets; i++)
+		if (b->plan->sets[i].kind == SETKIND_CGROUP && !strcmp(b->plan->sets[i].name, name))
+			return (int)i;
+	int idx = set_new(b, SETKIND_CGROUP, false, name);
+	if (idx < 0)
+		return idx;
+	b->plan->sets[idx].cgroup_rule = r;
+	set_digest(&b->plan->sets[idx]);
+	return idx;
+}
+
 static int emit_user_rule(struct builder *b, const struct rule *r,
 			  const struct chain_ctx *ctx, const struct if_alt *alt,
 			  int family)
@@ -697,6 +724,18 @@ static int emit_user_rule(struct builder *b, const struct rule *r,
 		}
 		pm->value = r->mark;
 	}
+	if (r->cgroup) {
+		struct plan_match *pm = match_add(pr, MATCH_CGROUP);
+		if (!pm) {
+			rc = -E2BIG;
+			goto out;
+		}
+		pm->value = cgroup_pattern_level(r->cgroup);
+		rc = pm->set = cgroup_set(b, r);
+		if (rc < 0)
+			goto out;
+		rc = 0;
+	}
 	if (r->to.ifaddr && !match_add(pr, MATCH_FIB_LOCAL_OTHER_IF)) {
 		rc = -E2BIG;
 		goto out;
@@ -723,6 +762,10 @@ static int emit_rule_in_chain(struct builder *b, const struct rule *r,
 	/* '(IFSPEC)': addresses of this host; a forwarded packet is never
 	 * addressed to one. */
 	if (r->to.ifaddr && ctx->chain != CHAIN_INPUT)
+		return 0;
+	/* 'cgroup': a forwarded packet has no local socket (and the kernel
+	 * takes 'socket' only on the input and output side). */
+	if (r->cgroup && ctx->chain != CHAIN_INPUT && ctx->chain != CHAIN_OUTPUT)
 		return 0;
 	nalts = if_alternatives(&r->on, alts, sizeof(alts) / sizeof(alts[0]));
 	if (nalts == (size_t)-1)
@@ -1070,8 +1113,10 @@ void nft_plan_free(struct nft_plan *plan)
 {
 	if (!plan)
 		return;
-	for (size_t i = 0; i < plan->nsets; i++)
+	for (size_t i = 0; i < plan->nsets; i++) {
 		free(plan->sets[i].values);
+		free(plan->sets[i].ids);
+	}
 	free(plan->sets);
 	free(plan->rules);
 	free(plan);

@@ -47,6 +47,7 @@ enum plan_set_kind {
 	SETKIND_ICMP,         /* icmp type */
 	SETKIND_ICMP6,        /* icmpv6 type */
 	SETKIND_STATE,        /* dynamic: ct id . ifname */
+	SETKIND_CGROUP,       /* cgroup v2 ids (8 bytes, host order), see cgroup below */
 };
 
 struct plan_value_range {
@@ -62,6 +63,12 @@ struct plan_set {
 	/* Other kinds: values (ranges only for PORT). */
 	size_t nvalues;
 	struct plan_value_range *values;
+	/* CGROUP: the named set 'cgroup_N' of rule N's 'cgroup' pattern: the
+	 * ids of the cgroups it names at its level, filled on this host by
+	 * nft_plan_resolve_cgroups (nft_cgroup.c), empty until then. */
+	const struct rule *cgroup_rule;
+	size_t nids;
+	uint64_t *ids;
 	uint32_t id;          /* transaction id (NFTA_SET_ID), from 1 */
 	uint64_t digest;      /* content digest, lets 'load' keep an unchanged set */
 };
@@ -76,6 +83,7 @@ enum plan_match_kind {
 	MATCH_ICMP_TYPE,      /* icmp/icmpv6 type == value, or in set */
 	MATCH_SKUID,          /* meta skuid == value */
 	MATCH_MARK,           /* meta mark == value */
+	MATCH_CGROUP,         /* socket cgroupv2 level value @set */
 	MATCH_FIB_LOCAL_OTHER_IF, /* fib daddr type local, fib daddr . iif type != local */
 	MATCH_CT_REPLY,       /* ct direction reply */
 	MATCH_STATE,          /* ct id . iifname/oifname @state */
@@ -152,6 +160,9 @@ struct nft_plan {
 };
 
 extern const char *const plan_chain_names[CHAIN_COUNT];
+
+/* The digest of a set's contents (nft_plan.c), for sets filled later. */
+void plan_set_digest(struct plan_set *s);
 /* The order chains are created and printed in. */
 extern const enum plan_chain_id plan_chain_order[CHAIN_COUNT];
 

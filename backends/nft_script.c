@@ -2,6 +2,7 @@
  * sets and rules that nft_netlink.c sends, in nft's own syntax, so a
  * reviewer can read it and 'nft -f' can load it. */
 #include "backends/nft_plan.h"
+#include "filter/cgroup_path.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -103,6 +104,7 @@ static const char *set_type_name(enum plan_set_kind kind)
 	case SETKIND_ARPHRD: return "iface_type";
 	case SETKIND_ICMP: return "icmp_type";
 	case SETKIND_ICMP6: return "icmpv6_type";
+	case SETKIND_CGROUP: return "cgroupsv2";
 	case SETKIND_STATE: return NULL;
 	}
 	return NULL;
@@ -120,6 +122,17 @@ static void print_named_set(FILE *out, const struct plan_set *s)
 		return;
 	}
 	fprintf(out, "\t\ttype %s\n", set_type_name(s->kind));
+	if (s->kind == SETKIND_CGROUP) {
+		/* nft names cgroups by path under /sys/fs/cgroup only; the ids
+		 * are what 'load' puts in, resolved when this was printed. */
+		fprintf(out, "\t\t# cgroup \"%s\" at level %u: %zu cgroup(s) now%s",
+			s->cgroup_rule->cgroup, cgroup_pattern_level(s->cgroup_rule->cgroup),
+			s->nids, s->nids ? ", ids" : "");
+		for (size_t i = 0; i < s->nids; i++)
+			fprintf(out, " %" PRIu64, s->ids[i]);
+		fprintf(out, "\n\t}\n\n");
+		return;
+	}
 	if (s->kind == SETKIND_ADDR4 || s->kind == SETKIND_ADDR6 ||
 	    s->kind == SETKIND_PORT)
 		fprintf(out, "\t\tflags interval\n");
@@ -212,6 +225,10 @@ static void print_match(FILE *out, const struct nft_plan *plan,
 	case MATCH_MARK:
 		fputs("meta mark ", out);
 		print_operand(out, plan, m, true);
+		break;
+	case MATCH_CGROUP:
+		fprintf(out, "socket cgroupv2 level %" PRIu32 " @%s", m->value,
+			plan->sets[m->set].name);
 		break;
 	case MATCH_FIB_LOCAL_OTHER_IF:
 		fputs("fib daddr type local fib daddr . iif type != local", out);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "filter/addr.h"
+#include "filter/cgroup_path.h"
 #include "rules/ruleset.h"
 
 enum verdict {
@@ -62,6 +63,11 @@ struct packet {
 	uint32_t uid;
 	bool has_mark;
 	uint32_t mark;
+	/* cgroup v2 path of the local socket's process, relative to the root
+	 * ("" for the root cgroup); has_cgroup false: unknown, so a rule with
+	 * 'cgroup' never matches. */
+	bool has_cgroup;
+	char cgroup[IFW_CGROUP_PATH_MAX];
 	/* Interface addresses for '(IFSPEC)'; NULL: unknown, never matches. */
 	const struct ifaddr_table *ifaddrs;
 	/* ICMP/ICMPv6 errors (unreachable, packet too big, time exceeded,
@@ -100,7 +106,7 @@ struct decision {
 	bool skipped;            /* interface is in 'set skip on' */
 };
 
-/* Stateless first-match evaluation. Owner criteria (user, mark) not known
+/* Stateless first-match evaluation. Owner criteria (user, mark, cgroup) not known
  * in p never match. */
 struct decision ruleset_decide(const struct ruleset *rs, const struct packet *p);
 /* True when the rule's every criterion matches p. */

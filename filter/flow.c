@@ -817,7 +817,9 @@ static void flow_touch(struct flow_table *ft, struct flow_entry *e,
 static bool same_as_first(const struct flow_entry *e, const struct packet *p,
 			  bool swapped)
 {
-	return p->dir == e->dir && swapped == !!(e->flags & FLOW_SWAPPED) &&
+	/* Entries do not keep the cgroup path: a packet with one is decided
+	 * anew (only live backends know it, and only for new flows). */
+	return !p->has_cgroup && p->dir == e->dir && swapped == !!(e->flags & FLOW_SWAPPED) &&
 	       p->has_uid == !!(e->flags & FLOW_HAS_UID) &&
 	       (!p->has_uid || p->uid == e->uid) &&
 	       p->has_mark == !!(e->flags & FLOW_HAS_MARK) &&

@@ -159,7 +159,7 @@ struct ifw_decision {
  * statelessly: first match, the rule set's default when nothing matches.
  * dir is IFW_IN or IFW_OUT; ifname is the interface the packet enters or
  * leaves by (its type is guessed from the name: lo* loopback; wg*, tun*,
- * ppp*, utun* tunnel; else ether, tap* included). Owner criteria (user, mark) are
+ * ppp*, utun* tunnel; else ether, tap* included). Owner criteria (user, mark, cgroup) are
  * unknown for raw packets and never match.
  * Returns 0 and fills *out; -EINVAL (bad dir, ifname NULL, empty or longer
  * than 15 bytes); -EFAULT (rs, packet or out NULL); -EBADMSG (truncated or
@@ -168,7 +168,8 @@ int ifw_decide(const struct ifw_ruleset *rs, const void *packet, size_t len,
 	       int dir, const char *ifname, struct ifw_decision *out);
 
 /* Decides a packet description, the syntax of 'ifwall query':
- *   "DIR on IF PROTO SRC > DST [type ICMPTYPE] [user UID] [mark N]"
+ *   "DIR on IF PROTO SRC > DST [type ICMPTYPE] [user UID] [mark N]
+ *    [cgroup PATH]"
  * e.g. "out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53" (tcp and udp need
  * both ports). Returns 0 and fills *out; -EINVAL when the description is
  * invalid;

@@ -127,6 +127,8 @@ bool rule_matches(const struct rule *r, const struct packet *p)
 		return false;
 	if (r->has_mark && (!p->has_mark || p->mark != r->mark))
 		return false;
+	if (r->cgroup && (!p->has_cgroup || !cgroup_pattern_matches(r->cgroup, p->cgroup)))
+		return false;
 	if ((r->sport.count || r->dport.count) && !p->has_ports)
 		return false;
 	if (r->sport.count && !portmatch_matches(&r->sport, p->sport))

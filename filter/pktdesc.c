@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define MAX_TOKENS 24
-#define MAX_TOKEN_LEN 128
+#define MAX_TOKEN_LEN IFW_CGROUP_PATH_MAX /* a cgroup path is the longest word */
 
 struct token {
 	const char *start;
@@ -374,11 +374,39 @@ static int parse_mark(struct parser *ps, struct packet *p)
 	return 0;
 }
 
-/* type / user / mark / iftype, each at most once, in any order ('iftype'
+static int parse_cgroup(struct parser *ps, struct packet *p)
+{
+	const struct token *t = peek(ps);
+	size_t bad;
+	const char *why;
+
+	if (!t)
+		return fail(ps, end_col(ps), "expected a cgroup path after 'cgroup'");
+	if (t->len == 1 && t->start[0] == '/') {
+		/* the root cgroup */
+		p->cgroup[0] = '\0';
+	} else {
+		why = cgroup_pattern_check(t->start, t->len, &bad);
+		if (!why && memchr(t->start, '*', t->len)) {
+			why = "a packet's cgroup is one path, not a pattern";
+			bad = (size_t)((const char *)memchr(t->start, '*', t->len) - t->start);
+		}
+		if (why)
+			return fail(ps, t->col + (int)bad, "%s", why);
+		memcpy(p->cgroup, t->start, t->len);
+		p->cgroup[t->len] = '\0';
+		cgroup_pattern_normalize(p->cgroup);
+	}
+	p->has_cgroup = true;
+	ps->pos++;
+	return 0;
+}
+
+/* type / user / mark / cgroup / iftype, each at most once, in any order ('iftype'
  * may also follow the interface name; cli.md says only that it is added). */
 static int parse_options(struct parser *ps, struct packet *p)
 {
-	bool seen_type = false, seen_user = false, seen_mark = false;
+	bool seen_type = false, seen_user = false, seen_mark = false, seen_cgroup = false;
 	bool seen_iftype = ps->iftype_given;
 	const struct token *t;
 	int rc;
@@ -392,10 +420,12 @@ static int parse_options(struct parser *ps, struct packet *p)
 			seen = &seen_user;
 		else if (token_is(t, "mark"))
 			seen = &seen_mark;
+		else if (token_is(t, "cgroup"))
+			seen = &seen_cgroup;
 		else if (token_is(t, "iftype"))
 			seen = &seen_iftype;
 		else
-			return fail(ps, t->col, "unexpected '%.*s' (expected type, user, mark or iftype)",
+			return fail(ps, t->col, "unexpected '%.*s' (expected type, user, mark, cgroup or iftype)",
 				    (int)t->len, t->start);
 		if (*seen)
 			return fail(ps, t->col, "'%.*s' given twice", (int)t->len, t->start);
@@ -406,6 +436,8 @@ static int parse_options(struct parser *ps, struct packet *p)
 			rc = parse_user(ps, p);
 		else if (seen == &seen_iftype)
 			rc = parse_iftype(ps, p);
+		else if (seen == &seen_cgroup)
+			rc = parse_cgroup(ps, p);
 		else
 			rc = parse_mark(ps, p);
 		if (rc)

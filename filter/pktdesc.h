@@ -1,6 +1,7 @@
 /* Packet descriptions: the tcpdump-like text 'ifwall query' takes (cli.md)
  *
  *   DIR on IF [iftype TYPE] PROTO SRC > DST [type ICMPTYPE] [user UID] [mark N]
+ *     [cgroup PATH]
  *
  * ('iftype TYPE' may instead be among the trailing options; tcp and udp
  * need both ports) parsed into a struct packet the engine can decide. Pure text in, packet

@@ -292,6 +292,7 @@ void rule_free_contents(struct rule *r)
 	free(r->sport.ranges);
 	free(r->dport.ranges);
 	free(r->user_name);
+	free(r->cgroup);
 	free(r->label);
 	free(r->text);
 	if (r->from.ifaddr) {

@@ -49,7 +49,7 @@ struct parser {
 /* Where each criterion of a rule was written, for error spans. */
 struct rule_locs {
 	struct loc action, on, family, proto, all, from, sport, to, dport,
-		types, user, mark, label;
+		types, user, mark, cgroup, label;
 };
 
 /* --- tokens (parser.c) ------------------------------------------------------- */

@@ -204,6 +204,10 @@ char *rule_format(const struct rule *r)
 		}
 	}
 	format_owner(&sb, r->has_user, r->uid, r->user_name, r->has_mark, r->mark);
+	if (r->cgroup) {
+		sb_puts(&sb, " cgroup ");
+		format_quoted(&sb, r->cgroup);
+	}
 	if (r->label) {
 		sb_puts(&sb, " label ");
 		format_quoted(&sb, r->label);

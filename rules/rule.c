@@ -2,6 +2,7 @@
  * error (criteria that can never match), its canonical text and origin. */
 #include <stdlib.h>
 
+#include "filter/cgroup_path.h"
 #include "rules/parser.h"
 
 /* UTF-8 without control characters (labels end up in JSON and nft). */
@@ -147,7 +148,8 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 {
 	bool seen_dir = false, seen_on = false, seen_fam = false,
 	     seen_proto = false, seen_all = false, seen_from = false,
-	     seen_to = false, seen_types = false, seen_label = false;
+	     seen_to = false, seen_types = false, seen_label = false,
+	     seen_cgroup = false;
 
 	memset(r, 0, sizeof(*r));
 	memset(L, 0, sizeof(*L));
@@ -251,6 +253,26 @@ static bool parse_rule(struct parser *p, struct rule *r, struct rule_locs *L)
 			if (!parse_mark_option(p, &r->has_mark, &r->mark))
 				return false;
 			L->mark = loc_join(&kw, &p->prev_loc);
+		} else if (tok_is(p, "cgroup")) {
+			if (!parser_option_once(p, &seen_cgroup))
+				return false;
+			if (p->tok.type != TOK_STRING)
+				return parser_expected(p, "a quoted cgroup path");
+			char *path = unescape_string(p->tok.text, p->tok.len);
+			if (!path) {
+				parser_oom(p);
+				return false;
+			}
+			size_t bad;
+			const char *why = cgroup_pattern_check(path, strlen(path), &bad);
+			if (why) {
+				free(path);
+				return parser_error(p, &p->tok.loc, "%s", why);
+			}
+			cgroup_pattern_normalize(path);
+			r->cgroup = path;
+			L->cgroup = loc_join(&kw, &p->tok.loc);
+			parser_next(p);
 		} else if (tok_is(p, "label")) {
 			if (!parser_option_once(p, &seen_label))
 				return false;

@@ -112,6 +112,10 @@ struct rule {
 	char *user_name;      /* as written, for printing; NULL when a number */
 	bool has_mark;
 	uint32_t mark;
+	/* 'cgroup "PATH"': cgroup v2 path pattern relative to the hierarchy's
+	 * root, without leading or trailing '/', possibly ending in '*'
+	 * (filter/cgroup_path.h); NULL when none. Live only, like user. */
+	char *cgroup;
 	char *label;          /* NULL when none */
 
 	/* Where it came from. */

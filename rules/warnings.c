@@ -4,6 +4,7 @@
  * its own, so an earlier rule surely decides all its packets. */
 #include <string.h>
 
+#include "filter/cgroup_path.h"
 #include "rules/internal.h"
 
 /* Beyond this many rule pairs the shadow check stops (keeps check fast on
@@ -190,6 +191,8 @@ static bool rule_subsumes(const struct rule *a, const struct rule *b)
 	if (a->has_user && (!b->has_user || a->uid != b->uid))
 		return false;
 	if (a->has_mark && (!b->has_mark || a->mark != b->mark))
+		return false;
+	if (a->cgroup && (!b->cgroup || !cgroup_pattern_covers(a->cgroup, b->cgroup)))
 		return false;
 	return ports_superset(&a->sport, &b->sport) &&
 	       ports_superset(&a->dport, &b->dport) &&

@@ -96,6 +96,23 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 		*rs = NULL;
 		return EXIT_USAGE;
 	}
+	if (nft_plan_resolve_cgroups(*plan, &err) < 0) {
+		nft_cli_error(cmd, &err);
+		cli_error(cmd, "nothing was changed");
+		nft_plan_free(*plan);
+		*plan = NULL;
+		ruleset_free(*rs);
+		*rs = NULL;
+		return EXIT_SYSTEM;
+	}
+	/* A one-shot command sees the cgroups of this moment only. */
+	for (size_t i = 0; strcmp(cmd, "load") == 0 && i < nft_plan_cgroup_count(*plan); i++) {
+		size_t nids;
+		const struct rule *r = nft_plan_cgroup(*plan, i, NULL, &nids);
+		fprintf(stderr, "%s %s: notice: %s:%d: cgroup \"%s\" resolved at %s time: "
+			"%zu cgroup%s now; one created later matches only after the next load\n",
+			prog, cmd, r->file, r->line, r->cgroup, cmd, nids, nids == 1 ? "" : "s");
+	}
 	return EXIT_OK;
 }
 

@@ -27,6 +27,7 @@ static void usage(FILE *out)
 		"reject (dropped and answered).\n"
 		"\n"
 		"PACKET: DIR on IF [iftype TYPE] PROTO SRC > DST [type ICMPTYPE] [user UID] [mark N]\n"
+		"        [cgroup PATH]\n"
 		"  DIR in|out; PROTO tcp|udp|icmp|icmp6|NUMBER; SRC/DST ADDR, ADDR:PORT\n"
 		"  or [IPV6ADDR]:PORT (tcp and udp need both ports); TYPE ether|tunnel|\n"
 		"  loopback (guessed from IF otherwise: lo* loopback; wg*, tun*, ppp*,\n"

@@ -321,6 +321,26 @@ static int run_tun(const struct run_args *a, struct ruleset *rs, FILE *log)
 	return EXIT_OK;
 }
 
+/* A packet read from a TUN device has no local socket, so a 'cgroup'
+ * rule could never match there: refused, each rule located, rather than
+ * silently never matching. */
+static bool tun_refuse_cgroup(const struct ruleset *rs)
+{
+	struct diag_list diags = { 0 };
+
+	for (size_t i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].cgroup)
+			diag_add_rule(&diags, DIAG_ERROR, &rs->rules[i],
+				      "the tun backend cannot match 'cgroup': a packet read "
+				      "from a TUN device has no local socket (use nft or divert)");
+	if (!diags.count)
+		return false;
+	cli_print_diags("run", &diags);
+	diag_list_clear(&diags);
+	cli_error("run", "refusing rules the tun backend cannot enforce");
+	return true;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_args a = { 0 };
@@ -334,6 +354,10 @@ int cmd_run(int argc, char **argv)
 	struct ruleset *rs = load_rules(a.rules, &status);
 	if (!rs)
 		return status;
+	if (!strcmp(a.backend, "tun") && tun_refuse_cgroup(rs)) {
+		ruleset_free(rs);
+		return EXIT_USAGE;
+	}
 	FILE *log = NULL;
 	if (a.log && !strcmp(a.log, "-")) {
 		log = stdout;

@@ -53,7 +53,7 @@ fi
 sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$page" |
 	awk -v d="$dir" '/^\.nf/ {on=1; n++; next} /^\.fi/ {on=0; next} on {gsub(/\\-/, "-"); gsub(/\\\(aq/, "\047"); print > (d "/example" n ".rules")}'
 printf '192.0.2.1\n' >"$dir/blocklist.txt"
-for f in "$dir"/example1.rules "$dir"/example2.rules; do
+for f in "$dir"/example1.rules "$dir"/example2.rules "$dir"/example4.rules "$dir"/example5.rules; do
 	if "$IFWALL" check "$f" >/dev/null 2>"$dir/err"; then
 		echo "PASS man-example-$(basename "$f" .rules)"
 	else
