@@ -182,10 +182,18 @@ static void reply_lines(struct control_reply *r, const char *kind, const char *t
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		write_all(r, kind, strlen(kind));
-		write_all(r, " ", 1);
-		write_all(r, p, len);
-		write_all(r, "\n", 1);
+		char *line = malloc(len + 6);
+		if (!line) {
+			r->failed = true;
+			return;
+		}
+		/* one send per line: "out TEXT\n" */
+		memcpy(line, kind, 3);
+		line[3] = ' ';
+		memcpy(line + 4, p, len);
+		line[len + 4] = '\n';
+		write_all(r, line, len + 5);
+		free(line);
 		p += len;
 		if (*p == '\n')
 			p++;
@@ -429,13 +437,15 @@ int control_server_serve(struct control_server *s)
 		return errno == EINTR || errno == EAGAIN || errno == ECONNABORTED ? 0 : -errno;
 	/* a client that stops reading cannot hold the process for long */
 	setsockopt(r.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* the request is read first (bounded in size and time), so that a
+	 * refused client still reads its answer rather than a broken pipe */
+	line = read_request(r.fd);
 	if (getsockopt(r.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
 		control_reply_err(&r, "permission denied: the control socket of ifwall run "
 				  "--backend %s is for root only", s->backend);
 		finish(&r, 3);
 		goto out;
 	}
-	line = read_request(r.fd);
 	argv = calloc(CONTROL_MAX_WORDS + 1, sizeof(*argv));
 	int argc = line && argv ? split_words(line, argv, CONTROL_MAX_WORDS) : -1;
 	if (argc <= 0) {

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "backends/nft.h"
+#include "backends/runstate.h"
 #include "tools/cli.h"
+#include "tools/control_client.h"
 #include "tools/nft_common.h"
 
 static void usage(FILE *out)
@@ -14,6 +16,8 @@ static void usage(FILE *out)
 		"Usage: %s flush\n"
 		"Deletes table inet ifwall and the other tables ifwall made (named\n"
 		"ifwall_* or ifwall-*), in one transaction. No other table is touched.\n"
+		"While 'ifwall run --backend nft' holds the table, the flush goes to it\n"
+		"through its control socket; it removes the tables and exits.\n"
 		"Exit: 0 removed or nothing to remove, 3 system error.\n", prog);
 }
 
@@ -29,6 +33,11 @@ int cmd_flush(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	char *fwd[] = { "flush" };
+	int code = cli_control_forward("flush", "nft", 1, fwd);
+	if (code >= 0)
+		return code;
+
 	struct nft_error err;
 	size_t deleted;
 	int rc = nft_flush(&deleted, &err);
@@ -36,7 +45,10 @@ int cmd_flush(int argc, char **argv)
 		nft_cli_error("flush", &err);
 		if (rc == -EPERM || rc == -EACCES)
 			cli_error("flush", "nftables needs root (CAP_NET_ADMIN)");
+		if (rc == -EPERM)
+			cli_explain_owned_table("flush");
 		return EXIT_SYSTEM;
 	}
+	runstate_remove();
 	return EXIT_OK;
 }
