@@ -107,4 +107,23 @@ struct nft_table_info {
  * Returns 0 (info->present false without the table) or -errno. */
 int nft_table_info_read(struct nft_table_info *info, struct nft_error *err);
 
+/* A base chain of another table (ip, ip6, inet; not ifwall's) on one of
+ * ifwall's hooks (input, forward, output). nftables accepts a packet only
+ * when every base chain on its hook accepts it: a drop in another table
+ * is final, whatever ifwall's table says (nft_foreign.c). */
+struct nft_foreign_chain {
+	char family[8];       /* "ip", "ip6", "inet" */
+	char table[64];
+	char chain[64];
+	char hook[16];        /* "input", "forward", "output" */
+	char type[16];        /* "filter", "nat", "route" */
+	int32_t priority;
+	bool policy_drop;
+	size_t table_drop_rules; /* rules of its table that can drop or reject */
+};
+
+/* Lists them (*out: malloc'd array, free() it). Returns 0 or -errno. */
+int nft_foreign_chains_read(struct nft_foreign_chain **out, size_t *count,
+			    struct nft_error *err);
+
 #endif
