@@ -790,6 +790,19 @@ static void expr_log(struct nftnl_rule *r, const char *prefix)
 	struct nftnl_expr *e = nftnl_expr_alloc("log");
 
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+	nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, PLAN_LOG_GROUP);
+	add_expr(r, e);
+}
+
+static void expr_limit(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("limit");
+
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, PLAN_LOG_RATE);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, PLAN_LOG_BURST);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
 	add_expr(r, e);
 }
 
@@ -1010,6 +1023,8 @@ static struct nftnl_rule *kernel_rule(const struct nft_plan *plan,
 		expr_state_update(nr, r->state_update_out, r->state_update_ifname);
 	if (r->counter)
 		expr_counter(nr);
+	if (r->log_limit)
+		expr_limit(nr);
 	if (r->log)
 		expr_log(nr, r->log_prefix);
 	if (r->reject == REJECT_TCP_RESET)

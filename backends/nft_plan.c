@@ -961,6 +961,43 @@ static int build(struct builder *b)
 	return emit_helpers(b);
 }
 
+/* A rule with 'log' becomes two kernel rules: the same matches with
+ * 'limit ... log group ...' and no verdict, then the rule itself. The
+ * limit is a match (over the rate it stops its rule), so it cannot share a
+ * rule with the verdict: a flood is then decided without being logged. */
+static int split_log_rules(struct nft_plan *p)
+{
+	size_t nlog = 0;
+
+	for (size_t i = 0; i < p->nrules; i++)
+		nlog += p->rules[i].log;
+	if (!nlog)
+		return 0;
+	struct plan_rule *rules = calloc(p->nrules + nlog, sizeof(*rules));
+	if (!rules)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct plan_rule *r = &p->rules[i];
+		if (r->log) {
+			struct plan_rule *l = &rules[n++];
+			*l = *r;
+			l->counter = false;
+			l->state_update = false;
+			l->state_update_ifname = NULL;
+			l->reject = REJECT_NONE;
+			l->verdict = PLAN_CONTINUE;
+			l->log_limit = true;
+		}
+		rules[n] = *r;
+		rules[n++].log = false;
+	}
+	free(p->rules);
+	p->rules = rules;
+	p->nrules = p->rules_cap = n;
+	return 0;
+}
+
 int nft_plan_build(const struct ruleset *rs, struct nft_plan **out,
 		   struct nft_error *err)
 {
@@ -979,6 +1016,8 @@ int nft_plan_build(const struct ruleset *rs, struct nft_plan **out,
 	plan->rs = rs;
 	b.plan = plan;
 	rc = build(&b);
+	if (rc == 0)
+		rc = split_log_rules(plan);
 	if (rc < 0) {
 		if (rc == -ENOMEM)
 			fail(&b, rc, NULL, "out of memory");
