@@ -531,12 +531,15 @@ static bool ifmatch_equal_items(const struct ifmatch *a, const struct ifmatch *b
 
 /* --- rules of the file ----------------------------------------------------- */
 
-static void set_log_prefix(struct plan_rule *pr, const struct rule *r)
+/* "ifwall FILE:LINE in " / "... out ": the rule, and the direction of the
+ * chain it logs from (a forwarded packet is logged on the forward hook by
+ * an 'in' or an 'out' rule; 'ifwall log' needs to know which). */
+static void set_log_prefix(struct plan_rule *pr, const struct rule *r, unsigned dir)
 {
 	char where[512];
 	const char *file = r->file ? r->file : "?";
 
-	snprintf(where, sizeof(where), "%s:%d", file, r->line);
+	snprintf(where, sizeof(where), "%s:%d %s", file, r->line, dir == DIR_IN ? "in" : "out");
 	/* "ifwall " + where + " " must fit in 127 characters: keep the end. */
 	size_t max = sizeof(pr->log_prefix) - 1 - strlen("ifwall  ");
 	const char *w = where;
@@ -691,7 +694,7 @@ static int emit_user_rule(struct builder *b, const struct rule *r,
 		goto out;
 	}
 	if (r->log)
-		set_log_prefix(pr, r);
+		set_log_prefix(pr, r, ctx->dir);
 	set_action(b, pr, r->action, ctx);
 out:
 	if (rc == -E2BIG)
