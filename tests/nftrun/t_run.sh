@@ -135,6 +135,20 @@ pass nftrun-watch-window "$leak probes leaked in 3 flush/restore windows (watchi
 kill -TERM $RUN_PID; wait $RUN_PID
 check nftrun-watch-exit "table kept after SIGTERM" has_table
 
+# --- as the units do it: the boot guard (a one-shot load), then the owned table ----
+nsx $CLI "$IFWALL" flush
+nsx $CLI "$IFWALL" load "$TOP/tools/systemd/boot.rules"
+before=$(received $LEAK_ADDR)
+bg "$WORK/send-b.out" nsx $CLI $PY "$PROBE" send $LEAK_ADDR $PORT 1.5 0.3
+SEND=$LAST_PID
+sleep 0.3
+run_start "$WORK/run7.log" || fail nftrun-boot-handover "$(cat "$WORK/run7.log")"
+wait $SEND; sleep 0.2
+leak=$(( $(received $LEAK_ADDR) - before ))
+check nftrun-boot-handover "boot guard replaced by the owned table in one transaction: $(cat "$WORK/send-b.out") probes, $leak leaked, flags $(table_flags)" \
+	eval '[ "$leak" -eq 0 ] && [ "$(table_flags)" = owner ]'
+kill -TERM $RUN_PID; wait $RUN_PID
+
 # --- past the file modes, the server itself refuses a peer that is not root --------
 # (a run in the far namespace with its own run directory, open to all)
 mkdir -m 755 "$WORK/rundir"
