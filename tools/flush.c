@@ -16,8 +16,8 @@ static void usage(FILE *out)
 		"Usage: %s flush\n"
 		"Deletes table inet ifwall and the other tables ifwall made (named\n"
 		"ifwall_* or ifwall-*), in one transaction. No other table is touched.\n"
-		"While 'ifwall run --backend nft' holds the table, the flush goes to it\n"
-		"through its control socket; it removes the tables and exits.\n"
+		"While a resident 'ifwall run' (nft backend) holds the table, the flush\n"
+		"goes to it through its control socket; it removes the tables and exits.\n"
 		"Exit: 0 removed or nothing to remove, 3 system error.\n", prog);
 }
 

@@ -33,11 +33,11 @@ static void usage(FILE *out)
 		"proto, endpoints and the deciding rule (FILE:LINE or default). The kernel\n"
 		"sends them to NFLOG group %d, at most %d a second per rule (burst %d),\n"
 		"so a flood cannot fill a disk; only one reader at a time.\n"
-		"  -f, --follow  keep reading until interrupted (without it: until no\n"
-		"                packet has come for one second)\n"
-		"  --json        JSON lines with the fields of the divert and tun --log:\n"
-		"                time, backend, verdict, dir, iface, proto, src, sport, dst,\n"
-		"                dport, rule, text\n"
+		"  -f      follow: keep reading until interrupted (without it: until no\n"
+		"          packet has come for one second)\n"
+		"  --json  JSON lines with the fields of the divert and tun backends' logs:\n"
+		"          time, backend, verdict, dir, iface, proto, src, sport, dst,\n"
+		"          dport, rule, text\n"
 		"Exit: 0, 3 system error (not root, another reader).\n",
 		prog, PLAN_LOG_GROUP, PLAN_LOG_RATE, PLAN_LOG_BURST);
 }
@@ -166,7 +166,7 @@ int cmd_log(int argc, char **argv)
 			return EXIT_OK;
 		} else if (!strcmp(argv[i], "--json")) {
 			c.json = true;
-		} else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow")) {
+		} else if (!strcmp(argv[i], "-f")) {
 			follow = true;
 		} else {
 			cli_error("log", "unexpected argument '%s'", argv[i]);
