@@ -4,6 +4,7 @@
  * RUNDIR/nft.sock (control.h); SIGHUP reloads; SIGTERM exits leaving the
  * table in the kernel (fail closed). */
 #include <errno.h>
+#include <linux/capability.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/caps.h"
 #include "backends/control.h"
 #include "backends/nft_owner.h"
 #include "backends/runstate.h"
@@ -333,6 +335,14 @@ int run_nft(const char *rules, bool watch)
 	}
 
 	code = apply_file(&r, "run", r.rules);
+	if (code == EXIT_OK) {
+		/* set up: keep only what netlink needs (the run directory and
+		 * the state file are root's own, no DAC override needed) */
+		const int keep[] = { CAP_NET_ADMIN };
+		char why[256];
+		if (caps_keep_only(keep, 1, why, sizeof(why)) < 0)
+			cli_error("run", "could not drop capabilities (%s); going on", why);
+	}
 	if (code == EXIT_OK) {
 		fprintf(stderr, "%s run: table inet ifwall loaded from %s (%zu rules), %s; "
 			"control socket %s; ready\n", prog, r.rules, r.rs->nrules, mode_detail(&r),
