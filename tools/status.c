@@ -145,7 +145,8 @@ static void decide_mode(struct status *s)
 			s->pid = (long)s->table.owner; /* port id: normally the pid */
 			s->mode_text = "owned by another process (the owner's netlink port id is "
 				       "shown as its pid), whose control socket does not answer here";
-		} else if (s->table.flags & NFT_TABLE_F_PERSIST) {
+		} else if ((s->table.flags & NFT_TABLE_F_PERSIST) &&
+			   !(have_state && !strcmp(st.mode, "load"))) {
 			snprintf(s->mode, sizeof(s->mode), "orphaned");
 			s->mode_text = "left in place by an ifwall run that ended (fail closed); "
 				       "not protected until the next 'ifwall run' adopts it";

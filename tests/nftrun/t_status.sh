@@ -59,6 +59,10 @@ out=$(st --json); rc=$?
 m=$(echo "$out" | jq_ 'd["mode"], d["pid"], d["table"]["flags"]')
 check status-orphaned "rc $rc: $m" eval '[ $rc -eq 0 ] && [ "$m" = "('"'"'orphaned'"'"', None, ['"'"'persist'"'"'])" ]'
 
+nsx $CLI "$IFWALL" load "$WORK/ksp.rules"
+m=$(st --json | jq_ 'd["mode"]')
+check status-load-over-orphan "a one-shot load over the orphan: $m" [ "$m" = unprotected ]
+
 run_start "$WORK/run2.log" --watch || fail status-watch "$(cat "$WORK/run2.log")"
 nsx $CLI nft delete table inet ifwall 2>/dev/null
 wait_for 100 has_table
