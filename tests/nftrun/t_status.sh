@@ -74,4 +74,4 @@ nsx $CLI "$IFWALL" flush >/dev/null 2>&1; wait $RUN_PID
 out=$(st); rc=$?
 check status-flushed "rc $rc after flush" eval '[ $rc -eq 1 ]'
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$IFWALL" status 2>&1); rc=$?
-check status-nonroot "rc $rc: $out" eval '[ $rc -eq 3 ]'
+check status-nonroot "rc $rc: $(echo "$out" | head -1)" eval '[ $rc -eq 3 ]'
