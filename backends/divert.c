@@ -1,5 +1,6 @@
 /* The divert backend: queued packets -> engine -> verdicts. See divert.h. */
 #include "backends/divert.h"
+#include "filter/logline.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -213,61 +214,13 @@ static bool has_net_admin(void)
 
 /* --- logging ------------------------------------------------------------- */
 
-static const char *proto_name(uint8_t proto, char *buf, size_t size)
-{
-	switch (proto) {
-	case 6: return "tcp";
-	case 17: return "udp";
-	case 1: return "icmp";
-	case 58: return "icmp6";
-	}
-	snprintf(buf, size, "%u", proto);
-	return buf;
-}
-
 static void log_decision(FILE *out, const struct packet *p,
 			 const struct decision *dec)
 {
-	char when[40], src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], num[8];
-	struct timespec ts;
-	struct tm tm;
+	struct log_record r;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->src.a, src, sizeof(src));
-	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->dst.a, dst, sizeof(dst));
-	fprintf(out, "{\"time\":\"%s.%06ldZ\",\"verdict\":\"%s\",\"dir\":\"%s\",\"iface\":",
-		when, ts.tv_nsec / 1000, verdict_name(dec->verdict),
-		p->dir == DIR_IN ? "in" : "out");
-	json_string(out, p->ifname);
-	fprintf(out, ",\"proto\":\"%s\",\"src\":\"%s\",", proto_name(p->proto, num, sizeof(num)), src);
-	if (p->has_ports)
-		fprintf(out, "\"sport\":%u,", p->sport);
-	else
-		fputs("\"sport\":null,", out);
-	fprintf(out, "\"dst\":\"%s\",", dst);
-	if (p->has_ports)
-		fprintf(out, "\"dport\":%u,", p->dport);
-	else
-		fputs("\"dport\":null,", out);
-	if (p->has_icmp)
-		fprintf(out, "\"icmp_type\":%u,", p->icmp_type);
-	if (dec->skipped) {
-		fputs("\"rule\":\"skip\",\"text\":null", out);
-	} else if (dec->rule) {
-		fprintf(out, "\"rule\":");
-		char where[512];
-		snprintf(where, sizeof(where), "%s:%d", dec->rule->file, dec->rule->line);
-		json_string(out, where);
-		fputs(",\"text\":", out);
-		json_string(out, dec->rule->text);
-	} else {
-		fputs("\"rule\":\"default\",\"text\":null", out);
-	}
-	if (p->has_uid)
-		fprintf(out, ",\"uid\":%u", p->uid);
-	fputs("}\n", out);
+	log_record_from_packet(&r, "divert", p, dec);
+	log_record_write_json(out, &r);
 }
 
 /* --- deciding a queued packet -------------------------------------------- */

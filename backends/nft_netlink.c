@@ -11,6 +11,7 @@
  *     unchanged is kept as it is; @state is kept so flows survive)
  *   add rules
  * Either all of it commits or none of it does. */
+#include "backends/nft_owner.h"
 #include "backends/nft_plan.h"
 #include "backends/nft_recheck.h"
 #include "backends/nlmsg.h"
@@ -276,6 +277,8 @@ struct existing_set {
 
 struct existing {
 	bool table;
+	uint32_t table_flags;    /* NFT_TABLE_F_* of table inet ifwall */
+	uint32_t table_owner;    /* owner's netlink port id (NFT_TABLE_F_OWNER) */
 	size_t nchains, nsets;
 	struct existing_chain *chains;
 	struct existing_set *sets;
@@ -392,8 +395,11 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	uint8_t family;
 
 	if (message_attrs(nlh, &t, &family) && family == NFPROTO_INET &&
-	    str_is(attr_str(&t, NFTA_TABLE_NAME), NFT_TABLE))
+	    str_is(attr_str(&t, NFTA_TABLE_NAME), NFT_TABLE)) {
 		e->table = true;
+		(void)attr_u32(&t, NFTA_TABLE_FLAGS, &e->table_flags);
+		(void)attr_u32(&t, NFTA_TABLE_OWNER, &e->table_owner);
+	}
 	return MNL_CB_OK;
 }
 
@@ -855,6 +861,19 @@ static void expr_log(struct nftnl_rule *r, const char *prefix)
 	struct nftnl_expr *e = nftnl_expr_alloc("log");
 
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+	nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, PLAN_LOG_GROUP);
+	add_expr(r, e);
+}
+
+static void expr_limit(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("limit");
+
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, PLAN_LOG_RATE);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, PLAN_LOG_BURST);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
 	add_expr(r, e);
 }
 
@@ -1113,6 +1132,8 @@ static struct nftnl_rule *kernel_rule(const struct nft_plan *plan,
 				  r->state_timeout);
 	if (r->counter)
 		expr_counter(nr);
+	if (r->log_limit)
+		expr_limit(nr);
 	if (r->log)
 		expr_log(nr, r->log_prefix);
 	if (r->reject == REJECT_TCP_RESET)
@@ -1423,14 +1444,31 @@ static void delete_state_elements(struct batch *b, struct nl *nl,
 	}
 }
 
+/* Whether the existing table must be deleted and created again to carry
+ * table_flags: the kernel lets a table become owned only when it is an
+ * orphan (persist without owner), and never changes its persist flag. */
+static bool table_needs_recreate(const struct existing *ex, uint32_t table_flags)
+{
+	uint32_t have = ex->table_flags & (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST);
+
+	if (!ex->table || table_flags == NFT_TABLE_FLAGS_KEEP || have == table_flags)
+		return false;
+	if ((table_flags & NFT_TABLE_F_OWNER) && (table_flags & NFT_TABLE_F_PERSIST) &&
+	    have == NFT_TABLE_F_PERSIST)
+		return false; /* adoption of an orphan */
+	return !(have & NFT_TABLE_F_OWNER); /* another owner's: the kernel refuses */
+}
+
 static int build_load_batch(struct batch *b, struct nl *nl,
 			    const struct nft_plan *plan,
-			    const struct existing *ex, uint32_t genid,
-			    const struct nft_state_elems *blocked,
+			    const struct existing *ex_read, uint32_t genid,
+			    uint32_t table_flags, const struct nft_state_elems *blocked,
 			    struct nft_load_stats *stats)
 {
 	struct nlmsghdr *nlh;
 	char *tail;
+	struct existing none = { 0 };
+	const struct existing *ex = ex_read;
 
 	memset(b, 0, sizeof(*b));
 	if (!(tail = batch_tail(b)))
@@ -1440,9 +1478,18 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(genid));
 	batch_commit_message(b, nlh);
 
-	/* table: create or keep */
+	/* table: create or keep; one that cannot take the flags asked for is
+	 * replaced in the same transaction (no moment without it) */
+	if (table_needs_recreate(ex_read, table_flags)) {
+		batch_object(b, nl, NFT_MSG_DELTABLE, NFPROTO_INET, 0, OBJ_DELETE_TABLE,
+			     0, NFT_TABLE, table_named(NFPROTO_INET, NFT_TABLE));
+		ex = &none;
+	}
+	struct nftnl_table *table = table_named(NFPROTO_INET, NFT_TABLE);
+	if (table && table_flags != NFT_TABLE_FLAGS_KEEP)
+		nftnl_table_set_u32(table, NFTNL_TABLE_FLAGS, table_flags);
 	batch_object(b, nl, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE, OBJ_TABLE,
-		     0, NFT_TABLE, table_named(NFPROTO_INET, NFT_TABLE));
+		     0, NFT_TABLE, table);
 
 	if (ex->table) {
 		/* flush every rule of the table */
@@ -1528,7 +1575,8 @@ static int build_load_batch(struct batch *b, struct nl *nl,
 			return b->failed;
 	}
 
-	if (blocked)
+	/* (a table created again has a new, empty @state) */
+	if (blocked && ex->table)
 		delete_state_elements(b, nl, plan, blocked);
 	if (b->failed)
 		return b->failed;
@@ -1752,18 +1800,16 @@ static int recheck_flows(struct nl *nl, const struct nft_plan *plan,
 	return rc;
 }
 
-int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
-		  struct nft_error *err)
+static int plan_load_on(struct nl *nl, const struct nft_plan *plan,
+			uint32_t table_flags, struct nft_load_stats *stats,
+			struct nft_error *err)
 {
-	struct nl nl;
-	int rc;
+	int rc = 0;
 
 	if (err)
 		memset(err, 0, sizeof(*err));
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
-	if ((rc = nl_open(&nl, err)) < 0)
-		return rc;
 	/* Another program may change the rule set between our read and our
 	 * commit; the kernel then refuses the batch (generation changed).
 	 * Read again and retry. */
@@ -1776,9 +1822,9 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 
 		memset(&st, 0, sizeof(st));
 		memset(&ex, 0, sizeof(ex));
-		rc = generation_read(&nl, &genid);
+		rc = generation_read(nl, &genid);
 		if (rc == 0)
-			rc = existing_read(&nl, &ex);
+			rc = existing_read(nl, &ex);
 		if (rc < 0) {
 			if (rc == -EINTR)
 				set_error(err, rc, "cannot read table inet %s: the nftables "
@@ -1794,10 +1840,10 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 		if (stats)
 			stats->sets_kept = 0;
 		struct nft_state_elems blocked = { 0 };
-		int recheck = recheck_flows(&nl, plan, &ex, &blocked, stats);
+		int recheck = recheck_flows(nl, plan, &ex, &blocked, stats);
 		if (stats)
 			stats->recheck_error = recheck;
-		rc = build_load_batch(&b, &nl, plan, &ex, genid, &blocked, stats);
+		rc = build_load_batch(&b, nl, plan, &ex, genid, table_flags, &blocked, stats);
 		nft_state_elems_clear(&blocked);
 		if (rc < 0) {
 			set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
@@ -1809,7 +1855,7 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 			stats->messages = b.nentries;
 			stats->bytes = b.len;
 		}
-		rc = batch_send(&nl, &b, &st);
+		rc = batch_send(nl, &b, &st);
 		if (rc < 0)
 			describe_failure(plan, &b, &st, rc, err);
 		bool retry = rc == -ERESTART ||
@@ -1830,7 +1876,30 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 		}
 		retry_backoff(attempt);
 	}
+	return rc;
+}
+
+int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
+		  struct nft_error *err)
+{
+	struct nl nl;
+	int rc;
+
+	if ((rc = nl_open(&nl, err)) < 0)
+		return rc;
+	rc = plan_load_on(&nl, plan, NFT_TABLE_FLAGS_KEEP, stats, err);
 	nl_close(&nl);
+	return rc;
+}
+
+int nft_plan_load_socket(struct mnl_socket *sock, uint32_t *seq,
+			 const struct nft_plan *plan, uint32_t table_flags,
+			 struct nft_load_stats *stats, struct nft_error *err)
+{
+	struct nl nl = { .sock = sock, .portid = mnl_socket_get_portid(sock), .seq = *seq };
+	int rc = plan_load_on(&nl, plan, table_flags, stats, err);
+
+	*seq = nl.seq;
 	return rc;
 }
 
@@ -1866,9 +1935,9 @@ static int table_list_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nft_flush(size_t *deleted, struct nft_error *err)
+static int flush_on(struct nl *nlp, size_t *deleted, struct nft_error *err)
 {
-	struct nl nl;
+	struct nl nl = *nlp;
 	struct table_list list = { 0 };
 	struct batch b;
 	struct ack_state st;
@@ -1879,8 +1948,6 @@ int nft_flush(size_t *deleted, struct nft_error *err)
 		memset(err, 0, sizeof(*err));
 	if (deleted)
 		*deleted = 0;
-	if ((rc = nl_open(&nl, err)) < 0)
-		return rc;
 	for (int attempt = 1; attempt <= CONCURRENT_ATTEMPTS; attempt++) {
 		memset(&list, 0, sizeof(list));
 		rc = nl_dump(&nl, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NULL, NULL,
@@ -1890,20 +1957,16 @@ int nft_flush(size_t *deleted, struct nft_error *err)
 		retry_backoff(attempt);
 	}
 	if (rc < 0) {
-		set_error(err, rc, "cannot list tables: %s", strerror(-rc));
-		nl_close(&nl);
-		return rc;
+		nlp->seq = nl.seq;
+		return set_error(err, rc, "cannot list tables: %s", strerror(-rc));
 	}
-	if (list.n == 0) {
-		nl_close(&nl);
+	nlp->seq = nl.seq;
+	if (list.n == 0)
 		return 0;
-	}
 	memset(&b, 0, sizeof(b));
 	memset(&st, 0, sizeof(st));
-	if (!(tail = batch_tail(&b))) {
-		nl_close(&nl);
+	if (!(tail = batch_tail(&b)))
 		return -ENOMEM;
-	}
 	batch_commit_message(&b, nftnl_batch_begin(tail, ++nl.seq));
 	for (size_t i = 0; i < list.n; i++) {
 		batch_object(&b, &nl, NFT_MSG_DELTABLE, (uint16_t)list.items[i].family,
@@ -1925,7 +1988,31 @@ int nft_flush(size_t *deleted, struct nft_error *err)
 	}
 	free(st.acked);
 	batch_free(&b);
+	nlp->seq = nl.seq;
+	return rc;
+}
+
+int nft_flush(size_t *deleted, struct nft_error *err)
+{
+	struct nl nl;
+	int rc;
+
+	if (deleted)
+		*deleted = 0;
+	if ((rc = nl_open(&nl, err)) < 0)
+		return rc;
+	rc = flush_on(&nl, deleted, err);
 	nl_close(&nl);
+	return rc;
+}
+
+int nft_flush_socket(struct mnl_socket *sock, uint32_t *seq, size_t *deleted,
+		     struct nft_error *err)
+{
+	struct nl nl = { .sock = sock, .portid = mnl_socket_get_portid(sock), .seq = *seq };
+	int rc = flush_on(&nl, deleted, err);
+
+	*seq = nl.seq;
 	return rc;
 }
 

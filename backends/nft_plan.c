@@ -550,12 +550,15 @@ static bool ifmatch_equal_items(const struct ifmatch *a, const struct ifmatch *b
 
 /* --- rules of the file ----------------------------------------------------- */
 
-static void set_log_prefix(struct plan_rule *pr, const struct rule *r)
+/* "ifwall FILE:LINE in " / "... out ": the rule, and the direction of the
+ * chain it logs from (a forwarded packet is logged on the forward hook by
+ * an 'in' or an 'out' rule; 'ifwall log' needs to know which). */
+static void set_log_prefix(struct plan_rule *pr, const struct rule *r, unsigned dir)
 {
 	char where[512];
 	const char *file = r->file ? r->file : "?";
 
-	snprintf(where, sizeof(where), "%s:%d", file, r->line);
+	snprintf(where, sizeof(where), "%s:%d %s", file, r->line, dir == DIR_IN ? "in" : "out");
 	/* "ifwall " + where + " " must fit in 127 characters: keep the end. */
 	size_t max = sizeof(pr->log_prefix) - 1 - strlen("ifwall  ");
 	const char *w = where;
@@ -741,7 +744,7 @@ static int emit_user_rule(struct builder *b, const struct rule *r,
 		goto out;
 	}
 	if (r->log)
-		set_log_prefix(pr, r);
+		set_log_prefix(pr, r, ctx->dir);
 	set_action(b, pr, r->action, ctx);
 out:
 	if (rc == -E2BIG)
@@ -1081,6 +1084,43 @@ static int build(struct builder *b)
 	return emit_helpers(b);
 }
 
+/* A rule with 'log' becomes two kernel rules: the same matches with
+ * 'limit ... log group ...' and no verdict, then the rule itself. The
+ * limit is a match (over the rate it stops its rule), so it cannot share a
+ * rule with the verdict: a flood is then decided without being logged. */
+static int split_log_rules(struct nft_plan *p)
+{
+	size_t nlog = 0;
+
+	for (size_t i = 0; i < p->nrules; i++)
+		nlog += p->rules[i].log;
+	if (!nlog)
+		return 0;
+	struct plan_rule *rules = calloc(p->nrules + nlog, sizeof(*rules));
+	if (!rules)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct plan_rule *r = &p->rules[i];
+		if (r->log) {
+			struct plan_rule *l = &rules[n++];
+			*l = *r;
+			l->counter = false;
+			l->state_update = false;
+			l->state_update_ifname = NULL;
+			l->reject = REJECT_NONE;
+			l->verdict = PLAN_CONTINUE;
+			l->log_limit = true;
+		}
+		rules[n] = *r;
+		rules[n++].log = false;
+	}
+	free(p->rules);
+	p->rules = rules;
+	p->nrules = p->rules_cap = n;
+	return 0;
+}
+
 int nft_plan_build(const struct ruleset *rs, struct nft_plan **out,
 		   struct nft_error *err)
 {
@@ -1099,6 +1139,8 @@ int nft_plan_build(const struct ruleset *rs, struct nft_plan **out,
 	plan->rs = rs;
 	b.plan = plan;
 	rc = build(&b);
+	if (rc == 0)
+		rc = split_log_rules(plan);
 	if (rc < 0) {
 		if (rc == -ENOMEM)
 			fail(&b, rc, NULL, "out of memory");

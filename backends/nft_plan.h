@@ -136,7 +136,8 @@ struct plan_rule {
 	size_t nmatches;
 	struct plan_match matches[PLAN_MAX_MATCHES];
 	bool counter;
-	bool log;
+	bool log;             /* NFLOG group PLAN_LOG_GROUP with log_prefix */
+	bool log_limit;       /* preceded by 'limit rate PLAN_LOG_RATE/second' */
 	char log_prefix[128];
 	bool state_update;    /* update @state { ct id . (i|o)ifname } */
 	bool state_update_out;
@@ -165,6 +166,13 @@ extern const char *const plan_chain_names[CHAIN_COUNT];
 void plan_set_digest(struct plan_set *s);
 /* The order chains are created and printed in. */
 extern const enum plan_chain_id plan_chain_order[CHAIN_COUNT];
+
+/* Logging ('log' rules and defaults): the NFLOG group 'ifwall log' reads,
+ * and the rate each logging rule may log at (packets per second, burst);
+ * beyond it packets are decided without being logged. */
+#define PLAN_LOG_GROUP 27
+#define PLAN_LOG_RATE 20
+#define PLAN_LOG_BURST 100
 
 /* Name of the dynamic set that binds flows to interfaces. */
 #define PLAN_STATE_SET "state"

@@ -280,10 +280,16 @@ static void print_rule(FILE *out, const struct nft_plan *plan,
 		SEP();
 		fputs("counter", out);
 	}
+	if (r->log_limit) {
+		SEP();
+		fprintf(out, "limit rate %d/second burst %d packets", PLAN_LOG_RATE,
+			PLAN_LOG_BURST);
+	}
 	if (r->log) {
 		SEP();
 		fputs("log prefix ", out);
 		print_quoted(out, r->log_prefix);
+		fprintf(out, " group %d", PLAN_LOG_GROUP);
 	}
 	if (r->reject == REJECT_TCP_RESET) {
 		SEP();

@@ -23,6 +23,7 @@
 #include "backends/forwarding_state.h"
 #include "backends/route.h"
 #include "backends/tun.h"
+#include "filter/logline.h"
 #include "filter/json.h"
 
 /* Packets read from one device before looking at the other (fairness). */
@@ -232,52 +233,13 @@ static void log_time(FILE *out)
 	fprintf(out, "{\"time\":\"%s.%06ldZ\"", buf, ts.tv_nsec / 1000);
 }
 
-static void log_proto(FILE *out, uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP: fputs("\"tcp\"", out); break;
-	case IPPROTO_UDP: fputs("\"udp\"", out); break;
-	case IPPROTO_ICMP: fputs("\"icmp\"", out); break;
-	case IPPROTO_ICMPV6: fputs("\"icmp6\"", out); break;
-	default: fprintf(out, "%u", proto); break;
-	}
-}
-
 static void log_decision(const struct tun_backend *be, const struct packet *p,
 			 const struct decision *d)
 {
-	FILE *out = be->o->log;
-	char src[64], dst[64];
+	struct log_record r;
 
-	log_time(out);
-	fprintf(out, ",\"backend\":\"tun\",\"verdict\":\"%s\",\"dir\":\"%s\",\"iface\":",
-		verdict_name(d->verdict), p->dir == DIR_IN ? "in" : "out");
-	json_string(out, p->ifname);
-	fputs(",\"proto\":", out);
-	log_proto(out, p->proto);
-	fprintf(out, ",\"src\":\"%s\"", ifw_addr_format(&p->src, src, sizeof(src)));
-	if (p->has_ports)
-		fprintf(out, ",\"sport\":%u", p->sport);
-	fprintf(out, ",\"dst\":\"%s\"", ifw_addr_format(&p->dst, dst, sizeof(dst)));
-	if (p->has_ports)
-		fprintf(out, ",\"dport\":%u", p->dport);
-	if (p->has_icmp)
-		fprintf(out, ",\"icmp_type\":%u", p->icmp_type);
-	if (d->skipped) {
-		fputs(",\"rule\":\"skip\",\"text\":null}\n", out);
-	} else if (d->rule) {
-		char where[PATH_MAX + 16];
-
-		snprintf(where, sizeof(where), "%s:%d", d->rule->file ? d->rule->file : "",
-			 d->rule->line);
-		fputs(",\"rule\":", out);
-		json_string(out, where);
-		fputs(",\"text\":", out);
-		json_string(out, d->rule->text);
-		fputs("}\n", out);
-	} else {
-		fputs(",\"rule\":\"default\",\"text\":null}\n", out);
-	}
+	log_record_from_packet(&r, "tun", p, d);
+	log_record_write_json(be->o->log, &r);
 }
 
 /* --- the packet loop --------------------------------------------------------- */

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include "backends/nft.h"
+#include "backends/runstate.h"
 #include "tools/cli.h"
 #include "tools/divert_owner.h"
+#include "tools/control_client.h"
 #include "tools/nft_common.h"
 
 static void usage(FILE *out)
@@ -18,7 +20,9 @@ static void usage(FILE *out)
 		"ifwall_* or ifwall-*), in one transaction. No other table is touched.\n"
 		"A stopped divert backend's table (inet ifwall_divert, which drops new\n"
 		"flows) goes too; while the divert backend runs, flush refuses,\n"
-		"naming its pid.\n"
+		"naming its pid. While a resident 'ifwall run' (nft backend) holds\n"
+		"the table, the flush goes to it through its control socket; it\n"
+		"removes the tables and exits.\n"
 		"Exit: 0 removed or nothing to remove, 3 system error or refused.\n", prog);
 }
 
@@ -37,6 +41,11 @@ int cmd_flush(int argc, char **argv)
 	int refused = cli_refuse_while_divert_runs("flush", "flush");
 	if (refused != EXIT_OK)
 		return refused;
+	char *fwd[] = { "flush" };
+	int code = cli_control_forward("flush", "nft", 1, fwd);
+	if (code >= 0)
+		return code;
+
 	struct nft_error err;
 	size_t deleted;
 	int lock = nft_cli_lock("flush");
@@ -47,7 +56,10 @@ int cmd_flush(int argc, char **argv)
 		nft_cli_error("flush", &err);
 		if (rc == -EPERM || rc == -EACCES)
 			cli_error("flush", "nftables needs root (CAP_NET_ADMIN)");
+		if (rc == -EPERM)
+			cli_explain_owned_table("flush");
 		return EXIT_SYSTEM;
 	}
+	runstate_remove();
 	return EXIT_OK;
 }

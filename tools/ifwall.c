@@ -15,7 +15,9 @@ static const struct command commands[] = {
 	{ "show", cmd_show, "show the active rule set with counters" },
 	{ "flush", cmd_flush, "remove everything ifwall installed" },
 	{ "compile", cmd_compile, "print the nft script 'load' would apply" },
-	{ "run", cmd_run, "userspace packet path (divert or tun), in the foreground" },
+	{ "run", cmd_run, "hold the rules: nft (owned table), divert or tun, in the foreground" },
+	{ "status", cmd_status, "what is enforced now and why" },
+	{ "log", cmd_log, "packets the active rules log, with their rule" },
 	{ "interfaces", cmd_interfaces, "list interfaces: index, name, type, flags, addresses" },
 };
 

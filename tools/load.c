@@ -1,6 +1,7 @@
 /* ifwall load [--backend nft] RULES: apply a rule file atomically with
  * nftables (one kernel transaction, every acknowledgement checked). */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "backends/nft.h"
 #include "tools/cli.h"
 #include "tools/divert_owner.h"
+#include "tools/control_client.h"
 #include "tools/nft_common.h"
 
 static void usage(FILE *out)
@@ -20,6 +22,8 @@ static void usage(FILE *out)
 		"one kernel transaction. A file with errors is never sent; a kernel\n"
 		"refusal is reported with the rule's FILE:LINE and changes nothing.\n"
 		"The rules stay in the kernel after exit; 'ifwall flush' removes them.\n"
+		"While 'ifwall run --backend nft' holds the table, RULES goes to it\n"
+		"through its control socket and it loads them (and reloads them on SIGHUP).\n"
 		"  --backend nft  the only backend that loads (the default)\n"
 		"  -v             print what was sent\n"
 		"  --max-errors N print the first N errors of RULES, then count the rest\n"
@@ -67,6 +71,12 @@ int cmd_load(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 
+	/* a running owner loads it: only it may change its table */
+	char abs[PATH_MAX];
+	char *fwd[] = { "load", realpath(file, abs) ? abs : (char *)file };
+	if (fwd[1][0] == '/' && (rc = cli_control_forward("load", "nft", 2, fwd)) >= 0)
+		return rc;
+
 	struct ruleset *rs;
 	struct nft_plan *plan;
 	int status = nft_cli_prepare("load", file, &rs, &plan);
@@ -90,6 +100,8 @@ int cmd_load(int argc, char **argv)
 		nft_cli_error("load", &err);
 		if (rc == -EPERM || rc == -EACCES)
 			cli_error("load", "nftables needs root (CAP_NET_ADMIN)");
+		if (rc == -EPERM)
+			cli_explain_owned_table("load");
 		cli_error("load", "the previous rule set is unchanged");
 		status = EXIT_SYSTEM;
 	} else {
@@ -98,12 +110,14 @@ int cmd_load(int argc, char **argv)
 				  "against the new rules (cannot read conntrack: %s); "
 				  "replies of flows they block still pass until those "
 				  "flows end", strerror(-stats.recheck_error));
-		if (verbose)
-			fprintf(stderr, "%s load: %zu rules, %zu kernel rules, %zu messages, "
-				"%zu bytes, %zu sets kept, %zu flows re-checked, %zu "
-				"blocked by the new rules\n", prog, rs->nrules,
-				nft_plan_rule_count(plan), stats.messages, stats.bytes,
-				stats.sets_kept, stats.flows_checked, stats.flows_blocked);
+		cli_record_load(file);
+	}
+	if (rc == 0 && verbose) {
+		fprintf(stderr, "%s load: %zu rules, %zu kernel rules, %zu messages, "
+			"%zu bytes, %zu sets kept, %zu flows re-checked, %zu "
+			"blocked by the new rules\n", prog, rs->nrules,
+			nft_plan_rule_count(plan), stats.messages, stats.bytes,
+			stats.sets_kept, stats.flows_checked, stats.flows_blocked);
 	}
 	nft_plan_free(plan);
 	ruleset_free(rs);

@@ -76,7 +76,7 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 			cli_error(cmd, "cannot read %s; nothing was changed", file);
 		return status;
 	}
-	if (strcmp(cmd, "load") == 0 && ruleset_check_trust(*rs, DIAG_ERROR, &diags)) {
+	if ((!strcmp(cmd, "load") || !strcmp(cmd, "run")) && ruleset_check_trust(*rs, DIAG_ERROR, &diags)) {
 		cli_print_diags(cmd, &diags);
 		diag_list_clear(&diags);
 		cli_error(cmd, "refusing rule files an unprivileged user could change; nothing was changed");

@@ -12,17 +12,26 @@
 #include "backends/tun.h"
 #include "rules/ruleset.h"
 #include "tools/cli.h"
+#include "tools/run_nft.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s run --backend divert [--queue N] [--fail-open] [--log FILE|-]\n"
+		"Usage: %s run --backend nft [--watch] [--max-errors N] RULES\n"
+		"       %s run --backend divert [--queue N] [--fail-open] [--log FILE|-]\n"
 		"              [--max-errors N] RULES\n"
 		"       %s run --backend tun --netns NAME [--prefix CIDR] [--log FILE|-]\n"
 		"              [--max-errors N] RULES\n"
 		"Decides live traffic in userspace, in the foreground. SIGHUP reloads\n"
 		"RULES atomically (a file with errors keeps the current rules); SIGTERM\n"
-		"or SIGINT exits.\n"
+		"or SIGINT exits; divert leaves its table (new flows dropped: fail closed).\n"
+		"nft: loads RULES into table inet ifwall and holds it: owned by this\n"
+		"  process (table flags owner and persist) so no other process can change\n"
+		"  or delete it; where the kernel lacks those flags, or with --watch, the\n"
+		"  table is watched and restored within milliseconds of any change by\n"
+		"  another process. SIGTERM exits and leaves the table (fail closed); a\n"
+		"  new run adopts it. 'ifwall load' and 'ifwall flush' reach this process\n"
+		"  through its control socket (root only, under /run/ifwall).\n"
 		"divert: new flows go to NFQUEUE N (default 0) before their first packet\n"
 		"  leaves or is delivered; passed flows then stay in the kernel. Without\n"
 		"  --fail-open, new flows are dropped while nobody listens: the table\n"
@@ -40,7 +49,7 @@ static void usage(FILE *out)
 		"  sport, dst, dport, rule) to FILE, or stdout with '-'.\n"
 		"--max-errors N: print the first N errors of RULES, then count the rest\n"
 		"  (default %d; 0: all).\n",
-		prog, prog, CLI_DEFAULT_MAX_ERRORS);
+		prog, prog, prog, CLI_DEFAULT_MAX_ERRORS);
 }
 
 struct run_args {
@@ -49,6 +58,7 @@ struct run_args {
 	const char *log;
 	unsigned long queue;
 	bool fail_open;
+	bool watch;
 	const char *netns;
 	const char *prefix[TUN_MAX_PREFIXES + 1]; /* one more, to complain */
 	size_t nprefixes;
@@ -117,6 +127,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		} else if (!strcmp(arg, "--fail-open")) {
 			a->fail_open = true;
 			continue;
+		} else if (!strcmp(arg, "--watch")) {
+			a->watch = true;
+			continue;
 		} else if (arg[0] == '-' && arg[1]) {
 			cli_error("run", "unknown option '%s'", arg);
 			usage(stderr);
@@ -132,12 +145,23 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 			i++; /* the value was the next argument */
 	}
 	if (!a->backend) {
-		cli_error("run", "--backend divert|tun is required");
+		cli_error("run", "--backend nft|divert|tun is required");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(a->backend, "divert") && strcmp(a->backend, "tun")) {
-		cli_error("run", "unknown backend '%s' (divert or tun)", a->backend);
+	if (strcmp(a->backend, "divert") && strcmp(a->backend, "tun") &&
+	    strcmp(a->backend, "nft")) {
+		cli_error("run", "unknown backend '%s' (nft, divert or tun)", a->backend);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(a->backend, "nft") && (a->log || a->queue || a->fail_open || a->netns ||
+					   a->nprefixes)) {
+		cli_error("run", "--backend nft takes only --watch and --max-errors "
+			  "('ifwall log' shows what its rules log)");
+		return EXIT_USAGE;
+	}
+	if (strcmp(a->backend, "nft") && a->watch) {
+		cli_error("run", "--watch is for --backend nft");
 		return EXIT_USAGE;
 	}
 	if (!a->rules) {
@@ -350,6 +374,8 @@ int cmd_run(int argc, char **argv)
 		return EXIT_OK;
 	if (code != EXIT_OK)
 		return code;
+	if (!strcmp(a.backend, "nft"))
+		return run_nft(a.rules, a.watch);
 	int status;
 	struct ruleset *rs = load_rules(a.rules, &status);
 	if (!rs)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The kill switch's boot and lifetime pieces and its man page:
 #   - tools/systemd/*.service are valid units, ordered and shaped as
-#     ifwall-killswitch(7) says (before network-pre.target, one-shot, no
+#     ifwall-killswitch(7) says (before network-pre.target; the boot guard a
+#     one-shot load, the kill switch 'run --backend nft' with readiness; no
 #     ExecStop);
 #   - tools/systemd/boot.rules is a valid rule file that passes loopback and
 #     DHCP and nothing else (offline with ifwall query, and in the kernel
@@ -45,11 +46,13 @@ unit_has unit-boot-order ifwall-boot.service "DefaultDependencies=no" \
 	"Wants=network-pre.target" "Before=network-pre.target shutdown.target" \
 	"Type=oneshot" "RemainAfterExit=yes" \
 	"ExecStart=@BINDIR@/ifwall load @SYSCONFDIR@/ifwall/boot.rules"
+# the kill switch is held by 'run --backend nft' (owned table), ready when
+# the rules are in place, reloaded by SIGHUP
 unit_has unit-main-order ifwall.service "DefaultDependencies=no" \
 	"After=ifwall-boot.service" "Before=network-pre.target shutdown.target" \
-	"Type=oneshot" "RemainAfterExit=yes" \
-	"ExecStart=@BINDIR@/ifwall load @SYSCONFDIR@/ifwall/ifwall.rules" \
-	"ExecReload=@BINDIR@/ifwall load @SYSCONFDIR@/ifwall/ifwall.rules"
+	"Type=notify" \
+	"ExecStart=@BINDIR@/ifwall run --backend nft @SYSCONFDIR@/ifwall/ifwall.rules" \
+	"ExecReload=/bin/kill -HUP \$MAINPID"
 # A kill switch must not open when its service stops: no ExecStop flush.
 if grep -q '^ExecStop' "$UNITS"/*.service; then
 	echo "FAIL unit-no-execstop: $(grep -l '^ExecStop' "$UNITS"/*.service | xargs -n1 basename | tr '\n' ' ')has ExecStop"

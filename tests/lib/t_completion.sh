@@ -35,6 +35,6 @@ expect rules-after-option "a.rules b.rules sub" "$(complete_line ifwall check --
 expect rules-for-run "a.rules b.rules sub" "$(complete_line ifwall run --backend tun --netns x '')"
 expect replay-captures "cap.pcap cap2.pcapng sub" "$(complete_line ifwall replay --iface eth0 a.rules '')"
 expect query-no-files "" "$(complete_line ifwall query a.rules '')"
-expect backend-run "divert tun" "$(complete_line ifwall run --backend '')"
+expect backend-run "divert nft tun" "$(complete_line ifwall run --backend '')"
 expect backend-load "nft" "$(complete_line ifwall load --backend '')"
 expect no-args-flush "" "$(complete_line ifwall flush '')"

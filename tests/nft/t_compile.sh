@@ -41,7 +41,9 @@ count() {   # count NAME N PATTERN
 expect table-set-v4 '^	set bad_v4 \{$'
 expect table-set-v6 '^	set bad_v6 \{$'
 expect table-elements 'elements = \{ 192\.0\.2\.0/24 \}'
-count table-shared 4 'ip6? daddr @bad_v[46] counter log prefix "ifwall c\.rules:4 " goto reject_packet comment "c\.rules:4"'
+count table-shared 4 'ip6? daddr @bad_v[46] counter goto reject_packet comment "c\.rules:4"'
+# 'log': a rule of its own before the verdict, rate-limited, to NFLOG group 27
+count log-limited 4 'ip6? daddr @bad_v[46] limit rate 20/second burst 100 packets log prefix "ifwall c\.rules:4 out " group 27 comment "c\.rules:4"'
 count block-policy-reject 4 'ip6? saddr @bad_v[46] counter goto reject_packet comment "c\.rules:5"'
 expect skip 'iifname "lo" counter accept comment "skip"'
 expect skip-forward-in 'iifname "lo" counter return comment "skip"'

@@ -1,0 +1,431 @@
+/* Table inet ifwall held by a resident process: owned (owner|persist) or
+ * watched and restored. See nft_owner.h. */
+#include "backends/nft_owner.h"
+#include "backends/nft_plan.h"
+#include "backends/nlmsg.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+
+struct nft_owner {
+	struct mnl_socket *sock;    /* owns the table / sends the restores */
+	uint32_t seq;
+	struct mnl_socket *watch;   /* NFNLGRP_NFTABLES, when watching */
+	bool watch_only;
+	bool applied;
+	enum nft_owner_mode mode;
+	const struct nft_plan *plan;
+	char *buf;
+};
+
+#define WATCH_BUFFER (1 << 16)
+
+static int owner_error(struct nft_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int owner_error(struct nft_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return code;
+	memset(err, 0, sizeof(*err));
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *nft_owner_mode_name(enum nft_owner_mode mode)
+{
+	return mode == NFT_OWNER_OWNED ? "owned" : "watching";
+}
+
+static struct mnl_socket *socket_open(unsigned group, int *error)
+{
+	struct mnl_socket *s = mnl_socket_open(NETLINK_NETFILTER);
+	int one = 1;
+
+	if (!s) {
+		*error = -errno;
+		return NULL;
+	}
+	if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
+		*error = -errno;
+		mnl_socket_close(s);
+		return NULL;
+	}
+	mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof(one));
+	if (group) {
+		int fd = mnl_socket_get_fd(s);
+		int size = 8 << 20;
+
+		/* A flush of a large table is many notifications; a lost one
+		 * (ENOBUFS) is answered by checking the table. */
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+		if (mnl_socket_setsockopt(s, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
+			*error = -errno;
+			mnl_socket_close(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+int nft_owner_open(struct nft_owner **out, bool watch, struct nft_error *err)
+{
+	struct nft_owner *o = calloc(1, sizeof(*o));
+	int e = 0;
+
+	*out = NULL;
+	if (!o || !(o->buf = malloc(WATCH_BUFFER))) {
+		free(o);
+		return owner_error(err, -ENOMEM, "out of memory");
+	}
+	o->watch_only = watch;
+	o->seq = (uint32_t)time(NULL);
+	if (!(o->sock = socket_open(0, &e))) {
+		nft_owner_free(o);
+		return owner_error(err, e, "cannot open a netfilter netlink socket: %s",
+				   strerror(-e));
+	}
+	*out = o;
+	return 0;
+}
+
+void nft_owner_free(struct nft_owner *o)
+{
+	if (!o)
+		return;
+	if (o->sock)
+		mnl_socket_close(o->sock);
+	if (o->watch)
+		mnl_socket_close(o->watch);
+	free(o->buf);
+	free(o);
+}
+
+enum nft_owner_mode nft_owner_mode(const struct nft_owner *o)
+{
+	return o->mode;
+}
+
+uint32_t nft_owner_portid(const struct nft_owner *o)
+{
+	return mnl_socket_get_portid(o->sock);
+}
+
+int nft_owner_watch_fd(const struct nft_owner *o)
+{
+	return o->watch ? mnl_socket_get_fd(o->watch) : -1;
+}
+
+static int start_watching(struct nft_owner *o, struct nft_error *err)
+{
+	int e = 0;
+
+	if (o->watch)
+		return 0;
+	if (!(o->watch = socket_open(NFNLGRP_NFTABLES, &e)))
+		return owner_error(err, e, "cannot subscribe to nf_tables notifications: %s",
+				   strerror(-e));
+	return 0;
+}
+
+int nft_owner_apply(struct nft_owner *o, const struct nft_plan *plan,
+		    struct nft_load_stats *stats, struct nft_error *err)
+{
+	int rc;
+
+	if (!o->applied && !o->watch_only) {
+		rc = nft_plan_load_socket(o->sock, &o->seq, plan,
+					  NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, stats, err);
+		if (rc == 0) {
+			struct nft_table_info info;
+			/* the kernel must really have taken both flags */
+			if (nft_table_info_read(&info, NULL) == 0 && info.present &&
+			    (info.flags & (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)) ==
+				    (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST) &&
+			    info.owner == nft_owner_portid(o)) {
+				o->applied = true;
+				o->mode = NFT_OWNER_OWNED;
+				o->plan = plan;
+				return 0;
+			}
+			/* loaded, but not owned: go on watching */
+		} else if (rc != -EOPNOTSUPP && rc != -EINVAL) {
+			return rc;
+		}
+		/* a kernel without owner or persist: the batch changed nothing */
+	}
+	if (!o->applied) {
+		o->mode = NFT_OWNER_WATCHING;
+		/* subscribe before loading, so no change after it is missed */
+		if ((rc = start_watching(o, err)) < 0)
+			return rc;
+	}
+	rc = nft_plan_load_socket(o->sock, &o->seq, plan,
+				  o->mode == NFT_OWNER_OWNED
+					  ? NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST
+					  : NFT_TABLE_FLAGS_KEEP,
+				  stats, err);
+	if (rc == 0) {
+		o->applied = true;
+		o->plan = plan;
+	}
+	return rc;
+}
+
+int nft_owner_flush(struct nft_owner *o, size_t *deleted, struct nft_error *err)
+{
+	int rc = nft_flush_socket(o->sock, &o->seq, deleted, err);
+	if (rc == 0)
+		o->plan = NULL; /* nothing to restore any more */
+	return rc;
+}
+
+/* --- notifications ----------------------------------------------------- */
+
+struct watch_scan {
+	uint32_t self;
+	bool foreign_change;
+	bool generation;          /* a NEWGEN closed a transaction */
+	uint32_t pid;
+	char name[32];
+};
+
+static int top_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (type < 8)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static const char *nul_string(const struct nlattr *a)
+{
+	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 ? mnl_attr_get_str(a) : NULL;
+}
+
+static void scan_message(struct watch_scan *w, const struct nlmsghdr *nlh)
+{
+	const struct nlattr *tb[8] = { 0 };
+	const struct nfgenmsg *g;
+	uint16_t msg;
+
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)))
+		return;
+	g = mnl_nlmsg_get_payload(nlh);
+	msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	if (mnl_attr_parse(nlh, sizeof(*g), top_attr_cb, tb) < 0)
+		return;
+	if (msg == NFT_MSG_NEWGEN) {
+		uint32_t pid = 0;
+		if (tb[NFTA_GEN_PROC_PID] &&
+		    mnl_attr_validate(tb[NFTA_GEN_PROC_PID], MNL_TYPE_U32) >= 0)
+			pid = ntohl(mnl_attr_get_u32(tb[NFTA_GEN_PROC_PID]));
+		w->generation = true;
+		if (w->foreign_change && !w->pid && pid) {
+			const char *name = nul_string(tb[NFTA_GEN_PROC_NAME]);
+			w->pid = pid;
+			snprintf(w->name, sizeof(w->name), "%s", name ? name : "");
+		}
+		return;
+	}
+	if (nlh->nlmsg_pid == w->self)
+		return;
+	/* every nf_tables object message names its table in attribute 1
+	 * (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE,
+	 * NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE) */
+	const char *table = nul_string(tb[1]);
+	if (g->nfgen_family == NFPROTO_INET && table && !strcmp(table, NFT_TABLE))
+		w->foreign_change = true;
+}
+
+/* Whether the table in the kernel still has the plan's shape. */
+static bool table_intact(const struct nft_plan *plan)
+{
+	struct nft_table_info info;
+
+	if (nft_table_info_read(&info, NULL) < 0)
+		return true; /* cannot tell; do not loop on reloads */
+	return info.present && info.chains == CHAIN_COUNT &&
+	       info.rules == nft_plan_rule_count(plan);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
+			  struct nft_error *err)
+{
+	struct watch_scan w = { .self = nft_owner_portid(o) };
+	bool lost = false;
+	double start = 0;
+
+	memset(ev, 0, sizeof(*ev));
+	if (err)
+		memset(err, 0, sizeof(*err));
+	if (!o->watch)
+		return 0;
+	for (;;) {
+		ssize_t n = recv(mnl_socket_get_fd(o->watch), o->buf, WATCH_BUFFER, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				lost = true;
+				continue;
+			}
+			break; /* EAGAIN: drained */
+		}
+		if (!start)
+			start = now_ms();
+		int left = (int)nlmsg_valid_prefix(o->buf, (size_t)n);
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)o->buf;
+		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+			scan_message(&w, nlh);
+	}
+	if (!o->plan)
+		return 0;
+	if (!start)
+		start = now_ms();
+	if (!w.foreign_change && !(lost && !table_intact(o->plan)))
+		return 0;
+	int rc = nft_plan_load_socket(o->sock, &o->seq, o->plan, NFT_TABLE_FLAGS_KEEP,
+				      NULL, err);
+	if (rc < 0)
+		return rc;
+	ev->restored = true;
+	ev->by_pid = w.pid;
+	snprintf(ev->by_name, sizeof(ev->by_name), "%s", w.name);
+	ev->latency_ms = now_ms() - start;
+	return 0;
+}
+
+/* --- table info ---------------------------------------------------------- */
+
+struct info_ctx {
+	struct nft_table_info *info;
+	uint16_t msg;
+};
+
+static int info_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct info_ctx *c = data;
+	const struct nlattr *tb[8] = { 0 };
+	const struct nfgenmsg *g;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)))
+		return MNL_CB_OK;
+	g = mnl_nlmsg_get_payload(nlh);
+	if (g->nfgen_family != NFPROTO_INET ||
+	    mnl_attr_parse(nlh, sizeof(*g), top_attr_cb, tb) < 0)
+		return MNL_CB_OK;
+	const char *table = nul_string(tb[1]);
+	if (!table || strcmp(table, NFT_TABLE))
+		return MNL_CB_OK;
+	switch (c->msg) {
+	case NFT_MSG_GETTABLE:
+		c->info->present = true;
+		if (tb[NFTA_TABLE_FLAGS] && mnl_attr_validate(tb[NFTA_TABLE_FLAGS], MNL_TYPE_U32) >= 0)
+			c->info->flags = ntohl(mnl_attr_get_u32(tb[NFTA_TABLE_FLAGS]));
+		if (tb[NFTA_TABLE_OWNER] && mnl_attr_validate(tb[NFTA_TABLE_OWNER], MNL_TYPE_U32) >= 0)
+			c->info->owner = ntohl(mnl_attr_get_u32(tb[NFTA_TABLE_OWNER]));
+		break;
+	case NFT_MSG_GETCHAIN:
+		c->info->chains++;
+		break;
+	case NFT_MSG_GETRULE:
+		c->info->rules++;
+		break;
+	case NFT_MSG_GETSET:
+		c->info->sets++;
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int info_dump(struct mnl_socket *s, uint32_t *seq, uint16_t msg, uint16_t table_attr,
+		     struct info_ctx *c, char *buf, size_t size)
+{
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, msg, NFPROTO_INET, NLM_F_DUMP, ++*seq);
+	uint32_t portid = mnl_socket_get_portid(s);
+
+	if (table_attr)
+		mnl_attr_put_strz(nlh, table_attr, NFT_TABLE);
+	if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	c->msg = msg;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(s, buf, size);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		int r = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), *seq, portid, info_cb, c);
+		if (r < 0)
+			return nlmsg_error() == -ENOENT ? 0 : nlmsg_error();
+		if (r == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+int nft_table_info_read(struct nft_table_info *info, struct nft_error *err)
+{
+	struct info_ctx c = { .info = info };
+	size_t size = MNL_SOCKET_BUFFER_SIZE * 4;
+	char *buf = malloc(size);
+	uint32_t seq = (uint32_t)time(NULL);
+	int e = 0, rc;
+
+	memset(info, 0, sizeof(*info));
+	if (!buf)
+		return owner_error(err, -ENOMEM, "out of memory");
+	struct mnl_socket *s = socket_open(0, &e);
+	if (!s) {
+		free(buf);
+		return owner_error(err, e, "cannot open a netfilter netlink socket: %s",
+				   strerror(-e));
+	}
+	rc = info_dump(s, &seq, NFT_MSG_GETTABLE, 0, &c, buf, size);
+	if (rc == 0 && info->present)
+		rc = info_dump(s, &seq, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, &c, buf, size);
+	if (rc == 0 && info->present)
+		rc = info_dump(s, &seq, NFT_MSG_GETRULE, NFTA_RULE_TABLE, &c, buf, size);
+	if (rc == 0 && info->present)
+		rc = info_dump(s, &seq, NFT_MSG_GETSET, NFTA_SET_TABLE, &c, buf, size);
+	mnl_socket_close(s);
+	free(buf);
+	if (rc < 0)
+		return owner_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
+				   strerror(-rc));
+	return 0;
+}
