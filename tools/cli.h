@@ -28,6 +28,7 @@ int cmd_flush(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_interfaces(int argc, char **argv);
+int cmd_table(int argc, char **argv);
 
 struct ifw_addr;
 /* --ifaddr NAME=ADDR[,NAME=ADDR...] (query, replay): calls add for each
