@@ -79,7 +79,8 @@ static int add_range(struct addrset *set, int family, u128 lo, u128 hi)
 	}
 }
 
-int addrset_from_ranges(const struct ifw_range *ranges, size_t n,
+/* The prefixes covering the ranges, in the order given. */
+static int cover_ranges(const struct ifw_range *ranges, size_t n,
 			struct addrset **out)
 {
 	struct addrset *set = addrset_new();
@@ -106,6 +107,22 @@ int addrset_from_ranges(const struct ifw_range *ranges, size_t n,
 	}
 	*out = set;
 	return 0;
+}
+
+int addrset_from_ranges(const struct ifw_range *ranges, size_t n,
+			struct addrset **out)
+{
+	struct addrset *merged = NULL;
+	int rc;
+
+	/* Twice: the first set merges and sorts the ranges, the second holds
+	 * the fewest prefixes covering them, in order. */
+	*out = NULL;
+	if ((rc = cover_ranges(ranges, n, &merged)) < 0)
+		return rc;
+	rc = cover_ranges(addrset_range(merged, 0), addrset_range_count(merged), out);
+	addrset_free(merged);
+	return rc;
 }
 
 static void prefix_bounds(const struct ifw_prefix *p, u128 *lo, u128 *hi)
