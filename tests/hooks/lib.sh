@@ -174,3 +174,31 @@ leaks_between() {
 tunnel_says() {
 	nsx $NS_CLI $PY "$HOOKS_DIR/ask.py" 10.64.0.1 7000 2>/dev/null
 }
+
+# phase TEST NAME T_START T_ACTION_END T_END BEFORE AFTER: 0 leaks while the
+# hooks changed the table (BEFORE and AFTER endpoints allowed), then 0 with
+# only AFTER allowed. BEFORE/AFTER: "ADDR:PORT" or "".
+phase() {
+	local test=$1 name=$2 ts=$3 ta=$4 te=$5 before=$6 after=$7 n1 n2
+	n1=$(leaks_between "$ts" "$ta" $before $after)
+	n2=$(leaks_between "$ta" "$te" $after)
+	if [ "$n1" = 0 ] && [ "$n2" = 0 ]; then pass "$test-$name-leaks" "0 leaked packets"
+	else fail "$test-$name-leaks" "$n1 during the change, $n2 after it (see $WORK/leaks.txt)"; fi
+}
+
+# packets_to T0 T1 ADDR: packets to ADDR on the far-side capture in [T0, T1)
+packets_to() {
+	$PY - "$WORK/far.pcap" "$1" "$2" "$3" <<'PY'
+import sys
+from scapy.all import PcapReader, IP, IPv6
+n = 0
+for p in PcapReader(sys.argv[1]):
+    ip = p.getlayer(IP) or p.getlayer(IPv6)
+    if ip is not None and float(sys.argv[2]) <= float(p.time) < float(sys.argv[3]) and ip.dst == sys.argv[4]:
+        n += 1
+print(n)
+PY
+}
+
+table_is() { [ "$(nsx $NS_CLI "$IFWALL" table vpn_servers show | tr '\n' ' ')" = "$1" ]; }
+table_now() { nsx $NS_CLI "$IFWALL" table vpn_servers show | tr '\n' ' '; }
