@@ -299,6 +299,20 @@ static int drain_queue(struct divert *d, char *err, size_t errlen)
 
 /* --- reload -------------------------------------------------------------- */
 
+/* The rule set in force becomes next (taken): flows are re-checked against
+ * it, and those the kernel fast-paths come back through the engine once,
+ * so a flow the new rules block is blocked from its next packet. */
+static void swap_rules(struct divert *d, struct ruleset *next)
+{
+	char err[256];
+	struct ruleset *old = d->rs;
+
+	d->rs = next;
+	flow_table_recheck(d->ft, next);
+	ruleset_free(old);
+	divert_table_forget_passed(err, sizeof(err));
+}
+
 static void reload(struct divert *d)
 {
 	char err[256];
@@ -310,13 +324,21 @@ static void reload(struct divert *d)
 		d->stats.reload_failures++;
 		return;
 	}
-	struct ruleset *old = d->rs;
-	d->rs = fresh;
-	flow_table_recheck(d->ft, fresh);
-	ruleset_free(old);
+	swap_rules(d, fresh);
 	d->stats.reloads++;
-	/* Flows the kernel fast-paths come back through the engine once. */
-	divert_table_forget_passed(err, sizeof(err));
+	(void)err;
+}
+
+int divert_table_change(struct divert *d, const char *name, enum addrset_op op,
+			const struct ifw_prefix *p, size_t n, size_t *changed)
+{
+	struct ruleset *next = NULL;
+	int rc = ruleset_table_change(d->rs, name, op, p, n, &next, changed);
+
+	if (rc < 0)
+		return rc;
+	swap_rules(d, next);
+	return 0;
 }
 
 /* --- setup and the loop -------------------------------------------------- */

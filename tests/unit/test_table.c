@@ -4,6 +4,7 @@
  * endpoint exception, the old rule set is untouched, and freeing in either
  * order is safe. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,8 +158,52 @@ static void test_ruleset(void)
 	ifw_ruleset_free(empty);
 }
 
+/* A UDP/IPv4 packet 192.168.1.2:40000 -> dst:51820 (checksums zero). */
+static size_t udp_packet(uint8_t *b, const uint8_t dst[4])
+{
+	memset(b, 0, 29);
+	b[0] = 0x45; b[3] = 29; b[8] = 64; b[9] = 17;
+	b[12] = 192; b[13] = 168; b[14] = 1; b[15] = 2;
+	memcpy(b + 16, dst, 4);
+	b[20] = 40000 >> 8; b[21] = 40000 & 0xff; b[22] = 51820 >> 8; b[23] = 51820 & 0xff;
+	b[25] = 9;
+	return 29;
+}
+
+/* A running packet loop's view: a flow to A passes, the table changes
+ * without A, the loop swaps and re-checks: the flow's next packet is
+ * blocked (what divert_table_change / tun_backend_table_change do). */
+static void test_flows(void)
+{
+	struct ifw_ruleset *rs = NULL, *a = NULL, *b = NULL;
+	struct ifw_flow_table *ft = NULL;
+	struct ifw_decision d;
+	const char *srv_a[] = { "198.51.100.7" }, *srv_b[] = { "203.0.113.9" };
+	const uint8_t dst[4] = { 198, 51, 100, 7 };
+	uint8_t pkt[64];
+	size_t len = udp_packet(pkt, dst);
+
+	if (ifw_ruleset_from_string("ks.rules", rules, strlen(rules), &rs, NULL) < 0 ||
+	    ifw_flow_table_new(0, &ft) < 0)
+		return;
+	ifw_ruleset_table_change(rs, "vpn_servers", IFW_TABLE_REPLACE, srv_a, 1, &a);
+	CHECK("flow: passes while A is in the table",
+	      ifw_flow_table_packet(ft, a, pkt, len, IFW_OUT, "eth0", 0, &d) == 0 &&
+	      d.verdict == IFW_PASS);
+	ifw_ruleset_table_change(a, "vpn_servers", IFW_TABLE_REPLACE, srv_b, 1, &b);
+	CHECK("flow: recheck counts it", ifw_flow_table_recheck(ft, b) == 1);
+	ifw_ruleset_free(a);
+	CHECK("flow: its next packet is blocked",
+	      ifw_flow_table_packet(ft, b, pkt, len, IFW_OUT, "eth0", 0, &d) == 0 &&
+	      d.verdict != IFW_PASS);
+	ifw_flow_table_free(ft);
+	ifw_ruleset_free(b);
+	ifw_ruleset_free(rs);
+}
+
 int main(void)
 {
+	test_flows();
 	test_arithmetic();
 	test_ruleset();
 	TEST_MAIN_END();
