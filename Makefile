@@ -11,6 +11,9 @@ SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
+# NetworkManager runs dispatcher scripts from /etc and /usr/lib
+# NetworkManager/dispatcher.d; the package uses /usr/lib's.
+NMDISPATCHERDIR ?= $(SYSCONFDIR)/NetworkManager/dispatcher.d
 # libifwall: SONAME libifwall.so.$(LIB_MAJOR); exported symbols are listed in
 # tools/libifwall.map (version node IFWALL_0.1).
 LIB_MAJOR = 0
@@ -138,6 +141,11 @@ MAN_PAGES := $(sort $(wildcard tools/man/*.[1-8]))
 UNITS := $(sort $(wildcard tools/systemd/*.service tools/systemd/*.target))
 BOOT_RULES := $(wildcard tools/systemd/boot.rules)
 COMPLETION := $(wildcard tools/completion/ifwall)
+# VPN client hooks (tools/hooks/): the wg-quick and OpenVPN helpers in
+# BINDIR, where their configuration lines name them; NetworkManager's
+# dispatcher script where NetworkManager looks. @BINDIR@ becomes BINDIR.
+HOOK_BIN := $(wildcard tools/hooks/ifwall-*)
+HOOK_NM := $(wildcard tools/hooks/[0-9]*-ifwall-*)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
@@ -156,6 +164,17 @@ install: all
 ifneq ($(COMPLETION),)
 	install -d $(DESTDIR)$(COMPLETIONDIR)
 	install -m 644 $(COMPLETION) $(DESTDIR)$(COMPLETIONDIR)/ifwall
+endif
+	$(Q)set -e; for h in $(HOOK_BIN); do \
+		echo "install -m 755 $$h $(DESTDIR)$(BINDIR)/"; \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' $$h >$(DESTDIR)$(BINDIR)/$${h##*/}; \
+		chmod 755 $(DESTDIR)$(BINDIR)/$${h##*/}; done
+ifneq ($(HOOK_NM),)
+	install -d $(DESTDIR)$(NMDISPATCHERDIR)
+	$(Q)set -e; for h in $(HOOK_NM); do \
+		echo "install -m 755 $$h $(DESTDIR)$(NMDISPATCHERDIR)/"; \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' $$h >$(DESTDIR)$(NMDISPATCHERDIR)/$${h##*/}; \
+		chmod 755 $(DESTDIR)$(NMDISPATCHERDIR)/$${h##*/}; done
 endif
 ifneq ($(UNITS),)
 	install -d $(DESTDIR)$(SYSTEMDDIR)

@@ -435,29 +435,47 @@ static int watch_table(struct divert *d, char *err, size_t errlen)
 
 /* --- reload -------------------------------------------------------------- */
 
-static int reload(struct divert *d, char *err, size_t errlen)
+/* The rule set in force becomes next (taken): flows are re-checked against
+ * it, and those the kernel fast-paths come back through the engine once,
+ * so a flow the new rules block is blocked from its next packet. */
+static void swap_rules(struct divert *d, struct ruleset *next)
 {
 	char why[256];
+	struct ruleset *old = d->rs;
 
+	if (cgroup_setup(d, next, why, sizeof(why)) < 0)
+		d->stats.reload_failures++; /* kept: its cgroup rules never match */
+	d->rs = next;
+	flow_table_recheck(d->ft, next);
+	ruleset_free(old);
+	divert_table_forget_passed(d->table, why, sizeof(why));
+}
+
+static int reload(struct divert *d, char *err, size_t errlen)
+{
 	if (d->opts.reload) {
 		struct ruleset *fresh = d->opts.reload(d->opts.reload_ctx);
 		if (!fresh) {
 			d->stats.reload_failures++;
 		} else {
-			if (cgroup_setup(d, fresh, why, sizeof(why)) < 0)
-				d->stats.reload_failures++; /* kept: its cgroup rules never match */
-			struct ruleset *old = d->rs;
-			d->rs = fresh;
-			flow_table_recheck(d->ft, fresh);
-			ruleset_free(old);
+			swap_rules(d, fresh);
 			d->stats.reloads++;
-			/* Flows the kernel fast-paths come back through the
-			 * engine once. */
-			divert_table_forget_passed(d->table, why, sizeof(why));
 		}
 	}
 	/* A reload also puts back a table someone changed. */
 	return verify_table(d, err, errlen);
+}
+
+int divert_table_change(struct divert *d, const char *name, enum addrset_op op,
+			const struct ifw_prefix *p, size_t n, size_t *changed)
+{
+	struct ruleset *next = NULL;
+	int rc = ruleset_table_change(d->rs, name, op, p, n, &next, changed);
+
+	if (rc < 0)
+		return rc;
+	swap_rules(d, next);
+	return 0;
 }
 
 /* --- setup and the loop -------------------------------------------------- */

@@ -130,6 +130,14 @@ void divert_get_stats(const struct divert *d, struct divert_stats *out);
 /* Frees everything. The table stays (fail closed) unless it was installed
  * with fail_open. Accepts NULL. */
 void divert_free(struct divert *d);
+/* 'ifwall table' on the running backend (for its control socket; call it
+ * from the thread running divert_run, between packets): table 'name' of
+ * the rule set in force changed by op (ruleset_table_change), swapped in
+ * like a reload without parsing; flows re-checked, fast-pathed ones sent
+ * through the engine once more. Returns 0, -ESRCH, -EINVAL, -ENOMEM; on
+ * error the rule set in force is unchanged. */
+int divert_table_change(struct divert *d, const char *name, enum addrset_op op,
+			const struct ifw_prefix *p, size_t n, size_t *changed);
 
 /* Table inet ifwall_divert in this network namespace: returns 1 when it
  * exists, with *owner the pid of the live 'ifwall run --backend divert'

@@ -15,7 +15,12 @@
  *   set state          dynamic, 'ct id . ifname' of every passed packet
  *   sets NAME_v4 / NAME_v6  one interval set per table and family, shared by
  *                      every rule naming the table; other lists are
- *                      anonymous sets
+ *                      anonymous sets. A table a rule names gets both
+ *                      sets, empty ones included, and its name in their
+ *                      user data: 'ifwall table' changes them at run time
+ *                      (nft_table.h). A negated table ('to !<t>') keeps
+ *                      the families it had at load time until the next
+ *                      load (see table_addr_state in nft_plan.c).
  *
  * Each base chain starts with the state check, then 'set skip on' (accept),
  * then the rules in file order (first match wins: every rule ends in a

@@ -14,6 +14,7 @@
 #include "backends/nft_owner.h"
 #include "backends/nft_plan.h"
 #include "backends/nft_recheck.h"
+#include "backends/nft_table.h"
 #include "backends/nlmsg.h"
 #include "filter/grow.h"
 
@@ -67,10 +68,12 @@ enum {
 	NFT_TYPE_BITS = 6,
 };
 
-/* Set user data: nft's key byte order record, ifwall's content digest. */
+/* Set user data: nft's key byte order record, ifwall's content digest and
+ * the name of the table a set holds (nft_table.h). */
 enum {
 	SET_UDATA_KEYBYTEORDER = 0,
 	SET_UDATA_DIGEST = 0xf0,
+	SET_UDATA_TABLE = NFT_TABLE_SET_UDATA,
 };
 
 /* nft's user data for 'typeof ct id . iifname' (key byte order, then the
@@ -1249,6 +1252,8 @@ static struct nftnl_set *kernel_set(const struct plan_set *s)
 		nftnl_udata_put_u32(u, SET_UDATA_KEYBYTEORDER, sh.byteorder);
 		if (!s->anonymous)
 			nftnl_udata_put(u, SET_UDATA_DIGEST, sizeof(s->digest), &s->digest);
+		if (s->table && strlen(s->table) < 255)
+			nftnl_udata_put_strz(u, SET_UDATA_TABLE, s->table);
 		nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u),
 				   nftnl_udata_buf_len(u));
 		nftnl_udata_buf_free(u);
@@ -1400,6 +1405,11 @@ static bool set_keepable(const struct existing *ex, const struct plan_set *s)
 	struct set_shape sh;
 
 	if (s->anonymous || !(e = find_set(ex, s->name)))
+		return false;
+	/* 'ifwall table' changed it since its digest was written: a load
+	 * restores the table from the rule file. */
+	char edited[NFT_TABLE_SET_NAME_MAX];
+	if (find_set(ex, nft_table_edited_name(s->name, edited, sizeof(edited))))
 		return false;
 	sh = set_shape(s);
 	if (e->flags != sh.flags || e->key_type != sh.key_type ||

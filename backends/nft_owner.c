@@ -2,6 +2,7 @@
  * watched and restored. See nft_owner.h. */
 #include "backends/nft_owner.h"
 #include "backends/nft_plan.h"
+#include "backends/nft_table.h"
 #include "backends/nlmsg.h"
 
 #include <arpa/inet.h>
@@ -192,6 +193,13 @@ int nft_owner_apply(struct nft_owner *o, const struct nft_plan *plan,
 		o->plan = plan;
 	}
 	return rc;
+}
+
+int nft_owner_table_change(struct nft_owner *o, const char *name, enum addrset_op op,
+			   const struct ifw_prefix *p, size_t n, size_t *changed,
+			   struct nft_error *err)
+{
+	return nft_table_change_socket(o->sock, &o->seq, name, op, p, n, changed, err);
 }
 
 int nft_owner_flush(struct nft_owner *o, size_t *deleted, struct nft_error *err)

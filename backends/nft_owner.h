@@ -32,6 +32,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "backends/nft.h"
+#include "filter/addr.h"
 
 #ifndef NFT_TABLE_F_PERSIST
 #define NFT_TABLE_F_PERSIST 0x4
@@ -94,6 +95,12 @@ int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
 
 /* Deletes every ifwall table through the owner's socket (nft_flush). */
 int nft_owner_flush(struct nft_owner *o, size_t *deleted, struct nft_error *err);
+/* 'ifwall table' on the owned table, through the owner's socket (the only
+ * one the kernel lets change it); see nft_table_change(). A later restore
+ * (watch mode) or reload writes the table from the rule file again. */
+int nft_owner_table_change(struct nft_owner *o, const char *name, enum addrset_op op,
+			   const struct ifw_prefix *p, size_t n, size_t *changed,
+			   struct nft_error *err);
 
 /* What the kernel says about table inet ifwall. */
 struct nft_table_info {

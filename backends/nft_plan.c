@@ -251,6 +251,26 @@ static enum addr_state addr_state(const struct addrmatch *m, int family)
 	return ADDR_MATCH;
 }
 
+/* A criterion naming one table: the table's named sets are changed at run
+ * time ('ifwall table'), so the rule must look them up whatever the table
+ * holds at load time, empty included (an empty set matches nothing, which
+ * is the engine's meaning of an empty table). A positive lookup agrees with
+ * the engine for any content. A negated one cannot follow the engine's "a
+ * set only speaks for its families" as the content changes, so a family
+ * the table lacks at load time (while holding the other) stays excluded
+ * until the next load (documented in nft.h). */
+static enum addr_state table_addr_state(const struct addrmatch *m, int family)
+{
+	if (!m->negate || family == 0 || addrset_prefix_count(m->set) == 0)
+		return ADDR_MATCH;
+	return addrset_has_family(m->set, family) ? ADDR_MATCH : ADDR_NEVER;
+}
+
+static enum addr_state rule_addr_state(const struct addrmatch *m, int family)
+{
+	return m->table && m->set ? table_addr_state(m, family) : addr_state(m, family);
+}
+
 /* The single prefix equal to range r, if it is one. */
 static bool range_as_prefix(const struct ifw_range *r, struct ifw_prefix *out)
 {
@@ -312,28 +332,39 @@ static bool table_set_name(const char *table, size_t index, int family,
 	return plain;
 }
 
-/* The named set of a table and family, created on first use. */
+/* The named set of a table and family. Both families' sets are created on
+ * first use, so 'ifwall table' can add either family to a table that
+ * starts empty or with one family. */
 static int table_set(struct builder *b, const struct addrmatch *m, int family)
 {
 	char name[64];
 	size_t index = 0;
-	enum plan_set_kind kind = family == 4 ? SETKIND_ADDR4 : SETKIND_ADDR6;
+	int found = -1;
 
 	for (size_t i = 0; i < b->rs->ntables; i++)
 		if (b->rs->tables[i].set == m->set)
 			index = i;
-	table_set_name(m->table, index, family, name, sizeof(name));
-	for (size_t i = 0; i < b->plan->nsets; i++) {
-		struct plan_set *s = &b->plan->sets[i];
-		if (!s->anonymous && s->kind == kind && !strcmp(s->name, name))
-			return (int)i;
+	for (int f = 4; f <= 6; f += 2) {
+		enum plan_set_kind kind = f == 4 ? SETKIND_ADDR4 : SETKIND_ADDR6;
+		int idx = -1;
+		table_set_name(m->table, index, f, name, sizeof(name));
+		for (size_t i = 0; i < b->plan->nsets && idx < 0; i++) {
+			struct plan_set *s = &b->plan->sets[i];
+			if (!s->anonymous && s->kind == kind && !strcmp(s->name, name))
+				idx = (int)i;
+		}
+		if (idx < 0) {
+			idx = set_new(b, kind, false, name);
+			if (idx < 0)
+				return idx;
+			b->plan->sets[idx].addrs = m->set;
+			b->plan->sets[idx].table = m->table;
+			set_digest(&b->plan->sets[idx]);
+		}
+		if (f == family)
+			found = idx;
 	}
-	int idx = set_new(b, kind, false, name);
-	if (idx < 0)
-		return idx;
-	b->plan->sets[idx].addrs = m->set;
-	set_digest(&b->plan->sets[idx]);
-	return idx;
+	return found;
 }
 
 static int add_addr_match(struct builder *b, struct plan_rule *pr,
@@ -686,9 +717,9 @@ static int emit_user_rule(struct builder *b, const struct rule *r,
 	if (rc < 0)
 		goto out;
 	/* Addresses */
-	if (family && addr_state(&r->from, family) == ADDR_MATCH)
+	if (family && rule_addr_state(&r->from, family) == ADDR_MATCH)
 		rc = add_addr_match(b, pr, &r->from, false, family);
-	if (rc == 0 && family && addr_state(&r->to, family) == ADDR_MATCH)
+	if (rc == 0 && family && rule_addr_state(&r->to, family) == ADDR_MATCH)
 		rc = add_addr_match(b, pr, &r->to, true, family);
 	if (rc < 0)
 		goto out;
@@ -786,8 +817,8 @@ static int emit_rule_in_chain(struct builder *b, const struct rule *r,
 			return 0;
 	}
 	bool per_family = r->ntypes ||
-			  (r->from.set && addrset_prefix_count(r->from.set)) ||
-			  (r->to.set && addrset_prefix_count(r->to.set));
+			  (r->from.set && (addrset_prefix_count(r->from.set) || r->from.table)) ||
+			  (r->to.set && (addrset_prefix_count(r->to.set) || r->to.table));
 	if (!per_family) {
 		if (addr_state(&r->from, 0) == ADDR_NEVER ||
 		    addr_state(&r->to, 0) == ADDR_NEVER)
@@ -799,8 +830,8 @@ static int emit_rule_in_chain(struct builder *b, const struct rule *r,
 				continue;
 			if (r->ntypes && f != (r->icmp6 ? 6 : 4))
 				continue;
-			if (addr_state(&r->from, f) == ADDR_NEVER ||
-			    addr_state(&r->to, f) == ADDR_NEVER)
+			if (rule_addr_state(&r->from, f) == ADDR_NEVER ||
+			    rule_addr_state(&r->to, f) == ADDR_NEVER)
 				continue;
 			families[nfam++] = f;
 		}
@@ -824,10 +855,14 @@ static enum plan_verdict chain_accept(const struct chain_ctx *ctx)
 
 /* Replies of a flow passed on this interface go to the pass chain, which
  * refreshes the flow's element (so it lives as long as the flow's
- * conntrack entry) and accepts. ICMP errors about such a flow (conntrack's
- * RELATED, either direction: an error about an inbound flow travels in
- * its original direction) are accepted on the same interface without
- * refreshing anything. */
+ * conntrack entry) and accepts. ICMP errors arriving about such a flow
+ * (conntrack's RELATED, either conntrack direction: an error about an
+ * inbound flow travels in its original direction) are accepted on the
+ * same interface without refreshing anything: path MTU discovery works
+ * for servers behind the kill switch. Errors the host sends out are
+ * decided by the rules like any packet leaving, so a kill switch whose
+ * endpoint table was emptied sends nothing to the old server, not even a
+ * port unreachable. */
 static int emit_state_check(struct builder *b, const struct chain_ctx *ctx)
 {
 	struct plan_rule *pr = rule_new(b, ctx->chain, ROLE_INTERNAL);
@@ -838,6 +873,8 @@ static int emit_state_check(struct builder *b, const struct chain_ctx *ctx)
 	match_add(pr, MATCH_STATE)->out = ctx->out;
 	pr->verdict = PLAN_GOTO;
 	pr->target = ctx->pass;
+	if (ctx->out)
+		return 0;
 	pr = rule_new(b, ctx->chain, ROLE_INTERNAL);
 	if (!pr)
 		return -ENOMEM;

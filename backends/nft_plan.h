@@ -60,6 +60,9 @@ struct plan_set {
 	bool anonymous;
 	/* ADDR4/ADDR6: the merged ranges of this family of addrs. */
 	const struct addrset *addrs;
+	/* ADDR4/ADDR6 of a table: its name (kernel set user data, so 'ifwall
+	 * table NAME' finds the sets); NULL for other sets. */
+	const char *table;
 	/* Other kinds: values (ranges only for PORT). */
 	size_t nvalues;
 	struct plan_value_range *values;

@@ -397,6 +397,25 @@ static void reload_rules(struct tun_backend *be)
 	log_reload(be, true, changed);
 }
 
+int tun_backend_table_change(struct tun_backend *be, const char *name,
+			     enum addrset_op op, const struct ifw_prefix *p, size_t n,
+			     size_t *changed)
+{
+	struct ruleset *next = NULL;
+	size_t flows;
+	int rc = ruleset_table_change(be->rs, name, op, p, n, &next, changed);
+
+	if (rc < 0)
+		return rc;
+	/* As a reload: flows re-checked before the old set goes. */
+	flows = flow_table_recheck(be->flows, next);
+	be->rs = next;
+	ruleset_free(be->owned);
+	be->owned = next;
+	message(be, "tun: table <%s> changed, %zu flows changed verdict", name, flows);
+	return 0;
+}
+
 static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 		       volatile sig_atomic_t *reload)
 {

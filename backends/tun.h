@@ -101,6 +101,16 @@ int tun_backend_run(const struct ruleset *rs, const char *rules_path,
 /* Checks client prefixes as tun_backend_run would (room for two addresses,
  * at most one per family), so a CLI can report a usage error before doing
  * anything. Returns 0, or -EINVAL with the reason in error. */
+/* 'ifwall table' on the running backend (for its control socket, called
+ * from the packet loop between packets): table 'name' of the rule set in
+ * force changed by op (ruleset_table_change) and swapped in like a reload
+ * without parsing; flows re-checked. Returns 0, -ESRCH, -EINVAL, -ENOMEM;
+ * on error the rule set in force is unchanged. */
+struct tun_backend;
+int tun_backend_table_change(struct tun_backend *be, const char *name,
+			     enum addrset_op op, const struct ifw_prefix *p, size_t n,
+			     size_t *changed);
+
 int tun_prefixes_check(const struct ifw_prefix *prefixes, size_t n,
 		       char *error, size_t error_size);
 

@@ -71,4 +71,31 @@ const struct ifw_range *addrset_range(const struct addrset *set, size_t i);
 /* Accepts NULL. */
 void addrset_free(struct addrset *set);
 
+/* --- sets changed at run time (filter/addrset_edit.c) -------------------- */
+
+/* A finished set holding exactly the given ranges (any family mix, order
+ * and overlap), as the fewest prefixes that cover them. Returns 0 or
+ * -ENOMEM; *out is NULL on error. */
+int addrset_from_ranges(const struct ifw_range *ranges, size_t n,
+			struct addrset **out);
+/* True when every address of p is in the finished set. */
+bool addrset_contains_prefix(const struct addrset *set, const struct ifw_prefix *p);
+
+enum addrset_op {
+	ADDRSET_ADD = 1,      /* cur plus the prefixes */
+	ADDRSET_DELETE,       /* cur minus the prefixes (a range is split when
+			       * a deleted prefix falls inside it) */
+	ADDRSET_REPLACE,      /* exactly the prefixes */
+	ADDRSET_FLUSH,        /* empty; the prefixes are ignored */
+};
+/* A new finished set: cur (finished, or NULL for empty) changed by op.
+ * *changed (may be NULL) gets how many prefixes made a difference: for ADD
+ * those not already wholly in cur, for DELETE those that overlapped cur,
+ * for REPLACE n, for FLUSH the prefixes cur had. cur is not modified.
+ * Returns 0, -EINVAL (unknown op, a prefix of no family), -EFAULT or
+ * -ENOMEM; *out is NULL on error. */
+int addrset_change(const struct addrset *cur, enum addrset_op op,
+		   const struct ifw_prefix *p, size_t n, struct addrset **out,
+		   size_t *changed);
+
 #endif

@@ -140,6 +140,46 @@ enum {
  * -EINVAL (NULL argument, unknown flag) or -ENOMEM. */
 int ifw_ruleset_format(const struct ifw_ruleset *rs, int flags, char **text);
 
+/* --- tables changed at run time ------------------------------------------ */
+
+/* A VPN client keeps its servers in a table of a rule file that never
+ * changes ('endpoint <vpn_servers> port 51820 proto udp') and changes the
+ * table as it connects and moves (ifwall-killswitch(7), "For VPN client
+ * authors"). The same operations work on a rule set in memory (a client's
+ * own packet loop: ifw_ruleset_table_*) and on the rule set loaded in the
+ * kernel (ifw_nft_table_*). Addresses are "ADDR" or "ADDR/LEN", IPv4 or
+ * IPv6; 0.0.0.0/0 and ::/0 are refused (-EINVAL), since a table holding
+ * every address would open a kill switch. */
+enum ifw_table_op {
+	IFW_TABLE_ADD = 1,       /* the table plus the addresses */
+	IFW_TABLE_DELETE = 2,    /* the table minus the addresses */
+	IFW_TABLE_REPLACE = 3,   /* exactly the addresses (none: empty) */
+	IFW_TABLE_FLUSH = 4,     /* empty (addresses ignored): for an endpoint
+				  * table, the kill switch's blocked state */
+};
+
+/* The content of table 'table' (its name without <>) as text: one prefix a
+ * line, merged and sorted (IPv4 first). *text is the caller's, to free(3).
+ * Returns the number of prefixes; -ESRCH (no such table), -EFAULT, -ENOMEM. */
+int ifw_ruleset_table_show(const struct ifw_ruleset *rs, const char *table,
+			   char **text);
+/* Returns how many of the n addresses are not wholly in the table (0: all
+ * are); -ESRCH, -EINVAL (an address is malformed), -EFAULT. */
+int ifw_ruleset_table_test(const struct ifw_ruleset *rs, const char *table,
+			   const char *const *addrs, size_t n);
+/* A new rule set, rs with table 'table' changed by op; rs itself never
+ * changes (rule sets are immutable: threads deciding with rs go on safely).
+ * Swap it in where rs was used, re-check your flows against it
+ * (ifw_flow_table_recheck), then free rs: a flow the new table no longer
+ * lets through is blocked from its next packet. Rules that name the table
+ * follow it; a table written inside a list ('{ <t> 10.0.0.1 }') was copied
+ * when the file was parsed and does not. *out is the caller's to free with
+ * ifw_ruleset_free (before or after rs). Returns 0; -ESRCH, -EINVAL (bad
+ * op or address), -EFAULT, -ENOMEM (*out NULL). */
+int ifw_ruleset_table_change(const struct ifw_ruleset *rs, const char *table,
+			     int op, const char *const *addrs, size_t n,
+			     struct ifw_ruleset **out);
+
 /* --- deciding packets ---------------------------------------------------- */
 
 /* What decided a packet. Filled by the ifw_decide* functions and by
@@ -278,6 +318,22 @@ size_t ifw_nft_listing_count(const struct ifw_nft_listing *listing);
 const struct ifw_nft_entry *ifw_nft_listing_get(const struct ifw_nft_listing *listing,
 						size_t i);
 void ifw_nft_listing_free(struct ifw_nft_listing *listing);
+
+/* Tables of the rule set loaded in the kernel ('ifwall table', ifwall(8)):
+ * the same as the ifw_ruleset_table_* functions, on table inet ifwall. A
+ * change is one kernel transaction on the table's sets, with no rule
+ * reload: established flows keep flowing, and a packet the new content no
+ * longer passes is decided by the rules at once. A later ifw_nft_apply() or
+ * 'ifwall load' restores the table from the rule file. Errors: -ENOENT (no
+ * rule set loaded; err says whether a running 'ifwall run' holds it),
+ * -ESRCH (the loaded rule set has no such table that a rule uses; err lists
+ * its tables), -EINVAL (bad op or address), -EPERM, another -errno the
+ * kernel gave; on error nothing was changed. */
+int ifw_nft_table_show(const char *table, char **text, struct ifw_error *err);
+int ifw_nft_table_test(const char *table, const char *const *addrs, size_t n,
+		       struct ifw_error *err);
+int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
+			 size_t n, struct ifw_error *err);
 
 /* --- divert: userspace verdicts through NFQUEUE (needs CAP_NET_ADMIN) ---- */
 

@@ -12,6 +12,7 @@
 
 #include "backends/divert.h"
 #include "backends/nft.h"
+#include "backends/nft_table.h"
 #include "backends/tun.h"
 #include "filter/engine.h"
 #include "filter/ifwall.h"
@@ -656,6 +657,202 @@ static struct ruleset *reload_rules(void *ctx)
 		diag_list_print(r->messages, &diags);
 	diag_list_clear(&diags);
 	return rs;
+}
+
+/* --- tables changed at run time ------------------------------------------ */
+
+/* Parses the caller's addresses; /0 is refused (it would open a kill
+ * switch). *out is the caller's to free. Returns 0, -EINVAL, -EFAULT,
+ * -ENOMEM. */
+static int prefixes_parse_list(const char *const *addrs, size_t n,
+			       struct ifw_prefix **out)
+{
+	*out = NULL;
+	if (n && !addrs)
+		return -EFAULT;
+	struct ifw_prefix *p = calloc(n ? n : 1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!addrs[i]) {
+			free(p);
+			return -EFAULT;
+		}
+		if (ifw_prefix_parse(addrs[i], &p[i]) < 0 || p[i].len == 0) {
+			free(p);
+			return -EINVAL;
+		}
+	}
+	*out = p;
+	return 0;
+}
+
+static int table_op_internal(int op, enum addrset_op *out)
+{
+	switch (op) {
+	case IFW_TABLE_ADD: *out = ADDRSET_ADD; return 0;
+	case IFW_TABLE_DELETE: *out = ADDRSET_DELETE; return 0;
+	case IFW_TABLE_REPLACE: *out = ADDRSET_REPLACE; return 0;
+	case IFW_TABLE_FLUSH: *out = ADDRSET_FLUSH; return 0;
+	}
+	return -EINVAL;
+}
+
+static void print_addrset(FILE *out, const void *arg)
+{
+	const struct addrset *set = arg;
+	char buf[64];
+
+	for (size_t i = 0; i < addrset_prefix_count(set); i++)
+		fprintf(out, "%s\n", ifw_prefix_format(addrset_prefix(set, i), buf, sizeof(buf)));
+}
+
+/* The set's prefixes as text (normalised: merged and sorted). */
+static int addrset_text(const struct addrset *set, char **text)
+{
+	struct addrset *norm = NULL;
+	int rc = addrset_from_ranges(addrset_range(set, 0), addrset_range_count(set), &norm);
+
+	if (rc == 0)
+		rc = format_to_string(print_addrset, norm, text);
+	if (rc >= 0)
+		rc = (int)addrset_prefix_count(norm);
+	addrset_free(norm);
+	return rc;
+}
+
+static int count_absent(const struct addrset *set, const char *const *addrs, size_t n)
+{
+	struct ifw_prefix *p;
+	int rc = prefixes_parse_list(addrs, n, &p), absent = 0;
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		absent += !addrset_contains_prefix(set, &p[i]);
+	free(p);
+	return absent;
+}
+
+int ifw_ruleset_table_show(const struct ifw_ruleset *rs, const char *table,
+			   char **text)
+{
+	const struct rs_table *t;
+
+	if (!text)
+		return -EFAULT;
+	*text = NULL;
+	if (!rs || !table)
+		return -EFAULT;
+	if (!(t = ruleset_find_table(rs->rs, table)))
+		return -ESRCH;
+	return addrset_text(t->set, text);
+}
+
+int ifw_ruleset_table_test(const struct ifw_ruleset *rs, const char *table,
+			   const char *const *addrs, size_t n)
+{
+	const struct rs_table *t;
+
+	if (!rs || !table)
+		return -EFAULT;
+	if (!(t = ruleset_find_table(rs->rs, table)))
+		return -ESRCH;
+	return count_absent(t->set, addrs, n);
+}
+
+int ifw_ruleset_table_change(const struct ifw_ruleset *rs, const char *table,
+			     int op, const char *const *addrs, size_t n,
+			     struct ifw_ruleset **out)
+{
+	enum addrset_op iop;
+	struct ifw_prefix *p = NULL;
+	struct ruleset *changed = NULL;
+	int rc;
+
+	if (!out)
+		return -EFAULT;
+	*out = NULL;
+	if (!rs || !table)
+		return -EFAULT;
+	if (table_op_internal(op, &iop) < 0)
+		return -EINVAL;
+	if (iop == ADDRSET_FLUSH)
+		n = 0;
+	if ((rc = prefixes_parse_list(addrs, n, &p)) < 0)
+		return rc;
+	rc = ruleset_table_change(rs->rs, table, iop, p, n, &changed, NULL);
+	free(p);
+	if (rc < 0)
+		return rc;
+	*out = calloc(1, sizeof(**out));
+	if (!*out) {
+		ruleset_free(changed);
+		return -ENOMEM;
+	}
+	(*out)->rs = changed;
+	return 0;
+}
+
+int ifw_nft_table_show(const char *table, char **text, struct ifw_error *err)
+{
+	struct nft_error e = { 0 };
+	struct addrset *set = NULL;
+	int rc;
+
+	error_clear(err);
+	if (!text)
+		return error_set(err, -EFAULT, "no text");
+	*text = NULL;
+	if (!table)
+		return error_set(err, -EFAULT, "no table name");
+	rc = nft_table_read(table, &set, &e);
+	if (rc < 0)
+		return error_from_nft(err, &e, rc);
+	rc = addrset_text(set, text);
+	addrset_free(set);
+	return rc < 0 ? error_set(err, rc, "out of memory") : rc;
+}
+
+int ifw_nft_table_test(const char *table, const char *const *addrs, size_t n,
+		       struct ifw_error *err)
+{
+	struct nft_error e = { 0 };
+	struct addrset *set = NULL;
+	int rc;
+
+	error_clear(err);
+	if (!table)
+		return error_set(err, -EFAULT, "no table name");
+	rc = nft_table_read(table, &set, &e);
+	if (rc < 0)
+		return error_from_nft(err, &e, rc);
+	rc = count_absent(set, addrs, n);
+	addrset_free(set);
+	return rc < 0 ? error_set(err, rc, "invalid address") : rc;
+}
+
+int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
+			 size_t n, struct ifw_error *err)
+{
+	struct nft_error e = { 0 };
+	enum addrset_op iop;
+	struct ifw_prefix *p = NULL;
+	int rc;
+
+	error_clear(err);
+	if (!table)
+		return error_set(err, -EFAULT, "no table name");
+	if (table_op_internal(op, &iop) < 0)
+		return error_set(err, -EINVAL, "unknown table operation");
+	if (iop == ADDRSET_FLUSH)
+		n = 0;
+	if ((rc = prefixes_parse_list(addrs, n, &p)) < 0)
+		return error_set(err, rc, rc == -EINVAL ? "invalid address (or a /0 prefix)"
+						      : "bad argument");
+	rc = nft_table_change(table, iop, p, n, NULL, &e);
+	free(p);
+	return rc < 0 ? error_from_nft(err, &e, rc) : 0;
 }
 
 /* --- divert -------------------------------------------------------------- */

@@ -106,6 +106,8 @@ void ruleset_warn(const struct ruleset *rs, const struct loc *rule_locs,
 /* Interface criteria helpers. */
 bool ifitem_is_loopback(const struct ifitem *it);
 void ifmatch_free_items(struct ifmatch *m);
+/* Frees a rule set made by ruleset_table_change() (rules/table_edit.c). */
+void ruleset_derived_free(struct ruleset *rs);
 int ifmatch_copy(struct ifmatch *dst, const struct ifmatch *src);
 
 #endif

@@ -310,6 +310,13 @@ void ruleset_free(struct ruleset *rs)
 {
 	if (!rs)
 		return;
+	if (rs->shared) {
+		ruleset_derived_free(rs);
+		return;
+	}
+	/* Derived rule sets still use it: the last of them frees it. */
+	if (__atomic_fetch_sub(&rs->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
 	for (size_t i = 0; i < rs->nrules; i++)
 		rule_free_contents(&rs->rules[i]);
 	free(rs->rules);

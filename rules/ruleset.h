@@ -220,6 +220,14 @@ struct ruleset {
 	 * table files), with the owner and mode it had when read. */
 	size_t nsources;
 	struct rs_source *sources;
+	/* A rule set made by ruleset_table_change() shares everything with
+	 * the parsed rule set 'shared' but its rules and tables arrays and the
+	 * table sets it changed (table_owned[i]: tables[i].set is its own).
+	 * A parsed rule set counts the derived ones alive in 'refs' and is
+	 * freed by whichever of them and its own ruleset_free() comes last. */
+	struct ruleset *shared;
+	bool *table_owned;
+	long refs;
 };
 
 /* Diagnostics: values with locations; rules/ never prints on its own. */
@@ -261,6 +269,22 @@ struct ruleset *ruleset_from_file(const char *path, struct diag_list *diags);
 struct ruleset *ruleset_from_string(const char *name, const char *text,
 				    size_t len, struct diag_list *diags);
 void ruleset_free(struct ruleset *rs);
+
+/* The table named name (without <>), or NULL. */
+const struct rs_table *ruleset_find_table(const struct ruleset *rs, const char *name);
+/* A new rule set equal to rs but for table 'name', changed by op (see
+ * addrset_change() in filter/addr.h; *changed may be NULL): what a running
+ * userspace backend swaps in, like a reload but without parsing, for
+ * 'ifwall table'. Rules that name the table ('to <name>', 'endpoint
+ * <name>') follow the new content; a table inside a list ('{ <name>
+ * 10.0.0.1 }') was copied into the list when the file was parsed and does
+ * not. rs is not modified and may be freed before or after *out; flows
+ * decided by rs must be re-checked against *out (flow_table_recheck) before
+ * rs is freed. Returns 0, -ESRCH (no such table), -EINVAL, -ENOMEM; *out is
+ * NULL on error. */
+int ruleset_table_change(const struct ruleset *rs, const char *name,
+			 enum addrset_op op, const struct ifw_prefix *p, size_t n,
+			 struct ruleset **out, size_t *changed);
 
 /* Rule files an unprivileged user could have changed: not owned by root, or
  * writable by group or others. Appends one diagnostic of severity sev per

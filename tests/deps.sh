@@ -6,7 +6,7 @@ need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 for p in build-essential pkg-config libpcap-dev libnftnl-dev libmnl-dev uthash-dev \
          nftables tcpdump tcpreplay python3-scapy iproute2 wireguard-tools \
-         wireguard-go iperf3 clang libclang-rt-dev valgrind iputils-ping time dnsmasq-base busybox \
+         wireguard-go openvpn iperf3 clang libclang-rt-dev valgrind iputils-ping time dnsmasq-base busybox \
          tshark iptables ufw util-linux; do
 	have "$p" || need+=("$p")
 done

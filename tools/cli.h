@@ -30,6 +30,7 @@ int cmd_run(int argc, char **argv);
 int cmd_interfaces(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_table(int argc, char **argv);
 
 struct ifw_addr;
 /* --ifaddr NAME=ADDR[,NAME=ADDR...] (query, replay; ADDR or ADDR/LEN, as

@@ -12,6 +12,7 @@ static const struct command commands[] = {
 	{ "query", cmd_query, "decide packet descriptions against a rule file" },
 	{ "replay", cmd_replay, "run pcap/pcapng captures through the engine" },
 	{ "load", cmd_load, "apply a rule file atomically with nftables" },
+	{ "table", cmd_table, "show, test or change a named table of the active rule set" },
 	{ "show", cmd_show, "show the active rule set with counters" },
 	{ "flush", cmd_flush, "remove everything ifwall installed" },
 	{ "compile", cmd_compile, "print the nft script 'load' would apply" },

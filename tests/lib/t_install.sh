@@ -37,6 +37,16 @@ for u in tools/systemd/*.service; do
 	check_file "unit-${u##*/}" "$r/systemd/${u##*/}"
 done
 [ -f tools/systemd/boot.rules ] && check_file boot-rules "$r/etc/ifwall/boot.rules"
+# VPN hooks: where wg-quick / OpenVPN configurations name them, and where
+# NetworkManager looks for dispatcher scripts; executable, @BINDIR@ replaced.
+for h in ifwall-wg-endpoints ifwall-openvpn-endpoints; do
+	if [ -x "$r/sbin/$h" ] && grep -q '/opt/ifw/sbin/ifwall' "$r/sbin/$h" && ! grep -q @BINDIR@ "$r/sbin/$h"; then
+		echo "PASS hook-$h"
+	else echo "FAIL hook-$h: $r/sbin/$h missing, not executable or with @BINDIR@ left"; fi
+done
+nm=$r/etc/NetworkManager/dispatcher.d/90-ifwall-vpn-endpoints
+if [ -x "$nm" ] && [ "$(stat -c %a "$nm")" = 755 ] && ! grep -q @BINDIR@ "$nm"; then echo "PASS hook-nm-dispatcher"
+else echo "FAIL hook-nm-dispatcher: $nm missing, not 755 or with @BINDIR@ left"; fi
 # Units name the installed binary and configuration, no placeholders left.
 units=$(ls "$r"/systemd/*.service 2>/dev/null)
 if [ -n "$units" ]; then
