@@ -151,6 +151,22 @@ int nft_plan_build(const struct ruleset *rs, struct nft_plan **out,
 		   struct nft_error *err);
 void nft_plan_free(struct nft_plan *plan);
 
+struct ifaddr_table;
+/* Fills the plan's '(IFSPEC)' sets (see "'(IFSPEC)'" above) from ifaddrs,
+ * the engine's address table (iftable_ifaddrs() of a live interface table,
+ * or one made by hand): each set gets exactly the addresses the engine
+ * would match with that table. Pure computation. *changed (may be NULL)
+ * gets how many sets' contents differ from before. Returns 0, or -ENOMEM
+ * with the plan unchanged. A plan with such sets must be filled before
+ * nft_plan_load() (which refuses it otherwise). */
+int nft_plan_set_ifaddrs(struct nft_plan *plan, const struct ifaddr_table *ifaddrs,
+			 size_t *changed);
+/* The same from the host's interfaces now (an rtnetlink dump; needs no
+ * privilege). Returns 0 or -errno (the plan unchanged). */
+int nft_plan_read_ifaddrs(struct nft_plan *plan, size_t *changed);
+/* How many '(IFSPEC)' sets the plan has (0: nothing to fill or refresh). */
+size_t nft_plan_ifaddr_set_count(const struct nft_plan *plan);
+
 /* Number of kernel rules in the plan. */
 size_t nft_plan_rule_count(const struct nft_plan *plan);
 
@@ -173,6 +189,20 @@ struct nft_load_stats {
  * the kernel refused is mapped back to its rule (err->file/line). Returns 0
  * or -errno. stats may be NULL. */
 int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats, struct nft_error *err);
+
+/* Brings the '(IFSPEC)' sets of a loaded plan up to date: recomputes them
+ * from ifaddrs (nft_plan_set_ifaddrs) and, when any content changed (or a
+ * previous refresh failed), replaces the elements of every such set of
+ * table inet ifwall in one kernel transaction (flush and add per set), so
+ * a packet never sees a half-updated set. For the resident owner ('run
+ * --backend nft'): call it with iftable_ifaddrs() of its IFTABLE_WATCH
+ * table whenever iftable_process() reports changes, and after each load
+ * of the plan. The table must hold this plan (the sets are found by
+ * name). *changed (may be NULL) gets how many sets' contents changed; 0
+ * sends nothing. Returns 0 or -errno with err filled; on failure the
+ * kernel's sets are unchanged and the next call sends them again. */
+int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *ifaddrs,
+			    size_t *changed, struct nft_error *err);
 
 /* Deletes table inet ifwall and every other ifwall table (named "ifwall",
  * "ifwall_*" or "ifwall-*", any family) in one transaction; nothing else.

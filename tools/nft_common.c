@@ -96,6 +96,17 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 		*rs = NULL;
 		return EXIT_USAGE;
 	}
+	/* '(IFSPEC)': the addresses the interfaces hold now. */
+	int rc = nft_plan_read_ifaddrs(*plan, NULL);
+	if (rc < 0) {
+		cli_error(cmd, "cannot read the interfaces' addresses for '(IFSPEC)': %s; "
+			  "nothing was changed", strerror(-rc));
+		nft_plan_free(*plan);
+		*plan = NULL;
+		ruleset_free(*rs);
+		*rs = NULL;
+		return EXIT_SYSTEM;
+	}
 	return EXIT_OK;
 }
 
