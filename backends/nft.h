@@ -16,6 +16,8 @@
  *   sets NAME_v4 / NAME_v6  one interval set per table and family, shared by
  *                      every rule naming the table; other lists are
  *                      anonymous sets
+ *   sets ifaddr_N_v4 / ifaddr_N_v6, ifaddr_all_v4 / ifaddr_all_v6
+ *                      the addresses of '(IFSPEC)' (see below)
  *
  * Each base chain starts with the state check, then 'set skip on' (accept),
  * then the rules in file order (first match wins: every rule ends in a
@@ -111,13 +113,53 @@
  * attach its ICMP errors to the flow would have them evaluated by the
  * output rules as ordinary packets.
  *
- * '(IFSPEC)' (addresses of interfaces) is compiled only in the form the
- * killswitch uses, 'block|reject in on !TUN to (TUN)', as
- *   iifname != TUN  fib daddr type local  fib daddr . iif type != local
- * i.e. "addressed to a local address that is not on the arrival
- * interface". That is stricter than the engine's exact meaning (it also
- * drops packets for another non-tunnel interface's address arriving on the
- * wrong interface), never looser. Other uses are refused at compile time.
+ * '(IFSPEC)' (the addresses the interfaces IFSPEC matches hold) is compiled
+ * in every position (from, to, negated, pass or block, in or out) as a
+ * lookup in a named set per distinct IFSPEC and family, ifaddr_N_v4 /
+ * ifaddr_N_v6, that holds exactly the addresses the engine would match:
+ * those of the interface address table (iftable_ifaddrs) whose owner the
+ * IFSPEC matches (the owner's type guessed from its name, as the engine
+ * does), or does not for '!(IFSPEC)'. So 'to (wg0)' is "to an address of
+ * wg0", not the old "to a local address not on the arrival interface",
+ * which also dropped a LAN peer reaching the host's eth0 address through
+ * lan0 (issue 12 item 9) where query and divert passed it.
+ *
+ * The sets are a snapshot; the engine's table is live. Who keeps them
+ * current:
+ *   'load' (one-shot): filled from an rtnetlink dump when the file is
+ *       compiled, just before the transaction; never refreshed after.
+ *   a resident owner ('run --backend nft'): calls
+ *       nft_ifaddr_sets_refresh() on every rtnetlink address change, one
+ *       transaction replacing the sets' elements (tests/nft/t_ifaddr.sh
+ *       drives it through tools/helpers/ifaddr_refresh: ~20 ms).
+ *   'compile': the addresses when compiled (or --ifaddr), with a comment.
+ * The window, for 'load' until the next load (and for the owner the
+ * milliseconds between an address change and its refresh): an address
+ * added after the snapshot is unknown to the sets, a removed one still in
+ * them. The engine's rule "unknown never matches" would then let a probe
+ * to a tunnel address that appeared after the load (a tunnel that comes up
+ * after a boot-time load, or reconnects with another address) through any
+ * pass after the kill switch's drop ('allow lan', 'allow bridge'). So the
+ * kill switch form, 'block|drop|reject in on !TUN to (TUN)', gets a guard
+ * rule after its exact rule:
+ *   iifname != TUN  ip daddr != @ifaddr_all_v4  fib daddr type local
+ *   fib daddr . iif type != local  drop
+ * "to a local address no interface held at the snapshot, not on the
+ * arrival interface": a new address may be the tunnel's, so it is treated
+ * as one (fail closed). While the snapshot is current the guard matches
+ * nothing the engine would pass (every local address is in @ifaddr_all;
+ * only local routes that are no interface address, such as AnyIP
+ * 'ip route add local', differ). In the window it is stricter than the
+ * engine in one way only: a packet through one interface to an address
+ * another non-tunnel interface got after the snapshot (eth0's DHCP lease
+ * after a boot-time load, reached from lan0) is dropped until the next
+ * load or refresh; the same address reached on its own interface passes.
+ * Outside the kill switch form there is no guard: in the window a new
+ * address does not match (a pass rule does not pass it, a block rule does
+ * not block it), as the engine with an address it has not learned yet.
+ * The '(IFSPEC)' sets are replaced by every load (a refresh changes their
+ * elements but not the content digest in their user data), and
+ * nft_plan_load() refuses a plan whose sets were never filled.
  *
  * Interface types: loopback = ARPHRD_LOOPBACK; tunnel = the ARPHRD values
  * of plan_tunnel_arphrd (none/wireguard/tun, ppp, ipip, ip6tnl, gre, sit,
