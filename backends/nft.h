@@ -21,6 +21,8 @@
  *                      (nft_table.h). A negated table ('to !<t>') keeps
  *                      the families it had at load time until the next
  *                      load (see table_addr_state in nft_plan.c).
+ *   sets ifaddr_N_v4 / ifaddr_N_v6, ifaddr_all_v4 / ifaddr_all_v6
+ *                      the addresses of '(IFSPEC)' (see below)
  *
  * Each base chain starts with the state check, then 'set skip on' (accept),
  * then the rules in file order (first match wins: every rule ends in a
@@ -116,13 +118,53 @@
  * attach its ICMP errors to the flow would have them evaluated by the
  * output rules as ordinary packets.
  *
- * '(IFSPEC)' (addresses of interfaces) is compiled only in the form the
- * killswitch uses, 'block|reject in on !TUN to (TUN)', as
- *   iifname != TUN  fib daddr type local  fib daddr . iif type != local
- * i.e. "addressed to a local address that is not on the arrival
- * interface". That is stricter than the engine's exact meaning (it also
- * drops packets for another non-tunnel interface's address arriving on the
- * wrong interface), never looser. Other uses are refused at compile time.
+ * '(IFSPEC)' (the addresses the interfaces IFSPEC matches hold) is compiled
+ * in every position (from, to, negated, pass or block, in or out) as a
+ * lookup in a named set per distinct IFSPEC and family, ifaddr_N_v4 /
+ * ifaddr_N_v6, that holds exactly the addresses the engine would match:
+ * those of the interface address table (iftable_ifaddrs) whose owner the
+ * IFSPEC matches (the owner's type guessed from its name, as the engine
+ * does), or does not for '!(IFSPEC)'. So 'to (wg0)' is "to an address of
+ * wg0", not the old "to a local address not on the arrival interface",
+ * which also dropped a LAN peer reaching the host's eth0 address through
+ * lan0 (issue 12 item 9) where query and divert passed it.
+ *
+ * The sets are a snapshot; the engine's table is live. Who keeps them
+ * current:
+ *   'load' (one-shot): filled from an rtnetlink dump when the file is
+ *       compiled, just before the transaction; never refreshed after.
+ *   a resident owner ('run --backend nft'): calls
+ *       nft_ifaddr_sets_refresh() on every rtnetlink address change, one
+ *       transaction replacing the sets' elements (tests/nft/t_ifaddr.sh
+ *       drives it through tools/helpers/ifaddr_refresh: ~20 ms).
+ *   'compile': the addresses when compiled (or --ifaddr), with a comment.
+ * The window, for 'load' until the next load (and for the owner the
+ * milliseconds between an address change and its refresh): an address
+ * added after the snapshot is unknown to the sets, a removed one still in
+ * them. The engine's rule "unknown never matches" would then let a probe
+ * to a tunnel address that appeared after the load (a tunnel that comes up
+ * after a boot-time load, or reconnects with another address) through any
+ * pass after the kill switch's drop ('allow lan', 'allow bridge'). So the
+ * kill switch form, 'block|drop|reject in on !TUN to (TUN)', gets a guard
+ * rule after its exact rule:
+ *   iifname != TUN  ip daddr != @ifaddr_all_v4  fib daddr type local
+ *   fib daddr . iif type != local  drop
+ * "to a local address no interface held at the snapshot, not on the
+ * arrival interface": a new address may be the tunnel's, so it is treated
+ * as one (fail closed). While the snapshot is current the guard matches
+ * nothing the engine would pass (every local address is in @ifaddr_all;
+ * only local routes that are no interface address, such as AnyIP
+ * 'ip route add local', differ). In the window it is stricter than the
+ * engine in one way only: a packet through one interface to an address
+ * another non-tunnel interface got after the snapshot (eth0's DHCP lease
+ * after a boot-time load, reached from lan0) is dropped until the next
+ * load or refresh; the same address reached on its own interface passes.
+ * Outside the kill switch form there is no guard: in the window a new
+ * address does not match (a pass rule does not pass it, a block rule does
+ * not block it), as the engine with an address it has not learned yet.
+ * The '(IFSPEC)' sets are replaced by every load (a refresh changes their
+ * elements but not the content digest in their user data), and
+ * nft_plan_load() refuses a plan whose sets were never filled.
  *
  * Interface types: loopback = ARPHRD_LOOPBACK; tunnel = the ARPHRD values
  * of plan_tunnel_arphrd (none/wireguard/tun, ppp, ipip, ip6tnl, gre, sit,
@@ -172,6 +214,21 @@ int nft_plan_resolve_cgroups(struct nft_plan *plan, struct nft_error *err);
 size_t nft_plan_cgroup_count(const struct nft_plan *plan);
 const struct rule *nft_plan_cgroup(const struct nft_plan *plan, size_t i,
 				   const char **set_name, size_t *nids);
+struct ifaddr_table;
+/* Fills the plan's '(IFSPEC)' sets (see "'(IFSPEC)'" above) from ifaddrs,
+ * the engine's address table (iftable_ifaddrs() of a live interface table,
+ * or one made by hand): each set gets exactly the addresses the engine
+ * would match with that table. Pure computation. *changed (may be NULL)
+ * gets how many sets' contents differ from before. Returns 0, or -ENOMEM
+ * with the plan unchanged. A plan with such sets must be filled before
+ * nft_plan_load() (which refuses it otherwise). */
+int nft_plan_set_ifaddrs(struct nft_plan *plan, const struct ifaddr_table *ifaddrs,
+			 size_t *changed);
+/* The same from the host's interfaces now (an rtnetlink dump; needs no
+ * privilege). Returns 0 or -errno (the plan unchanged). */
+int nft_plan_read_ifaddrs(struct nft_plan *plan, size_t *changed);
+/* How many '(IFSPEC)' sets the plan has (0: nothing to fill or refresh). */
+size_t nft_plan_ifaddr_set_count(const struct nft_plan *plan);
 
 /* Number of kernel rules in the plan. */
 size_t nft_plan_rule_count(const struct nft_plan *plan);
@@ -195,6 +252,20 @@ struct nft_load_stats {
  * the kernel refused is mapped back to its rule (err->file/line). Returns 0
  * or -errno. stats may be NULL. */
 int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats, struct nft_error *err);
+
+/* Brings the '(IFSPEC)' sets of a loaded plan up to date: recomputes them
+ * from ifaddrs (nft_plan_set_ifaddrs) and, when any content changed (or a
+ * previous refresh failed), replaces the elements of every such set of
+ * table inet ifwall in one kernel transaction (flush and add per set), so
+ * a packet never sees a half-updated set. For the resident owner ('run
+ * --backend nft'): call it with iftable_ifaddrs() of its IFTABLE_WATCH
+ * table whenever iftable_process() reports changes, and after each load
+ * of the plan. The table must hold this plan (the sets are found by
+ * name). *changed (may be NULL) gets how many sets' contents changed; 0
+ * sends nothing. Returns 0 or -errno with err filled; on failure the
+ * kernel's sets are unchanged and the next call sends them again. */
+int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *ifaddrs,
+			    size_t *changed, struct nft_error *err);
 
 /* Deletes table inet ifwall and every other ifwall table (named "ifwall",
  * "ifwall_*" or "ifwall-*", any family) in one transaction; nothing else.

@@ -12,6 +12,7 @@
  *   add rules
  * Either all of it commits or none of it does. */
 #include "backends/nft_owner.h"
+#include "backends/iftable.h"
 #include "backends/nft_plan.h"
 #include "backends/nft_recheck.h"
 #include "backends/nft_table.h"
@@ -1404,7 +1405,9 @@ static bool set_keepable(const struct existing *ex, const struct plan_set *s)
 	const struct existing_set *e;
 	struct set_shape sh;
 
-	if (s->anonymous || !(e = find_set(ex, s->name)))
+	/* '(IFSPEC)' sets are always replaced: a refresh changes their
+	 * elements but not the digest in their user data. */
+	if (s->anonymous || s->ifaddr || !(e = find_set(ex, s->name)))
 		return false;
 	/* 'ifwall table' changed it since its digest was written: a load
 	 * restores the table from the rule file. */
@@ -1820,6 +1823,9 @@ static int plan_load_on(struct nl *nl, const struct nft_plan *plan,
 		memset(err, 0, sizeof(*err));
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
+	if (plan->nifaddr_sets && !plan->ifaddrs_filled)
+		return set_error(err, -EINVAL, "the interface address sets of '(IFSPEC)' "
+				 "were not filled (nft_plan_read_ifaddrs)");
 	/* Another program may change the rule set between our read and our
 	 * commit; the kernel then refuses the batch (generation changed).
 	 * Read again and retry. */
@@ -1910,6 +1916,108 @@ int nft_plan_load_socket(struct mnl_socket *sock, uint32_t *seq,
 	int rc = plan_load_on(&nl, plan, table_flags, stats, err);
 
 	*seq = nl.seq;
+	return rc;
+}
+
+/* --- '(IFSPEC)' sets -------------------------------------------------------- */
+
+int nft_plan_read_ifaddrs(struct nft_plan *plan, size_t *changed)
+{
+	struct iftable *t = NULL;
+	int rc;
+
+	if (changed)
+		*changed = 0;
+	if (!plan)
+		return -EINVAL;
+	if (plan->nifaddr_sets == 0) {
+		plan->ifaddrs_filled = true;
+		return 0;
+	}
+	if ((rc = iftable_open(&t, 0)) < 0)
+		return rc;
+	rc = nft_plan_set_ifaddrs(plan, iftable_ifaddrs(t), changed);
+	iftable_free(t);
+	return rc;
+}
+
+/* Flush and refill every '(IFSPEC)' set, as one transaction. */
+static int build_ifaddr_batch(struct batch *b, struct nl *nl, const struct nft_plan *plan)
+{
+	struct nlmsghdr *nlh;
+	char *tail;
+
+	memset(b, 0, sizeof(*b));
+	if (!(tail = batch_tail(b)))
+		return -ENOMEM;
+	nlh = nftnl_batch_begin(tail, ++nl->seq);
+	batch_commit_message(b, nlh);
+	for (size_t i = 0; i < plan->nsets && !b->failed; i++) {
+		const struct plan_set *ps = &plan->sets[i];
+		if (!ps->ifaddr)
+			continue;
+		/* DELSETELEM without elements: every element of the set */
+		nlh = batch_message(b, nl, NFT_MSG_DELSETELEM, NFPROTO_INET, 0,
+				    OBJ_DELETE_ELEMENTS, i, ps->name);
+		if (!nlh)
+			break;
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, ps->name);
+		batch_commit_message(b, nlh);
+		struct elem_writer w = { .b = b, .nl = nl, .set = ps, .set_index = i };
+		write_elements(&w);
+	}
+	if (b->failed)
+		return b->failed;
+	if (!(tail = batch_tail(b)))
+		return -ENOMEM;
+	nlh = nftnl_batch_end(tail, ++nl->seq);
+	batch_commit_message(b, nlh);
+	return b->failed;
+}
+
+int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *ifaddrs,
+			    size_t *changed, struct nft_error *err)
+{
+	struct nl nl;
+	struct batch b;
+	struct ack_state st;
+	size_t n = 0;
+	int rc;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	if (changed)
+		*changed = 0;
+	if (!plan)
+		return set_error(err, -EINVAL, "no plan");
+	if (plan->nifaddr_sets == 0)
+		return 0;
+	if ((rc = nft_plan_set_ifaddrs(plan, ifaddrs, &n)) < 0)
+		return set_error(err, rc, "cannot compute the interface address sets: %s",
+				 strerror(-rc));
+	if (changed)
+		*changed = n;
+	if (n == 0 && !plan->ifaddrs_stale)
+		return 0;
+	/* From here until success the kernel may hold other contents. */
+	plan->ifaddrs_stale = true;
+	if ((rc = nl_open(&nl, err)) < 0)
+		return rc;
+	memset(&st, 0, sizeof(st));
+	rc = build_ifaddr_batch(&b, &nl, plan);
+	if (rc < 0) {
+		set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
+	} else {
+		rc = batch_send(&nl, &b, &st);
+		if (rc < 0)
+			describe_failure(plan, &b, &st, rc, err);
+	}
+	free(st.acked);
+	batch_free(&b);
+	nl_close(&nl);
+	if (rc == 0)
+		plan->ifaddrs_stale = false;
 	return rc;
 }
 

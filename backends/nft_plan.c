@@ -2,6 +2,7 @@
  * nft_plan.h for the intermediate form). Pure computation: no sockets. */
 #include "backends/nft_plan.h"
 #include "filter/cgroup_path.h"
+#include "filter/engine.h"
 #include "filter/grow.h"
 
 #include <errno.h>
@@ -325,7 +326,8 @@ static bool table_set_name(const char *table, size_t index, int family,
 	for (const char *c = table; plain && *c; c++)
 		plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
 			(*c >= '0' && *c <= '9') || *c == '_';
-	if (plain && strcmp(table, PLAN_STATE_SET) != 0)
+	if (plain && strcmp(table, PLAN_STATE_SET) != 0 &&
+	    strncmp(table, PLAN_IFADDR_SET_PREFIX, strlen(PLAN_IFADDR_SET_PREFIX)) != 0)
 		snprintf(buf, size, "%s_v%d", table, family);
 	else
 		snprintf(buf, size, "table%zu_v%d", index, family);
@@ -629,27 +631,102 @@ static void set_action(struct builder *b, struct plan_rule *pr,
 	}
 }
 
-/* '(IFSPEC)' is accepted only as the killswitch uses it. */
-static int check_ifaddr(struct builder *b, const struct rule *r)
-{
-	const char *why = NULL;
+/* --- '(IFSPEC)' ------------------------------------------------------------- */
 
-	if (r->from.ifaddr)
-		why = "as a source";
-	else if (r->to.negate)
-		why = "negated";
-	else if (r->dir != DIR_IN)
-		why = "outside an 'in' rule";
-	else if (r->action == ACTION_PASS)
-		why = "in a pass rule";
-	else if (!r->on.negate || !ifmatch_equal_items(&r->on, r->to.ifaddr))
-		why = "unless the rule is 'on !IFSPEC' with the same IFSPEC";
-	if (!why)
-		return 0;
-	return fail(b, -ENOTSUP, r,
-		    "the nft backend supports '(IFSPEC)' only as in "
-		    "'block in on !TUN to (TUN)' (the killswitch rule), not %s",
-		    why);
+/* How a kernel rule expresses an '(IFSPEC)' criterion. */
+enum ifaddr_form {
+	IFADDR_EXACT = 0,  /* ip daddr @ifaddr_N_v4: the engine's meaning */
+	IFADDR_GUARD,      /* the kill switch guard: a local address the
+			      interface table did not hold when the sets were
+			      last filled, not on the arrival interface */
+};
+
+static bool ifspec_same(const struct plan_set *s, const struct ifmatch *spec,
+			bool negate)
+{
+	if (!s->ifspec || !spec)
+		return s->ifspec == spec && s->ifspec_negate == negate;
+	return s->ifspec_negate == negate && s->ifspec->negate == spec->negate &&
+	       ifmatch_equal_items(s->ifspec, spec);
+}
+
+/* The named set of an IFSPEC (NULL: every address) and family, created
+ * (empty, see nft_plan_set_ifaddrs) on first use. Sets of one IFSPEC share
+ * their number N: ifaddr_N_v4, ifaddr_N_v6. */
+static int ifaddr_set(struct builder *b, const struct ifmatch *spec,
+		      bool negate, int family)
+{
+	enum plan_set_kind kind = family == 4 ? SETKIND_ADDR4 : SETKIND_ADDR6;
+	struct nft_plan *p = b->plan;
+	unsigned number = 0;
+	char name[64];
+
+	for (size_t i = 0; i < p->nsets; i++)
+		if (p->sets[i].ifaddr && p->sets[i].kind == kind &&
+		    ifspec_same(&p->sets[i], spec, negate))
+			return (int)i;
+	for (size_t i = 0; i < p->nsets; i++) {
+		const struct plan_set *s = &p->sets[i];
+		if (!s->ifaddr || !s->ifspec)
+			continue;
+		if (ifspec_same(s, spec, negate)) {
+			number = s->ifaddr_number; /* the other family's */
+			break;
+		}
+		if (s->ifaddr_number + 1 > number)
+			number = s->ifaddr_number + 1;
+	}
+	if (spec)
+		snprintf(name, sizeof(name), "%s%u_v%d", PLAN_IFADDR_SET_PREFIX,
+			 number, family);
+	else
+		snprintf(name, sizeof(name), "%sall_v%d", PLAN_IFADDR_SET_PREFIX, family);
+	struct addrset *empty = addrset_new();
+	if (!empty || addrset_finish(empty) < 0) {
+		addrset_free(empty);
+		return -ENOMEM;
+	}
+	int idx = set_new(b, kind, false, name);
+	if (idx < 0) {
+		addrset_free(empty);
+		return idx;
+	}
+	struct plan_set *s = &p->sets[idx];
+	s->ifaddr = true;
+	s->ifspec = spec;
+	s->ifspec_negate = negate;
+	s->ifaddr_number = number;
+	s->owned = empty;
+	s->addrs = empty;
+	set_digest(s);
+	p->nifaddr_sets++;
+	return idx;
+}
+
+/* ip/ip6 saddr|daddr @ifaddr_N_vF */
+static int add_ifaddr_match(struct builder *b, struct plan_rule *pr,
+			    const struct addrmatch *m, bool dst, int family)
+{
+	struct plan_match *pm = match_add(pr, MATCH_ADDR);
+
+	if (!pm)
+		return -E2BIG;
+	pm->dst = dst;
+	pm->family = family;
+	pm->set = ifaddr_set(b, m->ifaddr, m->negate, family);
+	return pm->set < 0 ? pm->set : 0;
+}
+
+/* The kill switch form 'block in on !IFSPEC to (IFSPEC)' (block, drop,
+ * reject or return): the one where an address that appears after the sets
+ * were filled is blocked by a guard rule, see nft.h. */
+static bool ifaddr_guarded(const struct rule *r)
+{
+	const struct ifmatch *spec = r->to.ifaddr;
+
+	return spec && !r->to.negate && !spec->negate && r->action != ACTION_PASS &&
+	       (r->dir & DIR_IN) && r->on.negate && !r->from.ifaddr &&
+	       ifmatch_equal_items(&r->on, spec);
 }
 
 /* Emits the kernel rules of one alternative (interface alternative x
@@ -675,7 +752,7 @@ static int cgroup_set(struct builder *b, const struct rule *r)
 
 static int emit_user_rule(struct builder *b, const struct rule *r,
 			  const struct chain_ctx *ctx, const struct if_alt *alt,
-			  int family)
+			  int family, enum ifaddr_form form)
 {
 	struct plan_rule *pr = rule_new(b, ctx->chain, ROLE_USER);
 	int rc;
@@ -721,6 +798,28 @@ static int emit_user_rule(struct builder *b, const struct rule *r,
 		rc = add_addr_match(b, pr, &r->from, false, family);
 	if (rc == 0 && family && rule_addr_state(&r->to, family) == ADDR_MATCH)
 		rc = add_addr_match(b, pr, &r->to, true, family);
+	if (rc == 0 && family && r->from.ifaddr)
+		rc = add_ifaddr_match(b, pr, &r->from, false, family);
+	if (rc == 0 && family && r->to.ifaddr) {
+		if (form == IFADDR_GUARD) {
+			/* ip daddr != @ifaddr_all_vF fib daddr type local
+			 * fib daddr . iif type != local */
+			struct plan_match *pm = match_add(pr, MATCH_ADDR);
+			if (!pm) {
+				rc = -E2BIG;
+				goto out;
+			}
+			pm->dst = true;
+			pm->negate = true;
+			pm->family = family;
+			pm->set = ifaddr_set(b, NULL, false, family);
+			rc = pm->set < 0 ? pm->set : 0;
+			if (rc == 0 && !match_add(pr, MATCH_FIB_LOCAL_OTHER_IF))
+				rc = -E2BIG;
+		} else {
+			rc = add_ifaddr_match(b, pr, &r->to, true, family);
+		}
+	}
 	if (rc < 0)
 		goto out;
 	/* Ports, ICMP */
@@ -770,10 +869,6 @@ static int emit_user_rule(struct builder *b, const struct rule *r,
 			goto out;
 		rc = 0;
 	}
-	if (r->to.ifaddr && !match_add(pr, MATCH_FIB_LOCAL_OTHER_IF)) {
-		rc = -E2BIG;
-		goto out;
-	}
 	if (r->log)
 		set_log_prefix(pr, r, ctx->dir);
 	set_action(b, pr, r->action, ctx);
@@ -792,10 +887,6 @@ static int emit_rule_in_chain(struct builder *b, const struct rule *r,
 	int families[2], nfam = 0;
 
 	if (!(r->dir & ctx->dir))
-		return 0;
-	/* '(IFSPEC)': addresses of this host; a forwarded packet is never
-	 * addressed to one. */
-	if (r->to.ifaddr && ctx->chain != CHAIN_INPUT)
 		return 0;
 	/* 'cgroup': a forwarded packet has no local socket (and the kernel
 	 * takes 'socket' only on the input and output side). */
@@ -816,7 +907,7 @@ static int emit_rule_in_chain(struct builder *b, const struct rule *r,
 		if (!listed)
 			return 0;
 	}
-	bool per_family = r->ntypes ||
+	bool per_family = r->ntypes || r->from.ifaddr || r->to.ifaddr ||
 			  (r->from.set && (addrset_prefix_count(r->from.set) || r->from.table)) ||
 			  (r->to.set && (addrset_prefix_count(r->to.set) || r->to.table));
 	if (!per_family) {
@@ -836,9 +927,15 @@ static int emit_rule_in_chain(struct builder *b, const struct rule *r,
 			families[nfam++] = f;
 		}
 	}
+	/* The guard only where packets are addressed to this host. */
+	bool guard = ctx->chain == CHAIN_INPUT && ifaddr_guarded(r);
 	for (size_t a = 0; a < nalts; a++) {
 		for (int f = 0; f < nfam; f++) {
-			int rc = emit_user_rule(b, r, ctx, &alts[a], families[f]);
+			int rc = emit_user_rule(b, r, ctx, &alts[a], families[f],
+						IFADDR_EXACT);
+			if (rc == 0 && guard)
+				rc = emit_user_rule(b, r, ctx, &alts[a], families[f],
+						    IFADDR_GUARD);
 			if (rc < 0)
 				return rc;
 		}
@@ -1105,9 +1202,6 @@ static int build(struct builder *b)
 			return rc;
 		for (size_t i = 0; i < rs->nrules; i++) {
 			const struct rule *r = &rs->rules[i];
-			if (c == 0 && (r->from.ifaddr || r->to.ifaddr) &&
-			    (rc = check_ifaddr(b, r)) < 0)
-				return rc;
 			if (c == 0 && r->has_user && r->dir != DIR_OUT)
 				return fail(b, -ENOTSUP, r,
 					    "the nft backend matches 'user' only on 'out' rules: the kernel "
@@ -1158,6 +1252,94 @@ static int split_log_rules(struct nft_plan *p)
 	return 0;
 }
 
+/* --- filling the '(IFSPEC)' sets ---------------------------------------- */
+
+struct ifaddr_fill {
+	const struct plan_set *set;
+	int family;
+	struct addrset *addrs;
+};
+
+static int ifaddr_fill_one(const struct ifw_addr *addr, const char *ifname, void *ctx)
+{
+	struct ifaddr_fill *f = ctx;
+	const struct plan_set *s = f->set;
+
+	if (addr->family != f->family)
+		return 0;
+	/* As filter/match.c: the owner is known by name, its type guessed. */
+	if (s->ifspec &&
+	    ifmatch_matches(s->ifspec, ifname, iftype_from_name(ifname)) == s->ifspec_negate)
+		return 0;
+	struct ifw_prefix p = { .addr = *addr, .len = addr->family == 4 ? 32 : 128 };
+	return addrset_add(f->addrs, &p);
+}
+
+static bool addrset_same_ranges(const struct addrset *a, const struct addrset *b)
+{
+	size_t n = addrset_range_count(a);
+
+	if (n != addrset_range_count(b))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(addrset_range(a, i), addrset_range(b, i),
+			   sizeof(struct ifw_range)) != 0)
+			return false;
+	return true;
+}
+
+int nft_plan_set_ifaddrs(struct nft_plan *plan, const struct ifaddr_table *ifaddrs,
+			 size_t *changed)
+{
+	size_t n = 0;
+
+	if (changed)
+		*changed = 0;
+	if (!plan)
+		return -EINVAL;
+	/* Build every new content first: on failure nothing changed. */
+	struct addrset **fresh = calloc(plan->nsets ? plan->nsets : 1, sizeof(*fresh));
+	if (!fresh)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < plan->nsets && rc == 0; i++) {
+		struct plan_set *s = &plan->sets[i];
+		if (!s->ifaddr)
+			continue;
+		struct ifaddr_fill f = { .set = s, .family = s->kind == SETKIND_ADDR4 ? 4 : 6 };
+		if (!(f.addrs = addrset_new())) {
+			rc = -ENOMEM;
+			break;
+		}
+		fresh[i] = f.addrs;
+		rc = ifaddr_table_foreach(ifaddrs, ifaddr_fill_one, &f);
+		if (rc == 0)
+			rc = addrset_finish(f.addrs);
+	}
+	for (size_t i = 0; i < plan->nsets; i++) {
+		struct plan_set *s = &plan->sets[i];
+		if (!fresh[i])
+			continue;
+		if (rc < 0) {
+			addrset_free(fresh[i]);
+			continue;
+		}
+		if (!addrset_same_ranges(s->owned, fresh[i]))
+			n++;
+		addrset_free(s->owned);
+		s->owned = fresh[i];
+		s->addrs = fresh[i];
+		set_digest(s);
+	}
+	free(fresh);
+	if (rc < 0)
+		return rc;
+	plan->ifaddrs_filled = true;
+	if (changed)
+		*changed = n;
+	return 0;
+}
+
 int nft_plan_build(const struct ruleset *rs, struct nft_plan **out,
 		   struct nft_error *err)
 {
@@ -1195,6 +1377,7 @@ void nft_plan_free(struct nft_plan *plan)
 	for (size_t i = 0; i < plan->nsets; i++) {
 		free(plan->sets[i].values);
 		free(plan->sets[i].ids);
+		addrset_free(plan->sets[i].owned);
 	}
 	free(plan->sets);
 	free(plan->rules);
@@ -1230,4 +1413,9 @@ const char *plan_rule_comment(const struct plan_rule *r, char *buf, size_t size)
 		break;
 	}
 	return NULL;
+}
+
+size_t nft_plan_ifaddr_set_count(const struct nft_plan *plan)
+{
+	return plan ? plan->nifaddr_sets : 0;
 }

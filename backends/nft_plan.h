@@ -74,6 +74,17 @@ struct plan_set {
 	uint64_t *ids;
 	uint32_t id;          /* transaction id (NFTA_SET_ID), from 1 */
 	uint64_t digest;      /* content digest, lets 'load' keep an unchanged set */
+	/* '(IFSPEC)' sets (ADDR4/ADDR6, named PLAN_IFADDR_SET_PREFIX...):
+	 * the addresses of the interface table whose owner ifspec matches
+	 * (the engine's test, filter/match.c), != ifspec_negate (the address
+	 * criterion's '!'); ifspec NULL: every address of the table (the kill
+	 * switch guard, see nft.h). addrs points at owned, which
+	 * nft_plan_set_ifaddrs() fills; never kept by 'load'. */
+	bool ifaddr;
+	const struct ifmatch *ifspec;
+	bool ifspec_negate;
+	unsigned ifaddr_number; /* N of ifaddr_N_v4 */
+	struct addrset *owned;
 };
 
 enum plan_match_kind {
@@ -161,6 +172,9 @@ struct nft_plan {
 	struct plan_set *sets;
 	size_t nrules, rules_cap;
 	struct plan_rule *rules;
+	size_t nifaddr_sets;  /* sets with ifaddr set */
+	bool ifaddrs_filled;  /* nft_plan_set_ifaddrs() has run */
+	bool ifaddrs_stale;   /* a refresh failed: the kernel's may differ */
 };
 
 extern const char *const plan_chain_names[CHAIN_COUNT];
@@ -179,6 +193,10 @@ extern const enum plan_chain_id plan_chain_order[CHAIN_COUNT];
 
 /* Name of the dynamic set that binds flows to interfaces. */
 #define PLAN_STATE_SET "state"
+/* '(IFSPEC)' sets: ifaddr_N_v4 / ifaddr_N_v6 per distinct IFSPEC (and
+ * '!'), ifaddr_all_v4 / ifaddr_all_v6 for the kill switch guard. A table
+ * whose name starts so gets a numbered set name instead. */
+#define PLAN_IFADDR_SET_PREFIX "ifaddr_"
 /* Its default element timeout (seconds; every update gives its own) and
  * size (see nft.h, "State", for why these values). */
 #define PLAN_STATE_TIMEOUT 2592000

@@ -110,8 +110,57 @@ static const char *set_type_name(enum plan_set_kind kind)
 	return NULL;
 }
 
+/* An IFSPEC as the rule language writes it: wg0, { wg0 tun* }, !type tunnel */
+static void print_ifspec(FILE *out, const struct ifmatch *m)
+{
+	if (m->negate)
+		fputc('!', out);
+	if (m->count != 1)
+		fputs("{ ", out);
+	for (size_t i = 0; i < m->count; i++) {
+		const struct ifitem *it = &m->items[i];
+		if (i)
+			fputc(' ', out);
+		switch (it->kind) {
+		case IFITEM_NAME:
+			fprintf(out, "%.*s", IFW_IFNAMSIZ, it->name);
+			break;
+		case IFITEM_PREFIX:
+			fprintf(out, "%.*s*", IFW_IFNAMSIZ, it->name);
+			break;
+		case IFITEM_ANY:
+			fputs("any", out);
+			break;
+		case IFITEM_TYPE:
+			fprintf(out, "type %s", iftype_name(it->type));
+			break;
+		}
+	}
+	if (m->count != 1)
+		fputs(" }", out);
+}
+
+/* What an '(IFSPEC)' set holds, as comment lines above it. */
+static void print_ifaddr_comment(FILE *out, const struct plan_set *s)
+{
+	if (!s->ifspec) {
+		fputs("\t# Every address of every interface when compiled: the kill switch\n"
+		      "\t# guard blocks local addresses not in it (they appeared later and\n"
+		      "\t# may be the tunnel's) that are not on the arrival interface.\n", out);
+	} else {
+		fprintf(out, "\t# %s(", s->ifspec_negate ? "!" : "");
+		print_ifspec(out, s->ifspec);
+		fprintf(out, "): the addresses of the interfaces %s it when compiled.\n",
+			s->ifspec_negate ? "not matching" : "matching");
+	}
+	fputs("\t# 'ifwall load' fills it with the addresses of that moment;\n"
+	      "\t# 'ifwall run --backend nft' keeps it current.\n", out);
+}
+
 static void print_named_set(FILE *out, const struct plan_set *s)
 {
+	if (s->ifaddr)
+		print_ifaddr_comment(out, s);
 	fprintf(out, "\tset %s {\n", s->name);
 	if (s->kind == SETKIND_STATE) {
 		fprintf(out, "\t\ttypeof ct id . iifname\n");

@@ -35,6 +35,13 @@ void ifaddr_table_remove_interface(struct ifaddr_table *t, const char *ifname);
 /* Name of the interface holding addr, NULL when none is known. */
 const char *ifaddr_table_owner(const struct ifaddr_table *t,
 			       const struct ifw_addr *addr);
+/* Calls fn for every address and its owner, in no particular order; stops
+ * at the first non-zero return and returns it (0 when all were visited).
+ * fn must not change the table. */
+int ifaddr_table_foreach(const struct ifaddr_table *t,
+			 int (*fn)(const struct ifw_addr *addr, const char *ifname,
+				   void *ctx),
+			 void *ctx);
 
 /* Decoded packet plus the context the backend knows. */
 struct packet {

@@ -105,3 +105,20 @@ const char *ifaddr_table_owner(const struct ifaddr_table *t,
 	HASH_FIND(hh, t->by_addr, &key, sizeof(key), e);
 	return e ? e->ifname : NULL;
 }
+
+int ifaddr_table_foreach(const struct ifaddr_table *t,
+			 int (*fn)(const struct ifw_addr *addr, const char *ifname,
+				   void *ctx),
+			 void *ctx)
+{
+	const struct ifaddr_entry *e;
+
+	if (!t)
+		return 0;
+	for (e = t->by_addr; e; e = e->hh.next) {
+		int rc = fn(&e->addr, e->ifname, ctx);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

@@ -504,6 +504,9 @@ int ifw_nft_apply(const struct ifw_ruleset *rs, struct ifw_error *err)
 	if (!rs)
 		return error_set(err, -EFAULT, "no rule set");
 	ret = nft_plan_build(rs->rs, &plan, &e);
+	if (ret == 0 && (ret = nft_plan_read_ifaddrs(plan, NULL)) < 0)
+		snprintf(e.message, sizeof(e.message), "cannot read the interfaces' "
+			 "addresses for '(IFSPEC)': %s", strerror(-ret));
 	if (ret == 0)
 		ret = nft_plan_load(plan, NULL, &e);
 	nft_plan_free(plan);
@@ -528,6 +531,11 @@ int ifw_nft_compile(const struct ifw_ruleset *rs, char **text,
 	if (!rs || !text)
 		return error_set(err, -EFAULT, "no rule set or no text pointer");
 	ret = nft_plan_build(rs->rs, &plan, &e);
+	if (ret == 0 && (ret = nft_plan_read_ifaddrs(plan, NULL)) < 0) {
+		snprintf(e.message, sizeof(e.message), "cannot read the interfaces' "
+			 "addresses for '(IFSPEC)': %s", strerror(-ret));
+		nft_plan_free(plan);
+	}
 	if (ret < 0)
 		return error_from_nft(err, &e, ret);
 	ret = format_to_string(print_plan, plan, text);

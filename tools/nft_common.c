@@ -96,8 +96,14 @@ int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 		*rs = NULL;
 		return EXIT_USAGE;
 	}
-	if (nft_plan_resolve_cgroups(*plan, &err) < 0) {
+	if (nft_plan_resolve_cgroups(*plan, &err) < 0)
 		nft_cli_error(cmd, &err);
+	/* '(IFSPEC)': the addresses the interfaces hold now. */
+	int rc = err.code ? err.code : nft_plan_read_ifaddrs(*plan, NULL);
+	if (rc < 0) {
+		if (!err.code)
+			cli_error(cmd, "cannot read the interfaces' addresses for '(IFSPEC)': %s",
+				  strerror(-rc));
 		cli_error(cmd, "nothing was changed");
 		nft_plan_free(*plan);
 		*plan = NULL;

@@ -7,9 +7,11 @@
 #include "rules/ruleset.h"
 
 /* Parses RULES and compiles it into *plan (diagnostics and compile errors
- * printed on stderr). Returns EXIT_OK, EXIT_USAGE when the file has errors
+ * printed on stderr), its '(IFSPEC)' sets filled from the host's
+ * interfaces (nft_plan_read_ifaddrs). Returns EXIT_OK, EXIT_USAGE when the file has errors
  * or cannot be expressed in nft, or EXIT_SYSTEM when it cannot be read for
- * lack of permission; then *rs and *plan are NULL. */
+ * lack of permission (or the interfaces cannot be read); then *rs and
+ * *plan are NULL. */
 int nft_cli_prepare(const char *cmd, const char *file, struct ruleset **rs,
 		    struct nft_plan **plan);
 

@@ -154,15 +154,16 @@ got=$("$IFWALL" compile "$T/comments.rules" | grep -c 'OPS-1234')
 cmp -s "$T/c1.rules" "$T/c2.rules" && pass "check output round trip" || fail "check output round trip differs"
 
 # 7. What check accepts, compile loads; or check says where and why.
-printf 'pass in from (wg0)\npass in on eth0 proto tcp to port 22 user 0\npass out on eth0 user 0\n' > "$T/limits.rules"
+printf 'pass in from (wg0)\npass in on eth0 proto tcp to port 22 user 0\npass out on eth0 user 0\npass in on eth0 proto tcp to port 23 user 0\n' > "$T/limits.rules"
 err=$("$IFWALL" check "$T/limits.rules" 2>&1 >/dev/null); rc=$?
-for l in 1 2; do
+for l in 2 4; do
 	if [ $rc -eq 0 ] && echo "$err" | grep -q "limits.rules:$l:1: warning: the nft backend"; then pass "check warns of the nft limit at line $l"
 	else fail "check: no located nft warning at line $l (exit $rc): $err"; fi
 done
 echo "$err" | grep -q "limits.rules:3:" && fail "warning for 'out ... user'" || pass "no warning for 'out ... user'"
+echo "$err" | grep -q "limits.rules:1:" && fail "warning for '(IFSPEC)', which nft now compiles" || pass "no warning for '(IFSPEC)'"
 err=$("$IFWALL" compile "$T/limits.rules" 2>&1 >/dev/null); rc=$?
-if [ $rc -eq 2 ] && echo "$err" | grep -q "limits.rules:1:1: error:" && echo "$err" | grep -q "limits.rules:2:1: error:" \
+if [ $rc -eq 2 ] && echo "$err" | grep -q "limits.rules:2:1: error:" && echo "$err" | grep -q "limits.rules:4:1: error:" \
 	&& echo "$err" | grep -q '^\^~'; then pass "compile errors are located with a caret"
 else fail "compile errors (exit $rc): $err"; fi
 

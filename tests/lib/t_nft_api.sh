@@ -65,7 +65,7 @@ fi
 # installed rule set untouched.
 listing() { in_ns nft -s list table inet ifwall 2>&1 | sed -E "s/(expires|timeout) [0-9a-z.]+//g"; }
 before=$(listing)
-printf 'pass on type loopback all\npass out to (wg0)\n' >"$dir/bad.rules"
+printf 'pass on type loopback all\npass in on eth0 proto tcp to port 22 user 0\n' >"$dir/bad.rules"
 out=$(in_ns "$bin" apply "$dir/bad.rules")
 if [[ $out == "error -$(printf '%d' 95) $dir/bad.rules:2 "* ]] && [ -n "$before" ] && [ "$(listing)" = "$before" ]; then
 	echo "PASS nft-apply-refused"

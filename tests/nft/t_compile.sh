@@ -69,23 +69,46 @@ expect reject-tcp 'meta l4proto 6 reject with tcp reset'
 expect reject-other 'reject with icmpx type admin-prohibited'
 expect forward-jump '^		jump forward_in$'
 
-# the killswitch's '(IFSPEC)' rule, and other uses refused
+# '(IFSPEC)': named sets of the interfaces' addresses (given with --ifaddr
+# here; the host's own otherwise), the engine's meaning in every position.
+# The killswitch form also gets the guard for addresses that appear later.
 cat >ks.rules <<'RULES'
 killswitch {
     tunnel { wg0 tun* }
     endpoint 198.51.100.7 port 51820 proto udp
 }
 RULES
-"$IFWALL" compile ks.rules >c.nft 2>/dev/null
-count killswitch-fib 1 'iifname != "wg0" iifname != "tun\*" fib daddr type local fib daddr \. iif type != local counter drop comment "ks\.rules:2"'
-for bad in 'pass in on !wg0 to (wg0)' 'block out on !wg0 to (wg0)' 'block in from (wg0)' \
-	   'block in on !eth0 to (wg0)' 'block in to !(wg0)'; do
-	echo "$bad" >bad.rules
-	"$IFWALL" compile bad.rules >/dev/null 2>bad.err; rc=$?
-	if [ $rc -eq 2 ] && grep -q "^bad.rules:1:1: error: .*(IFSPEC)" bad.err && grep -q "^\^~" bad.err; then
-		echo "PASS compile-ifspec-refused: '$bad'"
-	else
-		echo "FAIL compile-ifspec-refused: '$bad': exit $rc: $(head -c 200 bad.err)"
-	fi
-done
+"$IFWALL" compile --ifaddr wg0=10.64.0.2,tun1=10.8.0.2,eth0=192.168.1.2,wg0=fd00::2 ks.rules >c.nft 2>c.err
+expect ifaddr-set-v4 '^	set ifaddr_0_v4 \{$'
+expect ifaddr-set-v4-elements '^		elements = \{ 10\.8\.0\.2, 10\.64\.0\.2 \}$'
+expect ifaddr-set-v6-elements '^		elements = \{ fd00::2 \}$'
+expect ifaddr-set-comment '^	# \(\{ wg0 tun\* \}\): the addresses of the interfaces matching it when compiled\.$'
+expect ifaddr-all-elements '^		elements = \{ 10\.8\.0\.2, 10\.64\.0\.2, 192\.168\.1\.2 \}$'
+count killswitch-exact 2 'iifname != "wg0" iifname != "tun\*" meta nfproto ipv4 ip daddr @ifaddr_0_v4 counter drop comment "ks\.rules:2"'
+count killswitch-exact-v6 2 'iifname != "wg0" iifname != "tun\*" meta nfproto ipv6 ip6 daddr @ifaddr_0_v6 counter drop comment "ks\.rules:2"'
+count killswitch-guard 1 'iifname != "wg0" iifname != "tun\*" meta nfproto ipv4 ip daddr != @ifaddr_all_v4 fib daddr type local fib daddr \. iif type != local counter drop comment "ks\.rules:2"'
+count killswitch-guard-v6 1 'meta nfproto ipv6 ip6 daddr != @ifaddr_all_v6 fib daddr type local fib daddr \. iif type != local counter drop comment "ks\.rules:2"'
+"$IFWALL" compile --ifaddr eth0=192.168.1.2 ks.rules >c.nft 2>c.err
+count ifaddr-empty-set 4 '^	set ifaddr_0_v[46] \{$|^	set ifaddr_all_v6 \{$|^		elements = \{ 192\.168\.1\.2 \}$'
+
+# once refused, now each compiles to its set: IFSPEC  RULE  PATTERN
+ifspec_case() {
+	echo "$2" >one.rules
+	"$IFWALL" compile --ifaddr wg0=10.64.0.2,eth0=192.168.1.2 one.rules >c.nft 2>one.err; rc=$?
+	if [ $rc -eq 0 ] && grep -qE -- "$3" c.nft; then echo "PASS compile-ifspec-$1: '$2'"
+	else echo "FAIL compile-ifspec-$1: '$2': exit $rc, no line matches /$3/ $(head -c 200 one.err)"; fi
+}
+ifspec_case pass 'pass in on !wg0 to (wg0)' 'iifname != "wg0" meta nfproto ipv4 ip daddr @ifaddr_0_v4 counter goto pass_in comment'
+ifspec_case out 'block out on !wg0 to (wg0)' 'oifname != "wg0" meta nfproto ipv4 ip daddr @ifaddr_0_v4 counter drop'
+ifspec_case source 'pass out on eth0 from (eth0)' '^		elements = \{ 192\.168\.1\.2 \}$'
+ifspec_case source-rule 'pass out on eth0 from (eth0)' 'oifname "eth0" meta nfproto ipv4 ip saddr @ifaddr_0_v4 counter goto pass_out'
+ifspec_case negated 'block in to !(wg0)' '^		elements = \{ 192\.168\.1\.2 \}$'
+ifspec_case other-ifspec 'block in on !eth0 to (wg0)' 'iifname != "eth0" meta nfproto ipv4 ip daddr @ifaddr_0_v4 counter drop'
+echo 'block in on !eth0 to (wg0)' >one.rules
+"$IFWALL" compile one.rules >c.nft 2>/dev/null
+count no-guard-outside-killswitch-form 0 'fib daddr'
+# a table named like the sets keeps its own set name
+printf 'table <ifaddr_0> { 192.0.2.1 }\nblock in from <ifaddr_0>\nblock in from (wg0)\n' >one.rules
+"$IFWALL" compile --ifaddr wg0=10.64.0.2 one.rules >c.nft 2>/dev/null
+count table-name-no-clash 1 '^	set ifaddr_0_v4 \{$'
 exit 0
