@@ -3,6 +3,7 @@
 : "${O:=build}" "${TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${IFWALL:=$TOP/$O/ifwall}"
 HELPERS=$TOP/$O/tools
+source "$TOP/tests/common.sh"   # wait_for, other_user_dir
 NS_PREFIX=ifwdiv-$$
 CLEANUP=()
 pass() { echo "PASS $1"; }
@@ -40,15 +41,6 @@ ns() { echo "$NS_PREFIX-$1"; }
 # in_ns NAME CMD...: run a command inside namespace NAME
 in_ns() { local n=$1; shift; ip netns exec "$NS_PREFIX-$n" "$@"; }
 
-# wait_for SECONDS CMD...: poll until CMD succeeds
-wait_for() {
-	local t=$1; shift
-	local end=$((SECONDS + t))
-	while ! "$@" 2>/dev/null; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.05
-	done
-}
 
 # divert_topology: namespace a (the host ifwall guards) with veth0 to b
 # (10.1.0.0/24, fd01::/64) and veth2 to c (10.2.0.0/24, fd02::/64).
@@ -77,7 +69,7 @@ start_peer() {
 	local out=$TMP/peer-$n.out
 	ip netns exec "$(ns "$n")" /usr/bin/python3 "$TOP/tests/divert/peer.py" "$@" >"$out" 2>&1 &
 	CLEANUP+=("kill $!")
-	wait_for 5 grep -q ready "$out"
+	wait_for 20 grep -q ready "$out"
 }
 
 # probe NS TIMEOUT SPEC...: tests/divert/probe.py in NS
@@ -101,7 +93,7 @@ start_divert() {
 	ip netns exec "$(ns "$n")" "$IFWALL" run --backend divert "$@" 2>"$DIVERT_ERR" &
 	DIVERT_PID=$!
 	CLEANUP+=("stop_quietly $DIVERT_PID")
-	wait_for 5 grep -q 'ready$' "$DIVERT_ERR"
+	wait_for 20 grep -q 'ready$' "$DIVERT_ERR"
 }
 
 TMP=$(mktemp -d /tmp/ifwdiv.XXXXXX)

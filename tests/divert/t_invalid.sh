@@ -13,7 +13,7 @@ start_peer c tcp:80
 ip netns exec "$(ns b)" tcpdump -i veth1 -n -U --immediate-mode -w "$TMP/b.pcap" 'tcp' 2>"$TMP/tcpdump.err" &
 tcpdump_pid=$!
 CLEANUP+=("kill $tcpdump_pid")
-wait_for 5 grep -q listening "$TMP/tcpdump.err"
+wait_for 20 grep -q listening "$TMP/tcpdump.err"
 start_divert a "$TMP/r.rules" || { fail invalid-not-on-wire "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
 # A raw IP socket (not scapy's packet socket, which no netfilter hook sees).
 in_ns a /usr/bin/python3 - <<'PY'

@@ -13,12 +13,12 @@ start_peer b tcp:80
 ip netns exec "$(ns c)" tcpdump -i veth3 -n -U --immediate-mode -w "$TMP/c.pcap" 'host 10.9.9.9' 2>"$TMP/tcpdump.err" &
 tcpdump_pid=$!
 CLEANUP+=("kill $tcpdump_pid")
-wait_for 5 grep -q listening "$TMP/tcpdump.err"
+wait_for 20 grep -q listening "$TMP/tcpdump.err"
 start_divert a --log "$TMP/log.json" "$TMP/r.rules" || { fail moved-flow-stopped "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
 
 ip netns exec "$(ns a)" /usr/bin/python3 "$TOP/tests/divert/session.py" 10.9.9.9 80 0.2 30 >"$TMP/session.out" 2>&1 &
 session=$!
-wait_for 5 bash -c '[ "$(grep -c " ok$" "$1")" -ge 3 ]' _ "$TMP/session.out"
+wait_for 20 bash -c '[ "$(grep -c " ok$" "$1")" -ge 3 ]' _ "$TMP/session.out"
 in_ns a ip route replace 10.9.9.9/32 via 10.2.0.2 dev veth2
 wait "$session"
 sport=$(awk '/^connected/{print $2}' "$TMP/session.out")

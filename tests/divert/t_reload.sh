@@ -23,13 +23,13 @@ ip netns exec "$(ns a)" /usr/bin/python3 "$TOP/tests/divert/session.py" 10.1.0.2
 session=$!
 ip netns exec "$(ns a)" /usr/bin/python3 "$TOP/tests/divert/session.py" 10.1.0.2 8080 0.2 20 >"$TMP/kept.out" 2>&1 &
 kept=$!
-wait_for 5 grep -q ' ok$' "$TMP/session.out"
+wait_for 20 grep -q ' ok$' "$TMP/session.out"
 
 # A file with an error: the old rules stay.
 printf 'pass out proto tcp from (veth0) to 10.1.0.2 port 8080\npass out proto tcp to 10.1.0.2 port 99999\n' >"$TMP/bad.rules"
 mv "$TMP/bad.rules" "$RULES"
 kill -HUP "$DIVERT_PID"
-wait_for 3 grep -q 'reload of .* failed' "$DIVERT_ERR"
+wait_for 20 grep -q 'reload of .* failed' "$DIVERT_ERR"
 v=$(probe a 1 tcp:10.1.0.2:80 | awk '{print $2}')
 if [ "$v" = pass ] && kill -0 "$DIVERT_PID"; then pass reload-bad-file-kept
 else fail reload-bad-file-kept "port 80 after a bad reload: $v"; fi
@@ -46,7 +46,7 @@ echo 'pass out proto tcp from (veth0) to 10.1.0.2 port 8080' >"$TMP/good.rules"
 mv "$TMP/good.rules" "$RULES"
 reload_at=$(date +%s.%N)
 kill -HUP "$DIVERT_PID"
-wait_for 3 grep -q 'reloaded' "$DIVERT_ERR"
+wait_for 20 grep -q 'reloaded' "$DIVERT_ERR"
 v=$(probe a 1 tcp:10.1.0.2:80 tcp:10.1.0.2:8080 | awk '{printf "%s ", $2}')
 if [ "$v" = "block pass " ]; then pass reload-new-flows
 else fail reload-new-flows "ports 80 and 8080 after reload: $v (want block pass)"; fi

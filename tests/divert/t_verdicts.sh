@@ -16,7 +16,7 @@ start_peer a tcp:22,23
 ip netns exec "$(ns b)" tcpdump -i veth1 -n -U --immediate-mode -w "$TMP/wire.pcap" 'tcp[tcpflags] & tcp-syn != 0 or ip6[40+13] & 2 != 0' 2>"$TMP/tcpdump.err" &
 tcpdump_pid=$!   # ip netns exec execs: this is tcpdump
 CLEANUP+=("kill $tcpdump_pid")
-wait_for 5 grep -q listening "$TMP/tcpdump.err"
+wait_for 20 grep -q listening "$TMP/tcpdump.err"
 start_divert a --log "$TMP/log.json" "$RULES" || { fail verdicts "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
 
 # NS SPEC VERDICT RULE-LINE|default [noquery: '(IFSPEC)' needs live addresses]
@@ -50,7 +50,7 @@ for n in a b c; do
 	probe $n 1.5 $specs >"$TMP/probe-$n.out" &
 done
 wait_probes() { for n in a b c; do [ -s "$TMP/probe-$n.out" ] || return 1; done; }
-wait_for 10 wait_probes
+wait_for 20 wait_probes
 sleep 0.2
 
 # The packet description 'ifwall query' takes for a probe seen from a.

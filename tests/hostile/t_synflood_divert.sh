@@ -58,7 +58,7 @@ rss_before=$(status_kb VmRSS)
 
 in_ns a /usr/bin/python3 "$TOP/tests/divert/session.py" 10.1.0.2 80 0.2 40 >"$TMP/session.out" 2>&1 &
 session=$!
-wait_for 5 grep -q ' ok$' "$TMP/session.out"
+wait_for 20 grep -q ' ok$' "$TMP/session.out"
 
 in_ns b "$FLOOD" 10.1.0.1 8080,8081 "$SYNS_TOTAL" 10.9.0.0/16 "$SYN_RATE" >"$TMP/flood.out" 2>&1 &
 flood=$!

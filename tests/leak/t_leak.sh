@@ -74,7 +74,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-chmod 755 "$WORK"          # probes also run as nobody
+# Probes also run as nobody: from a copy in $WORK (the checkout may be a
+# directory only its owner can enter).
+chmod 755 "$WORK"
+install -m 644 "$NETPY" "$WORK/leaknet.py"
 
 # The rule files name the tunnel ifwleak0; this run's tunnel has its own name.
 for f in killswitch killswitch-lan owner-user owner-mark; do
@@ -98,7 +101,7 @@ probe_in() {   # probe_in NS [setpriv args] -- [probe options] SPEC...
 	while [ "$1" != -- ]; do as+=("$1"); shift; done
 	shift
 	if [ ${#as[@]} -gt 0 ]; then
-		nsx "$ns" setpriv "${as[@]}" $PY "$NETPY" probe "$@"
+		nsx "$ns" setpriv "${as[@]}" $PY "$WORK/leaknet.py" probe "$@"
 	else
 		nsx "$ns" $PY "$NETPY" probe "$@"
 	fi
