@@ -35,3 +35,16 @@ give_other_user() {
 		install -m "$mode" "$f" "$dir/" || return 1
 	done
 }
+
+# signal_handled PID SIGNUM: the signal is no longer pending for PID: its
+# handler has run (a program that acts on the flag before it reads its
+# next packet has then, for example, reloaded). Use: kill -HUP $pid;
+# wait_for 20 signal_handled $pid 1
+signal_handled() {
+	local v
+	[ -r "/proc/$1/status" ] || return 1
+	for v in $(awk '$1 == "SigPnd:" || $1 == "ShdPnd:" {print $2}' "/proc/$1/status"); do
+		(( (0x$v >> ($2 - 1)) & 1 )) && return 1
+	done
+	return 0
+}
