@@ -101,3 +101,19 @@ CLEANUP+=("rm -rf $TMP")
 
 # table_exists NS: ifwall's divert table is in NS's kernel (nft as oracle)
 table_exists() { in_ns "$1" nft list table inet ifwall_divert >/dev/null 2>&1; }
+
+# stop_capture NS DST PCAP PID: ends tcpdump PID, which captures into PCAP
+# on NS's side of a link, once everything that crossed the link before is
+# in the file: NS sends a marker (UDP to DST port 9, out through that
+# link; the capture's filter must take 'udp dst port 9') until tcpdump has
+# written one. Count packets with a filter that leaves the markers out.
+stop_capture() {
+	CAPTURE_NS=$1 CAPTURE_DST=$2 CAPTURE_FILE=$3
+	wait_for 20 capture_marked
+	kill "$4" 2>/dev/null
+	wait "$4" 2>/dev/null
+}
+capture_marked() {
+	in_ns "$CAPTURE_NS" bash -c "echo ifwall-test-marker >/dev/udp/$CAPTURE_DST/9" 2>/dev/null
+	tcpdump -r "$CAPTURE_FILE" -n 'udp dst port 9' 2>/dev/null | grep -q .
+}

@@ -60,7 +60,8 @@ if ! wait_for 20 tun_up; then
 	else fail backends-divert-vs-tun "tun backend did not come up: $(cat "$TMP/tun.err")"; fi
 	tun_pid=
 else
-	sleep 0.5
+	tun6_up() { in_ns t ip -6 route show default 2>/dev/null | grep -q ifw0; }
+	wait_for 20 tun6_up
 	probe t 1.5 $out_specs | sed 's/^/a /' | awk '{print $1, $2, $3}' | sort >"$TMP/tun.verdicts"
 	stop_quietly "$tun_pid"
 fi
