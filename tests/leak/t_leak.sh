@@ -115,7 +115,7 @@ tunnel_probe() {   # tunnel_probe NS SPEC...
 		ok\ *) TUN_OK=$((TUN_OK + 1)) ;;
 		*) TUN_FAILED+="${TUN_FAILED:+, }${line#fail }" ;;
 		esac
-	done < <(probe_in "$ns" -- --timeout 2 "$@")
+	done < <(probe_in "$ns" -- --timeout 10 "$@")   # due answers: 10 s only bound a hang
 }
 
 attack_probe() {   # attack_probe NS [setpriv args] -- [probe options] SPEC...
@@ -152,7 +152,7 @@ sc_moved_flow() {   # TunnelVision on flows already open through the tunnel
 		nsx $NS_CLI $PY "$NETPY" probe --timeout 1 --hold "$hold" $spec >"$WORK/moved-${spec%%,*}" &
 		pids+=($!)
 	done
-	wait_for 100 eval "[ \$(cat $WORK/moved-tcp $WORK/moved-udp | grep -c '^held') -eq 2 ]"
+	wait_for 20 eval "[ \$(cat $WORK/moved-tcp $WORK/moved-udp | grep -c '^held') -eq 2 ]"
 	ip -n $NS_CLI route add 203.0.113.0/24 via $GW dev eth0
 	touch "$hold"
 	wait "${pids[@]}"
@@ -434,10 +434,12 @@ load_rules_divert() {
 	if [ -z "$DIVERT_PID" ]; then
 		bg_in $NS_CLI "$WORK/divert.log" "$IFWALL" run --backend divert "$WORK/active.rules"
 		DIVERT_PID=$LAST_PID
-		wait_for 100 eval "nsx $NS_CLI nft list table inet ifwall_divert >/dev/null 2>&1"
+		wait_for 20 eval "nsx $NS_CLI nft list table inet ifwall_divert >/dev/null 2>&1"
 	else
+		local before
+		before=$(grep -c 'run: reload' "$WORK/divert.log")
 		kill -HUP "$DIVERT_PID"
-		sleep 0.5
+		wait_for 20 eval "[ \$(grep -c 'run: reload' \"$WORK/divert.log\") -gt $before ]"
 	fi
 	if ! kill -0 "$DIVERT_PID" 2>/dev/null; then
 		echo "FAIL load-divert: ifwall run --backend divert exited: $(head -c 300 "$WORK/divert.log")"

@@ -159,7 +159,7 @@ boot_rules_enforced() {
 	ip -n $NS_A link set eth0 up; ip -n $NS_B link set eth0 up
 	bg_in $NS_B "$WORK/b.out" $PY "$NETPY" serve udp,0.0.0.0,67 tcp,::,8080 udp,192.168.1.1,7777 dns,192.168.1.1
 	bg_in $NS_A "$WORK/a.out" $PY "$NETPY" serve tcp,127.0.0.1,8080
-	wait_for 100 grep -qs ready "$WORK/b.out" && wait_for 100 grep -qs ready "$WORK/a.out" || return 1
+	wait_for 20 grep -qs ready "$WORK/b.out" && wait_for 20 grep -qs ready "$WORK/a.out" || return 1
 	# neighbours known before the rules load (first-contact ND is not the test)
 	nsx $NS_A $PY "$NETPY" probe ping,192.168.1.1 ping,2001:db8:1::1 >/dev/null
 	# as the units run it: CAP_NET_ADMIN only (CapabilityBoundingSet), no
