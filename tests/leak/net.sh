@@ -198,7 +198,7 @@ cap_start() {   # cap_start NAME
 }
 
 cap_stop() {
-	sleep 0.3       # late packets: retransmissions, replies
+	sleep 0.3       # a window for late packets (retransmissions, replies) that must not come
 	kill -INT $CAP_FAR_PID $CAP_CLI_PID 2>/dev/null
 	wait $CAP_FAR_PID $CAP_CLI_PID 2>/dev/null
 }

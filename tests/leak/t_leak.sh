@@ -189,7 +189,7 @@ sc_dns() {   # only the configured resolver, through the tunnel
 	ip -n $NS_CLI route add $PUB_DNS/32 via $GW dev eth0
 	attack_probe $NS_CLI -- --timeout 1 dns,$LAN_DNS dns,$LAN_DNS,tcp dns,$PUB_DNS dns,$PUB_DNS,tcp
 	ip -n $NS_CLI route del $PUB_DNS/32 via $GW dev eth0
-	sleep 0.2
+	sleep 0.2   # a window for late log lines of queries that must not arrive (no event to wait for)
 	# queries that reached another resolver through the tunnel are leaks the
 	# far-side capture cannot see (they are encrypted there)
 	local through
