@@ -24,6 +24,7 @@ Modes (one PASS/FAIL line per check):
   send DIR IF PROTO SRC DST DPORT   one packet; prints delivered|dropped.
 """
 import ctypes
+import errno
 import json
 import os
 import random
@@ -59,6 +60,7 @@ def in_netns(path, fn):
 
 
 class Net:
+    send_error = None   # errno name of the last out packet's sendto, if it failed
     def __init__(self):
         self.peer = {}
         self.host_mac = {}
@@ -124,11 +126,14 @@ class Net:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
             if pkt.get("mark"):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, pkt["mark"])
+            self.send_error = None
             try:
                 s.sendto(bytes(ip), (pkt["dst"], 0))
-            except OSError:
-                pass            # EPERM: the output hook dropped it
+            except OSError as e:
+                self.send_error = errno.errorcode.get(e.errno, str(e.errno))  # EPERM: the output hook dropped it
             s.close()
+            if self.send_error == "EPERM":
+                return False    # dropped on the way out: nothing to wait for
             watch = [self.peer[ifname]]
         deadline = time.monotonic() + wait
         while True:
@@ -306,7 +311,8 @@ def mode_atomic(rules_a, rules_b, loads, name):
         sent += 1
         if not net.send(p, wait=5):
             lost += 1
-            lost_list.append(describe(p))
+            why = " (sendto: %s)" % net.send_error if p["dir"] == "out" and net.send_error else ""
+            lost_list.append(describe(p) + why)
         q = random.choice(both_block)
         sent += 1
         if net.send(q, wait=0.02):
