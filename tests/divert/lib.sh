@@ -41,7 +41,6 @@ ns() { echo "$NS_PREFIX-$1"; }
 # in_ns NAME CMD...: run a command inside namespace NAME
 in_ns() { local n=$1; shift; ip netns exec "$NS_PREFIX-$n" "$@"; }
 
-
 # divert_topology: namespace a (the host ifwall guards) with veth0 to b
 # (10.1.0.0/24, fd01::/64) and veth2 to c (10.2.0.0/24, fd02::/64).
 divert_topology() {

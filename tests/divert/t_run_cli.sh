@@ -28,6 +28,7 @@ expect_exit run-bad-rules 2 'bad\.rules:2:[0-9]+: error:' --backend divert "$TMP
 expect_exit run-missing-rules 2 'nosuch' --backend divert "$TMP/nosuch.rules"
 # Without CAP_NET_ADMIN: a system error that says what is missing. As root,
 # nobody runs copies of the binary and rules (the checkout may be 0700).
+chmod 644 "$TMP/ok.rules"   # whatever the umask: root's runs below trust it
 if [ "$(id -u)" -ne 0 ]; then as_user= user_dir=$TMP user_ifwall=$IFWALL
 elif command -v setpriv >/dev/null; then
 	as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
