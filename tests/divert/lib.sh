@@ -3,6 +3,7 @@
 : "${O:=build}" "${TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${IFWALL:=$TOP/$O/ifwall}"
 HELPERS=$TOP/$O/tools
+source "$TOP/tests/common.sh"   # wait_for, other_user_dir
 NS_PREFIX=ifwdiv-$$
 CLEANUP=()
 pass() { echo "PASS $1"; }
@@ -40,16 +41,6 @@ ns() { echo "$NS_PREFIX-$1"; }
 # in_ns NAME CMD...: run a command inside namespace NAME
 in_ns() { local n=$1; shift; ip netns exec "$NS_PREFIX-$n" "$@"; }
 
-# wait_for SECONDS CMD...: poll until CMD succeeds
-wait_for() {
-	local t=$1; shift
-	local end=$((SECONDS + t))
-	while ! "$@" 2>/dev/null; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.05
-	done
-}
-
 # divert_topology: namespace a (the host ifwall guards) with veth0 to b
 # (10.1.0.0/24, fd01::/64) and veth2 to c (10.2.0.0/24, fd02::/64).
 divert_topology() {
@@ -77,7 +68,7 @@ start_peer() {
 	local out=$TMP/peer-$n.out
 	ip netns exec "$(ns "$n")" /usr/bin/python3 "$TOP/tests/divert/peer.py" "$@" >"$out" 2>&1 &
 	CLEANUP+=("kill $!")
-	wait_for 5 grep -q ready "$out"
+	wait_for 20 grep -q ready "$out"
 }
 
 # probe NS TIMEOUT SPEC...: tests/divert/probe.py in NS
@@ -101,7 +92,7 @@ start_divert() {
 	ip netns exec "$(ns "$n")" "$IFWALL" run --backend divert "$@" 2>"$DIVERT_ERR" &
 	DIVERT_PID=$!
 	CLEANUP+=("stop_quietly $DIVERT_PID")
-	wait_for 5 grep -q 'ready$' "$DIVERT_ERR"
+	wait_for 20 grep -q 'ready$' "$DIVERT_ERR"
 }
 
 TMP=$(mktemp -d /tmp/ifwdiv.XXXXXX)
@@ -109,3 +100,19 @@ CLEANUP+=("rm -rf $TMP")
 
 # table_exists NS: ifwall's divert table is in NS's kernel (nft as oracle)
 table_exists() { in_ns "$1" nft list table inet ifwall_divert >/dev/null 2>&1; }
+
+# stop_capture NS DST PCAP PID: ends tcpdump PID, which captures into PCAP
+# on NS's side of a link, once everything that crossed the link before is
+# in the file: NS sends a marker (UDP to DST port 9, out through that
+# link; the capture's filter must take 'udp dst port 9') until tcpdump has
+# written one. Count packets with a filter that leaves the markers out.
+stop_capture() {
+	CAPTURE_NS=$1 CAPTURE_DST=$2 CAPTURE_FILE=$3
+	wait_for 20 capture_marked
+	kill "$4" 2>/dev/null
+	wait "$4" 2>/dev/null
+}
+capture_marked() {
+	in_ns "$CAPTURE_NS" bash -c "echo ifwall-test-marker >/dev/udp/$CAPTURE_DST/9" 2>/dev/null
+	tcpdump -r "$CAPTURE_FILE" -n 'udp dst port 9' 2>/dev/null | grep -q .
+}

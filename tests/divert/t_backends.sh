@@ -57,12 +57,13 @@ ip netns exec "$(ns a)" "$IFWALL" run --backend tun --netns "$(ns t)" --prefix 1
 tun_pid=$!
 CLEANUP+=("stop_quietly $tun_pid")
 tun_up() { in_ns t ip route show default 2>/dev/null | grep -q ifw0; }
-if ! wait_for 5 tun_up; then
+if ! wait_for 20 tun_up; then
 	if grep -q 'not available' "$TMP/tun.err"; then skip backends-divert-vs-tun "tun backend not available in this build"
 	else fail backends-divert-vs-tun "tun backend did not come up: $(cat "$TMP/tun.err")"; fi
 	tun_pid=
 else
-	sleep 0.5
+	tun6_up() { in_ns t ip -6 route show default 2>/dev/null | grep -q ifw0; }
+	wait_for 20 tun6_up
 	probe t 1.5 $out_specs | sed 's/^/a /' | awk '{print $1, $2, $3}' | sort >"$TMP/tun.verdicts"
 	stop_quietly "$tun_pid"
 fi

@@ -19,7 +19,7 @@ start_peer b tcp:80,83
 start_divert a "$TMP/r.rules" || { fail kill9-new-flow-dropped "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
 ip netns exec "$(ns a)" /usr/bin/python3 "$TOP/tests/divert/session.py" 10.1.0.2 80 0.2 15 >"$TMP/session.out" 2>&1 &
 session=$!
-wait_for 5 grep -q ' ok$' "$TMP/session.out"
+wait_for 20 grep -q ' ok$' "$TMP/session.out"
 before=$(probe a 1 tcp:10.1.0.2:80 | awk '{print $2}')
 kill -9 "$DIVERT_PID"; wait "$DIVERT_PID" 2>/dev/null
 after=$(probe a 1 tcp:10.1.0.2:80 | awk '{print $2}')

@@ -54,22 +54,22 @@ assert d["veth1"]["addresses"] == []
 out=$(mktemp); CLEANUP+=("rm -f $out $out.batch")
 in_ns a "$HELPERS/iftable_watch" 20 >"$out" &
 watcher=$!; CLEANUP+=("kill $watcher")
-wait_for 5 grep -q '^end$' "$out"
+wait_for 20 grep -q '^end$' "$out"
 # The newest complete snapshot.
 last() { awk '/^update /{b=""} {b=b $0 "\n"} /^end$/{s=b} END{printf "%s", s}' "$out"; }
 has() { last | grep -Eq "$1"; }
 lacks() { ! last | grep -Eq "$1"; }
 
 in_ns a ip link add dum0 type veth peer name dum0p
-check watch_new_interface wait_for 5 has '^[0-9]+ dum0 ether '
+check watch_new_interface wait_for 20 has '^[0-9]+ dum0 ether '
 in_ns a ip link set dum0 up
 in_ns a ip addr add 192.0.2.44/24 dev dum0
-check watch_address_added wait_for 5 has '^[0-9]+ dum0 ether UP.* 192\.0\.2\.44/24$'
+check watch_address_added wait_for 20 has '^[0-9]+ dum0 ether UP.* 192\.0\.2\.44/24$'
 in_ns a ip link set dum0 down
 in_ns a ip link set dum0 name wg9
-check watch_rename wait_for 5 has '^[0-9]+ wg9 ether BROADCAST.* 192\.0\.2\.44/24$'
+check watch_rename wait_for 20 has '^[0-9]+ wg9 ether BROADCAST.* 192\.0\.2\.44/24$'
 in_ns a ip link del wg9
-check watch_delete wait_for 5 lacks 'wg9|dum0p'
+check watch_delete wait_for 20 lacks 'wg9|dum0p'
 
 # A burst: 64 addresses in one batch; the table ends with all of them after
 # fewer rebuilds than messages.
@@ -78,7 +78,7 @@ before=$(grep -c '^update ' "$out")
 for i in $(seq 1 64); do echo "addr add 10.200.$i.1/24 dev veth1"; done >"$out.batch"
 in_ns a ip -batch "$out.batch"
 test_burst() { [ "$(count_burst)" -eq 64 ]; }
-wait_for 5 test_burst
+wait_for 20 test_burst
 updates=$(( $(grep -c '^update ' "$out") - before ))
 n=$(count_burst)
 if [ "$n" -eq 64 ] && [ "$updates" -lt 64 ]; then pass watch_burst_coalesced

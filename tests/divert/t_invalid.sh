@@ -10,10 +10,10 @@ divert_require_root invalid-not-on-wire invalid-valid-flow-still-passes
 printf 'block out on veth0 all\npass out on veth2 all\n' >"$TMP/r.rules"
 divert_topology
 start_peer c tcp:80
-ip netns exec "$(ns b)" tcpdump -i veth1 -n -U --immediate-mode -w "$TMP/b.pcap" 'tcp' 2>"$TMP/tcpdump.err" &
+ip netns exec "$(ns b)" tcpdump -i veth1 -n -U --immediate-mode -w "$TMP/b.pcap" 'tcp or udp dst port 9' 2>"$TMP/tcpdump.err" &
 tcpdump_pid=$!
 CLEANUP+=("kill $tcpdump_pid")
-wait_for 5 grep -q listening "$TMP/tcpdump.err"
+wait_for 20 grep -q listening "$TMP/tcpdump.err"
 start_divert a "$TMP/r.rules" || { fail invalid-not-on-wire "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
 # A raw IP socket (not scapy's packet socket, which no netfilter hook sees).
 in_ns a /usr/bin/python3 - <<'PY'
@@ -27,9 +27,8 @@ for sport in range(40000, 40010):
     except PermissionError:  # dropped by netfilter: what we want
         pass
 PY
-sleep 0.5
-kill "$tcpdump_pid"; sleep 0.3
-n=$(tcpdump -r "$TMP/b.pcap" -n 2>/dev/null | wc -l)
+stop_capture b 10.1.0.1 "$TMP/b.pcap" "$tcpdump_pid"
+n=$(tcpdump -r "$TMP/b.pcap" -n tcp 2>/dev/null | wc -l)
 if [ "$n" -eq 0 ]; then pass invalid-not-on-wire
 else fail invalid-not-on-wire "$n invalid packets left through veth0, which the rules block"; fi
 if probe a 2 tcp:10.2.0.2:80 | grep -q " pass "; then pass invalid-valid-flow-still-passes

@@ -12,15 +12,19 @@ pass out proto tcp to 10.1.0.2 port 81 mark 0xca6c
 reject out proto tcp to 10.1.0.2 port 82 user 65534
 pass out proto tcp to 10.2.0.2 port 80
 R
-chmod 755 "$TMP"
 divert_topology
 start_peer b tcp:80,81,82
 start_peer c tcp:80
 start_divert a "$TMP/r.rules" || { fail owner-user "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
 
 as_nobody() { in_ns a setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+# nobody runs its own copy of the probe: the checkout may be a directory
+# only its owner can enter (mktemp -d, a 0700 home).
+nobody_dir=$(other_user_dir)
+CLEANUP+=("rm -rf $nobody_dir")
+give_other_user "$nobody_dir" "$TOP/tests/divert/probe.py"
 root=$(probe a 1 tcp:10.1.0.2:80 tcp:10.1.0.2:82 | awk '{printf "%s ", $2}')
-nobody=$(as_nobody /usr/bin/python3 "$TOP/tests/divert/probe.py" 1 tcp:10.1.0.2:80 tcp:10.1.0.2:82 | awk '{printf "%s ", $2}')
+nobody=$(as_nobody /usr/bin/python3 "$nobody_dir/probe.py" 1 tcp:10.1.0.2:80 tcp:10.1.0.2:82 | awk '{printf "%s ", $2}')
 if [ "$root/$nobody" = "pass block /block reject " ]; then pass owner-user
 else fail owner-user "root: $root; nobody: $nobody (want pass block / block reject)"; fi
 

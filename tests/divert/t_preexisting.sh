@@ -17,12 +17,12 @@ table inet ifwdivtest {
 NFT
 ip netns exec "$(ns b)" /usr/bin/python3 "$TOP/tests/divert/ticker.py" serve 7000 7001 >"$TMP/ticker.out" 2>&1 &
 CLEANUP+=("kill $!")
-wait_for 5 grep -q ready "$TMP/ticker.out"
+wait_for 20 grep -q ready "$TMP/ticker.out"
 ip netns exec "$(ns a)" /usr/bin/python3 "$TOP/tests/divert/ticker.py" read 10.1.0.2 7000 20 >"$TMP/allowed.out" 2>&1 &
 allowed=$!
 ip netns exec "$(ns a)" /usr/bin/python3 "$TOP/tests/divert/ticker.py" read 10.1.0.2 7001 20 >"$TMP/refused.out" 2>&1 &
 refused=$!
-wait_for 5 bash -c '[ "$(wc -l <"$1")" -ge 3 ]' _ "$TMP/allowed.out"
+wait_for 20 bash -c '[ "$(wc -l <"$1")" -ge 3 ]' _ "$TMP/allowed.out"
 start_divert a --log "$TMP/log.json" "$TMP/r.rules" || { fail preexisting-allowed-continues "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
 at=$(wc -l <"$TMP/allowed.out")
 wait "$allowed" "$refused"

@@ -26,13 +26,18 @@ expect_exit run-empty-value 2 '--backend needs a value' --backend= "$TMP/ok.rule
 expect_exit run-flag-with-value 2 '--fail-open takes no value' --backend=divert --fail-open=yes "$TMP/ok.rules"
 expect_exit run-bad-rules 2 'bad\.rules:2:[0-9]+: error:' --backend divert "$TMP/bad.rules"
 expect_exit run-missing-rules 2 'nosuch' --backend divert "$TMP/nosuch.rules"
-# Without CAP_NET_ADMIN: a system error that says what is missing.
-chmod 755 "$TMP"; chmod 644 "$TMP/ok.rules"
-if [ "$(id -u)" -ne 0 ]; then as_user=; elif command -v setpriv >/dev/null; then
-	as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"; else as_user=skip; fi
+# Without CAP_NET_ADMIN: a system error that says what is missing. As root,
+# nobody runs copies of the binary and rules (the checkout may be 0700).
+chmod 644 "$TMP/ok.rules"   # whatever the umask: root's runs below trust it
+if [ "$(id -u)" -ne 0 ]; then as_user= user_dir=$TMP user_ifwall=$IFWALL
+elif command -v setpriv >/dev/null; then
+	as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	user_dir=$(other_user_dir); CLEANUP+=("rm -rf $user_dir")
+	give_other_user "$user_dir" "$IFWALL" "$TMP/ok.rules"; user_ifwall=$user_dir/ifwall
+else as_user=skip; fi
 if [ "$as_user" = skip ]; then skip run-needs-cap-net-admin "needs setpriv"
 else
-	err=$($as_user "$IFWALL" run --backend divert "$TMP/ok.rules" 2>&1); rc=$?
+	err=$($as_user "$user_ifwall" run --backend divert "$user_dir/ok.rules" 2>&1); rc=$?
 	if [ $rc -eq 3 ] && grep -q CAP_NET_ADMIN <<<"$err"; then pass run-needs-cap-net-admin
 	else fail run-needs-cap-net-admin "exit $rc: $err"; fi
 fi
@@ -44,7 +49,7 @@ ip netns exec "$(ns a)" "$IFWALL" run --backend divert --queue 7 --log - "$TMP/o
 	>"$TMP/stdout.json" 2>"$TMP/first.err" &
 first=$!
 CLEANUP+=("stop_quietly $first")
-wait_for 5 grep -q 'ready$' "$TMP/first.err"
+wait_for 20 grep -q 'ready$' "$TMP/first.err"
 v=$(probe a 1 tcp:10.1.0.2:80 | awk '{print $2}')
 if [ "$v" = pass ] && grep -q 'NFQUEUE 7 ' "$TMP/first.err"; then pass run-queue-number
 else fail run-queue-number "connection through queue 7: $v; $(cat "$TMP/first.err")"; fi

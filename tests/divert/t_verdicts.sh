@@ -13,10 +13,10 @@ divert_topology
 start_peer b tcp:80,81,82,83,443,8080 udp:53,54,5353
 start_peer c tcp:80,81,82,83,443,8080 udp:53,54,5353
 start_peer a tcp:22,23
-ip netns exec "$(ns b)" tcpdump -i veth1 -n -U --immediate-mode -w "$TMP/wire.pcap" 'tcp[tcpflags] & tcp-syn != 0 or ip6[40+13] & 2 != 0' 2>"$TMP/tcpdump.err" &
+ip netns exec "$(ns b)" tcpdump -i veth1 -n -U --immediate-mode -w "$TMP/wire.pcap" 'tcp[tcpflags] & tcp-syn != 0 or ip6[40+13] & 2 != 0 or udp dst port 9' 2>"$TMP/tcpdump.err" &
 tcpdump_pid=$!   # ip netns exec execs: this is tcpdump
 CLEANUP+=("kill $tcpdump_pid")
-wait_for 5 grep -q listening "$TMP/tcpdump.err"
+wait_for 20 grep -q listening "$TMP/tcpdump.err"
 start_divert a --log "$TMP/log.json" "$RULES" || { fail verdicts "ifwall run did not start: $(cat "$DIVERT_ERR")"; exit 0; }
 
 # NS SPEC VERDICT RULE-LINE|default [noquery: '(IFSPEC)' needs live addresses]
@@ -50,8 +50,10 @@ for n in a b c; do
 	probe $n 1.5 $specs >"$TMP/probe-$n.out" &
 done
 wait_probes() { for n in a b c; do [ -s "$TMP/probe-$n.out" ] || return 1; done; }
-wait_for 10 wait_probes
-sleep 0.2
+wait_for 20 wait_probes
+# logged FILE...: the log has a line for every probe in probe.py's output FILEs
+logged() { local sport; for sport in $(awk '{print $4}' "$@"); do grep -q "\"sport\":$sport," "$TMP/log.json" || return 1; done; }
+wait_for 20 logged "$TMP"/probe-[abc].out
 
 # The packet description 'ifwall query' takes for a probe seen from a.
 describe() { # NS SPEC SPORT
@@ -120,7 +122,7 @@ else fail log-json "${badlog:-malformed log line in $(head -c 2000 "$TMP/log.jso
 
 # On the wire (b's side): the passed SYNs, and none of the blocked or
 # rejected connections.
-kill "$tcpdump_pid" 2>/dev/null; sleep 0.3
+stop_capture b 10.1.0.1 "$TMP/wire.pcap" "$tcpdump_pid"
 wire=$(tcpdump -r "$TMP/wire.pcap" -n 2>/dev/null)
 seen() { grep -Ec "> $1\.$2: Flags \[S\]" <<<"$wire"; }
 if [ "$(seen 10.1.0.2 80)" -ge 1 ] && [ "$(seen fd01::2 80)" -ge 1 ] &&
@@ -149,7 +151,7 @@ else
 		descs+=("$(describe a "$spec" "$sport")")
 	done <"$TMP/gen.out"
 	"$IFWALL" query "$RULES" "${descs[@]}" >"$TMP/gen.query" 2>&1
-	sleep 0.2
+	wait_for 20 logged "$TMP/gen.out"
 	badg=$(/usr/bin/python3 - "$TMP/gen.out" "$TMP/gen.query" "$TMP/log.json" <<'PY'
 import json, sys
 probes = [l.split() for l in open(sys.argv[1])]

@@ -8,6 +8,7 @@
 # sysctl is restored.
 set -u
 : "${TOP:?}" "${IFWALL:?}"
+source "$TOP/tests/common.sh"   # wait_for
 CASES="privileges-divert privileges-tun privileges-no-control-socket privileges-tun-teardown"
 if [ "$(id -u)" -ne 0 ]; then for c in $CASES; do echo "SKIP $c: needs root"; done; exit 0; fi
 P=ifwpriv-$$
@@ -30,8 +31,8 @@ chmod 600 "$TMP/ks.rules"
 # caps PID: "CapInh CapPrm CapEff CapBnd CapAmb NoNewPrivs"
 caps() { awk '$1 ~ /^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):$/ {printf "%s ", $2}' "/proc/$1/status"; }
 want="0000000000000000 0000000000001000 0000000000001000 0000000000001000 0000000000000000 1 "
-# ready FILE PATTERN: waits up to 5 s for PATTERN in FILE
-ready() { for _ in $(seq 50); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+# ready FILE PATTERN: waits for PATTERN in FILE
+ready() { wait_for 20 grep -q "$2" "$1"; }
 # listening PID NS: sockets of PID that listen (unix, tcp, udp), as ss says
 listening() { ip netns exec "$2" ss -Hlxtunp 2>/dev/null | grep "pid=$1," ; }
 
@@ -48,8 +49,8 @@ fi
 fwd_before=$(ip netns exec $P-h cat /proc/sys/net/ipv4/ip_forward)
 ip netns exec $P-h "$IFWALL" run --backend tun --netns $P-c "$TMP/ks.rules" 2>"$TMP/tun.err" &
 tpid=$!; pids+=($tpid)
-for _ in $(seq 50); do ip netns exec $P-c ip link show ifw0 >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 0.3
+# The tun backend names its devices once set up and down to CAP_NET_ADMIN.
+ready "$TMP/tun.err" '^tun: ifw0 .* in namespace '
 if kill -0 $tpid 2>/dev/null && ip netns exec $P-c ip link show ifw0 >/dev/null 2>&1; then
 	got=$(caps $tpid)
 	if [ "$got" = "$want" ]; then echo "PASS privileges-tun: CapInh CapPrm CapEff CapBnd CapAmb NoNewPrivs = $got"

@@ -58,12 +58,13 @@ rss_before=$(status_kb VmRSS)
 
 in_ns a /usr/bin/python3 "$TOP/tests/divert/session.py" 10.1.0.2 80 0.2 40 >"$TMP/session.out" 2>&1 &
 session=$!
-wait_for 5 grep -q ' ok$' "$TMP/session.out"
+wait_for 20 grep -q ' ok$' "$TMP/session.out"
 
 in_ns b "$FLOOD" 10.1.0.1 8080,8081 "$SYNS_TOTAL" 10.9.0.0/16 "$SYN_RATE" >"$TMP/flood.out" 2>&1 &
 flood=$!
-sleep 0.5
-# New flows while the flood runs.
+# New flows while the flood runs: once its SYNs reach the host.
+flooding() { [ "$(syn_count 8080)" -gt 0 ] 2>/dev/null; }
+wait_for 20 flooding
 kill -0 $flood 2>/dev/null && during=yes || during=no
 probe a 5 tcp:10.1.0.2:80 >"$TMP/new-out.txt" &
 p1=$!
@@ -78,7 +79,6 @@ wait $flood
 wait $p1 $p2
 flood_line=$(cat "$TMP/flood.out")
 wait "$session"
-sleep 1
 hwm=$(status_kb VmHWM); rss_after=$(status_kb VmRSS)
 
 if [ -n "$hwm" ] && [ "$hwm" -lt "$RSS_BUDGET_KB" ]; then

@@ -48,15 +48,7 @@ bg_in() {
 	LAST_PID=$!
 }
 
-wait_for() {   # wait_for TRIES COMMAND...: poll every 50 ms
-	local tries=$1; shift
-	while [ "$tries" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.05
-		tries=$((tries - 1))
-	done
-	return 1
-}
+source "$LEAK_DIR/../common.sh"   # wait_for SECONDS COMMAND...
 
 net_teardown() {
 	local pid ns
@@ -91,7 +83,7 @@ net_reap_stale() {
 wg_client_up() {
 	bg_in $NS_CLI "$WORK/wg-cli.log" wireguard-go -f $TUN
 	WG_CLI_PID=$LAST_PID
-	wait_for 100 test -S /var/run/wireguard/$TUN.sock || return 1
+	wait_for 20 test -S /var/run/wireguard/$TUN.sock || return 1
 	nsx $NS_CLI wg set $TUN private-key "$WORK/cli.key" listen-port $WG_SPORT \
 		fwmark $WG_MARK peer "$(cat "$WORK/srv.pub")" \
 		endpoint $ENDPOINT:$EP_PORT allowed-ips 0.0.0.0/0 || return 1
@@ -105,7 +97,7 @@ wg_client_up() {
 wg_client_kill() {
 	kill "$WG_CLI_PID" 2>/dev/null
 	wait "$WG_CLI_PID" 2>/dev/null
-	wait_for 100 eval "! ip -n $NS_CLI link show $TUN >/dev/null 2>&1"
+	wait_for 20 eval "! ip -n $NS_CLI link show $TUN >/dev/null 2>&1"
 }
 
 net_setup() {
@@ -163,7 +155,7 @@ net_setup() {
 	(umask 077; wg genkey >"$WORK/cli.key" && wg genkey >"$WORK/srv.key") || return 1
 	wg pubkey <"$WORK/cli.key" >"$WORK/cli.pub" && wg pubkey <"$WORK/srv.key" >"$WORK/srv.pub" || return 1
 	bg_in $NS_SRV "$WORK/wg-srv.log" wireguard-go -f $TUN_SRV
-	wait_for 100 test -S /var/run/wireguard/$TUN_SRV.sock || return 1
+	wait_for 20 test -S /var/run/wireguard/$TUN_SRV.sock || return 1
 	nsx $NS_SRV wg set $TUN_SRV private-key "$WORK/srv.key" listen-port $EP_PORT \
 		peer "$(cat "$WORK/cli.pub")" allowed-ips $TUN_ADDR/32,10.99.0.0/24 || return 1
 	ip -n $NS_SRV addr add $TUN_PEER/24 dev $TUN_SRV
@@ -178,9 +170,9 @@ net_setup() {
 	bg_in $NS_ISP "$WORK/isp-serve.out" $PY "$NETPY" serve --log "$WORK/dns.log" \
 		tcp,::,8080 udp,$WEB6,7777 udp,$GW,7777 dns,$LAN_DNS
 	bg_in $NS_CLI "$WORK/cli-serve.out" $PY "$NETPY" serve tcp,0.0.0.0,8080
-	wait_for 100 grep -qs ready "$WORK/srv-serve.out" &&
-	wait_for 100 grep -qs ready "$WORK/isp-serve.out" &&
-	wait_for 100 grep -qs ready "$WORK/cli-serve.out" || return 1
+	wait_for 20 grep -qs ready "$WORK/srv-serve.out" &&
+	wait_for 20 grep -qs ready "$WORK/isp-serve.out" &&
+	wait_for 20 grep -qs ready "$WORK/cli-serve.out" || return 1
 
 	# neighbours on the link known (first-contact ND is not what is tested)
 	wait_for 20 eval "nsx $NS_CLI $PY \"$NETPY\" probe --timeout 0.5 ping,$GW ping,$GW6 >/dev/null"
@@ -201,12 +193,12 @@ cap_start() {   # cap_start NAME
 	CAP_FAR_PID=$LAST_PID
 	bg_in $NS_CLI "$CAP-cli.err" tcpdump -Z root -i any -y LINUX_SLL2 -n -s 0 --immediate-mode -U -w "$CAP-cli.pcap"
 	CAP_CLI_PID=$LAST_PID
-	wait_for 100 grep -qs 'listening on' "$CAP-far.err" &&
-	wait_for 100 grep -qs 'listening on' "$CAP-cli.err"
+	wait_for 20 grep -qs 'listening on' "$CAP-far.err" &&
+	wait_for 20 grep -qs 'listening on' "$CAP-cli.err"
 }
 
 cap_stop() {
-	sleep 0.3       # late packets: retransmissions, replies
+	sleep 0.3       # a window for late packets (retransmissions, replies) that must not come
 	kill -INT $CAP_FAR_PID $CAP_CLI_PID 2>/dev/null
 	wait $CAP_FAR_PID $CAP_CLI_PID 2>/dev/null
 }

@@ -74,7 +74,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-chmod 755 "$WORK"          # probes also run as nobody
+# Probes also run as nobody: from a copy in $WORK (the checkout may be a
+# directory only its owner can enter).
+chmod 755 "$WORK"
+install -m 644 "$NETPY" "$WORK/leaknet.py"
 
 # The rule files name the tunnel ifwleak0; this run's tunnel has its own name.
 for f in killswitch killswitch-lan owner-user owner-mark; do
@@ -98,7 +101,7 @@ probe_in() {   # probe_in NS [setpriv args] -- [probe options] SPEC...
 	while [ "$1" != -- ]; do as+=("$1"); shift; done
 	shift
 	if [ ${#as[@]} -gt 0 ]; then
-		nsx "$ns" setpriv "${as[@]}" $PY "$NETPY" probe "$@"
+		nsx "$ns" setpriv "${as[@]}" $PY "$WORK/leaknet.py" probe "$@"
 	else
 		nsx "$ns" $PY "$NETPY" probe "$@"
 	fi
@@ -112,7 +115,7 @@ tunnel_probe() {   # tunnel_probe NS SPEC...
 		ok\ *) TUN_OK=$((TUN_OK + 1)) ;;
 		*) TUN_FAILED+="${TUN_FAILED:+, }${line#fail }" ;;
 		esac
-	done < <(probe_in "$ns" -- --timeout 2 "$@")
+	done < <(probe_in "$ns" -- --timeout 10 "$@")   # due answers: 10 s only bound a hang
 }
 
 attack_probe() {   # attack_probe NS [setpriv args] -- [probe options] SPEC...
@@ -149,7 +152,7 @@ sc_moved_flow() {   # TunnelVision on flows already open through the tunnel
 		nsx $NS_CLI $PY "$NETPY" probe --timeout 1 --hold "$hold" $spec >"$WORK/moved-${spec%%,*}" &
 		pids+=($!)
 	done
-	wait_for 100 eval "[ \$(cat $WORK/moved-tcp $WORK/moved-udp | grep -c '^held') -eq 2 ]"
+	wait_for 20 eval "[ \$(cat $WORK/moved-tcp $WORK/moved-udp | grep -c '^held') -eq 2 ]"
 	ip -n $NS_CLI route add 203.0.113.0/24 via $GW dev eth0
 	touch "$hold"
 	wait "${pids[@]}"
@@ -186,7 +189,7 @@ sc_dns() {   # only the configured resolver, through the tunnel
 	ip -n $NS_CLI route add $PUB_DNS/32 via $GW dev eth0
 	attack_probe $NS_CLI -- --timeout 1 dns,$LAN_DNS dns,$LAN_DNS,tcp dns,$PUB_DNS dns,$PUB_DNS,tcp
 	ip -n $NS_CLI route del $PUB_DNS/32 via $GW dev eth0
-	sleep 0.2
+	sleep 0.2   # a window for late log lines of queries that must not arrive (no event to wait for)
 	# queries that reached another resolver through the tunnel are leaks the
 	# far-side capture cannot see (they are encrypted there)
 	local through
@@ -431,10 +434,12 @@ load_rules_divert() {
 	if [ -z "$DIVERT_PID" ]; then
 		bg_in $NS_CLI "$WORK/divert.log" "$IFWALL" run --backend divert "$WORK/active.rules"
 		DIVERT_PID=$LAST_PID
-		wait_for 100 eval "nsx $NS_CLI nft list table inet ifwall_divert >/dev/null 2>&1"
+		wait_for 20 eval "nsx $NS_CLI nft list table inet ifwall_divert >/dev/null 2>&1"
 	else
+		local before
+		before=$(grep -c 'run: reload' "$WORK/divert.log")
 		kill -HUP "$DIVERT_PID"
-		sleep 0.5
+		wait_for 20 eval "[ \$(grep -c 'run: reload' \"$WORK/divert.log\") -gt $before ]"
 	fi
 	if ! kill -0 "$DIVERT_PID" 2>/dev/null; then
 		echo "FAIL load-divert: ifwall run --backend divert exited: $(head -c 300 "$WORK/divert.log")"

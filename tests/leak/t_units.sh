@@ -162,13 +162,15 @@ boot_rules_enforced() {
 	ip -n $NS_A link set eth0 up; ip -n $NS_B link set eth0 up
 	bg_in $NS_B "$WORK/b.out" $PY "$NETPY" serve udp,0.0.0.0,67 tcp,::,8080 udp,192.168.1.1,7777 dns,192.168.1.1
 	bg_in $NS_A "$WORK/a.out" $PY "$NETPY" serve tcp,127.0.0.1,8080
-	wait_for 100 grep -qs ready "$WORK/b.out" && wait_for 100 grep -qs ready "$WORK/a.out" || return 1
+	wait_for 20 grep -qs ready "$WORK/b.out" && wait_for 20 grep -qs ready "$WORK/a.out" || return 1
 	# neighbours known before the rules load (first-contact ND is not the test)
 	nsx $NS_A $PY "$NETPY" probe ping,192.168.1.1 ping,2001:db8:1::1 >/dev/null
 	# as the units run it: CAP_NET_ADMIN only (CapabilityBoundingSet), no
-	# new privileges
+	# new privileges. Without CAP_DAC_OVERRIDE root may not enter a
+	# checkout another user owns (a 0700 home): it runs copies.
+	install -m 755 "$IFWALL" "$WORK/ifwall" && install -m 644 "$BOOT_RULES" "$WORK/boot.rules" || return 2
 	nsx $NS_A setpriv --bounding-set=-all,+net_admin --no-new-privs \
-		"$IFWALL" load "$BOOT_RULES" >"$WORK/load.out" 2>&1 || { cat "$WORK/load.out"; return 2; }
+		"$WORK/ifwall" load "$WORK/boot.rules" >"$WORK/load.out" 2>&1 || { cat "$WORK/load.out"; return 2; }
 }
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP boot-rules-enforced: needs root"

@@ -7,6 +7,7 @@
 # closed) until 'ifwall flush'.
 set -u
 cd "${TOP:?}"
+source tests/common.sh   # wait_for, signal_handled
 O=${O:-build}
 CC=${CC:-cc}
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP divert-api: needs root"; exit 0; fi
@@ -36,7 +37,7 @@ RULES
 
 ip netns exec "$ns" "$bin" 7 "$dir/lo.rules" >"$dir/out" 2>"$dir/err" &
 pid=$!
-for _ in $(seq 50); do grep -qs ready "$dir/out" && break; sleep 0.1; done
+wait_for 20 grep -qs ready "$dir/out"
 if grep -q '^ready$' "$dir/out" && ip netns exec "$ns" nft list table inet ifwall_divert >/dev/null 2>&1; then
 	echo "PASS divert-ready"
 else
@@ -50,7 +51,7 @@ import socket
 rx = {}
 for port in (9999, 9998):
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    r.bind(("127.0.0.1", port)); r.settimeout(1.0); rx[port] = r
+    r.bind(("127.0.0.1", port)); r.settimeout(2.0); rx[port] = r
 tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for port in (9999, 9998):
     try:
@@ -70,7 +71,8 @@ if [ "$got" = 9999 ]; then echo "PASS divert-verdicts"; else echo "FAIL divert-v
 
 # Reload with the ports swapped.
 sed -i 's/9999/PORT/; s/9998/9999/; s/PORT/9998/' "$dir/lo.rules"
-kill -HUP "$pid"; sleep 0.5
+kill -HUP "$pid"
+wait_for 20 signal_handled "$pid" 1
 got=$(udp)
 if [ "$got" = 9998 ]; then echo "PASS divert-reload"; else echo "FAIL divert-reload: received on '$got', want 9998"; fi
 

@@ -7,6 +7,7 @@
 # devices.
 set -u
 cd "${TOP:?}"
+source tests/common.sh   # wait_for
 O=${O:-build}
 CC=${CC:-cc}
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP tun-api: needs root"; exit 0; fi
@@ -50,6 +51,8 @@ while True:
     for s in select.select(socks, [], [])[0]:
         data, peer = s.recvfrom(2048); s.sendto(data, peer)' &
 echo_pid=$!
+echoing() { [ "$(ip netns exec "$f" ss -Hlun '( sport = :7 or sport = :9 or sport = :10 )' | wc -l)" -eq 3 ]; }
+wait_for 20 echoing
 
 cat >"$dir/tun.rules" <<'RULES'
 pass out on eth0 proto udp to 10.3.0.2 port 7
@@ -58,35 +61,35 @@ RULES
 
 ip netns exec "$h" "$bin" "/var/run/netns/$c" "$dir/tun.rules" >"$dir/out" 2>"$dir/err" &
 pid=$!
-for _ in $(seq 50); do
-	ip netns exec "$c" ip route show default 2>/dev/null | grep -q . && break; sleep 0.1
-done
+has_default() { ip netns exec "$c" ip route show default 2>/dev/null | grep -q .; }
+wait_for 20 has_default
 if ip netns exec "$c" ip -br addr show 2>/dev/null | grep -q '100.64.0.2'; then
 	echo "PASS tun-api-setup"
 else
 	echo "FAIL tun-api-setup: $(cat "$dir/out" "$dir/err" | head -3 | tr '\n' ' ')"; exit 1
 fi
 
-udp() { # port -> "echo", "none" or the error
+udp() { # port [timeout] -> "echo", "none" or the error
 	ip netns exec "$c" /usr/bin/python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(1.0)
+s.settimeout(float(sys.argv[2]))
 s.connect(("10.3.0.2", int(sys.argv[1])))
 try:
     s.send(b"hello"); print("echo" if s.recv(100) == b"hello" else "garbage")
 except socket.timeout:
     print("none")
 except OSError as e:
-    print("error", e.errno)' "$1"
+    print("error", e.errno)' "$1" "${2:-1}"
 }
-got=$(udp 7); if [ "$got" = echo ]; then echo "PASS tun-api-pass"; else echo "FAIL tun-api-pass: $got"; fi
+got=$(udp 7 10); if [ "$got" = echo ]; then echo "PASS tun-api-pass"; else echo "FAIL tun-api-pass: $got"; fi
 got=$(udp 9); if [ "$got" = none ]; then echo "PASS tun-api-block"; else echo "FAIL tun-api-block: $got"; fi
-got=$(udp 10); if [[ $got == error* ]]; then echo "PASS tun-api-reject ($got)"; else echo "FAIL tun-api-reject: $got"; fi
+got=$(udp 10 10); if [[ $got == error* ]]; then echo "PASS tun-api-reject ($got)"; else echo "FAIL tun-api-reject: $got"; fi
 
 echo 'pass out on eth0 proto udp to 10.3.0.2 port 9' >"$dir/tun.rules"
-kill -HUP "$pid"; sleep 0.5
-got=$(udp 9); if [ "$got" = echo ]; then echo "PASS tun-api-reload"; else echo "FAIL tun-api-reload: $got"; fi
+kill -HUP "$pid"
+wait_for 20 grep -q 'rules reloaded' "$dir/err"
+got=$(udp 9 10); if [ "$got" = echo ]; then echo "PASS tun-api-reload"; else echo "FAIL tun-api-reload: $got"; fi
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 last=$(tail -1 "$dir/out")

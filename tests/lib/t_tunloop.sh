@@ -8,6 +8,7 @@
 # the verdict counts the example prints at exit are exactly the expected.
 set -u
 cd "${TOP:?}"
+source tests/common.sh   # wait_for, signal_handled
 O=${O:-build}
 ex=$PWD/$O/tools/tunloop_example
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP tunloop: needs root"; exit 0; fi
@@ -47,7 +48,7 @@ RULES
 
 ip netns exec "$ns" "$ex" -v "$dir/vpn.rules" ifwt0 >"$dir/out" 2>"$dir/err" &
 pid=$!
-for _ in $(seq 50); do grep -qs ready "$dir/err" && break; sleep 0.1; done
+wait_for 20 grep -qs ready "$dir/err"
 if grep -q 'ready (4 rules)' "$dir/err"; then echo "PASS tunloop-starts"; else
 	echo "FAIL tunloop-starts: $(head -3 "$dir/err" | tr '\n' ' ')"; exit 1; fi
 
@@ -144,7 +145,8 @@ n=$(probe udp-connected 10.99.0.2 9 1); if [ "$n" = "error 113" ]; then echo "PA
 
 # Reload: everything blocked now; a new ping gets no answer.
 echo 'block all' >"$dir/vpn.rules"
-kill -HUP "$pid"; sleep 0.3
+kill -HUP "$pid"
+wait_for 20 signal_handled "$pid" 1
 n=$(probe icmp 10.99.0.2 2)
 if [ "$n" = 0 ]; then echo "PASS reload-blocks"; else echo "FAIL reload-blocks: $n of 2 answered"; fi
 

@@ -24,6 +24,7 @@ Modes (one PASS/FAIL line per check):
   send DIR IF PROTO SRC DST DPORT   one packet; prints delivered|dropped.
 """
 import ctypes
+import errno
 import json
 import os
 import random
@@ -59,6 +60,7 @@ def in_netns(path, fn):
 
 
 class Net:
+    send_error = None   # errno name of the last out packet's sendto, if it failed
     def __init__(self):
         self.peer = {}
         self.host_mac = {}
@@ -124,11 +126,14 @@ class Net:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
             if pkt.get("mark"):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, pkt["mark"])
+            self.send_error = None
             try:
                 s.sendto(bytes(ip), (pkt["dst"], 0))
-            except OSError:
-                pass            # EPERM: the output hook dropped it
+            except OSError as e:
+                self.send_error = errno.errorcode.get(e.errno, str(e.errno))  # EPERM: the output hook dropped it
             s.close()
+            if self.send_error == "EPERM":
+                return False    # dropped on the way out: nothing to wait for
             watch = [self.peer[ifname]]
         deadline = time.monotonic() + wait
         while True:
@@ -257,9 +262,10 @@ def mode_verdicts(rules, name):
     for pkt, q in zip(pkts, verdicts):
         net.drain()
         want = q["verdict"] == "pass"
-        # a packet that should arrive gets time to; one that should not is
-        # also caught by the counter of the rule that must have dropped it
-        delivered = net.send(pkt, wait=0.5 if want else 0.06)
+        # a packet that should arrive gets time to (5 s: a busy machine is
+        # slow; an arrival ends the wait); one that should not is also
+        # caught by the counter of the rule that must have dropped it
+        delivered = net.send(pkt, wait=5 if want else 0.06)
         after = counters()
         key = expected_key(q, pkt, after.keys())
         moved = {k: after.get(k, 0) - before.get(k, 0) for k in after}
@@ -303,9 +309,10 @@ def mode_atomic(rules_a, rules_b, loads, name):
     while reloader.poll() is None or sent < 200:
         p = random.choice(both_pass)
         sent += 1
-        if not net.send(p, wait=0.5):
+        if not net.send(p, wait=5):
             lost += 1
-            lost_list.append(describe(p))
+            why = " (sendto: %s)" % net.send_error if p["dir"] == "out" and net.send_error else ""
+            lost_list.append(describe(p) + why)
         q = random.choice(both_block)
         sent += 1
         if net.send(q, wait=0.02):
@@ -366,7 +373,7 @@ def mode_forward(rules, name):
         net.peer[pin["ifname"]].send(bytes(frame))
         want = qi["verdict"] == "pass" and qo["verdict"] == "pass"
         delivered = False
-        deadline = time.monotonic() + (0.5 if want else 0.06)
+        deadline = time.monotonic() + (5 if want else 0.06)
         watch = net.peer[pout["ifname"]]
         while not delivered and time.monotonic() < deadline:
             ready, _, _ = select.select([watch], [], [], max(0, deadline - time.monotonic()))
@@ -408,7 +415,7 @@ def mode_send(direction, ifname, proto, src, dst, dport):
     net = Net()
     pkt = dict(dir=direction, ifname=ifname, proto=proto, src=src, dst=dst,
                sport=random.randrange(20000, 60000), dport=int(dport))
-    print("delivered" if net.send(pkt, wait=0.5) else "dropped")
+    print("delivered" if net.send(pkt, wait=5) else "dropped")
 
 
 if __name__ == "__main__":

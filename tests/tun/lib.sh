@@ -14,6 +14,7 @@
 # Names carry the PID: other worktrees may run the same tests at once.
 NS_C=ifwtun-$$-c NS_H=ifwtun-$$-h NS_E=ifwtun-$$-e NS_W=ifwtun-$$-w
 PEER=$TOP/tests/tun/peer.py
+source "$TOP/tests/common.sh"   # wait_for
 PY=/usr/bin/python3
 TUNLOG=$(mktemp -d /tmp/ifwtun.XXXXXX)
 IFW_PID=
@@ -93,8 +94,17 @@ topology() {
 	in_ns $NS_W ip -6 route add default via fd02::1
 	in_ns $NS_E $PY "$PEER" serve E 198.51.100.1 192.0.2.1 10.1.0.2 2001:db8:5::1 2001:db8::1 >/dev/null 2>&1 &
 	in_ns $NS_W $PY "$PEER" serve W 192.0.2.1 10.2.0.2 2001:db8::1 >/dev/null 2>&1 &
-	sleep 0.3
+	wait_serving $NS_E 5 && wait_serving $NS_W 3
 }
+
+# serving NS NADDRS: peer.py serve listens in NS (TCP 8080 and 8081, UDP
+# 5353 on each of its NADDRS addresses)
+serving() {
+	[ "$(in_ns "$1" ss -Hltn '( sport = :8080 or sport = :8081 )' | wc -l)" -ge 2 ] &&
+		[ "$(in_ns "$1" ss -Hlun 'sport = :5353' | wc -l)" -ge "$2" ]
+}
+# wait_serving NS NADDRS: waits until peer.py serve in NS is ready
+wait_serving() { wait_for 20 serving "$@"; }
 
 # start_ifwall RULES [ARGS...]: runs the tun backend in the host namespace
 # and waits until ifw0 is up in the client namespace.
@@ -105,13 +115,14 @@ start_ifwall() {
 	ip netns exec $NS_H "$IFWALL" run --backend tun --netns $NS_C --log "$TUNLOG/log.json" "$@" "$rules" \
 		>"$TUNLOG/out" 2>"$TUNLOG/err" &
 	IFW_PID=$!
-	for _ in $(seq 50); do
-		in_ns $NS_C ip route show default 2>/dev/null | grep -q ifw0 && return 0
-		kill -0 "$IFW_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_for 20 up_or_gone
+	in_ns $NS_C ip route show default 2>/dev/null | grep -q ifw0 && return 0
 	echo "ifwall did not come up: $(cat "$TUNLOG/err")" >&2
 	return 1
+}
+# up_or_gone: the client has its default route via ifw0, or ifwall exited
+up_or_gone() {
+	in_ns $NS_C ip route show default 2>/dev/null | grep -q ifw0 || ! kill -0 "$IFW_PID" 2>/dev/null
 }
 
 # Skips the whole test when this build has no 'run --backend tun' yet.
@@ -155,20 +166,25 @@ predicted() { # PROTO VERDICT
 	esac
 }
 
+# answer_timeout WANT: how long a client waits for an answer. A drop is
+# known only by waiting (1.5 s); an answer that is due (ok, refused,
+# unreachable) may be slow on a busy machine, so 10 s only bound a hang.
+answer_timeout() { if [ "$1" = timeout ]; then echo 1.5; else echo 10; fi; }
+
 # query_agrees RULES CLIENT_ADDR DST: a TCP connection, a UDP exchange and
 # a ping from the client to DST pass or fail as 'ifwall query' says for
 # 'out' on the interface the host routes DST through.
 query_agrees() {
-	local rules=$1 src=$2 dst=$3 ifname on proto desc verdict want got s d icmp
+	local rules=$1 src=$2 dst=$3 ifname on proto desc verdict want got s d icmp t
 	local -a run
 	ifname=$(egress "$dst" "$src")
 	on=$(host_if "$ifname")
 	if [[ $dst == *:* ]]; then s="[$src]" d="[$dst]" icmp=icmp6; else s=$src d=$dst icmp=icmp; fi
 	for proto in tcp udp icmp; do
 		case $proto in
-		tcp) desc="out on $on tcp $s:40000 > $d:8080"; run=(client tcp "$dst" 8080 1.5) ;;
-		udp) desc="out on $on udp $s:40000 > $d:5353"; run=(client udp "$dst" 5353 1.5) ;;
-		icmp) desc="out on $on $icmp $src > $dst type echo-request"; run=(client ping "$dst" 1.5) ;;
+		tcp) desc="out on $on tcp $s:40000 > $d:8080" ;;
+		udp) desc="out on $on udp $s:40000 > $d:5353" ;;
+		icmp) desc="out on $on $icmp $src > $dst type echo-request" ;;
 		esac
 		verdict=$("$IFWALL" query "$rules" "$desc" 2>&1 | awk '{print $1; exit}')
 		if [ "$verdict" = ifwall ]; then
@@ -176,6 +192,12 @@ query_agrees() {
 			continue
 		fi
 		want=$(predicted $proto "$verdict")
+		t=$(answer_timeout "$want")
+		case $proto in
+		tcp) run=(client tcp "$dst" 8080 "$t") ;;
+		udp) run=(client udp "$dst" 5353 "$t") ;;
+		icmp) run=(client ping "$dst" "$t") ;;
+		esac
 		got=$("${run[@]}" 2>&1 | head -1)
 		got=${got%% *}  # 'ok W' -> 'ok'
 		if [ "$got" = "$want" ]; then pass "tun/query-agrees/$proto-$dst-$ifname-$verdict"

@@ -9,8 +9,10 @@
   peer.py udp ADDR PORT [TIMEOUT]    send one datagram, print 'ok NAME', 'refused', 'unreachable', 'timeout'
   peer.py upload ADDR BYTES [TIMEOUT] send BYTES to port 8081: 'ok BYTES' when all arrived
   peer.py ping ADDR [TIMEOUT]        one ICMP echo: 'ok', 'unreachable' (ICMP error), 'timeout'
-  peer.py udpflow ADDR PORT SECONDS  one UDP flow (fixed source port), one datagram
-                                     every 0.1 s; prints 'R' (reply) or '.' (none) per datagram
+  peer.py udpflow ADDR PORT SECONDS  one UDP flow (fixed source port) for at most SECONDS,
+                                     a datagram every 0.1 s (or when the last one's wait
+                                     ended); prints 'R' (reply within 0.5 s) or '.' (none)
+                                     per datagram as it goes
 """
 import errno
 import os
@@ -176,11 +178,17 @@ def ping(addr, timeout):
 
 def udpflow(addr, port, seconds):
     s = socket.socket(family(addr), socket.SOCK_DGRAM)
-    s.settimeout(0.1)
     s.connect((addr, port))
-    end = time.time() + seconds
-    while time.time() < end:
-        start = time.time()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        start = time.monotonic()
+        s.setblocking(False)
+        try:
+            while True:         # a late reply to an earlier datagram is not this one's
+                s.recv(64)
+        except OSError:
+            pass
+        s.settimeout(0.5)       # a busy machine answers late, not never
         try:
             s.send(b'x')
             s.recv(64)
@@ -188,7 +196,7 @@ def udpflow(addr, port, seconds):
         except OSError:
             sys.stdout.write('.')
         sys.stdout.flush()
-        time.sleep(max(0, 0.1 - (time.time() - start)))
+        time.sleep(max(0, 0.1 - (time.monotonic() - start)))
     print()
 
 

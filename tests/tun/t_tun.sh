@@ -40,24 +40,21 @@ for dst in 192.0.2.1 198.51.100.1; do
 done
 
 # The passed flows went out through the routed interface: W answers via wg0.
-expect tun/tcp-via-wg0-reaches-W "ok W" client tcp 192.0.2.1 8080 1.5
+expect tun/tcp-via-wg0-reaches-W "ok W" client tcp 192.0.2.1 8080 10
 
 # Inbound: W opens a connection toward the client's server, from behind
 # wg0; the reject answers it with a RST written back toward the host (into
 # ifw1), so W is refused at once.
 in_ns $NS_C $PY "$PEER" serve C 100.64.0.2 >/dev/null 2>&1 &
-sleep 0.3
+wait_serving $NS_C 1
 desc="in on $(host_if wg0) tcp 192.0.2.1:40000 > 100.64.0.2:8080"
 verdict=$("$IFWALL" query "$rules" "$desc" | awk '{print $1}')
 expect tun/inbound-query-says-reject reject echo "$verdict"
-expect tun/inbound-reject-refused refused in_ns $NS_W $PY "$PEER" tcp 100.64.0.2 8080 1.5 192.0.2.1
+expect tun/inbound-reject-refused refused in_ns $NS_W $PY "$PEER" tcp 100.64.0.2 8080 10 192.0.2.1
 
-# A reject answers at once (RST), it does not time out.
-start=$(date +%s%N)
-got=$(client tcp 198.51.100.1 8080 3)
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
-if [ "$got" = refused ] && [ "$ms" -lt 1000 ]; then pass tun/reject-is-quick
-else fail tun/reject-is-quick "got '$got' after ${ms}ms"; fi
+# A reject is answered (RST: refused), it does not time out as a drop
+# would. (How fast is not make check's business.)
+expect tun/reject-answered refused client tcp 198.51.100.1 8080 10
 
 # Path MTU discovery through the tunnel path: the host's wg0 takes smaller
 # packets than the client sends; the host's "fragmentation needed" comes
@@ -91,40 +88,65 @@ pass out on wg0 all
 RULES
 stop_ifwall
 start_ifwall "$TUNLOG/wg-only.rules" || fail tun/restart "$(cat "$TUNLOG/err")"
-client udpflow 192.0.2.1 5353 3 >"$TUNLOG/flow" &
-flow_pid=$!
-sleep 1.5
-in_ns $NS_H ip route replace 192.0.2.0/24 via 10.1.0.2 dev eth0
-wait $flow_pid
-marks=$(cat "$TUNLOG/flow")
-if [[ $marks == RRRR* && $marks == *........ ]]; then pass tun/route-change-moves-flow
-else fail tun/route-change-moves-flow "replies per datagram: $marks"; fi
+# marks: what the current udpflow printed so far ('R' a reply, '.' none)
+marks() { cat "$TUNLOG/$flow"; }
+# replies_after N: 4 replies in a row after the first N marks
+replies_after() { local m; m=$(marks); [[ ${m:$1} == *RRRR* ]]; }
+# silent_after N: 8 marks after the first N, the last 8 without a reply
+silent_after() { local m; m=$(marks); [ ${#m} -ge $(($1 + 8)) ] && [[ $m == *........ ]]; }
+# start_flow NAME: udpflow to W for at most 60 s, into $TUNLOG/NAME. A
+# simple command, so that $! is python itself ('ip netns exec' execs it).
+start_flow() {
+	flow=$1
+	ip netns exec $NS_C $PY "$PEER" udpflow 192.0.2.1 5353 60 >"$TUNLOG/$flow" &
+	flow_pid=$!
+}
+# stop_flow: ends the current udpflow
+stop_flow() { kill "$flow_pid" 2>/dev/null; wait "$flow_pid" 2>/dev/null; }
+start_flow route-flow
+if wait_for 20 replies_after 0; then
+	at=$(marks | wc -c)
+	in_ns $NS_H ip route replace 192.0.2.0/24 via 10.1.0.2 dev eth0
+	wait_for 20 silent_after "$at"
+fi
+stop_flow
+if replies_after 0 && silent_after "${at:-0}"; then pass tun/route-change-moves-flow
+else fail tun/route-change-moves-flow "replies per datagram: $(marks) (route changed after ${at:-no} marks)"; fi
 verdict=$("$IFWALL" query "$TUNLOG/wg-only.rules" "out on $(host_if eth0) udp 100.64.0.2:40000 > 192.0.2.1:5353" 2>&1)
 if [[ $verdict == *"not available"* ]]; then skip tun/route-change-query-agrees "$verdict"
 else expect tun/route-change-query-agrees block echo "${verdict%% *}"; fi
 in_ns $NS_H ip route replace 192.0.2.0/24 via 10.2.0.2 dev wg0
 
 # --- reload re-checks live flows; a bad file keeps the old rules ---------------------
-client udpflow 192.0.2.1 5353 3 >"$TUNLOG/flow" &
-flow_pid=$!
-sleep 0.8
-echo 'pass out on wg0 proto { tcp icmp' >"$TUNLOG/wg-only.rules"   # syntax error
-kill -HUP "$IFW_PID"
-sleep 0.8
-printf 'pass out on wg0 proto tcp\n' >"$TUNLOG/wg-only.rules"
-kill -HUP "$IFW_PID"
-wait $flow_pid
-marks=$(cat "$TUNLOG/flow")
-# ~16 datagrams pass (old rules kept through the bad reload), then none.
-if [[ $marks == RRRRRRRRRRRR* && $marks == *........ ]]; then pass tun/reload-rechecks-flows
-else fail tun/reload-rechecks-flows "replies per datagram: $marks"; fi
+# The flow passes; a bad file is reported and the flow still passes (the
+# old rules stay); a good file without udp stops it.
+start_flow reload-flow
+bad_at= good_at=
+if wait_for 20 replies_after 0; then
+	echo 'pass out on wg0 proto { tcp icmp' >"$TUNLOG/wg-only.rules"   # syntax error
+	kill -HUP "$IFW_PID"
+	if wait_for 20 grep -q 'reload of .*wg-only.rules failed' "$TUNLOG/err"; then
+		bad_at=$(marks | wc -c)
+		if wait_for 20 replies_after "$bad_at"; then
+			printf 'pass out on wg0 proto tcp\n' >"$TUNLOG/wg-only.rules"
+			kill -HUP "$IFW_PID"
+			wait_for 20 grep -q 'rules reloaded' "$TUNLOG/err" && good_at=$(marks | wc -c) &&
+				wait_for 20 silent_after "$good_at"
+		fi
+	fi
+fi
+stop_flow
+if [ -n "$bad_at" ] && [ -n "$good_at" ] && replies_after "$bad_at" && silent_after "$good_at"; then
+	pass tun/reload-rechecks-flows
+else fail tun/reload-rechecks-flows "replies per datagram: $(marks) (bad file reported after ${bad_at:-no} marks, good one loaded after ${good_at:-no})"; fi
 if grep -q "wg-only.rules:1" "$TUNLOG/err"; then pass tun/reload-error-reported
 else fail tun/reload-error-reported "no diagnostic in: $(cat "$TUNLOG/err")"; fi
 
 # --- teardown -----------------------------------------------------------------------
 kill -TERM "$IFW_PID"
 rc=0
-for _ in $(seq 30); do kill -0 "$IFW_PID" 2>/dev/null || break; sleep 0.1; done
+gone() { ! kill -0 "$1" 2>/dev/null; }
+wait_for 20 gone "$IFW_PID"
 if kill -0 "$IFW_PID" 2>/dev/null; then fail tun/sigterm-exits "still running"; else
 	wait "$IFW_PID"; rc=$?
 	expect tun/sigterm-exit-code 0 echo $rc
@@ -139,7 +161,9 @@ expect tun/teardown-forwarding-restored 0 in_ns $NS_H cat /proc/sys/net/ipv4/ip_
 # --- kill -9: the devices go with the process, so the client is cut off --------------
 start_ifwall "$rules" || fail tun/restart "$(cat "$TUNLOG/err")"
 kill -KILL "$IFW_PID"; wait "$IFW_PID" 2>/dev/null; IFW_PID=
-sleep 0.2
+# the devices go when the kernel has released the process's files
+cut_off() { [ -z "$(in_ns $NS_C ip route show default)" ] && ! in_ns $NS_H ip link show ifw1 >/dev/null 2>&1; }
+wait_for 20 cut_off
 expect tun/kill9-client-cut-off "" in_ns $NS_C ip route show default
 expect tun/kill9-no-host-device "" sh -c "ip netns exec $NS_H ip -o link show | grep ifw1"
 

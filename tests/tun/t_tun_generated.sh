@@ -58,9 +58,16 @@ for seed in 3 5 6 9 10 11; do  # seeds whose files mix verdicts
 		on=$(host_if $ifname)
 		for proto in tcp udp icmp; do
 			case $proto in
-			tcp) desc="out on $on tcp 100.64.0.2:40000 > $dst:8080"; run=(client tcp $dst 8080 1) ;;
-			udp) desc="out on $on udp 100.64.0.2:40000 > $dst:5353"; run=(client udp $dst 5353 1) ;;
-			icmp) desc="out on $on icmp 100.64.0.2 > $dst type echo-request"; run=(client ping $dst 1) ;;
+			tcp) desc="out on $on tcp 100.64.0.2:40000 > $dst:8080" ;;
+			udp) desc="out on $on udp 100.64.0.2:40000 > $dst:5353" ;;
+			icmp) desc="out on $on icmp 100.64.0.2 > $dst type echo-request" ;;
+			esac
+			verdict=$("$IFWALL" query "$rules" "$desc" | awk '{print $1}')
+			t=$(answer_timeout "$(predicted $proto "$verdict")")
+			case $proto in
+			tcp) run=(client tcp $dst 8080 "$t") ;;
+			udp) run=(client udp $dst 5353 "$t") ;;
+			icmp) run=(client ping $dst "$t") ;;
 			esac
 			echo "$proto $dst $ifname $desc" >"$TUNLOG/case$i"
 			"${run[@]}" >"$TUNLOG/got$i" 2>&1 &

@@ -33,13 +33,13 @@ done
 # (passed by the last rule), W via wg0 (nothing passes 'in' unsolicited
 # there: the kill switch's default drops it).
 in_ns $NS_C $PY "$PEER" serve C 100.64.0.2 >/dev/null 2>&1 &
-sleep 0.3
+wait_serving $NS_C 1
 for from in E W; do
 	if [ $from = E ]; then ns=$NS_E src=198.51.100.1 ifname=eth0; else ns=$NS_W src=192.0.2.1 ifname=wg0; fi
 	desc="in on $(host_if $ifname) tcp $src:40000 > 100.64.0.2:8080"
 	verdict=$("$IFWALL" query "$rules" "$desc" | awk '{print $1}')
 	want=$(predicted tcp "$verdict")
-	got=$(in_ns $ns $PY "$PEER" tcp 100.64.0.2 8080 1.5 $src)
+	got=$(in_ns $ns $PY "$PEER" tcp 100.64.0.2 8080 "$(answer_timeout "$want")" $src)
 	got=${got%% *}
 	if [ "$got" = "$want" ]; then pass "tun-ks/inbound-from-$from-$verdict"
 	else fail "tun-ks/inbound-from-$from" "query '$desc' says '$verdict', so want $want, got $got"; fi
@@ -48,9 +48,9 @@ done
 # The tunnel goes away (its route with it): the client falls back to the
 # default route via eth0, and the kill switch rejects at once.
 in_ns $NS_H ip route del 192.0.2.0/24
-expect tun-ks/tunnel-down-rejected refused client tcp 192.0.2.1 8080 1.5
+expect tun-ks/tunnel-down-rejected refused client tcp 192.0.2.1 8080 10
 in_ns $NS_H ip route add 192.0.2.0/24 via 10.2.0.2 dev wg0
-expect tun-ks/tunnel-back-passes "ok W" client tcp 192.0.2.1 8080 1.5
+expect tun-ks/tunnel-back-passes "ok W" client tcp 192.0.2.1 8080 10
 
 # The log names the killswitch's lines.
 if /usr/bin/python3 - "$TUNLOG/log.json" "$rules" <<'PY'

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "filter/engine.h"
@@ -423,7 +422,8 @@ static void test_files(void)
 	      strstr(d.items[0].include_chain, "In file included from "));
 	diag_list_clear(&d);
 
-	/* A 1,000,000-entry table loads in well under a few seconds. */
+	/* A 1,000,000-entry table loads, every entry kept (how fast is make
+	 * bench's: tests/bench/b_table.sh). */
 	snprintf(path, sizeof(path), "%s/big.txt", dir);
 	f = fopen(path, "w");
 	for (unsigned i = 0; i < 1000000; i++)
@@ -433,15 +433,9 @@ static void test_files(void)
 	f = fopen(path, "w");
 	fputs("table <big> file \"big.txt\"\nblock out to <big>\n", f);
 	fclose(f);
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rs = ruleset_from_file(path, &d);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	CHECK("files/big-table", rs && rs->ntables == 1 &&
 	      addrset_prefix_count(rs->tables[0].set) == 1000000);
-	printf("# 1,000,000-entry table parsed in %.2f s\n", secs);
-	CHECK("files/big-table-fast", secs < 5.0);
 	ruleset_free(rs);
 	diag_list_clear(&d);
 

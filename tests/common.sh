@@ -1,0 +1,50 @@
+# Shared by the test scripts (source it): waiting for an event, and files
+# for a command that runs as another user.
+#
+# make check passes on a busy machine: a test waits for what it needs (a
+# listener, a log line, a table), never for a fixed time, and asserts no
+# timing ratio or time budget (those are make bench's). Deadlines only bound
+# a hang, so they are generous.
+
+# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds (0), or
+# returns 1 once SECONDS have passed.
+wait_for() {
+	local end=$((SECONDS + $1)); shift
+	until "$@" 2>/dev/null; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.05
+	done
+}
+
+# other_user_dir: prints a new directory under /tmp (0755) for what a test
+# runs as another user. The checkout may be a directory that only its owner
+# can enter (a clone under mktemp -d, a 0700 home): another user runs
+# copies from here, never files of the checkout. The caller removes it.
+other_user_dir() {
+	local dir
+	dir=$(mktemp -d /tmp/ifw-other.XXXXXX) && chmod 755 "$dir" && echo "$dir"
+}
+
+# give_other_user DIR FILE...: copies each FILE into DIR, readable by all
+# (0644, or 0755 when it is executable).
+give_other_user() {
+	local dir=$1 f mode; shift
+	for f; do
+		mode=644
+		[ -x "$f" ] && mode=755
+		install -m "$mode" "$f" "$dir/" || return 1
+	done
+}
+
+# signal_handled PID SIGNUM: the signal is no longer pending for PID: its
+# handler has run (a program that acts on the flag before it reads its
+# next packet has then, for example, reloaded). Use: kill -HUP $pid;
+# wait_for 20 signal_handled $pid 1
+signal_handled() {
+	local v
+	[ -r "/proc/$1/status" ] || return 1
+	for v in $(awk '$1 == "SigPnd:" || $1 == "ShdPnd:" {print $2}' "/proc/$1/status"); do
+		(( (0x$v >> ($2 - 1)) & 1 )) && return 1
+	done
+	return 0
+}
