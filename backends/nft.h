@@ -133,10 +133,14 @@
  * current:
  *   'load' (one-shot): filled from an rtnetlink dump when the file is
  *       compiled, just before the transaction; never refreshed after.
- *   a resident owner ('run --backend nft'): calls
- *       nft_ifaddr_sets_refresh() on every rtnetlink address change, one
- *       transaction replacing the sets' elements (tests/nft/t_ifaddr.sh
- *       drives it through tools/helpers/ifaddr_refresh: ~20 ms).
+ *   a resident owner ('run --backend nft', tools/run_nft.c): on every
+ *       rtnetlink address change, nft_plan_set_ifaddrs() and, when a set
+ *       changed, nft_plan_refill_socket() on its owning socket: one
+ *       transaction replacing the sets' elements (the cgroup id sets are
+ *       kept current the same way from an inotify watch). A program that
+ *       is not the owner of an owned table uses nft_ifaddr_sets_refresh()
+ *       (tests/nft/t_ifaddr.sh drives it through
+ *       tools/helpers/ifaddr_refresh: ~20 ms).
  *   'compile': the addresses when compiled (or --ifaddr), with a comment.
  * The window, for 'load' until the next load (and for the owner the
  * milliseconds between an address change and its refresh): an address
@@ -252,6 +256,16 @@ struct nft_load_stats {
  * the kernel refused is mapped back to its rule (err->file/line). Returns 0
  * or -errno. stats may be NULL. */
 int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats, struct nft_error *err);
+
+/* Writes the current contents of the plan's '(IFSPEC)' sets (ifaddr_sets)
+ * and cgroup id sets (cgroup_sets) into the loaded table in one
+ * transaction, on a socket the caller keeps (the owner of an owned table:
+ * 'run --backend nft' keeps them current as interfaces and cgroups come
+ * and go). *seq is the socket's sequence number. Returns 0 or -errno. */
+struct mnl_socket;
+int nft_plan_refill_socket(struct mnl_socket *sock, uint32_t *seq,
+			   const struct nft_plan *plan, bool ifaddr_sets, bool cgroup_sets,
+			   struct nft_error *err);
 
 /* Brings the '(IFSPEC)' sets of a loaded plan up to date: recomputes them
  * from ifaddrs (nft_plan_set_ifaddrs) and, when any content changed (or a

@@ -1941,8 +1941,10 @@ int nft_plan_read_ifaddrs(struct nft_plan *plan, size_t *changed)
 	return rc;
 }
 
-/* Flush and refill every '(IFSPEC)' set, as one transaction. */
-static int build_ifaddr_batch(struct batch *b, struct nl *nl, const struct nft_plan *plan)
+/* Flush and refill every '(IFSPEC)' set (ifaddr) and every cgroup id set
+ * (cgroup) of the plan, as one transaction. */
+static int build_refill_batch(struct batch *b, struct nl *nl, const struct nft_plan *plan,
+			      bool ifaddr, bool cgroup)
 {
 	struct nlmsghdr *nlh;
 	char *tail;
@@ -1954,7 +1956,7 @@ static int build_ifaddr_batch(struct batch *b, struct nl *nl, const struct nft_p
 	batch_commit_message(b, nlh);
 	for (size_t i = 0; i < plan->nsets && !b->failed; i++) {
 		const struct plan_set *ps = &plan->sets[i];
-		if (!ps->ifaddr)
+		if (!(ifaddr && ps->ifaddr) && !(cgroup && ps->kind == SETKIND_CGROUP))
 			continue;
 		/* DELSETELEM without elements: every element of the set */
 		nlh = batch_message(b, nl, NFT_MSG_DELSETELEM, NFPROTO_INET, 0,
@@ -1974,6 +1976,32 @@ static int build_ifaddr_batch(struct batch *b, struct nl *nl, const struct nft_p
 	nlh = nftnl_batch_end(tail, ++nl->seq);
 	batch_commit_message(b, nlh);
 	return b->failed;
+}
+
+int nft_plan_refill_socket(struct mnl_socket *sock, uint32_t *seq,
+			   const struct nft_plan *plan, bool ifaddr_sets, bool cgroup_sets,
+			   struct nft_error *err)
+{
+	struct nl nl = { .sock = sock, .portid = mnl_socket_get_portid(sock), .seq = *seq };
+	struct batch b;
+	struct ack_state st;
+	int rc;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	memset(&st, 0, sizeof(st));
+	rc = build_refill_batch(&b, &nl, plan, ifaddr_sets, cgroup_sets);
+	if (rc < 0) {
+		set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
+	} else {
+		rc = batch_send(&nl, &b, &st);
+		if (rc < 0)
+			describe_failure(plan, &b, &st, rc, err);
+	}
+	free(st.acked);
+	batch_free(&b);
+	*seq = nl.seq;
+	return rc;
 }
 
 int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *ifaddrs,
@@ -2005,7 +2033,7 @@ int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *if
 	if ((rc = nl_open(&nl, err)) < 0)
 		return rc;
 	memset(&st, 0, sizeof(st));
-	rc = build_ifaddr_batch(&b, &nl, plan);
+	rc = build_refill_batch(&b, &nl, plan, true, false);
 	if (rc < 0) {
 		set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 	} else {

@@ -202,6 +202,12 @@ int nft_owner_table_change(struct nft_owner *o, const char *name, enum addrset_o
 	return nft_table_change_socket(o->sock, &o->seq, name, op, p, n, changed, err);
 }
 
+int nft_owner_refill(struct nft_owner *o, const struct nft_plan *plan, bool ifaddr_sets,
+		     bool cgroup_sets, struct nft_error *err)
+{
+	return nft_plan_refill_socket(o->sock, &o->seq, plan, ifaddr_sets, cgroup_sets, err);
+}
+
 int nft_owner_flush(struct nft_owner *o, size_t *deleted, struct nft_error *err)
 {
 	int rc = nft_flush_socket(o->sock, &o->seq, deleted, err);

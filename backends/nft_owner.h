@@ -95,6 +95,10 @@ int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
 
 /* Deletes every ifwall table through the owner's socket (nft_flush). */
 int nft_owner_flush(struct nft_owner *o, size_t *deleted, struct nft_error *err);
+/* The plan's '(IFSPEC)' and/or cgroup sets written again (their contents
+ * recomputed by the caller), through the owner's socket. */
+int nft_owner_refill(struct nft_owner *o, const struct nft_plan *plan, bool ifaddr_sets,
+		     bool cgroup_sets, struct nft_error *err);
 /* 'ifwall table' on the owned table, through the owner's socket (the only
  * one the kernel lets change it); see nft_table_change(). A later restore
  * (watch mode) or reload writes the table from the rule file again. */

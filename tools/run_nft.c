@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "backends/caps.h"
+#include "backends/cgroup.h"
+#include "backends/iftable.h"
 #include "backends/control.h"
 #include "backends/nft_owner.h"
 #include "backends/runstate.h"
@@ -33,6 +35,11 @@ struct nft_runner {
 	struct ruleset *rs;
 	struct nft_plan *plan;
 	time_t applied;
+	/* Kept current while the process runs: the addresses of '(IFSPEC)'
+	 * (rtnetlink notifications) and the ids of 'cgroup' patterns (inotify
+	 * on the cgroup v2 hierarchy), written into the table's sets. */
+	struct iftable *interfaces;
+	struct cgroup_watch *cgroups;
 	bool watch_forced;
 	bool exit_requested;
 	unsigned long reloads, restores;
@@ -76,6 +83,59 @@ static void absolute_path(const char *path, char *out, size_t size)
 /* Parses and applies path. Messages (diagnostics, kernel errors) go to
  * stderr as 'cmd' would print them. Returns an exit code; on success the
  * runner holds the new rules and the old are freed. */
+/* The cgroup watch for the patterns of the plan in force (none: closed). */
+static void watch_cgroups(struct nft_runner *r)
+{
+	size_t n = nft_plan_cgroup_count(r->plan);
+	const char **patterns = n ? calloc(n, sizeof(*patterns)) : NULL;
+	char mount[4096];
+	int rc;
+
+	cgroup_watch_free(r->cgroups);
+	r->cgroups = NULL;
+	if (!n)
+		return;
+	for (size_t i = 0; patterns && i < n; i++)
+		patterns[i] = nft_plan_cgroup(r->plan, i, NULL, NULL)->cgroup;
+	if (!patterns)
+		rc = -ENOMEM;
+	else if ((rc = cgroup2_mount(mount, sizeof(mount))) == 0)
+		rc = cgroup_watch_open(&r->cgroups, mount, patterns, n);
+	free(patterns);
+	if (rc < 0)
+		cli_error("run", "warning: cannot watch the cgroup hierarchy (%s): a cgroup "
+			  "created from now on matches only after a reload", strerror(-rc));
+}
+
+/* New or removed cgroups: the id sets written again. */
+static void cgroups_changed(struct nft_runner *r)
+{
+	struct nft_error err;
+	int rc = cgroup_watch_process(r->cgroups, NULL);
+
+	if (rc <= 0)
+		return;
+	if (nft_plan_resolve_cgroups(r->plan, &err) < 0 ||
+	    nft_owner_refill(r->owner, r->plan, false, true, &err) < 0)
+		nft_cli_error("run", &err);
+}
+
+/* Interface addresses changed: the '(IFSPEC)' sets written again when
+ * their contents change. */
+static void interfaces_changed(struct nft_runner *r)
+{
+	struct nft_error err;
+	size_t changed = 0;
+
+	if (iftable_process(r->interfaces) <= 0 || !nft_plan_ifaddr_set_count(r->plan))
+		return;
+	if (nft_plan_set_ifaddrs(r->plan, iftable_ifaddrs(r->interfaces), &changed) < 0 ||
+	    !changed)
+		return;
+	if (nft_owner_refill(r->owner, r->plan, true, false, &err) < 0)
+		nft_cli_error("run", &err);
+}
+
 static int apply_file(struct nft_runner *r, const char *cmd, const char *path)
 {
 	struct ruleset *rs;
@@ -108,6 +168,14 @@ static int apply_file(struct nft_runner *r, const char *cmd, const char *path)
 	r->plan = plan;
 	r->rs = rs;
 	r->applied = time(NULL);
+	watch_cgroups(r);
+	/* addresses that changed between reading them and the load */
+	if (r->interfaces && nft_plan_ifaddr_set_count(plan)) {
+		size_t changed = 0;
+		if (nft_plan_set_ifaddrs(plan, iftable_ifaddrs(r->interfaces), &changed) == 0 &&
+		    changed && nft_owner_refill(r->owner, plan, true, false, &err) < 0)
+			nft_cli_error(cmd, &err);
+	}
 	if (path != r->rules)
 		absolute_path(path, r->rules, sizeof(r->rules));
 	record_state(r);
@@ -281,12 +349,14 @@ static int handle_flush(void *ctx, int argc, char **argv, struct control_reply *
 static int loop(struct nft_runner *r, int sigfd)
 {
 	for (;;) {
-		struct pollfd p[3] = {
+		struct pollfd p[5] = {
 			{ .fd = sigfd, .events = POLLIN },
 			{ .fd = control_server_fd(r->control), .events = POLLIN },
 			{ .fd = nft_owner_watch_fd(r->owner), .events = POLLIN },
+			{ .fd = r->interfaces ? iftable_fd(r->interfaces) : -1, .events = POLLIN },
+			{ .fd = r->cgroups ? cgroup_watch_fd(r->cgroups) : -1, .events = POLLIN },
 		};
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			cli_error("run", "poll: %s", strerror(errno));
@@ -309,6 +379,10 @@ static int loop(struct nft_runner *r, int sigfd)
 						"process; restored in %.1f ms\n", prog, ev.latency_ms);
 			}
 		}
+		if (p[3].revents & POLLIN)
+			interfaces_changed(r);
+		if (p[4].revents & POLLIN)
+			cgroups_changed(r);
 		if (p[1].revents & POLLIN) {
 			control_server_serve(r->control);
 			if (r->exit_requested)
@@ -378,6 +452,10 @@ int run_nft(const char *rules, bool watch)
 		return EXIT_SYSTEM;
 	}
 
+	/* before the first load, so no address change falls between */
+	if ((rc = iftable_open(&r.interfaces, IFTABLE_WATCH)) < 0)
+		cli_error("run", "warning: cannot watch the interfaces (%s): '(IFSPEC)' keeps "
+			  "the addresses of the load", strerror(-rc));
 	code = apply_file(&r, "run", r.rules);
 	if (code == EXIT_OK) {
 		/* set up: keep only what netlink needs (the run directory and
@@ -400,5 +478,7 @@ int run_nft(const char *rules, bool watch)
 	nft_owner_free(r.owner);  /* an owned table becomes an orphan and stays */
 	nft_plan_free(r.plan);
 	ruleset_free(r.rs);
+	iftable_free(r.interfaces);
+	cgroup_watch_free(r.cgroups);
 	return code;
 }
