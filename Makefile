@@ -42,7 +42,7 @@ qld = @echo "  LD      $@";
 qar = @echo "  AR      $@";
 endif
 
-LIB_SRC := $(sort $(wildcard filter/*.c rules/*.c backends/*.c))
+LIB_SRC := $(sort $(wildcard filter/*.c rules/*.c backends/*.c tools/lib/*.c))
 CLI_SRC := $(sort $(wildcard tools/*.c))
 HELPER_SRC := $(sort $(wildcard tools/helpers/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -103,7 +103,7 @@ $(O)/tools/%: $(O)/tools/helpers/%.o $(O)/libifwall.a
 
 $(O)/tools/examples/%.o: tools/examples/%.c
 	@mkdir -p $(dir $@)
-	$(qcc)$(CC) $(CPPFLAGS) $(filter-out -I.,$(CFLAGS)) -Ifilter -c -o $@ $<
+	$(qcc)$(CC) $(CPPFLAGS) $(filter-out -I.,$(CFLAGS)) -Itools/lib -c -o $@ $<
 
 $(EXAMPLE_BIN): $(O)/tools/%: $(O)/tools/examples/%.o $(O)/libifwall.so.$(LIB_VERSION)
 	$(qld)$(CC) $(LDFLAGS) -o $@ $< -L$(O) -lifwall -Wl,-rpath,'$$ORIGIN/..'
@@ -155,7 +155,7 @@ install: all
 	ln -sf libifwall.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libifwall.so.$(LIB_MAJOR)
 	ln -sf libifwall.so.$(LIB_MAJOR) $(DESTDIR)$(LIBDIR)/libifwall.so
 	install -m 644 $(O)/libifwall.a $(DESTDIR)$(LIBDIR)/libifwall.a
-	install -m 644 filter/ifwall.h $(DESTDIR)$(INCDIR)/ifwall.h
+	install -m 644 tools/lib/ifwall.h $(DESTDIR)$(INCDIR)/ifwall.h
 	install -m 644 $(O)/libifwall.pc $(DESTDIR)$(PKGCONFIGDIR)/libifwall.pc
 	$(Q)set -e; for m in $(MAN_PAGES); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \

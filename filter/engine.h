@@ -11,7 +11,8 @@
 
 #include "filter/addr.h"
 #include "filter/cgroup_path.h"
-#include "rules/ruleset.h"
+#include "filter/names.h"
+#include "filter/ruleset.h"
 
 enum verdict {
 	VERDICT_PASS = 0,

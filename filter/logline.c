@@ -2,7 +2,7 @@
 #include "filter/logline.h"
 #include "filter/engine.h"
 #include "filter/json.h"
-#include "rules/ruleset.h"
+#include "filter/ruleset.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

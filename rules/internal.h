@@ -74,15 +74,7 @@ int diag_add_file(struct diag_list *diags, enum diag_severity sev,
 
 /* --- names ---------------------------------------------------------------- */
 
-/* Protocol by name ("tcp", "ipv6-icmp", ...); -1 when unknown. */
-int proto_from_name(const char *name);
-/* Canonical printing name (tcp, udp, icmp, icmp6, gre, esp, ...); NULL
- * for a number without a name. */
-const char *proto_print_name(int proto);
-/* Port of a well-known service name ("ssh", "domain", "https", ...), the
- * same on tcp and udp; -1 when unknown. Built in, not /etc/services, so a
- * rule file means the same on every host. */
-int service_port(const char *name, size_t len);
+/* (protocol, ICMP type, interface type and service names: filter/names.h) */
 
 /* --- printing ------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "filter/engine.h"
+#include "rules/ruleset.h"
 #include "filter/pktdesc.h"
 
 static struct ruleset *rs;

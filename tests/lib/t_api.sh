@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The public API (filter/ifwall.h) through the shared library the way an
+# The public API (tools/lib/ifwall.h) through the shared library the way an
 # outside program uses it: tests/lib/api_test.c is compiled with only the
 # header's directory on the include path and linked against $O/libifwall.so
 # (a function missing from the version script fails to link).
@@ -10,7 +10,7 @@ CC=${CC:-cc}
 san=; case $O in *san*) san="-fsanitize=address,undefined -fno-omit-frame-pointer" ;; esac
 bin=$(mktemp /tmp/ifwlib-api.XXXXXX)
 trap 'rm -f "$bin"' EXIT
-if ! $CC -std=gnu11 -Wall -Wextra -Werror -g $san -Ifilter -Itests/unit -I. -o "$bin" \
+if ! $CC -std=gnu11 -Wall -Wextra -Werror -g $san -Itools/lib -Itests/unit -I. -o "$bin" \
 	tests/lib/api_test.c tests/unit/testlib.c -L"$O" -lifwall -pthread \
 	-Wl,-rpath,"$TOP/$O" 2>"$bin.log"; then
 	echo "FAIL api-build: $(head -5 "$bin.log" | tr '\n' ' ')"; rm -f "$bin.log"; exit 1
@@ -18,14 +18,14 @@ fi
 rm -f "$bin.log"
 # The header stands alone, in strict C99 and in C++.
 printf '#include <ifwall.h>\nint main(void) { return ifw_version() == 0; }\n' >"$bin.c"
-if $CC -std=c99 -pedantic -Wall -Wextra -Werror -Ifilter -fsyntax-only "$bin.c" 2>"$bin.log"; then
+if $CC -std=c99 -pedantic -Wall -Wextra -Werror -Itools/lib -fsyntax-only "$bin.c" 2>"$bin.log"; then
 	echo "PASS header-c99"
 else
 	echo "FAIL header-c99: $(head -3 "$bin.log" | tr '\n' ' ')"
 fi
 if ! command -v g++ >/dev/null; then
 	echo "SKIP header-cxx: no g++"
-elif g++ -x c++ -Wall -Wextra -Werror -Ifilter -fsyntax-only "$bin.c" 2>"$bin.log"; then
+elif g++ -x c++ -Wall -Wextra -Werror -Itools/lib -fsyntax-only "$bin.c" 2>"$bin.log"; then
 	echo "PASS header-cxx"
 else
 	echo "FAIL header-cxx: $(head -3 "$bin.log" | tr '\n' ' ')"

@@ -11,7 +11,7 @@ source tests/common.sh   # wait_for, signal_handled
 O=${O:-build}
 CC=${CC:-cc}
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP divert-api: needs root"; exit 0; fi
-if ! grep -q ifw_divert_run filter/ifwall.h; then echo "SKIP divert-api: no divert backend in this build"; exit 0; fi
+if ! grep -q ifw_divert_run tools/lib/ifwall.h; then echo "SKIP divert-api: no divert backend in this build"; exit 0; fi
 san=; case $O in *san*) san="-fsanitize=address,undefined" ;; esac
 ns=ifwlib-div$$
 dir=$(mktemp -d /tmp/ifwlib-div.XXXXXX)
@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 bin=$dir/divert_api_test
-if ! $CC -std=gnu11 -Wall -Wextra -Werror $san -Ifilter -o "$bin" tests/lib/divert_api_test.c \
+if ! $CC -std=gnu11 -Wall -Wextra -Werror $san -Itools/lib -o "$bin" tests/lib/divert_api_test.c \
 	-L"$O" -lifwall -Wl,-rpath,"$TOP/$O" 2>"$dir/cc.log"; then
 	echo "FAIL divert-api-build: $(head -5 "$dir/cc.log" | tr '\n' ' ')"; exit 1
 fi

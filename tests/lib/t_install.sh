@@ -80,8 +80,8 @@ unversioned=$(echo "$exported" | grep -v '@@IFWALL_0.1$' | grep -v '^$' | grep -
 if [ -z "$unversioned" ]; then echo "PASS exports-versioned"; else echo "FAIL exports-versioned: $(echo $unversioned)"; fi
 # Every function the public header declares is exported (once the library
 # implementation is in the tree).
-declared=$(grep -o '\bifw_[a-z0-9_]*(' filter/ifwall.h | tr -d '(' | sort -u)
-if [ -f filter/libifwall.c ]; then
+declared=$(grep -o '\bifw_[a-z0-9_]*(' tools/lib/ifwall.h | tr -d '(' | sort -u)
+if [ -f tools/lib/libifwall.c ]; then
 	missing=$(comm -23 <(echo "$declared") <(echo "$exported" | sed 's/@.*//'))
 	if [ -z "$missing" ]; then echo "PASS header-all-exported"; else echo "FAIL header-all-exported: $(echo $missing)"; fi
 fi

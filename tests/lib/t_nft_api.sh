@@ -9,13 +9,13 @@ cd "${TOP:?}"
 O=${O:-build}
 CC=${CC:-cc}
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP nft-api: needs root"; exit 0; fi
-if ! grep -q ifw_nft_apply filter/ifwall.h; then echo "SKIP nft-api: no nft backend in this build"; exit 0; fi
+if ! grep -q ifw_nft_apply tools/lib/ifwall.h; then echo "SKIP nft-api: no nft backend in this build"; exit 0; fi
 san=; case $O in *san*) san="-fsanitize=address,undefined" ;; esac
 ns=ifwlib-nft$$
 dir=$(mktemp -d /tmp/ifwlib-nft.XXXXXX)
 trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$dir"' EXIT
 bin=$dir/nft_api_test
-if ! $CC -std=gnu11 -Wall -Wextra -Werror $san -Ifilter -o "$bin" tests/lib/nft_api_test.c \
+if ! $CC -std=gnu11 -Wall -Wextra -Werror $san -Itools/lib -o "$bin" tests/lib/nft_api_test.c \
 	-L"$O" -lifwall -Wl,-rpath,"$TOP/$O" 2>"$dir/cc.log"; then
 	echo "FAIL nft-api-build: $(head -5 "$dir/cc.log" | tr '\n' ' ')"; exit 1
 fi

@@ -12,7 +12,7 @@ O=${O:-build}
 CC=${CC:-cc}
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP tun-api: needs root"; exit 0; fi
 if [ ! -c /dev/net/tun ]; then echo "SKIP tun-api: no /dev/net/tun"; exit 0; fi
-if ! grep -q ifw_tun_run filter/ifwall.h; then echo "SKIP tun-api: no tun backend in this build"; exit 0; fi
+if ! grep -q ifw_tun_run tools/lib/ifwall.h; then echo "SKIP tun-api: no tun backend in this build"; exit 0; fi
 san=; case $O in *san*) san="-fsanitize=address,undefined" ;; esac
 c=ifwlib-tc$$ h=ifwlib-th$$ f=ifwlib-tf$$
 dir=$(mktemp -d /tmp/ifwlib-tunapi.XXXXXX)
@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 bin=$dir/tun_api_test
-if ! $CC -std=gnu11 -Wall -Wextra -Werror $san -Ifilter -o "$bin" tests/lib/tun_api_test.c \
+if ! $CC -std=gnu11 -Wall -Wextra -Werror $san -Itools/lib -o "$bin" tests/lib/tun_api_test.c \
 	-L"$O" -lifwall -Wl,-rpath,"$TOP/$O" 2>"$dir/cc.log"; then
 	echo "FAIL tun-api-build: $(head -5 "$dir/cc.log" | tr '\n' ' ')"; exit 1
 fi

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "filter/engine.h"
+#include "rules/ruleset.h"
 #include "tests/unit/testlib.h"
 
 static const char killswitch_rules[] =

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "filter/addr.h"
-#include "filter/ifwall.h"
+#include "tools/lib/ifwall.h"
 #include "testlib.h"
 
 

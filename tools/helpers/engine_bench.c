@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "filter/engine.h"
+#include "rules/ruleset.h"
 
 #define REPS 5
 #define NPKTS 4096

@@ -1,4 +1,4 @@
-/* libifwall: the public API of filter/ifwall.h on top of the internal one
+/* libifwall: the public API of tools/lib/ifwall.h on top of the internal one
  * (rules/ruleset.h, filter/engine.h, backends/). Only this file's ifw_*
  * functions are exported from libifwall.so (tools/libifwall.map). */
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include "backends/nft_table.h"
 #include "backends/tun.h"
 #include "filter/engine.h"
-#include "filter/ifwall.h"
+#include "tools/lib/ifwall.h"
 #include "filter/pktdesc.h"
 #include "rules/ruleset.h"
 

@@ -1,7 +1,7 @@
 /* Names of interface types, protocols and ICMP / ICMPv6 types. */
 #include <string.h>
 
-#include "rules/internal.h"
+#include "filter/names.h"
 
 enum iftype iftype_from_name(const char *name)
 {
