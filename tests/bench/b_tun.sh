@@ -6,11 +6,17 @@
 #   ifwtb-c  (ifw0) ==ifwall tun== (ifw1)  ifwtb-h  eth0 ---- ifwtb-s (iperf3 -s, 10.9.0.2)
 #   ifwtb-p  (veth 10.8.0.2) ----------- (10.8.0.1) ifwtb-h
 # Both clients are forwarded by the same host namespace to the same server.
-# Targets (ratios tun / veth route, both measured in this run):
-#   bulk TCP up and down >= 0.4x (TSO segments cross ifwall whole)
-#   64-byte UDP packets  >= 0.15x (one read, decide, write per packet)
+# Targets (ratios tun / veth route, both measured in this run; issue 16):
+#   bulk TCP up and down >= 0.9x (TSO segments cross ifwall whole: one read,
+#                                one decision, one write per 64 KiB)
+#   64-byte UDP packets  >= 0.8x (a batch's datagrams of one flow written as
+#                                one UDP segmentation packet)
+# The machine is shared, so each pair of runs is repeated BENCH_ROUNDS times,
+# veth and tun in turns (which goes first alternates), and the median of the
+# per-round ratios is checked.
 set -u
 SECONDS_PER_RUN=${BENCH_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-3}
 NS_C=ifwtb-$$-c NS_P=ifwtb-$$-p NS_H=ifwtb-$$-h NS_S=ifwtb-$$-s
 dir=$(mktemp -d /tmp/ifwtb.XXXXXX)
 ifw_pid= srv_pid=
@@ -76,27 +82,47 @@ except Exception as e:
 PY
 }
 
-read -r veth_bps _ < <(measure $NS_P)
-read -r tun_bps _ < <(measure $NS_C)
-read -r veth_rbps _ < <(measure $NS_P -R)
-read -r tun_rbps _ < <(measure $NS_C -R)
-read -r _ veth_pps < <(measure $NS_P -u -b 0 -l 64)
-read -r _ tun_pps < <(measure $NS_C -u -b 0 -l 64)
+# pair ROUND KIND ARGS...: one veth and one tun run (in turns by round);
+# appends 'KIND VETH TUN' to the results (bits/s for bulk, packets/s for pps).
+pair() {
+	local round=$1 kind=$2 field=1 v t; shift 2
+	[ "$kind" = pps ] && field=2
+	if [ $((round % 2)) -eq 1 ]; then
+		v=$(measure $NS_P "$@" | cut -d' ' -f$field)
+		t=$(measure $NS_C "$@" | cut -d' ' -f$field)
+	else
+		t=$(measure $NS_C "$@" | cut -d' ' -f$field)
+		v=$(measure $NS_P "$@" | cut -d' ' -f$field)
+	fi
+	echo "$kind $v $t" >>"$dir/results"
+}
+for round in $(seq "$ROUNDS"); do
+	pair "$round" bulk-up
+	pair "$round" bulk-down -R
+	pair "$round" pps -u -b 0 -l 64
+done
 
-/usr/bin/python3 - "$veth_bps" "$tun_bps" "$veth_rbps" "$tun_rbps" "$veth_pps" "$tun_pps" <<'PY'
-import sys
-vb, tb, vr, tr, vp, tp = (float(x) for x in sys.argv[1:])
-ratio = lambda a, b: '%.2fx' % (a / b) if b else 'n/a'
-print('tun bulk TCP up:   %8.2f Gbit/s   veth route: %8.2f Gbit/s   ratio %s' % (tb / 1e9, vb / 1e9, ratio(tb, vb)))
-print('tun bulk TCP down: %8.2f Gbit/s   veth route: %8.2f Gbit/s   ratio %s' % (tr / 1e9, vr / 1e9, ratio(tr, vr)))
-print('tun 64-byte UDP:   %8.0f pkt/s    veth route: %8.0f pkt/s    ratio %s' % (tp, vp, ratio(tp, vp)))
-def check(name, a, b, target):
-    r = a / b if b else 0
-    print('%s bench tun %s ratio %.2fx %s %.2fx' % ('PASS' if r >= target else 'FAIL', name, r,
-          '>=' if r >= target else '<', target))
-check('bulk-up', tb, vb, 0.4)
-check('bulk-down', tr, vr, 0.4)
-check('pps', tp, vp, 0.15)
+/usr/bin/python3 - "$dir/results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    kind, v, t = line.split()
+    rows.setdefault(kind, []).append((float(v), float(t)))
+targets = {'bulk-up': 0.9, 'bulk-down': 0.9, 'pps': 0.8}
+names = {'bulk-up': 'bulk TCP up:  ', 'bulk-down': 'bulk TCP down:', 'pps': '64-byte UDP:  '}
+for kind in ('bulk-up', 'bulk-down', 'pps'):
+    runs = rows.get(kind, [])
+    ratios = [t / v if v else 0.0 for v, t in runs]
+    unit, scale = ('Gbit/s', 1e9) if kind != 'pps' else ('kpkt/s', 1e3)
+    for (v, t), r in zip(runs, ratios):
+        print('tun %s %8.2f %s   veth route: %8.2f %s   ratio %.2fx' %
+              (names[kind], t / scale, unit, v / scale, unit, r))
+    median = statistics.median(ratios) if ratios else 0.0
+    target = targets[kind]
+    print('%s bench tun %s ratio %.2fx %s %.2fx (median of %s)' %
+          ('PASS' if median >= target else 'FAIL', kind, median,
+           '>=' if median >= target else '<', target,
+           ' '.join('%.2f' % r for r in ratios)))
 PY
 kill -TERM "$ifw_pid"; wait "$ifw_pid"; ifw_pid=
 grep "packets from the client" "$dir/ifwall.err" || true
