@@ -61,7 +61,8 @@ ip netns exec $NS_S iperf3 -s >/dev/null 2>&1 &
 srv_pid=$!
 sleep 0.5
 
-# iperf3 CLIENT_NS ARGS...: prints the receiver's bits/s and packets/s.
+# iperf3 CLIENT_NS ARGS...: prints the receiver's bits/s, packets/s and what
+# it got (bytes for TCP, datagrams for UDP).
 measure() {
 	local ns=$1; shift
 	n "$ns" iperf3 -c 10.9.0.2 -t "$SECONDS_PER_RUN" -J "$@" >"$dir/out.json" 2>/dev/null
@@ -72,29 +73,33 @@ try:
     end = r['end']
     if r['start']['test_start']['protocol'] != 'UDP':
         s = end['sum_received']
-        print('%.0f 0' % s['bits_per_second'])
+        print('%.0f 0 %.0f' % (s['bits_per_second'], s['bytes']))
     else:
         s = end['sum']
         got = s['packets'] - s['lost_packets']
-        print('%.0f %.0f' % (s['bits_per_second'] * got / max(1, s['packets']), got / s['seconds']))
+        print('%.0f %.0f %.0f' % (s['bits_per_second'] * got / max(1, s['packets']),
+                                  got / s['seconds'], got))
 except Exception as e:
-    print('0 0')
+    print('0 0 0')
 PY
 }
 
+# ifwall's CPU time so far, in clock ticks (user + system).
+ifwall_ticks() { awk '{ print $14 + $15 }' /proc/"$ifw_pid"/stat; }
+
 # pair ROUND KIND ARGS...: one veth and one tun run (in turns by round);
-# appends 'KIND VETH TUN' to the results (bits/s for bulk, packets/s for pps).
+# appends 'KIND VETH TUN TICKS AMOUNT' to the results: bits/s for bulk,
+# packets/s for pps; ifwall's CPU ticks during the tun run and what the
+# receiver got in it.
 pair() {
-	local round=$1 kind=$2 field=1 v t; shift 2
+	local round=$1 kind=$2 field=1 v t t0 ticks amount; shift 2
 	[ "$kind" = pps ] && field=2
-	if [ $((round % 2)) -eq 1 ]; then
-		v=$(measure $NS_P "$@" | cut -d' ' -f$field)
-		t=$(measure $NS_C "$@" | cut -d' ' -f$field)
-	else
-		t=$(measure $NS_C "$@" | cut -d' ' -f$field)
-		v=$(measure $NS_P "$@" | cut -d' ' -f$field)
-	fi
-	echo "$kind $v $t" >>"$dir/results"
+	[ $((round % 2)) -eq 1 ] && v=$(measure $NS_P "$@" | cut -d' ' -f$field)
+	t0=$(ifwall_ticks)
+	read -r t amount < <(measure $NS_C "$@" | awk -v f=$field '{ print $f, $3 }')
+	ticks=$(( $(ifwall_ticks) - t0 ))
+	[ $((round % 2)) -eq 0 ] && v=$(measure $NS_P "$@" | cut -d' ' -f$field)
+	echo "$kind $v $t $ticks $amount" >>"$dir/results"
 }
 for round in $(seq "$ROUNDS"); do
 	pair "$round" bulk-up
@@ -102,12 +107,16 @@ for round in $(seq "$ROUNDS"); do
 	pair "$round" pps -u -b 0 -l 64
 done
 
-/usr/bin/python3 - "$dir/results" <<'PY'
+/usr/bin/python3 - "$dir/results" "$(getconf CLK_TCK)" <<'PY'
 import statistics, sys
-rows = {}
+rows, cpu = {}, {}
+tick = 1.0 / float(sys.argv[2])
 for line in open(sys.argv[1]):
-    kind, v, t = line.split()
+    kind, v, t, ticks, amount = line.split()
     rows.setdefault(kind, []).append((float(v), float(t)))
+    c = cpu.setdefault(kind, [0.0, 0.0])
+    c[0] += float(ticks) * tick
+    c[1] += float(amount)
 targets = {'bulk-up': 0.9, 'bulk-down': 0.9, 'pps': 0.8}
 names = {'bulk-up': 'bulk TCP up:  ', 'bulk-down': 'bulk TCP down:', 'pps': '64-byte UDP:  '}
 for kind in ('bulk-up', 'bulk-down', 'pps'):
@@ -123,6 +132,12 @@ for kind in ('bulk-up', 'bulk-down', 'pps'):
           ('PASS' if median >= target else 'FAIL', kind, median,
            '>=' if median >= target else '<', target,
            ' '.join('%.2f' % r for r in ratios)))
+# What ifwall itself spends (less noisy than throughput on a shared machine).
+for kind, (seconds, amount) in cpu.items():
+    if amount and kind == 'pps':
+        print('ifwall CPU %s: %.2f us per datagram received' % (kind, seconds * 1e6 / amount))
+    elif amount:
+        print('ifwall CPU %s: %.0f ms per GB received' % (kind, seconds * 1e3 / (amount / 1e9)))
 PY
 kill -TERM "$ifw_pid"; wait "$ifw_pid"; ifw_pid=
 grep "packets from the client" "$dir/ifwall.err" || true
