@@ -302,6 +302,19 @@ static void log_decision(const struct tun_backend *be, const struct packet *p,
 
 /* --- the packet loop --------------------------------------------------------- */
 
+/* One thread and one queue per device. Several queues (IFF_MULTI_QUEUE)
+ * would not make one flow faster: the kernel steers a flow to a queue by
+ * its symmetric hash, so a bulk transfer or a UDP stream stays on one
+ * queue however many there are. Many flows would gain, but the flow table
+ * is not thread-safe, and sharding it by queue is not exact: non-first
+ * fragments hash on the addresses alone and ICMP errors on the reporting
+ * router's address, so they reach another queue than the flow they belong
+ * to, whose state they need. What costs per packet is the system calls and
+ * the host's forwarding of each packet; offloads remove both for TCP and
+ * UDP segmentation packets, and batched writes (tun_coalesce.h) do it for
+ * runs of small datagrams. What remains for bulk traffic is copying each
+ * byte out of one device and into the other. */
+
 static bool write_frame(int fd, const uint8_t *data, size_t len)
 {
 	ssize_t n;
