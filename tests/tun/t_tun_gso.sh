@@ -19,10 +19,14 @@ printf 'pass out on eth0 proto { tcp udp }\n' >"$rules"
 # summary FIELD: a number from ifwall's exit line ('packets from the
 # client', 'toward it', 'blocked', 'UDP datagrams written merged').
 summary() {
-	sed -n 's/.*run: \([0-9]*\) packets from the client, \([0-9]*\) toward it: .* \([0-9]*\) blocked, .*; \([0-9]*\) UDP datagrams written merged$/\1 \2 \3 \4/p' \
-		"$TUNLOG/err" | awk -v f="$1" '{
-		if (f == "from") print $1; else if (f == "to") print $2;
-		else if (f == "blocked") print $3; else print $4 }'
+	local line
+	line=$(grep ' packets from the client, ' "$TUNLOG/err" | tail -1)
+	case $1 in
+	from) sed -n 's/.*run: \([0-9]*\) packets from the client.*/\1/p' <<<"$line" ;;
+	to) sed -n 's/.* \([0-9]*\) toward it: .*/\1/p' <<<"$line" ;;
+	blocked) sed -n 's/.* \([0-9]*\) blocked, .*/\1/p' <<<"$line" ;;
+	merged) sed -n 's/.* \([0-9]*\) UDP datagrams written merged$/\1/p' <<<"$line" ;;
+	esac
 }
 
 # --- bulk TCP, both ways ---------------------------------------------------
