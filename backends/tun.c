@@ -24,6 +24,7 @@
 #include "backends/route.h"
 #include "backends/tun.h"
 #include "filter/logline.h"
+#include "backends/tun_coalesce.h"
 #include "filter/json.h"
 
 /* Packets read from one device before looking at the other (fairness). */
@@ -32,12 +33,20 @@
  * whenever the host's links, addresses, routes or policy rules change. */
 #define EGRESS_SLOTS 4096
 #define EXPIRE_INTERVAL_NS 1000000000ull
-/* Both devices carry a virtio-net header before each packet and accept
- * TCP segmentation offload: the client's stack hands over 64 KiB segments
- * that are decided once and passed on whole (the host's stack segments
- * them when it forwards), which is most of the bulk throughput. */
+/* Both devices carry a virtio-net header before each packet and take the
+ * same offloads (so a header read from one is valid on the other and goes
+ * along unchanged): checksums left to do, TCP segmentation (with ECN) and,
+ * where the kernel has it (6.2), UDP segmentation. A stack hands over
+ * 64 KiB segments that cost one read, one decision (their headers are the
+ * flow's) and one write, and are cut into packets only where they leave
+ * the host or the client, as wireguard-go and virtio devices do. */
 #define VNET_HDR_LEN ((int)sizeof(struct virtio_net_hdr))
-#define TUN_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+#define TUN_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
+#define TUN_OFFLOADS_USO (TUN_F_USO4 | TUN_F_USO6)
 
 struct egress_entry {
 	uint32_t generation;     /* 0: empty */
@@ -64,6 +73,7 @@ struct tun_backend {
 	/* The record of the forwarding sysctls turned on ('' when none). */
 	char forwarding_file[256];
 	int client_fd, host_fd;          /* the TUN devices */
+	unsigned client_offloads, host_offloads; /* TUN_F_* each accepted */
 	int client_ifindex, host_ifindex;
 	struct route_socket *rt;         /* host namespace requests */
 	struct route_socket *monitor;    /* host namespace route changes */
@@ -80,6 +90,12 @@ struct tun_backend {
 	/* A virtio-net header, then the IP packet. */
 	uint8_t packet[VNET_HDR_LEN + 65536];
 	uint8_t answer[VNET_HDR_LEN + TUN_REJECT_MAX];
+	/* Passed UDP datagrams of one flow not written yet, and where they
+	 * go (batched writes, see tun_coalesce.h); written before any other
+	 * packet to that device and at the end of each batch of reads. */
+	bool merge_udp;                  /* both devices take USO packets */
+	int pending_fd;
+	struct udp_coalesce pending;
 };
 
 /* Describes a failure in o->error (with strerror(err) when err is not 0).
@@ -244,15 +260,64 @@ static void log_decision(const struct tun_backend *be, const struct packet *p,
 
 /* --- the packet loop --------------------------------------------------------- */
 
-static void write_packet(struct tun_backend *be, int fd, const uint8_t *data, size_t len)
+/* One thread and one queue per device. Several queues (IFF_MULTI_QUEUE)
+ * would not make one flow faster: the kernel steers a flow to a queue by
+ * its symmetric hash, so a bulk transfer or a UDP stream stays on one
+ * queue however many there are. Many flows would gain, but the flow table
+ * is not thread-safe, and sharding it by queue is not exact: non-first
+ * fragments hash on the addresses alone and ICMP errors on the reporting
+ * router's address, so they reach another queue than the flow they belong
+ * to, whose state they need. What costs per packet is the system calls and
+ * the host's forwarding of each packet; offloads remove both for TCP and
+ * UDP segmentation packets, and batched writes (tun_coalesce.h) do it for
+ * runs of small datagrams. What remains for bulk traffic is copying each
+ * byte out of one device and into the other. */
+
+static bool write_frame(int fd, const uint8_t *data, size_t len)
 {
 	ssize_t n;
 
 	do
 		n = write(fd, data, len);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)len)
+	return n == (ssize_t)len;
+}
+
+static void write_packet(struct tun_backend *be, int fd, const uint8_t *data, size_t len)
+{
+	if (!write_frame(fd, data, len))
 		be->stats.write_errors++;
+}
+
+static void flush_pending(struct tun_backend *be)
+{
+	struct udp_coalesce *c = &be->pending;
+	size_t len = udp_coalesce_finish(c);
+
+	if (!len)
+		return;
+	if (!write_frame(be->pending_fd, c->frame, len))
+		be->stats.write_errors += c->count;
+	else if (c->count > 1)
+		be->stats.udp_merged += c->count;
+	udp_coalesce_reset(c);
+}
+
+/* Writes a passed frame to fd: at once, or held back while it extends a
+ * run of UDP datagrams that can go out as one write. */
+static void forward(struct tun_backend *be, int fd, const uint8_t *frame, size_t len)
+{
+	if (be->merge_udp) {
+		if (be->pending.count && be->pending_fd == fd &&
+		    udp_coalesce_add(&be->pending, frame, len))
+			return;
+		flush_pending(be);
+		if (udp_coalesce_add(&be->pending, frame, len)) {
+			be->pending_fd = fd;
+			return;
+		}
+	}
+	write_packet(be, fd, frame, len);
 }
 
 /* Decides one packet read from the client (from_client) or host device
@@ -302,7 +367,7 @@ static void handle_packet(struct tun_backend *be, const uint8_t *frame, size_t f
 		be->stats.passed++;
 		/* With its header: offload state (segmentation, checksum
 		 * still to do) goes along with the packet. */
-		write_packet(be, from_client ? be->host_fd : be->client_fd, frame, frame_len);
+		forward(be, from_client ? be->host_fd : be->client_fd, frame, frame_len);
 		break;
 	case VERDICT_REJECT:
 		be->stats.rejected++;
@@ -324,6 +389,7 @@ static void handle_packet(struct tun_backend *be, const uint8_t *frame, size_t f
 static int pump(struct tun_backend *be, bool from_client, uint64_t now)
 {
 	int fd = from_client ? be->client_fd : be->host_fd;
+	int ret = 0;
 
 	for (int i = 0; i < TUN_BATCH; i++) {
 		ssize_t n = read(fd, be->packet, sizeof(be->packet));
@@ -331,9 +397,9 @@ static int pump(struct tun_backend *be, bool from_client, uint64_t now)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -errno;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				ret = -errno;
+			break;
 		}
 		if (from_client)
 			be->stats.from_client++;
@@ -345,7 +411,8 @@ static int pump(struct tun_backend *be, bool from_client, uint64_t now)
 		}
 		handle_packet(be, be->packet, (size_t)n, from_client, now);
 	}
-	return 0;
+	flush_pending(be);
+	return ret;
 }
 
 static void log_reload(const struct tun_backend *be, bool ok, size_t changed)
@@ -494,8 +561,9 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 
 
 /* Opens a TUN device named name in the current namespace; it must not
- * exist yet (TUNSETIFF would otherwise attach to a persistent one). */
-static int tun_create(const char *name, int *ifindex)
+ * exist yet (TUNSETIFF would otherwise attach to a persistent one).
+ * *offloads gets the TUN_F_* flags it took. */
+static int tun_create(const char *name, int *ifindex, unsigned *offloads)
 {
 	struct ifreq ifr;
 	int fd, err;
@@ -514,8 +582,15 @@ static int tun_create(const char *name, int *ifindex)
 		close(fd);
 		return err;
 	}
-	/* Without offloads (an old kernel) packets just come one by one. */
-	(void)ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_OFFLOADS);
+	/* The kernel refuses the whole set when it lacks one: try without
+	 * UDP segmentation (before 6.2), then without any (packets just come
+	 * one by one). */
+	*offloads = TUN_OFFLOADS | TUN_OFFLOADS_USO;
+	if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)*offloads) < 0) {
+		*offloads = TUN_OFFLOADS;
+		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)*offloads) < 0)
+			*offloads = 0;
+	}
 	*ifindex = (int)if_nametoindex(name);
 	if (*ifindex <= 0) {
 		err = -errno;
@@ -593,7 +668,7 @@ static int setup_client(struct tun_backend *be)
 	if (setns(be->client_netns, CLONE_NEWNET) < 0) {
 		return set_error(be->o, errno, "entering network namespace %s", be->o->netns);
 	}
-	fd = tun_create(be->client_ifname, &be->client_ifindex);
+	fd = tun_create(be->client_ifname, &be->client_ifindex, &be->client_offloads);
 	if (fd < 0) {
 		ret = fd;
 		if (ret == -EEXIST)
@@ -755,7 +830,7 @@ static int setup(struct tun_backend *be)
 		return ret;
 	}
 
-	ret = tun_create(be->host_ifname, &be->host_ifindex);
+	ret = tun_create(be->host_ifname, &be->host_ifindex, &be->host_offloads);
 	if (ret < 0) {
 		if (ret == -EEXIST)
 			set_error(o, 0, "%s already exists", be->host_ifname);
@@ -770,6 +845,14 @@ static int setup(struct tun_backend *be)
 	ret = configure_link(be, be->rt, be->host_ifindex, be->host_ifname, false);
 	if (ret < 0)
 		return ret;
+	/* Offloads must match for headers to pass unchanged; a kernel that
+	 * has UDP segmentation also takes USO packets written to a device. */
+	if (be->client_offloads != be->host_offloads) {
+		set_error(o, 0, "%s and %s took different offloads", be->client_ifname,
+			  be->host_ifname);
+		return -EOPNOTSUPP;
+	}
+	be->merge_udp = (be->host_offloads & TUN_OFFLOADS_USO) == TUN_OFFLOADS_USO;
 
 	/* The originals are remembered on disk, so that after a kill -9
 	 * the next run still puts back what the host had. */

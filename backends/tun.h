@@ -77,6 +77,8 @@ struct tun_stats {
 	uint64_t undecodable;             /* dropped: not a valid IP packet */
 	uint64_t no_route;                /* dropped: the host has no route */
 	uint64_t write_errors;
+	uint64_t udp_merged;              /* datagrams written merged with
+					   * others as one USO packet */
 	uint64_t route_lookups;           /* rtnetlink round trips */
 	uint64_t reloads, reload_failures;
 };

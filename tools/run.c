@@ -332,12 +332,14 @@ static int run_tun(const struct run_args *a, struct ruleset *rs, FILE *log)
 	if (r == 0 || st.from_client || st.from_host)
 		fprintf(stderr, "%s run: %llu packets from the client, %llu toward it: %llu passed, "
 		"%llu blocked, %llu rejected, %llu without route, %llu undecodable; "
-		"%llu route lookups; %llu reloads (%llu failed)\n",
+		"%llu route lookups; %llu reloads (%llu failed); "
+		"%llu UDP datagrams written merged\n",
 		prog, (unsigned long long)st.from_client, (unsigned long long)st.from_host,
 		(unsigned long long)st.passed, (unsigned long long)st.blocked,
 		(unsigned long long)st.rejected, (unsigned long long)st.no_route,
 		(unsigned long long)st.undecodable, (unsigned long long)st.route_lookups,
-		(unsigned long long)st.reloads, (unsigned long long)st.reload_failures);
+		(unsigned long long)st.reloads, (unsigned long long)st.reload_failures,
+		(unsigned long long)st.udp_merged);
 	if (r < 0) {
 		cli_error("run", "%s", err);
 		return EXIT_SYSTEM;

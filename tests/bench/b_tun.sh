@@ -6,11 +6,17 @@
 #   ifwtb-c  (ifw0) ==ifwall tun== (ifw1)  ifwtb-h  eth0 ---- ifwtb-s (iperf3 -s, 10.9.0.2)
 #   ifwtb-p  (veth 10.8.0.2) ----------- (10.8.0.1) ifwtb-h
 # Both clients are forwarded by the same host namespace to the same server.
-# Targets (ratios tun / veth route, both measured in this run):
-#   bulk TCP up and down >= 0.4x (TSO segments cross ifwall whole)
-#   64-byte UDP packets  >= 0.15x (one read, decide, write per packet)
+# Targets (ratios tun / veth route, both measured in this run; issue 16):
+#   bulk TCP up and down >= 0.9x (TSO segments cross ifwall whole: one read,
+#                                one decision, one write per 64 KiB)
+#   64-byte UDP packets  >= 0.8x (a batch's datagrams of one flow written as
+#                                one UDP segmentation packet)
+# The machine is shared, so each pair of runs is repeated BENCH_ROUNDS times,
+# veth and tun in turns (which goes first alternates), and the median of the
+# per-round ratios is checked.
 set -u
 SECONDS_PER_RUN=${BENCH_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-3}
 NS_C=ifwtb-$$-c NS_P=ifwtb-$$-p NS_H=ifwtb-$$-h NS_S=ifwtb-$$-s
 dir=$(mktemp -d /tmp/ifwtb.XXXXXX)
 ifw_pid= srv_pid=
@@ -55,7 +61,8 @@ ip netns exec $NS_S iperf3 -s >/dev/null 2>&1 &
 srv_pid=$!
 sleep 0.5
 
-# iperf3 CLIENT_NS ARGS...: prints the receiver's bits/s and packets/s.
+# iperf3 CLIENT_NS ARGS...: prints the receiver's bits/s, packets/s and what
+# it got (bytes for TCP, datagrams for UDP).
 measure() {
 	local ns=$1; shift
 	n "$ns" iperf3 -c 10.9.0.2 -t "$SECONDS_PER_RUN" -J "$@" >"$dir/out.json" 2>/dev/null
@@ -66,37 +73,71 @@ try:
     end = r['end']
     if r['start']['test_start']['protocol'] != 'UDP':
         s = end['sum_received']
-        print('%.0f 0' % s['bits_per_second'])
+        print('%.0f 0 %.0f' % (s['bits_per_second'], s['bytes']))
     else:
         s = end['sum']
         got = s['packets'] - s['lost_packets']
-        print('%.0f %.0f' % (s['bits_per_second'] * got / max(1, s['packets']), got / s['seconds']))
+        print('%.0f %.0f %.0f' % (s['bits_per_second'] * got / max(1, s['packets']),
+                                  got / s['seconds'], got))
 except Exception as e:
-    print('0 0')
+    print('0 0 0')
 PY
 }
 
-read -r veth_bps _ < <(measure $NS_P)
-read -r tun_bps _ < <(measure $NS_C)
-read -r veth_rbps _ < <(measure $NS_P -R)
-read -r tun_rbps _ < <(measure $NS_C -R)
-read -r _ veth_pps < <(measure $NS_P -u -b 0 -l 64)
-read -r _ tun_pps < <(measure $NS_C -u -b 0 -l 64)
+# ifwall's CPU time so far, in clock ticks (user + system).
+ifwall_ticks() { awk '{ print $14 + $15 }' /proc/"$ifw_pid"/stat; }
 
-/usr/bin/python3 - "$veth_bps" "$tun_bps" "$veth_rbps" "$tun_rbps" "$veth_pps" "$tun_pps" <<'PY'
-import sys
-vb, tb, vr, tr, vp, tp = (float(x) for x in sys.argv[1:])
-ratio = lambda a, b: '%.2fx' % (a / b) if b else 'n/a'
-print('tun bulk TCP up:   %8.2f Gbit/s   veth route: %8.2f Gbit/s   ratio %s' % (tb / 1e9, vb / 1e9, ratio(tb, vb)))
-print('tun bulk TCP down: %8.2f Gbit/s   veth route: %8.2f Gbit/s   ratio %s' % (tr / 1e9, vr / 1e9, ratio(tr, vr)))
-print('tun 64-byte UDP:   %8.0f pkt/s    veth route: %8.0f pkt/s    ratio %s' % (tp, vp, ratio(tp, vp)))
-def check(name, a, b, target):
-    r = a / b if b else 0
-    print('%s bench tun %s ratio %.2fx %s %.2fx' % ('PASS' if r >= target else 'FAIL', name, r,
-          '>=' if r >= target else '<', target))
-check('bulk-up', tb, vb, 0.4)
-check('bulk-down', tr, vr, 0.4)
-check('pps', tp, vp, 0.15)
+# pair ROUND KIND ARGS...: one veth and one tun run (in turns by round);
+# appends 'KIND VETH TUN TICKS AMOUNT' to the results: bits/s for bulk,
+# packets/s for pps; ifwall's CPU ticks during the tun run and what the
+# receiver got in it.
+pair() {
+	local round=$1 kind=$2 field=1 v t t0 ticks amount; shift 2
+	[ "$kind" = pps ] && field=2
+	[ $((round % 2)) -eq 1 ] && v=$(measure $NS_P "$@" | cut -d' ' -f$field)
+	t0=$(ifwall_ticks)
+	read -r t amount < <(measure $NS_C "$@" | awk -v f=$field '{ print $f, $3 }')
+	ticks=$(( $(ifwall_ticks) - t0 ))
+	[ $((round % 2)) -eq 0 ] && v=$(measure $NS_P "$@" | cut -d' ' -f$field)
+	echo "$kind $v $t $ticks $amount" >>"$dir/results"
+}
+for round in $(seq "$ROUNDS"); do
+	pair "$round" bulk-up
+	pair "$round" bulk-down -R
+	pair "$round" pps -u -b 0 -l 64
+done
+
+/usr/bin/python3 - "$dir/results" "$(getconf CLK_TCK)" <<'PY'
+import statistics, sys
+rows, cpu = {}, {}
+tick = 1.0 / float(sys.argv[2])
+for line in open(sys.argv[1]):
+    kind, v, t, ticks, amount = line.split()
+    rows.setdefault(kind, []).append((float(v), float(t)))
+    c = cpu.setdefault(kind, [0.0, 0.0])
+    c[0] += float(ticks) * tick
+    c[1] += float(amount)
+targets = {'bulk-up': 0.9, 'bulk-down': 0.9, 'pps': 0.8}
+names = {'bulk-up': 'bulk TCP up:  ', 'bulk-down': 'bulk TCP down:', 'pps': '64-byte UDP:  '}
+for kind in ('bulk-up', 'bulk-down', 'pps'):
+    runs = rows.get(kind, [])
+    ratios = [t / v if v else 0.0 for v, t in runs]
+    unit, scale = ('Gbit/s', 1e9) if kind != 'pps' else ('kpkt/s', 1e3)
+    for (v, t), r in zip(runs, ratios):
+        print('tun %s %8.2f %s   veth route: %8.2f %s   ratio %.2fx' %
+              (names[kind], t / scale, unit, v / scale, unit, r))
+    median = statistics.median(ratios) if ratios else 0.0
+    target = targets[kind]
+    print('%s bench tun %s ratio %.2fx %s %.2fx (median of %s)' %
+          ('PASS' if median >= target else 'FAIL', kind, median,
+           '>=' if median >= target else '<', target,
+           ' '.join('%.2f' % r for r in ratios)))
+# What ifwall itself spends (less noisy than throughput on a shared machine).
+for kind, (seconds, amount) in cpu.items():
+    if amount and kind == 'pps':
+        print('ifwall CPU %s: %.2f us per datagram received' % (kind, seconds * 1e6 / amount))
+    elif amount:
+        print('ifwall CPU %s: %.0f ms per GB received' % (kind, seconds * 1e3 / (amount / 1e9)))
 PY
 kill -TERM "$ifw_pid"; wait "$ifw_pid"; ifw_pid=
 grep "packets from the client" "$dir/ifwall.err" || true
