@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,10 @@ int cli_control_forward(const char *cmd, const char *backend, int argc, char **a
 	if (rc == 0)
 		return code;
 	if (rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENOTDIR)
+		return -1;
+	/* Not root: the command goes on by itself, so a bad rule file is still
+	 * a usage error (2) and the kernel's refusal a system error (3). */
+	if ((rc == -EACCES || rc == -EPERM) && geteuid() != 0)
 		return -1;
 	control_run_path(backend, path, sizeof(path));
 	if (rc == -EACCES || rc == -EPERM)
