@@ -11,6 +11,7 @@
  *     unchanged is kept as it is; @state is kept so flows survive)
  *   add rules
  * Either all of it commits or none of it does. */
+#include "backends/nft_nl.h"
 #include "backends/nft_owner.h"
 #include "backends/iftable.h"
 #include "backends/nft_plan.h"
@@ -101,22 +102,6 @@ static const uint8_t state_set_udata[] = {
 
 /* --- errors ---------------------------------------------------------------- */
 
-static int set_error(struct nft_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int set_error(struct nft_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return code;
-	memset(err, 0, sizeof(*err));
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 /* --- the socket ------------------------------------------------------------ */
 
@@ -133,13 +118,13 @@ static int nl_open(struct nl *nl, struct nft_error *err)
 	memset(nl, 0, sizeof(*nl));
 	nl->sock = mnl_socket_open(NETLINK_NETFILTER);
 	if (!nl->sock)
-		return set_error(err, -errno, "cannot open a netfilter netlink socket: %s",
+		return nft_set_error(err, -errno, "cannot open a netfilter netlink socket: %s",
 				 strerror(errno));
 	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
 		int e = errno;
 		mnl_socket_close(nl->sock);
 		nl->sock = NULL;
-		return set_error(err, -e, "cannot bind the netlink socket: %s",
+		return nft_set_error(err, -e, "cannot bind the netlink socket: %s",
 				 strerror(e));
 	}
 	mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
@@ -296,66 +281,6 @@ struct existing {
  * attribute is checked, and a message or attribute that is malformed is
  * skipped, never trusted. */
 
-struct attrs {
-	const struct nlattr *a[16]; /* by type; higher types are ignored */
-};
-
-static int attrs_cb(const struct nlattr *attr, void *data)
-{
-	struct attrs *t = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	if (type < sizeof(t->a) / sizeof(t->a[0]))
-		t->a[type] = attr;
-	return MNL_CB_OK;
-}
-
-/* The attributes after an nf_tables message's nfgenmsg; false when the
- * message is too short or its attributes overrun it. */
-static bool message_attrs(const struct nlmsghdr *nlh, struct attrs *t, uint8_t *family)
-{
-	memset(t, 0, sizeof(*t));
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
-		return false;
-	if (family)
-		*family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
-	return mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attrs_cb, t) >= 0;
-}
-
-static bool nested_attrs(const struct nlattr *attr, struct attrs *t)
-{
-	memset(t, 0, sizeof(*t));
-	return attr && mnl_attr_parse_nested(attr, attrs_cb, t) >= 0;
-}
-
-/* NULL unless the attribute is there and NUL-terminated. */
-static const char *attr_str(const struct attrs *t, unsigned type)
-{
-	const struct nlattr *a = t->a[type];
-
-	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 ? mnl_attr_get_str(a) : NULL;
-}
-
-static bool attr_u32(const struct attrs *t, unsigned type, uint32_t *v)
-{
-	const struct nlattr *a = t->a[type];
-
-	if (!a || mnl_attr_validate(a, MNL_TYPE_U32) < 0)
-		return false;
-	*v = ntohl(mnl_attr_get_u32(a));
-	return true;
-}
-
-static bool attr_u64(const struct attrs *t, unsigned type, uint64_t *v)
-{
-	const struct nlattr *a = t->a[type];
-
-	if (!a || mnl_attr_validate(a, MNL_TYPE_U64) < 0)
-		return false;
-	*v = be64toh(mnl_attr_get_u64(a));
-	return true;
-}
-
 static bool str_is(const char *s, const char *want)
 {
 	return s && !strcmp(s, want);
@@ -395,14 +320,14 @@ static void build_table_filter(struct nlmsghdr *nlh, void *data)
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct existing *e = data;
-	struct attrs t;
+	struct nft_attrs t;
 	uint8_t family;
 
-	if (message_attrs(nlh, &t, &family) && family == NFPROTO_INET &&
-	    str_is(attr_str(&t, NFTA_TABLE_NAME), NFT_TABLE)) {
+	if (nft_message_attrs(nlh, &t, &family) && family == NFPROTO_INET &&
+	    str_is(nft_attr_str(&t, NFTA_TABLE_NAME), NFT_TABLE)) {
 		e->table = true;
-		(void)attr_u32(&t, NFTA_TABLE_FLAGS, &e->table_flags);
-		(void)attr_u32(&t, NFTA_TABLE_OWNER, &e->table_owner);
+		(void)nft_attr_u32(&t, NFTA_TABLE_FLAGS, &e->table_flags);
+		(void)nft_attr_u32(&t, NFTA_TABLE_OWNER, &e->table_owner);
 	}
 	return MNL_CB_OK;
 }
@@ -417,13 +342,13 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct existing *e = data;
 	struct existing_chain *n;
-	struct attrs c, hook;
+	struct nft_attrs c, hook;
 	const char *name, *type;
 	uint32_t hooknum, prio = 0;
 
-	if (!message_attrs(nlh, &c, NULL) ||
-	    !str_is(attr_str(&c, NFTA_CHAIN_TABLE), NFT_TABLE) ||
-	    !(name = attr_str(&c, NFTA_CHAIN_NAME)))
+	if (!nft_message_attrs(nlh, &c, NULL) ||
+	    !str_is(nft_attr_str(&c, NFTA_CHAIN_TABLE), NFT_TABLE) ||
+	    !(name = nft_attr_str(&c, NFTA_CHAIN_NAME)))
 		return MNL_CB_OK;
 	n = realloc(e->chains, (e->nchains + 1) * sizeof(*n));
 	if (!n)
@@ -432,15 +357,15 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	n = &e->chains[e->nchains++];
 	memset(n, 0, sizeof(*n));
 	snprintf(n->name, sizeof(n->name), "%s", name);
-	if (nested_attrs(c.a[NFTA_CHAIN_HOOK], &hook) &&
-	    attr_u32(&hook, NFTA_HOOK_HOOKNUM, &hooknum)) {
+	if (nft_nested_attrs(c.a[NFTA_CHAIN_HOOK], &hook) &&
+	    nft_attr_u32(&hook, NFTA_HOOK_HOOKNUM, &hooknum)) {
 		n->base = true;
 		n->hook = hooknum;
-		(void)attr_u32(&hook, NFTA_HOOK_PRIORITY, &prio);
+		(void)nft_attr_u32(&hook, NFTA_HOOK_PRIORITY, &prio);
 		n->prio = (int32_t)prio;
-		if ((type = attr_str(&c, NFTA_CHAIN_TYPE)))
+		if ((type = nft_attr_str(&c, NFTA_CHAIN_TYPE)))
 			snprintf(n->type, sizeof(n->type), "%s", type);
-		if (attr_u32(&c, NFTA_CHAIN_POLICY, &n->policy))
+		if (nft_attr_u32(&c, NFTA_CHAIN_POLICY, &n->policy))
 			n->has_policy = true;
 	}
 	return MNL_CB_OK;
@@ -466,12 +391,12 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct existing *e = data;
 	struct existing_set *n;
-	struct attrs t;
+	struct nft_attrs t;
 	const char *name;
 
-	if (!message_attrs(nlh, &t, NULL) ||
-	    !str_is(attr_str(&t, NFTA_SET_TABLE), NFT_TABLE) ||
-	    !(name = attr_str(&t, NFTA_SET_NAME)))
+	if (!nft_message_attrs(nlh, &t, NULL) ||
+	    !str_is(nft_attr_str(&t, NFTA_SET_TABLE), NFT_TABLE) ||
+	    !(name = nft_attr_str(&t, NFTA_SET_NAME)))
 		return MNL_CB_OK;
 	n = realloc(e->sets, (e->nsets + 1) * sizeof(*n));
 	if (!n)
@@ -480,9 +405,9 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	n = &e->sets[e->nsets++];
 	memset(n, 0, sizeof(*n));
 	snprintf(n->name, sizeof(n->name), "%s", name);
-	(void)attr_u32(&t, NFTA_SET_FLAGS, &n->flags);
-	(void)attr_u32(&t, NFTA_SET_KEY_TYPE, &n->key_type);
-	(void)attr_u32(&t, NFTA_SET_KEY_LEN, &n->key_len);
+	(void)nft_attr_u32(&t, NFTA_SET_FLAGS, &n->flags);
+	(void)nft_attr_u32(&t, NFTA_SET_KEY_TYPE, &n->key_type);
+	(void)nft_attr_u32(&t, NFTA_SET_KEY_LEN, &n->key_len);
 	udata_walk(t.a[NFTA_SET_USERDATA], udata_digest_cb, n);
 	return MNL_CB_OK;
 }
@@ -523,10 +448,10 @@ static int existing_read(struct nl *nl, struct existing *e)
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct attrs t;
+	struct nft_attrs t;
 
-	if (message_attrs(nlh, &t, NULL))
-		(void)attr_u32(&t, NFTA_GEN_ID, data);
+	if (nft_message_attrs(nlh, &t, NULL))
+		(void)nft_attr_u32(&t, NFTA_GEN_ID, data);
 	return MNL_CB_OK;
 }
 
@@ -1728,10 +1653,10 @@ static void describe_failure(const struct nft_plan *plan, const struct batch *b,
 		snprintf(extra, sizeof(extra), " (%s)", st->extack);
 	if (st->first_error == SIZE_MAX) {
 		if (rc == -ETIMEDOUT)
-			set_error(err, rc, "the kernel did not acknowledge every message "
+			nft_set_error(err, rc, "the kernel did not acknowledge every message "
 				  "of the batch (%zu of %zu)", st->nacked, b->nentries);
 		else
-			set_error(err, rc, "the kernel refused the batch: %s%s",
+			nft_set_error(err, rc, "the kernel refused the batch: %s%s",
 				  strerror(-rc), extra);
 		return;
 	}
@@ -1740,14 +1665,14 @@ static void describe_failure(const struct nft_plan *plan, const struct batch *b,
 	case OBJ_RULE: {
 		const struct plan_rule *r = &plan->rules[e->index];
 		if (r->role == ROLE_USER) {
-			set_error(err, rc, "the kernel refused the rule: %s%s",
+			nft_set_error(err, rc, "the kernel refused the rule: %s%s",
 				  strerror(-rc), extra);
 			err->file = r->rule->file;
 			err->line = r->rule->line;
 			err->rule_text = r->rule->text;
 		} else {
 			char c[64];
-			set_error(err, rc, "the kernel refused %s rule in chain %s: %s%s",
+			nft_set_error(err, rc, "the kernel refused %s rule in chain %s: %s%s",
 				  plan_rule_comment(r, c, sizeof(c)) ? c : "a helper",
 				  plan_chain_names[r->chain], strerror(-rc), extra);
 		}
@@ -1755,17 +1680,17 @@ static void describe_failure(const struct nft_plan *plan, const struct batch *b,
 	}
 	case OBJ_SET:
 	case OBJ_ELEMENTS:
-		set_error(err, rc, "the kernel refused set %s%s: %s%s",
+		nft_set_error(err, rc, "the kernel refused set %s%s: %s%s",
 			  plan->sets[e->index].name,
 			  e->object == OBJ_ELEMENTS ? " (elements)" : "",
 			  strerror(-rc), extra);
 		return;
 	case OBJ_CHAIN:
-		set_error(err, rc, "the kernel refused chain %s: %s%s", e->name,
+		nft_set_error(err, rc, "the kernel refused chain %s: %s%s", e->name,
 			  strerror(-rc), extra);
 		return;
 	default:
-		set_error(err, rc, "the kernel refused %s %s: %s%s",
+		nft_set_error(err, rc, "the kernel refused %s %s: %s%s",
 			  e->object == OBJ_TABLE ? "table" :
 			  e->object == OBJ_FLUSH ? "flushing table" :
 			  e->object == OBJ_DELETE_SET ? "deleting set" :
@@ -1824,7 +1749,7 @@ static int plan_load_on(struct nl *nl, const struct nft_plan *plan,
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
 	if (plan->nifaddr_sets && !plan->ifaddrs_filled)
-		return set_error(err, -EINVAL, "the interface address sets of '(IFSPEC)' "
+		return nft_set_error(err, -EINVAL, "the interface address sets of '(IFSPEC)' "
 				 "were not filled (nft_plan_read_ifaddrs)");
 	/* Another program may change the rule set between our read and our
 	 * commit; the kernel then refuses the batch (generation changed).
@@ -1843,12 +1768,12 @@ static int plan_load_on(struct nl *nl, const struct nft_plan *plan,
 			rc = existing_read(nl, &ex);
 		if (rc < 0) {
 			if (rc == -EINTR)
-				set_error(err, rc, "cannot read table inet %s: the nftables "
+				nft_set_error(err, rc, "cannot read table inet %s: the nftables "
 					  "rule set kept changing while it was read (%d "
 					  "attempts); another program is changing it, try "
 					  "again", NFT_TABLE, CONCURRENT_ATTEMPTS);
 			else
-				set_error(err, rc, "cannot read table inet %s: %s",
+				nft_set_error(err, rc, "cannot read table inet %s: %s",
 					  NFT_TABLE, strerror(-rc));
 			existing_free(&ex);
 			break;
@@ -1862,7 +1787,7 @@ static int plan_load_on(struct nl *nl, const struct nft_plan *plan,
 		rc = build_load_batch(&b, nl, plan, &ex, genid, table_flags, &blocked, stats);
 		nft_state_elems_clear(&blocked);
 		if (rc < 0) {
-			set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
+			nft_set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 			batch_free(&b);
 			existing_free(&ex);
 			break;
@@ -1884,7 +1809,7 @@ static int plan_load_on(struct nl *nl, const struct nft_plan *plan,
 		if (!retry)
 			break;
 		if (attempt == CONCURRENT_ATTEMPTS) {
-			set_error(err, rc, "the nftables rule set kept changing between "
+			nft_set_error(err, rc, "the nftables rule set kept changing between "
 				  "reading table inet %s and replacing it (%d attempts); "
 				  "another program is changing it, try again", NFT_TABLE,
 				  CONCURRENT_ATTEMPTS);
@@ -1992,7 +1917,7 @@ int nft_plan_refill_socket(struct mnl_socket *sock, uint32_t *seq,
 	memset(&st, 0, sizeof(st));
 	rc = build_refill_batch(&b, &nl, plan, ifaddr_sets, cgroup_sets);
 	if (rc < 0) {
-		set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
+		nft_set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 	} else {
 		rc = batch_send(&nl, &b, &st);
 		if (rc < 0)
@@ -2018,11 +1943,11 @@ int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *if
 	if (changed)
 		*changed = 0;
 	if (!plan)
-		return set_error(err, -EINVAL, "no plan");
+		return nft_set_error(err, -EINVAL, "no plan");
 	if (plan->nifaddr_sets == 0)
 		return 0;
 	if ((rc = nft_plan_set_ifaddrs(plan, ifaddrs, &n)) < 0)
-		return set_error(err, rc, "cannot compute the interface address sets: %s",
+		return nft_set_error(err, rc, "cannot compute the interface address sets: %s",
 				 strerror(-rc));
 	if (changed)
 		*changed = n;
@@ -2035,7 +1960,7 @@ int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *if
 	memset(&st, 0, sizeof(st));
 	rc = build_refill_batch(&b, &nl, plan, true, false);
 	if (rc < 0) {
-		set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
+		nft_set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 	} else {
 		rc = batch_send(&nl, &b, &st);
 		if (rc < 0)
@@ -2067,12 +1992,12 @@ static bool is_ifwall_table(const char *name)
 static int table_list_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct table_list *l = data;
-	struct attrs t;
+	struct nft_attrs t;
 	uint8_t family;
 	const char *name;
 
-	if (message_attrs(nlh, &t, &family) &&
-	    is_ifwall_table(name = attr_str(&t, NFTA_TABLE_NAME)) &&
+	if (nft_message_attrs(nlh, &t, &family) &&
+	    is_ifwall_table(name = nft_attr_str(&t, NFTA_TABLE_NAME)) &&
 	    l->n < sizeof(l->items) / sizeof(l->items[0])) {
 		snprintf(l->items[l->n].name, sizeof(l->items[l->n].name), "%s", name);
 		l->items[l->n].family = family;
@@ -2104,7 +2029,7 @@ static int flush_on(struct nl *nlp, size_t *deleted, struct nft_error *err)
 	}
 	if (rc < 0) {
 		nlp->seq = nl.seq;
-		return set_error(err, rc, "cannot list tables: %s", strerror(-rc));
+		return nft_set_error(err, rc, "cannot list tables: %s", strerror(-rc));
 	}
 	nlp->seq = nl.seq;
 	if (list.n == 0)
@@ -2224,28 +2149,28 @@ struct rule_exprs {
 /* One element of NFTA_RULE_EXPRESSIONS: counters, the verdict. */
 static void rule_expr(const struct nlattr *elem, struct rule_exprs *x)
 {
-	struct attrs e, d, data, verdict;
+	struct nft_attrs e, d, data, verdict;
 	const char *name;
 	uint64_t v64;
 	uint32_t code;
 
-	if (!nested_attrs(elem, &e) || !(name = attr_str(&e, NFTA_EXPR_NAME)))
+	if (!nft_nested_attrs(elem, &e) || !(name = nft_attr_str(&e, NFTA_EXPR_NAME)))
 		return;
 	if (!strcmp(name, "counter")) {
 		x->counter = true;
-		if (nested_attrs(e.a[NFTA_EXPR_DATA], &d)) {
-			if (attr_u64(&d, NFTA_COUNTER_PACKETS, &v64))
+		if (nft_nested_attrs(e.a[NFTA_EXPR_DATA], &d)) {
+			if (nft_attr_u64(&d, NFTA_COUNTER_PACKETS, &v64))
 				x->packets += v64;
-			if (attr_u64(&d, NFTA_COUNTER_BYTES, &v64))
+			if (nft_attr_u64(&d, NFTA_COUNTER_BYTES, &v64))
 				x->bytes += v64;
 		}
 	} else if (!strcmp(name, "immediate") &&
-		   nested_attrs(e.a[NFTA_EXPR_DATA], &d) &&
-		   nested_attrs(d.a[NFTA_IMMEDIATE_DATA], &data) &&
-		   nested_attrs(data.a[NFTA_DATA_VERDICT], &verdict) &&
-		   attr_u32(&verdict, NFTA_VERDICT_CODE, &code)) {
+		   nft_nested_attrs(e.a[NFTA_EXPR_DATA], &d) &&
+		   nft_nested_attrs(d.a[NFTA_IMMEDIATE_DATA], &data) &&
+		   nft_nested_attrs(data.a[NFTA_DATA_VERDICT], &verdict) &&
+		   nft_attr_u32(&verdict, NFTA_VERDICT_CODE, &code)) {
 		int v = (int)code;
-		const char *chain = attr_str(&verdict, NFTA_VERDICT_CHAIN);
+		const char *chain = nft_attr_str(&verdict, NFTA_VERDICT_CHAIN);
 		if (!chain)
 			chain = "";
 		switch (v) {
@@ -2325,15 +2250,15 @@ static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 	struct listing_ctx *c = data;
 	struct rule_udata u = { 0 };
 	struct rule_exprs x = { 0 };
-	struct attrs r;
+	struct nft_attrs r;
 	const struct nlattr *elem;
 	const char *chain;
 	enum nft_entry_kind kind;
 	struct nft_entry *e;
 
-	if (!message_attrs(nlh, &r, NULL) ||
-	    !str_is(attr_str(&r, NFTA_RULE_TABLE), NFT_TABLE) ||
-	    !(chain = attr_str(&r, NFTA_RULE_CHAIN)))
+	if (!nft_message_attrs(nlh, &r, NULL) ||
+	    !str_is(nft_attr_str(&r, NFTA_RULE_TABLE), NFT_TABLE) ||
+	    !(chain = nft_attr_str(&r, NFTA_RULE_CHAIN)))
 		return MNL_CB_OK;
 	c->l->kernel_rules++;
 	udata_walk(r.a[NFTA_RULE_USERDATA], rule_udata_cb, &u);
@@ -2367,7 +2292,7 @@ static int listing_rule_cb(const struct nlmsghdr *nlh, void *data)
 			return MNL_CB_ERROR;
 		}
 		snprintf(f->chain, sizeof(f->chain), "%s", chain);
-		if (attr_u64(&r, NFTA_RULE_HANDLE, &handle))
+		if (nft_attr_u64(&r, NFTA_RULE_HANDLE, &handle))
 			f->handle = handle;
 		snprintf(f->verdict, sizeof(f->verdict), "%s", x.verdict);
 		f->packets = x.packets;
@@ -2494,7 +2419,7 @@ int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 	existing_free(&ex);
 	nl_close(&nl);
 	if (rc < 0) {
-		set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
+		nft_set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
 			  strerror(-rc));
 		nft_listing_free(l);
 		return rc;

@@ -1,5 +1,6 @@
 /* Table inet ifwall held by a resident process: owned (owner|persist) or
  * watched and restored. See nft_owner.h. */
+#include "backends/nft_nl.h"
 #include "backends/nft_owner.h"
 #include "backends/nft_plan.h"
 #include "backends/nft_table.h"
@@ -37,22 +38,6 @@ struct nft_owner {
 
 #define WATCH_BUFFER (1 << 16)
 
-static int owner_error(struct nft_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int owner_error(struct nft_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return code;
-	memset(err, 0, sizeof(*err));
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 const char *nft_owner_mode_name(enum nft_owner_mode mode)
 {
@@ -99,13 +84,13 @@ int nft_owner_open(struct nft_owner **out, bool watch, struct nft_error *err)
 	*out = NULL;
 	if (!o || !(o->buf = malloc(WATCH_BUFFER))) {
 		free(o);
-		return owner_error(err, -ENOMEM, "out of memory");
+		return nft_set_error(err, -ENOMEM, "out of memory");
 	}
 	o->watch_only = watch;
 	o->seq = (uint32_t)time(NULL);
 	if (!(o->sock = socket_open(0, &e))) {
 		nft_owner_free(o);
-		return owner_error(err, e, "cannot open a netfilter netlink socket: %s",
+		return nft_set_error(err, e, "cannot open a netfilter netlink socket: %s",
 				   strerror(-e));
 	}
 	*out = o;
@@ -146,7 +131,7 @@ static int start_watching(struct nft_owner *o, struct nft_error *err)
 	if (o->watch)
 		return 0;
 	if (!(o->watch = socket_open(NFNLGRP_NFTABLES, &e)))
-		return owner_error(err, e, "cannot subscribe to nf_tables notifications: %s",
+		return nft_set_error(err, e, "cannot subscribe to nf_tables notifications: %s",
 				   strerror(-e));
 	return 0;
 }
@@ -422,11 +407,11 @@ int nft_table_info_read(struct nft_table_info *info, struct nft_error *err)
 
 	memset(info, 0, sizeof(*info));
 	if (!buf)
-		return owner_error(err, -ENOMEM, "out of memory");
+		return nft_set_error(err, -ENOMEM, "out of memory");
 	struct mnl_socket *s = socket_open(0, &e);
 	if (!s) {
 		free(buf);
-		return owner_error(err, e, "cannot open a netfilter netlink socket: %s",
+		return nft_set_error(err, e, "cannot open a netfilter netlink socket: %s",
 				   strerror(-e));
 	}
 	rc = info_dump(s, &seq, NFT_MSG_GETTABLE, 0, &c, buf, size);
@@ -439,7 +424,7 @@ int nft_table_info_read(struct nft_table_info *info, struct nft_error *err)
 	mnl_socket_close(s);
 	free(buf);
 	if (rc < 0)
-		return owner_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
+		return nft_set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
 				   strerror(-rc));
 	return 0;
 }

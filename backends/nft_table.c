@@ -2,6 +2,7 @@
  * nft_table.h). Answers are taken apart with libmnl and checked attribute
  * by attribute, as in nft_netlink.c (libnftnl's parsers exit() on a
  * malformed attribute). */
+#include "backends/nft_nl.h"
 #include "backends/nft_table.h"
 #include "backends/nlmsg.h"
 
@@ -39,22 +40,6 @@ const char *nft_table_edited_name(const char *set, char *buf, size_t size)
 	return buf;
 }
 
-static int set_error(struct nft_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int set_error(struct nft_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return code;
-	memset(err, 0, sizeof(*err));
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 /* --- netlink --------------------------------------------------------------- */
 
@@ -73,7 +58,7 @@ static int nl_open(struct nl *nl, struct nft_error *err)
 	memset(nl, 0, sizeof(*nl));
 	nl->buf = malloc(RECV_SIZE);
 	if (!nl->buf)
-		return set_error(err, -ENOMEM, "out of memory");
+		return nft_set_error(err, -ENOMEM, "out of memory");
 	nl->sock = mnl_socket_open(NETLINK_NETFILTER);
 	if (!nl->sock || mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
 		int e = errno;
@@ -81,7 +66,7 @@ static int nl_open(struct nl *nl, struct nft_error *err)
 			mnl_socket_close(nl->sock);
 		free(nl->buf);
 		memset(nl, 0, sizeof(*nl));
-		return set_error(err, -e, "cannot open a netfilter netlink socket: %s",
+		return nft_set_error(err, -e, "cannot open a netfilter netlink socket: %s",
 				 strerror(e));
 	}
 	mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
@@ -129,51 +114,6 @@ static int nl_request(struct nl *nl, uint16_t type, uint16_t flags,
 	}
 }
 
-struct attrs {
-	const struct nlattr *a[16];
-};
-
-static int attrs_cb(const struct nlattr *attr, void *data)
-{
-	struct attrs *t = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	if (type < sizeof(t->a) / sizeof(t->a[0]))
-		t->a[type] = attr;
-	return MNL_CB_OK;
-}
-
-static bool message_attrs(const struct nlmsghdr *nlh, struct attrs *t)
-{
-	memset(t, 0, sizeof(*t));
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
-		return false;
-	return mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attrs_cb, t) >= 0;
-}
-
-static bool nested_attrs(const struct nlattr *attr, struct attrs *t)
-{
-	memset(t, 0, sizeof(*t));
-	return attr && mnl_attr_parse_nested(attr, attrs_cb, t) >= 0;
-}
-
-static const char *attr_str(const struct attrs *t, unsigned type)
-{
-	const struct nlattr *a = t->a[type];
-
-	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 ? mnl_attr_get_str(a) : NULL;
-}
-
-static bool attr_u32(const struct attrs *t, unsigned type, uint32_t *v)
-{
-	const struct nlattr *a = t->a[type];
-
-	if (!a || mnl_attr_validate(a, MNL_TYPE_U32) < 0)
-		return false;
-	*v = ntohl(mnl_attr_get_u32(a));
-	return true;
-}
-
 /* --- reading --------------------------------------------------------------- */
 
 static void build_table_name(struct nlmsghdr *nlh, const void *name)
@@ -190,10 +130,10 @@ static int ignore_cb(const struct nlmsghdr *nlh, void *data)
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct attrs t;
+	struct nft_attrs t;
 
-	if (message_attrs(nlh, &t))
-		(void)attr_u32(&t, NFTA_GEN_ID, data);
+	if (nft_message_attrs(nlh, &t, NULL))
+		(void)nft_attr_u32(&t, NFTA_GEN_ID, data);
 	return MNL_CB_OK;
 }
 
@@ -229,17 +169,17 @@ static void udata_table(const struct nlattr *a, char *out, size_t size)
 static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct table_sets *ts = data;
-	struct attrs t;
+	struct nft_attrs t;
 	const char *name, *table;
 	char holds[256];
 	uint32_t key_type = 0;
 
-	if (!message_attrs(nlh, &t) ||
-	    !(table = attr_str(&t, NFTA_SET_TABLE)) || strcmp(table, NFT_TABLE) != 0 ||
-	    !(name = attr_str(&t, NFTA_SET_NAME)))
+	if (!nft_message_attrs(nlh, &t, NULL) ||
+	    !(table = nft_attr_str(&t, NFTA_SET_TABLE)) || strcmp(table, NFT_TABLE) != 0 ||
+	    !(name = nft_attr_str(&t, NFTA_SET_NAME)))
 		return MNL_CB_OK;
 	udata_table(t.a[NFTA_SET_USERDATA], holds, sizeof(holds));
-	if (!holds[0] || !attr_u32(&t, NFTA_SET_KEY_TYPE, &key_type))
+	if (!holds[0] || !nft_attr_u32(&t, NFTA_SET_KEY_TYPE, &key_type))
 		return MNL_CB_OK;
 	if (strcmp(holds, ts->want) != 0) {
 		/* each table once, in the order met (v4 comes first) */
@@ -283,21 +223,21 @@ struct elem_list {
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct elem_list *l = data;
-	struct attrs t, item, key;
+	struct nft_attrs t, item, key;
 	const struct nlattr *nest = NULL, *pos;
 	size_t len = l->family == 4 ? 4 : 16;
 
-	if (!message_attrs(nlh, &t) || !(nest = t.a[NFTA_SET_ELEM_LIST_ELEMENTS]))
+	if (!nft_message_attrs(nlh, &t, NULL) || !(nest = t.a[NFTA_SET_ELEM_LIST_ELEMENTS]))
 		return MNL_CB_OK;
 	mnl_attr_for_each_nested(pos, nest) {
 		uint32_t flags = 0;
 		const struct nlattr *v;
-		if (mnl_attr_get_type(pos) != NFTA_LIST_ELEM || !nested_attrs(pos, &item))
+		if (mnl_attr_get_type(pos) != NFTA_LIST_ELEM || !nft_nested_attrs(pos, &item))
 			continue;
-		if (!nested_attrs(item.a[NFTA_SET_ELEM_KEY], &key) ||
+		if (!nft_nested_attrs(item.a[NFTA_SET_ELEM_KEY], &key) ||
 		    !(v = key.a[NFTA_DATA_VALUE]) || mnl_attr_get_payload_len(v) != len)
 			continue;
-		(void)attr_u32(&item, NFTA_SET_ELEM_FLAGS, &flags);
+		(void)nft_attr_u32(&item, NFTA_SET_ELEM_FLAGS, &flags);
 		if (l->n == l->cap) {
 			size_t cap = l->cap ? l->cap * 2 : 64;
 			struct elem *g = realloc(l->e, cap * sizeof(*g));
@@ -395,28 +335,28 @@ static int table_state_read(struct nl *nl, const char *name, struct table_state 
 		for (size_t i = 0; i < sizeof(run_tables) / sizeof(run_tables[0]); i++) {
 			if (nl_request(nl, NFT_MSG_GETTABLE, 0, build_table_name,
 				       run_tables[i], ignore_cb, NULL) == 0)
-				return set_error(err, -ENOENT,
+				return nft_set_error(err, -ENOENT,
 					"the active rule set is held by a running 'ifwall run' "
 					"(table inet %s); its tables are changed through its "
 					"control socket, which this version does not have yet",
 					run_tables[i]);
 		}
-		return set_error(err, -ENOENT, "no active rule set: table inet %s is not "
+		return nft_set_error(err, -ENOENT, "no active rule set: table inet %s is not "
 				 "loaded ('ifwall load RULES' first)", NFT_TABLE);
 	}
 	if (rc < 0)
-		return set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
+		return nft_set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
 				 strerror(-rc));
 	rc = nl_request(nl, NFT_MSG_GETSET, NLM_F_DUMP, build_set_filter, NULL,
 			set_cb, &st->sets);
 	if (rc < 0)
-		return set_error(err, rc, "cannot read the sets of table inet %s: %s",
+		return nft_set_error(err, rc, "cannot read the sets of table inet %s: %s",
 				 NFT_TABLE, strerror(-rc));
 	if (!st->sets.set[0][0] && !st->sets.set[1][0]) {
 		if (st->sets.names[0])
-			return set_error(err, -ESRCH, "the active rule set has no table <%s> "
+			return nft_set_error(err, -ESRCH, "the active rule set has no table <%s> "
 					 "(its tables: %s)", name, st->sets.names);
-		return set_error(err, -ESRCH, "the active rule set has no table <%s> "
+		return nft_set_error(err, -ESRCH, "the active rule set has no table <%s> "
 				 "(it has no table that a rule uses)", name);
 	}
 	for (int f = 0; f < 2; f++) {
@@ -432,14 +372,14 @@ static int table_state_read(struct nl *nl, const char *name, struct table_state 
 		free(l.e);
 		if (rc < 0) {
 			free(ranges);
-			return set_error(err, rc, "cannot read set %s: %s", st->sets.set[f],
+			return nft_set_error(err, rc, "cannot read set %s: %s", st->sets.set[f],
 					 strerror(-rc));
 		}
 	}
 	rc = addrset_from_ranges(ranges, nranges, &st->content);
 	free(ranges);
 	if (rc < 0)
-		return set_error(err, rc, "out of memory");
+		return nft_set_error(err, rc, "out of memory");
 	return 0;
 }
 
@@ -453,7 +393,7 @@ int nft_table_read(const char *name, struct addrset **out, struct nft_error *err
 		memset(err, 0, sizeof(*err));
 	*out = NULL;
 	if (!name || !*name)
-		return set_error(err, -EINVAL, "no table name");
+		return nft_set_error(err, -EINVAL, "no table name");
 	if ((rc = nl_open(&nl, err)) < 0)
 		return rc;
 	rc = table_state_read(&nl, name, &st, err);
@@ -682,12 +622,11 @@ static int batch_send(struct nl *nl, const struct batch *b, char *extack, size_t
 				int code = e->error < 0 && e->error > -4096 ? e->error : -EPROTO;
 				if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) &&
 				    (nlh->nlmsg_flags & NLM_F_CAPPED)) {
-					struct attrs t;
-					memset(&t, 0, sizeof(t));
-					if (mnl_attr_parse(nlh, sizeof(*e), attrs_cb, &t) >= 0 &&
-					    attr_str(&t, NLMSGERR_ATTR_MSG))
+					struct nft_attrs t;
+					if (nft_attrs_parse(nlh, sizeof(*e), &t) &&
+					    nft_attr_str(&t, NLMSGERR_ATTR_MSG))
 						snprintf(extack, size, " (%s)",
-							 attr_str(&t, NLMSGERR_ATTR_MSG));
+							 nft_attr_str(&t, NLMSGERR_ATTR_MSG));
 				}
 				return code;
 			}
@@ -710,9 +649,9 @@ static int change_checks(const char *name, enum addrset_op op, size_t *changed,
 	if (changed)
 		*changed = 0;
 	if (!name || !*name)
-		return set_error(err, -EINVAL, "no table name");
+		return nft_set_error(err, -EINVAL, "no table name");
 	if (op < ADDRSET_ADD || op > ADDRSET_FLUSH)
-		return set_error(err, -EINVAL, "unknown table operation");
+		return nft_set_error(err, -EINVAL, "unknown table operation");
 	return 0;
 }
 
@@ -740,7 +679,7 @@ int nft_table_change_socket(struct mnl_socket *sock, uint32_t *seq, const char *
 	if (rc < 0)
 		return rc;
 	if (!(nl.buf = malloc(RECV_SIZE)))
-		return set_error(err, -ENOMEM, "out of memory");
+		return nft_set_error(err, -ENOMEM, "out of memory");
 	rc = table_change_on(&nl, name, op, p, n, changed, err);
 	free(nl.buf);
 	*seq = nl.seq;
@@ -764,26 +703,26 @@ static int table_change_on(struct nl *nlp, const char *name, enum addrset_op op,
 
 		rc = table_state_read(&nl, name, &st, err);
 		if (rc == 0 && (rc = addrset_change(st.content, op, p, n, &next, changed)) < 0)
-			set_error(err, rc, "cannot compute the new content: %s", strerror(-rc));
+			nft_set_error(err, rc, "cannot compute the new content: %s", strerror(-rc));
 		for (int f = 0; rc == 0 && f < 2; f++) {
 			if (st.sets.set[f][0] || !addrset_has_family(next, f == 0 ? 4 : 6))
 				continue;
-			rc = set_error(err, -EAFNOSUPPORT, "table <%s> has no IPv%d set in "
+			rc = nft_set_error(err, -EAFNOSUPPORT, "table <%s> has no IPv%d set in "
 				       "the loaded rule set (loaded by an older ifwall: "
 				       "load the rule file again)", name, f == 0 ? 4 : 6);
 		}
 		if (rc == 0 && (rc = build_change(&b, &nl, &st, next)) < 0)
-			set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
+			nft_set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 		if (rc == 0 && (rc = batch_send(&nl, &b, extack, sizeof(extack))) < 0 &&
 		    rc != -ERESTART)
-			set_error(err, rc, "the kernel refused the change of table <%s>: %s%s",
+			nft_set_error(err, rc, "the kernel refused the change of table <%s>: %s%s",
 				  name, strerror(-rc), extack);
 		free(b.buf);
 		addrset_free(next);
 		addrset_free(st.content);
 		if (rc != -ERESTART)
 			break;
-		set_error(err, rc, "the rule set kept changing while table <%s> was "
+		nft_set_error(err, rc, "the rule set kept changing while table <%s> was "
 			  "being changed", name);
 	}
 	nlp->seq = nl.seq;

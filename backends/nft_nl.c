@@ -1,0 +1,82 @@
+/* Shared by the nf_tables netlink modules, see nft_nl.h. */
+#include "backends/nft_nl.h"
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return code;
+	memset(err, 0, sizeof(*err));
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int attrs_cb(const struct nlattr *attr, void *data)
+{
+	struct nft_attrs *t = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (type < sizeof(t->a) / sizeof(t->a[0]))
+		t->a[type] = attr;
+	return MNL_CB_OK;
+}
+
+bool nft_message_attrs(const struct nlmsghdr *nlh, struct nft_attrs *t, uint8_t *family)
+{
+	memset(t, 0, sizeof(*t));
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
+		return false;
+	if (family)
+		*family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
+	return mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attrs_cb, t) >= 0;
+}
+
+bool nft_attrs_parse(const struct nlmsghdr *nlh, unsigned offset, struct nft_attrs *t)
+{
+	memset(t, 0, sizeof(*t));
+	return mnl_attr_parse(nlh, offset, attrs_cb, t) >= 0;
+}
+
+bool nft_nested_attrs(const struct nlattr *attr, struct nft_attrs *t)
+{
+	memset(t, 0, sizeof(*t));
+	return attr && mnl_attr_parse_nested(attr, attrs_cb, t) >= 0;
+}
+
+const char *nft_attr_str(const struct nft_attrs *t, unsigned type)
+{
+	const struct nlattr *a = type < 16 ? t->a[type] : NULL;
+
+	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 ? mnl_attr_get_str(a) : NULL;
+}
+
+bool nft_attr_u32(const struct nft_attrs *t, unsigned type, uint32_t *v)
+{
+	const struct nlattr *a = type < 16 ? t->a[type] : NULL;
+
+	if (!a || mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+		return false;
+	*v = ntohl(mnl_attr_get_u32(a));
+	return true;
+}
+
+bool nft_attr_u64(const struct nft_attrs *t, unsigned type, uint64_t *v)
+{
+	const struct nlattr *a = type < 16 ? t->a[type] : NULL;
+
+	if (!a || mnl_attr_validate(a, MNL_TYPE_U64) < 0)
+		return false;
+	*v = be64toh(mnl_attr_get_u64(a));
+	return true;
+}
