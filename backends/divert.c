@@ -1,4 +1,5 @@
 /* The divert backend: queued packets -> engine -> verdicts. See divert.h. */
+#include "backends/control.h"
 #include "backends/divert.h"
 #include "filter/logline.h"
 
@@ -466,6 +467,11 @@ static int reload(struct divert *d, char *err, size_t errlen)
 	return verify_table(d, err, errlen);
 }
 
+const struct ruleset *divert_rules(const struct divert *d)
+{
+	return d ? d->rs : NULL;
+}
+
 int divert_table_change(struct divert *d, const char *name, enum addrset_op op,
 			const struct ifw_prefix *p, size_t n, size_t *changed)
 {
@@ -580,21 +586,23 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 	d->last_expire = d->last_verify = monotonic_ns();
 	uint64_t spin_until = 0;
 	for (;;) {
-		struct pollfd pfd[4] = {
+		struct pollfd pfd[5] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = iftable_fd(d->ift), .events = POLLIN },
 			{ .fd = nfqueue_fd(d->q), .events = POLLIN },
 			{ .fd = divert_table_watch_fd(d->table), .events = POLLIN },
+			{ .fd = d->opts.control ? control_server_fd(d->opts.control) : -1,
+			  .events = POLLIN },
 		};
 		int ready;
 		/* Right after traffic, poll without sleeping for a moment: waking
 		 * a sleeping process on another CPU costs tens of microseconds
 		 * (more on virtual machines), and new flows come in bursts. */
 		do
-			ready = poll(pfd, 4, 0);
+			ready = poll(pfd, 5, 0);
 		while (ready == 0 && monotonic_ns() < spin_until);
 		if (ready == 0)
-			ready = poll(pfd, 4, 1000);
+			ready = poll(pfd, 5, 1000);
 		if (ready < 0 && errno != EINTR) {
 			r = -errno;
 			snprintf(err, errlen, "poll: %s", strerror(errno));
@@ -627,6 +635,8 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 			}
 			r = 0;
 		}
+		if (pfd[4].revents & POLLIN)
+			control_server_serve(d->opts.control);
 		if (pfd[2].revents & (POLLIN | POLLERR)) {
 			uint64_t before = d->stats.packets;
 			r = drain_queue(d, err, errlen);

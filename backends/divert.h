@@ -97,6 +97,9 @@ struct divert_options {
 	divert_reload_fn reload;    /* NULL: SIGHUP is ignored */
 	void *reload_ctx;
 	bool keep_capabilities;     /* do not drop capabilities after setup */
+	/* Served between packets by divert_run ('ifwall table' and 'ifwall
+	 * status' reach the process through it); NULL: none. Caller-owned. */
+	struct control_server *control;
 };
 
 struct divert_stats {
@@ -136,6 +139,8 @@ void divert_free(struct divert *d);
  * like a reload without parsing; flows re-checked, fast-pathed ones sent
  * through the engine once more. Returns 0, -ESRCH, -EINVAL, -ENOMEM; on
  * error the rule set in force is unchanged. */
+/* The rule set in force (changes at reloads and table changes). */
+const struct ruleset *divert_rules(const struct divert *d);
 int divert_table_change(struct divert *d, const char *name, enum addrset_op op,
 			const struct ifw_prefix *p, size_t n, size_t *changed);
 

@@ -338,7 +338,7 @@ static int table_state_read(struct nl *nl, const char *name, struct table_state 
 				return nft_set_error(err, -ENOENT,
 					"the active rule set is held by a running 'ifwall run' "
 					"(table inet %s); its tables are changed through its "
-					"control socket, which this version does not have yet",
+					"control socket (it does not answer)",
 					run_tables[i]);
 		}
 		return nft_set_error(err, -ENOENT, "no active rule set: table inet %s is not "

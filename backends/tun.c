@@ -18,6 +18,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#include "backends/control.h"
 #include "backends/iftable.h"
 #include "backends/caps.h"
 #include "backends/forwarding_state.h"
@@ -464,6 +465,11 @@ static void reload_rules(struct tun_backend *be)
 	log_reload(be, true, changed);
 }
 
+const struct ruleset *tun_backend_rules(const struct tun_backend *be)
+{
+	return be ? be->rs : NULL;
+}
+
 int tun_backend_table_change(struct tun_backend *be, const char *name,
 			     enum addrset_op op, const struct ifw_prefix *p, size_t n,
 			     size_t *changed)
@@ -501,11 +507,13 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 	sigdelset(&wait_mask, SIGINT);
 
 	while (!*stop) {
-		struct pollfd fds[4] = {
+		struct pollfd fds[5] = {
 			{ .fd = be->client_fd, .events = POLLIN },
 			{ .fd = be->host_fd, .events = POLLIN },
 			{ .fd = route_socket_fd(be->monitor), .events = POLLIN },
 			{ .fd = iftable_fd(be->interfaces), .events = POLLIN },
+			{ .fd = be->o->control ? control_server_fd(be->o->control) : -1,
+			  .events = POLLIN },
 		};
 		struct timespec timeout = { .tv_sec = 1 };
 		uint64_t now;
@@ -515,7 +523,7 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 			*reload = 0;
 			reload_rules(be);
 		}
-		n = ppoll(fds, 4, &timeout, &wait_mask);
+		n = ppoll(fds, 5, &timeout, &wait_mask);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -531,6 +539,8 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 			be->generation++;
 		if (fds[3].revents && iftable_process(be->interfaces) != 0)
 			be->generation++;
+		if (fds[4].revents & POLLIN)
+			control_server_serve(be->o->control);
 		if ((fds[0].revents | fds[1].revents) & (POLLERR | POLLHUP | POLLNVAL)) {
 			ret = -ENODEV;
 			set_error(be->o, 0, "%s disappeared",
@@ -912,7 +922,11 @@ int tun_backend_run(const struct ruleset *rs, const char *rules_path,
 				o->netns, be->host_ifname,
 				ifw_addr_format(&be->nets[i].host, host, sizeof(host)),
 				ifw_prefix_format(&be->nets[i].prefix, prefix, sizeof(prefix)));
+		if (o->running)
+			*o->running = be;
 		ret = packet_loop(be, stop, reload);
+		if (o->running)
+			*o->running = NULL;
 	}
 	teardown(be);
 	if (stats)

@@ -64,6 +64,12 @@ struct tun_options {
 	/* Where the forwarding sysctls' original values are remembered across
 	 * crashes (see backends/forwarding_state.h). NULL: /run/ifwall. */
 	const char *state_dir;
+	/* Served between packets ('ifwall table' and 'ifwall status' reach the
+	 * process through it); NULL: none. Caller-owned. While
+	 * tun_backend_run runs, *running (when not NULL) is its backend, for
+	 * the control handlers (tun_backend_table_change); NULL after. */
+	struct control_server *control;
+	struct tun_backend **running;
 	/* On failure, what failed ("creating ifw1: Operation not permitted").
 	 * Caller-owned; may be NULL. */
 	char *error;
@@ -109,6 +115,8 @@ int tun_backend_run(const struct ruleset *rs, const char *rules_path,
  * without parsing; flows re-checked. Returns 0, -ESRCH, -EINVAL, -ENOMEM;
  * on error the rule set in force is unchanged. */
 struct tun_backend;
+/* The rule set in force. */
+const struct ruleset *tun_backend_rules(const struct tun_backend *be);
 int tun_backend_table_change(struct tun_backend *be, const char *name,
 			     enum addrset_op op, const struct ifw_prefix *p, size_t n,
 			     size_t *changed);

@@ -11,6 +11,8 @@
 #include "backends/divert.h"
 #include "backends/tun.h"
 #include "rules/ruleset.h"
+#include "backends/control.h"
+#include "tools/run_control.h"
 #include "tools/cli.h"
 #include "tools/run_nft.h"
 
@@ -220,6 +222,49 @@ static const char *kind_name(enum divert_queue_kind kind)
 					 : "xtables NFQUEUE target";
 }
 
+static const struct ruleset *divert_rules_of(void *d) { return divert_rules(d); }
+static int divert_change(void *d, const char *name, enum addrset_op op,
+			 const struct ifw_prefix *p, size_t n, size_t *changed)
+{
+	return divert_table_change(d, name, op, p, n, changed);
+}
+/* For tun the target is where tun_backend_run keeps its backend while it
+ * runs (NULL before and after). */
+static const struct ruleset *tun_rules_of(void *running)
+{
+	struct tun_backend *be = *(struct tun_backend **)running;
+	return be ? tun_backend_rules(be) : NULL;
+}
+static int tun_change(void *running, const char *name, enum addrset_op op,
+		      const struct ifw_prefix *p, size_t n, size_t *changed)
+{
+	struct tun_backend *be = *(struct tun_backend **)running;
+	return be ? tun_backend_table_change(be, name, op, p, n, changed) : -EAGAIN;
+}
+
+/* The control socket of a userspace backend: 'ifwall table' and 'ifwall
+ * status' reach the process through it. NULL (and a warning) when it
+ * cannot be opened: the backend runs without it. */
+static struct control_server *open_control(const char *backend, struct run_table_target *t)
+{
+	struct control_server *s = NULL;
+	pid_t other = 0;
+	int rc = control_server_open(&s, backend, &other);
+
+	if (rc < 0) {
+		if (rc == -EADDRINUSE)
+			cli_error("run", "warning: another 'ifwall run --backend %s' (pid %ld) has "
+				  "the control socket; 'ifwall table' reaches that one", backend,
+				  (long)other);
+		else
+			cli_error("run", "warning: no control socket (%s): 'ifwall table' cannot "
+				  "reach this process", strerror(-rc));
+		return NULL;
+	}
+	control_server_add(s, "table", run_table_handler, t);
+	return s;
+}
+
 static int run_divert(const struct run_args *a, struct ruleset *rs, FILE *log)
 {
 	struct divert_options opts = {
@@ -232,12 +277,16 @@ static int run_divert(const struct run_args *a, struct ruleset *rs, FILE *log)
 	};
 	struct divert *d;
 	char err[512];
+	struct run_table_target target = { .rules = divert_rules_of, .change = divert_change };
 
+	opts.control = open_control("divert", &target);
 	int r = divert_open(&d, &opts, rs, err, sizeof(err));
 	if (r < 0) {
 		cli_error("run", "%s", err);
+		control_server_free(opts.control);
 		return EXIT_SYSTEM;
 	}
+	target.backend = d;
 	fprintf(stderr, "%s run: divert on NFQUEUE %lu (%s)%s, table inet ifwall_divert; ready\n",
 		prog, a->queue, kind_name(divert_queue_kind_used(d)),
 		a->fail_open ? ", fail-open" : "");
@@ -245,6 +294,7 @@ static int run_divert(const struct run_args *a, struct ruleset *rs, FILE *log)
 	struct divert_stats st;
 	divert_get_stats(d, &st);
 	divert_free(d);
+	control_server_free(opts.control);
 	fprintf(stderr, "%s run: %llu packets decided: %llu passed, %llu blocked, %llu rejected; "
 		"%llu verdict messages; %zu flows; %llu reloads (%llu failed); "
 		"table restored %llu times\n",
@@ -327,7 +377,13 @@ static int run_tun(const struct run_args *a, struct ruleset *rs, FILE *log)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	struct tun_backend *running = NULL;
+	struct run_table_target target = { .rules = tun_rules_of, .change = tun_change };
+	opts.running = &running;
+	target.backend = &running;
+	opts.control = open_control("tun", &target);
 	r = tun_backend_run(rs, a->rules, &opts, &tun_stop, &tun_reload, &st);
+	control_server_free(opts.control);
 	ruleset_free(rs);
 	if (r == 0 || st.from_client || st.from_host)
 		fprintf(stderr, "%s run: %llu packets from the client, %llu toward it: %llu passed, "

@@ -156,29 +156,101 @@ static void report(int rc, const struct nft_error *err)
 			  "(CAP_NET_ADMIN)");
 }
 
-/* Where the active rule set is. Today: table inet ifwall. */
-static int table_read(const char *name, struct addrset **out, struct nft_error *err)
-{
-	return nft_table_read(name, out, err);
-}
-
 struct owner_reply {
 	size_t changed;
-	char first_err[sizeof(((struct nft_error *)0)->message)];
+	struct addrset *shown;     /* "show": the prefixes answered */
+	bool bad;
+	char first_err[400];
 };
 
 static void owner_line(void *ctx, bool is_err, const char *text)
 {
 	struct owner_reply *o = ctx;
+	struct ifw_prefix p;
 
-	if (is_err && !o->first_err[0])
-		snprintf(o->first_err, sizeof(o->first_err), "%s", text);
-	else if (!is_err)
+	if (is_err) {
+		if (!o->first_err[0])
+			snprintf(o->first_err, sizeof(o->first_err), "%s", text);
+	} else if (o->shown) {
+		if (ifw_prefix_parse(text, &p) < 0 || addrset_add(o->shown, &p) < 0)
+			o->bad = true;
+	} else {
 		sscanf(text, "changed %zu", &o->changed);
+	}
+}
+
+/* Asks the running owner of the rule set (ifwall run --backend BACKEND)
+ * through its control socket: "table NAME OP [PREFIX...]". Returns 0, -1
+ * when no such process runs, or -errno with err set. */
+static int call_owner(const char *backend, const char *name, const char *op,
+		      const struct prefixes *l, struct owner_reply *o, struct nft_error *err)
+{
+	size_t n = l ? l->n : 0, made = 0;
+	char **argv = calloc(n + 3, sizeof(*argv));
+	int code = 0, rc = -ENOMEM;
+
+	if (!argv)
+		return -ENOMEM;
+	argv[0] = "table";
+	argv[1] = (char *)name;
+	argv[2] = (char *)op;
+	for (; made < n; made++) {
+		char buf[64];
+		if (!(argv[3 + made] = strdup(ifw_prefix_format(&l->p[made], buf, sizeof(buf)))))
+			break;
+	}
+	if (made == n)
+		rc = control_call(backend, (int)(n + 3), argv, owner_line, o, &code, NULL);
+	for (size_t i = 0; i < made; i++)
+		free(argv[3 + i]);
+	free(argv);
+	if (rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENOTDIR)
+		return -1;
+	memset(err, 0, sizeof(*err));
+	if (rc < 0) {
+		snprintf(err->message, sizeof(err->message),
+			 "cannot reach the running 'ifwall run --backend %s': %s", backend,
+			 strerror(-rc));
+		return err->code = rc;
+	}
+	if (code != 0 || o->bad) {
+		snprintf(err->message, sizeof(err->message), "ifwall run --backend %s: %s", backend,
+			 o->first_err[0] ? o->first_err : "refused");
+		return err->code = code == EXIT_USAGE ? -ESRCH : -EIO;
+	}
+	return 0;
+}
+
+/* Where the active rule set is: table inet ifwall ('load', or held by
+ * 'run --backend nft'), else a running divert or tun backend's process. */
+static const char *const userspace_owners[] = { "divert", "tun" };
+
+static int table_read(const char *name, struct addrset **out, struct nft_error *err)
+{
+	int rc = nft_table_read(name, out, err);
+
+	for (size_t i = 0; rc == -ENOENT && i < 2; i++) {
+		struct nft_error e2;
+		struct owner_reply o = { .shown = addrset_new() };
+		if (!o.shown)
+			return -ENOMEM;
+		int r = call_owner(userspace_owners[i], name, "show", NULL, &o, &e2);
+		if (r == 0 && (r = addrset_finish(o.shown)) == 0) {
+			*out = o.shown;
+			return 0;
+		}
+		addrset_free(o.shown);
+		if (r != -1) {
+			*err = e2;
+			return r;
+		}
+	}
+	return rc;
 }
 
 /* An owned table (held by 'ifwall run --backend nft') may only be changed
- * by its owner: the change goes to it through its control socket. */
+ * by its owner, and a userspace backend's rule set lives in its process:
+ * the change goes to the owner through its control socket. */
 static int table_change(const char *name, enum addrset_op op, const struct prefixes *l,
 			size_t *changed, struct nft_error *err)
 {
@@ -186,42 +258,25 @@ static int table_change(const char *name, enum addrset_op op, const struct prefi
 		[ADDRSET_ADD] = "add", [ADDRSET_DELETE] = "delete",
 		[ADDRSET_REPLACE] = "replace", [ADDRSET_FLUSH] = "flush",
 	};
-	char **argv = calloc(l->n + 3, sizeof(*argv));
 	struct owner_reply o = { 0 };
-	int code = 0, rc = -ENOMEM;
+	int rc = call_owner("nft", name, opname[op], l, &o, err);
 
-	if (!argv)
-		return -ENOMEM;
-	argv[0] = "table";
-	argv[1] = (char *)name;
-	argv[2] = (char *)opname[op];
-	size_t made = 0;
-	for (; made < l->n; made++) {
-		char buf[64];
-		if (!(argv[3 + made] = strdup(ifw_prefix_format(&l->p[made], buf, sizeof(buf)))))
-			break;
+	if (rc == -1) {
+		rc = nft_table_change(name, op, l->p, l->n, changed, err);
+		if (rc != -ENOENT)
+			return rc;
+		for (size_t i = 0; rc == -ENOENT && i < 2; i++) {
+			struct nft_error e2;
+			int r = call_owner(userspace_owners[i], name, opname[op], l, &o, &e2);
+			if (r != -1) {
+				*err = e2;
+				rc = r;
+			}
+		}
 	}
-	if (made == l->n)
-		rc = control_call("nft", (int)(l->n + 3), argv, owner_line, &o, &code, NULL);
-	for (size_t i = 0; i < made; i++)
-		free(argv[3 + i]);
-	free(argv);
-	if (rc == -ENOENT || rc == -ECONNREFUSED)
-		return nft_table_change(name, op, l->p, l->n, changed, err);
-	memset(err, 0, sizeof(*err));
-	if (rc < 0) {
-		snprintf(err->message, sizeof(err->message),
-			 "cannot reach the running 'ifwall run --backend nft': %s", strerror(-rc));
-		return rc;
-	}
-	if (code != 0) {
-		snprintf(err->message, sizeof(err->message), "%s",
-			 o.first_err[0] ? o.first_err : "the running 'ifwall run' refused the change");
-		return err->code = code == EXIT_USAGE ? -EINVAL : -EIO;
-	}
-	if (changed)
+	if (rc == 0 && changed)
 		*changed = o.changed;
-	return 0;
+	return rc;
 }
 
 static void show(const char *name, const struct addrset *set, bool json)
