@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "rules/parser.h"
+#include "filter/engine.h" /* rule_index_new: the compiled matcher */
 
 /* --- tokens ------------------------------------------------------------------ */
 
@@ -305,6 +306,7 @@ void ruleset_free(struct ruleset *rs)
 {
 	if (!rs)
 		return;
+	rule_index_free(rs->index);
 	for (size_t i = 0; i < rs->nrules; i++)
 		rule_free_contents(&rs->rules[i]);
 	free(rs->rules);
@@ -996,6 +998,7 @@ static struct ruleset *parse_top(char *name, char *text, size_t len, bool has_id
 		ruleset_free(rs);
 		return NULL;
 	}
+	rs->index = rule_index_new(rs);
 	return rs;
 }
 
