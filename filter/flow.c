@@ -3,7 +3,7 @@
  * A flow is keyed by (family, proto, both endpoints, interface), ordered so
  * both directions give the same key. Entries live in a pool capped at
  * max_flows (memory is bounded whatever the traffic), found through an
- * open-addressing array of (hash, index) slots, and on one LRU list per
+ * open-addressing array of 32-bit (hash tag, index) slots, and on one LRU list per
  * timeout class and verdict (passed or blocked): the head of each list is
  * its stalest flow, so expiry and eviction are O(1) per flow. Interface
  * names are interned to a 16-bit index (reference counted) to keep entries
@@ -127,16 +127,13 @@ struct flow_entry {
 
 _Static_assert(sizeof(struct flow_entry) == 96, "flow entries are 96 bytes");
 _Static_assert(NLISTS <= 16 && IFTYPE_TUNNEL < 4, "bit fields are wide enough");
+_Static_assert(sizeof(struct flow_key) == 40, "flow keys are five 64-bit words");
 
-/* The pool grows by chunks of POOL_CHUNK entries (and their links), up to
- * max_flows: memory follows the live flows, not the limit. */
-#define POOL_SHIFT 12
-#define POOL_CHUNK (1u << POOL_SHIFT)
-
-struct pool_chunk {
-	struct flow_entry *entries;
-	struct lru_link *links;
-};
+/* The pool's arrays start at POOL_MIN entries and double, up to
+ * max_flows; entries are handed out from the free list, else from the
+ * never used part, which is never written (so not resident): memory
+ * follows the live flows, not the limit. */
+#define POOL_MIN 1024
 
 /* A place in the fragment table's LRU list (pointers: fragments are few). */
 struct frag_link {
@@ -184,18 +181,21 @@ struct flow_table {
 	uint64_t next_sweep;
 	struct lru_list lru[NLISTS];
 
-	/* Open addressing with linear probing: each slot is the key's 32-bit
-	 * hash above the entry's index + 1 (0: empty), so probing compares
-	 * hashes without touching entries, and growing or deleting (backward
-	 * shift, no tombstones) never reads an entry. At most half full. */
-	uint64_t *slots;
+	/* Open addressing with linear probing. A slot is 32 bits: the
+	 * entry's index + 1 in the bits of index_mask (0: empty), the top
+	 * bits of the key's hash above them as a tag, so probing mostly
+	 * passes other keys without touching their entries. At most half
+	 * full; a deletion shifts the probe run back (no tombstones). */
+	uint32_t *slots;
 	size_t slot_mask;      /* slot count - 1 (a power of two) */
 	size_t max_slots;
+	uint32_t index_mask;
 
 	uint32_t free_entries; /* of pool entries, through links[].next */
-	size_t allocated;
-	struct pool_chunk *chunks;
-	size_t nchunks;
+	size_t allocated;      /* entries handed out at least once */
+	size_t capacity;
+	struct flow_entry *entries;
+	struct lru_link *links;
 
 	struct frag_entry *frags;
 	size_t nfrags, max_frags;
@@ -225,6 +225,7 @@ _Static_assert(sizeof(struct flow_key) <= HASH_MAX_KEY &&
 	       IFW_IFNAMSIZ <= HASH_MAX_KEY, "hash keys fit");
 static uint64_t hash_seed;
 static uint32_t hash_keys[HASH_MAX_KEY / 4];
+static uint64_t flow_hash_keys[6];
 
 static uint64_t mix64(uint64_t x)
 {
@@ -267,6 +268,10 @@ static void init_seed_once(void)
 	for (size_t i = 0; i < HASH_MAX_KEY / 4; i++) {
 		s = mix64(s + 0x9e3779b97f4a7c15ull);
 		hash_keys[i] = (uint32_t)s;
+	}
+	for (size_t i = 0; i < 6; i++) {
+		s = mix64(s + 0x9e3779b97f4a7c15ull);
+		flow_hash_keys[i] = s;
 	}
 	hash_seed = s | 1;
 }
@@ -315,8 +320,10 @@ static struct ifname_entry *ifname_find(struct flow_table *ft, const char *name)
 	char key[IFW_IFNAMSIZ];
 	struct ifname_entry *e;
 
-	/* Packets come in runs on one interface. */
-	if (ft->last_name && strncmp(ft->last_name->name, name, IFW_IFNAMSIZ - 1) == 0)
+	/* Packets come in runs on one interface. name is a packet's
+	 * IFW_IFNAMSIZ array: usually NUL padded, so two word compares. */
+	if (ft->last_name && (memcmp(ft->last_name->name, name, IFW_IFNAMSIZ) == 0 ||
+			      strncmp(ft->last_name->name, name, IFW_IFNAMSIZ - 1) == 0))
 		return ft->last_name;
 	name_key(key, name);
 	HASH_FIND(hh, ft->names_by_name, key, IFW_IFNAMSIZ, e);
@@ -422,15 +429,28 @@ static bool flow_key_of(const struct packet *p, uint16_t ifindex,
 	int c;
 	bool swapped;
 
-	memset(k, 0, sizeof(*k));
 	k->family = p->family;
 	k->proto = p->proto;
 	k->ifindex = ifindex;
 	packet_ports(p, &sport, &dport);
-	c = memcmp(p->src.a, p->dst.a, addr_bytes(p->family));
+	if (p->family == 4) {
+		/* Whole 4-byte compares and copies (byte order: memcmp's). */
+		uint32_t s, d;
+		memcpy(&s, p->src.a, 4);
+		memcpy(&d, p->dst.a, 4);
+		s = __builtin_bswap32(s);
+		d = __builtin_bswap32(d);
+		c = (s > d) - (s < d);
+		memset(k->addr_a, 0, sizeof(k->addr_a));
+		memset(k->addr_b, 0, sizeof(k->addr_b));
+		memcpy(k->addr_a, c > 0 || (c == 0 && sport > dport) ? p->dst.a : p->src.a, 4);
+		memcpy(k->addr_b, c > 0 || (c == 0 && sport > dport) ? p->src.a : p->dst.a, 4);
+	} else {
+		c = memcmp(p->src.a, p->dst.a, 16);
+		memcpy(k->addr_a, c > 0 || (c == 0 && sport > dport) ? p->dst.a : p->src.a, 16);
+		memcpy(k->addr_b, c > 0 || (c == 0 && sport > dport) ? p->src.a : p->dst.a, 16);
+	}
 	swapped = c > 0 || (c == 0 && sport > dport);
-	memcpy(k->addr_a, swapped ? p->dst.a : p->src.a, addr_bytes(p->family));
-	memcpy(k->addr_b, swapped ? p->src.a : p->dst.a, addr_bytes(p->family));
 	k->port_a = swapped ? dport : sport;
 	k->port_b = swapped ? sport : dport;
 	return swapped;
@@ -462,12 +482,12 @@ static enum timeout_class class_of(const struct packet *p)
 
 static inline struct flow_entry *entry_at(const struct flow_table *ft, uint32_t i)
 {
-	return &ft->chunks[i >> POOL_SHIFT].entries[i & (POOL_CHUNK - 1)];
+	return &ft->entries[i];
 }
 
 static inline struct lru_link *link_at(const struct flow_table *ft, uint32_t i)
 {
-	return &ft->chunks[i >> POOL_SHIFT].links[i & (POOL_CHUNK - 1)];
+	return &ft->links[i];
 }
 
 static void lru_unlink(struct flow_table *ft, struct lru_list *l, uint32_t i)
@@ -533,42 +553,45 @@ static struct frag_entry *lru_oldest_frag(const struct flow_table *ft)
 	return FRAG_ENTRY(ft->frag_lru.head);
 }
 
+/* Doubles the pool's arrays (up to max_flows). False when out of memory. */
+static bool pool_grow(struct flow_table *ft)
+{
+	size_t cap = ft->capacity ? ft->capacity * 2 : POOL_MIN;
+	struct flow_entry *entries;
+	struct lru_link *links;
+
+	if (cap > ft->max_flows)
+		cap = ft->max_flows;
+	/* Large blocks are mapped, and realloc moves their pages without
+	 * copying or touching the unused tail. */
+	links = realloc(ft->links, cap * sizeof(*links));
+	if (!links)
+		return false;
+	ft->links = links;
+	entries = realloc(ft->entries, cap * sizeof(*entries));
+	if (!entries)
+		return false;
+	ft->entries = entries;
+	ft->capacity = cap;
+	return true;
+}
+
 /* A free entry's index, or NO_ENTRY (the pool is at max_flows, or out of
  * memory). */
 static uint32_t pool_get(struct flow_table *ft)
 {
 	uint32_t i;
 
-	if (ft->free_entries == NO_ENTRY) {
-		size_t n = ft->max_flows - ft->allocated;
-		struct pool_chunk *chunks, *c;
-
-		if (n == 0)
+	if (ft->free_entries != NO_ENTRY) {
+		i = ft->free_entries;
+		ft->free_entries = link_at(ft, i)->next;
+	} else {
+		if (ft->allocated == ft->max_flows)
 			return NO_ENTRY;
-		if (n > POOL_CHUNK)
-			n = POOL_CHUNK;
-		chunks = realloc(ft->chunks, (ft->nchunks + 1) * sizeof(*chunks));
-		if (!chunks)
+		if (ft->allocated == ft->capacity && !pool_grow(ft))
 			return NO_ENTRY;
-		ft->chunks = chunks;
-		c = &chunks[ft->nchunks];
-		c->entries = aligned_alloc(64, n * sizeof(*c->entries));
-		c->links = malloc(n * sizeof(*c->links));
-		if (!c->entries || !c->links) {
-			free(c->entries);
-			free(c->links);
-			return NO_ENTRY;
-		}
-		ft->nchunks++;
-		for (size_t k = n; k-- > 0;) {
-			c->entries[k].key.family = 0;
-			c->links[k].next = ft->free_entries;
-			ft->free_entries = (uint32_t)(ft->allocated + k);
-		}
-		ft->allocated += n;
+		i = (uint32_t)ft->allocated++;
 	}
-	i = ft->free_entries;
-	ft->free_entries = link_at(ft, i)->next;
 	memset(entry_at(ft, i), 0, sizeof(struct flow_entry));
 	return i;
 }
@@ -582,19 +605,55 @@ static void pool_put(struct flow_table *ft, uint32_t i)
 
 /* --- the slot array ------------------------------------------------------ */
 
+/* The flow key as five 64-bit words. */
+static inline void key_words(const struct flow_key *k, uint64_t w[5])
+{
+	memcpy(w, k, 5 * sizeof(*w));
+}
+
+/* NH over the key's 64-bit words (three independent 64x64->128 bit
+ * products), then a full mix: the per-packet hash, so it is the cheap one. */
 static inline uint32_t flow_hash(const struct flow_key *k)
 {
-	return seeded_hash(k, sizeof(*k));
+	const uint64_t *key = flow_hash_keys;
+	uint64_t w[5];
+	unsigned __int128 sum;
+	uint64_t h;
+
+	key_words(k, w);
+	sum = (unsigned __int128)(w[0] + key[0]) * (w[1] + key[1]);
+	sum += (unsigned __int128)(w[2] + key[2]) * (w[3] + key[3]);
+	sum += (unsigned __int128)(w[4] + key[4]) * key[5];
+	h = mix64((uint64_t)sum ^ (uint64_t)(sum >> 64) ^ hash_seed);
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static inline bool key_equal(const struct flow_key *a, const struct flow_key *b)
 {
-	return memcmp(a, b, sizeof(*a)) == 0;
+	uint64_t x[5], y[5];
+
+	key_words(a, x);
+	key_words(b, y);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
+		(x[4] ^ y[4])) == 0;
 }
 
-static inline uint64_t slot_of(uint32_t hash, uint32_t i)
+static inline uint32_t slot_of(const struct flow_table *ft, uint32_t hash,
+			       uint32_t i)
 {
-	return (uint64_t)hash << 32 | (i + 1);
+	return (hash & ~ft->index_mask) | (i + 1);
+}
+
+static inline uint32_t slot_entry(const struct flow_table *ft, uint32_t s)
+{
+	return (s & ft->index_mask) - 1;
+}
+
+/* Where the entry in slot s would be without collisions (its key's hash,
+ * recomputed: only growing and deleting need it). */
+static size_t slot_home(const struct flow_table *ft, uint32_t s, size_t mask)
+{
+	return flow_hash(&entry_at(ft, slot_entry(ft, s))->key) & mask;
 }
 
 /* The entry holding key k (of hash h), or NO_ENTRY. */
@@ -606,11 +665,11 @@ static inline uint32_t slot_find(const struct flow_table *ft,
 	if (!ft->slots)
 		return NO_ENTRY;
 	for (;; at = (at + 1) & ft->slot_mask) {
-		uint64_t s = ft->slots[at];
+		uint32_t s = ft->slots[at];
 		if (!s)
 			return NO_ENTRY;
-		if ((uint32_t)(s >> 32) == h) {
-			uint32_t i = (uint32_t)s - 1;
+		if (((s ^ h) & ~ft->index_mask) == 0) {
+			uint32_t i = slot_entry(ft, s);
 			const struct flow_entry *e = entry_at(ft, i);
 			/* The lookup reads both cache lines of the entry. */
 			__builtin_prefetch((const char *)e + 64);
@@ -620,9 +679,9 @@ static inline uint32_t slot_find(const struct flow_table *ft,
 	}
 }
 
-static void slot_put(uint64_t *slots, size_t mask, uint64_t s)
+static void slot_put(uint32_t *slots, size_t mask, size_t home, uint32_t s)
 {
-	size_t at = (s >> 32) & mask;
+	size_t at = home;
 
 	while (slots[at])
 		at = (at + 1) & mask;
@@ -634,7 +693,7 @@ static void slot_put(uint64_t *slots, size_t mask, uint64_t s)
 static bool slots_reserve(struct flow_table *ft)
 {
 	size_t n = ft->slots ? ft->slot_mask + 1 : 0, size;
-	uint64_t *slots;
+	uint32_t *slots;
 
 	if (ft->slots && (ft->count + 1) * 2 <= n)
 		return true;
@@ -646,7 +705,8 @@ static bool slots_reserve(struct flow_table *ft)
 		return ft->slots && ft->count < n;
 	for (size_t k = 0; k < n; k++)
 		if (ft->slots[k])
-			slot_put(slots, size - 1, ft->slots[k]);
+			slot_put(slots, size - 1, slot_home(ft, ft->slots[k], size - 1),
+				 ft->slots[k]);
 	free(ft->slots);
 	ft->slots = slots;
 	ft->slot_mask = size - 1;
@@ -658,12 +718,12 @@ static bool slots_reserve(struct flow_table *ft)
 static void slot_delete(struct flow_table *ft, uint32_t h, uint32_t i)
 {
 	size_t mask = ft->slot_mask, at = h & mask, next;
-	uint64_t want = slot_of(h, i);
+	uint32_t want = slot_of(ft, h, i);
 
 	while (ft->slots[at] != want)
 		at = (at + 1) & mask;
 	for (next = (at + 1) & mask; ft->slots[next]; next = (next + 1) & mask) {
-		size_t home = (ft->slots[next] >> 32) & mask;
+		size_t home = slot_home(ft, ft->slots[next], mask);
 		/* The entry at next may move back to at when its home is not
 		 * cyclically within (at, next]. */
 		if (((next - home) & mask) >= ((next - at) & mask)) {
@@ -816,15 +876,9 @@ static struct flow_entry **live_entries(const struct flow_table *ft, size_t *n)
 	return all;
 }
 
-/* The index of entry e (it lives in one of the pool's chunks). */
 static uint32_t index_of(const struct flow_table *ft, const struct flow_entry *e)
 {
-	for (size_t c = 0; c < ft->nchunks; c++) {
-		const struct flow_entry *base = ft->chunks[c].entries;
-		if (e >= base && e < base + POOL_CHUNK)
-			return (uint32_t)(c * POOL_CHUNK + (size_t)(e - base));
-	}
-	return NO_ENTRY;
+	return (uint32_t)(e - ft->entries);
 }
 
 /* --- fragments ----------------------------------------------------------- */
@@ -904,6 +958,9 @@ struct flow_table *flow_table_new(const struct flow_limits *limits)
 	ft->max_slots = 64;
 	while (ft->max_slots < 2 * ft->max_flows)
 		ft->max_slots *= 2;
+	ft->index_mask = 1;
+	while (ft->index_mask < ft->max_flows && ft->index_mask < UINT32_MAX)
+		ft->index_mask = ft->index_mask * 2 + 1;
 	ft->free_entries = NO_ENTRY;
 	lru_clear(ft);
 	ft->timeout_ns[CLASS_TCP] = (l.tcp_timeout ? l.tcp_timeout : 3600) * NS_PER_SEC;
@@ -939,11 +996,8 @@ void flow_table_free(struct flow_table *ft)
 	/* Names go with their last flow or fragment. */
 	while ((f = lru_oldest_frag(ft)))
 		frag_remove(ft, f);
-	for (size_t i = 0; i < ft->nchunks; i++) {
-		free(ft->chunks[i].entries);
-		free(ft->chunks[i].links);
-	}
-	free(ft->chunks);
+	free(ft->entries);
+	free(ft->links);
 	free(ft->slots);
 	free(ft->names);
 	free(ft->free_indexes);
@@ -1035,7 +1089,7 @@ static uint32_t flow_create(struct flow_table *ft, const struct packet *p,
 	e->last_seen = now;
 	e->id = ft->next_id++;
 	e->list = (unsigned)class_of(p) + (d->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED);
-	slot_put(ft->slots, ft->slot_mask, slot_of(hash, i));
+	slot_put(ft->slots, ft->slot_mask, hash & ft->slot_mask, slot_of(ft, hash, i));
 	lru_append(ft, &ft->lru[e->list], i);
 	name->refs++;
 	ft->count++;
