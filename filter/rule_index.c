@@ -4,12 +4,14 @@
  * Built once per (immutable) rule set. Rules are bucketed, like an nft map,
  * by interface name (the exact names rules list), direction, family and
  * protocol; a bucket keeps its rules in rule set order. Inside a bucket the
- * rules that name destination ports are split off into port intervals (the
- * ranges' end points cut 0..65535 into intervals every such rule either
- * covers or misses), so a packet tries the port-free rules and the rules of
- * its port's interval, merged back into rule order. Every candidate is
- * still checked with rule_matches(), so a bucket may hold more than can
- * match but never less: the first match is the linear scan's. */
+ * rules that name destination ports (else source ports) are split off into
+ * port intervals (the ranges' end points cut 0..65535 into intervals every
+ * such rule either covers or misses), so a packet tries the port-free rules
+ * and the rules of its ports' intervals, merged back into rule order. Every
+ * candidate is still checked with rule_matches(), so a bucket may hold more
+ * than can match but never less: the first match is the linear scan's.
+ * Addresses are not indexed: rules that differ only there are tried one by
+ * one. */
 #include "filter/engine.h"
 
 #include <errno.h>
@@ -24,17 +26,29 @@
  * rule is not split by port (nested ranges could otherwise go quadratic). */
 #define MAX_PORT_FANOUT 64
 
-struct bucket {
-	const uint32_t *any;   /* rules without a destination port criterion */
-	size_t nintervals;     /* 0: no port rules */
+/* The rules of a bucket that need a port in given ranges, by interval. */
+struct port_split {
+	size_t nintervals;     /* 0: no such rules */
 	const uint32_t *lo;    /* first port of each interval; lo[0] == 0 */
-	const uint32_t *start; /* offset in ports[] of each interval's list */
-	const uint32_t *ports;
+	const uint32_t *start; /* offset in rules[] of each interval's list */
+	const uint32_t *rules;
+};
+
+enum { SPLIT_DPORT, SPLIT_SPORT, NSPLITS };
+
+struct bucket {
+	const uint32_t *any;   /* rules without a (positive) port criterion */
+	struct port_split split[NSPLITS];
+};
+
+/* An interface name as two words, NUL padded (compared, not printed). */
+struct name_key {
+	uint64_t w[2];
 };
 
 struct rule_index {
 	size_t nnames;
-	char (*names)[IFW_IFNAMSIZ]; /* sorted, NUL padded */
+	struct name_key *names;      /* sorted */
 	uint8_t proto_class[256];    /* 0: a protocol no rule names */
 	size_t nproto_classes;
 	struct bucket *buckets;      /* [name][dir][family][proto class] */
@@ -44,18 +58,41 @@ struct rule_index {
 
 /* --- building ------------------------------------------------------------ */
 
-static void name_copy(char *dst, const char *src)
+/* The key of an IFW_IFNAMSIZ name array: the bytes up to the first NUL,
+ * zero after (names are compared as strncmp(..., IFW_IFNAMSIZ) does). */
+static inline struct name_key name_key_of(const char *name)
 {
-	size_t i = 0;
+	struct name_key k;
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 
-	for (; i < IFW_IFNAMSIZ && src[i]; i++)
-		dst[i] = src[i];
-	memset(dst + i, 0, IFW_IFNAMSIZ - i);
+	memcpy(k.w, name, sizeof(k.w));
+	for (int i = 0; i < 2; i++) {
+		/* The lowest flagged byte is the first NUL (little endian:
+		 * the first in memory). */
+		uint64_t zero = (k.w[i] - ones) & ~k.w[i] & highs;
+		if (!zero)
+			continue;
+		int at = __builtin_ctzll(zero) / 8;
+		k.w[i] &= at ? ~0ull >> (64 - 8 * at) : 0;
+		if (i == 0)
+			k.w[1] = 0;
+		break;
+	}
+	return k;
 }
 
 static int cmp_name(const void *a, const void *b)
 {
-	return memcmp(a, b, IFW_IFNAMSIZ);
+	const struct name_key *x = a, *y = b;
+
+	if (x->w[0] != y->w[0])
+		return x->w[0] < y->w[0] ? -1 : 1;
+	return x->w[1] < y->w[1] ? -1 : x->w[1] > y->w[1];
+}
+
+static bool name_equal(const struct name_key *a, const struct name_key *b)
+{
+	return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1])) == 0;
 }
 
 /* Rules whose interface criterion is a plain list of names can only match
@@ -71,13 +108,11 @@ static bool names_only(const struct ifmatch *on)
 	return true;
 }
 
-static bool lists_name(const struct ifmatch *on, const char *name)
+static bool lists_name(const struct ifmatch *on, const struct name_key *name)
 {
-	char key[IFW_IFNAMSIZ];
-
 	for (size_t i = 0; i < on->count; i++) {
-		name_copy(key, on->items[i].name);
-		if (memcmp(key, name, IFW_IFNAMSIZ) == 0)
+		struct name_key k = name_key_of(on->items[i].name);
+		if (name_equal(&k, name))
 			return true;
 	}
 	return false;
@@ -90,7 +125,7 @@ static int collect_names(struct rule_index *ix, const struct ruleset *rs)
 	for (size_t i = 0; i < rs->nrules; i++)
 		if (names_only(&rs->rules[i].on))
 			cap += rs->rules[i].on.count;
-	ix->names = calloc(cap ? cap : 1, IFW_IFNAMSIZ);
+	ix->names = calloc(cap ? cap : 1, sizeof(*ix->names));
 	if (!ix->names)
 		return -ENOMEM;
 	for (size_t i = 0; i < rs->nrules; i++) {
@@ -98,13 +133,13 @@ static int collect_names(struct rule_index *ix, const struct ruleset *rs)
 		if (!names_only(on))
 			continue;
 		for (size_t k = 0; k < on->count; k++)
-			name_copy(ix->names[n++], on->items[k].name);
+			ix->names[n++] = name_key_of(on->items[k].name);
 	}
-	qsort(ix->names, n, IFW_IFNAMSIZ, cmp_name);
+	qsort(ix->names, n, sizeof(*ix->names), cmp_name);
 	ix->nnames = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!ix->nnames || memcmp(ix->names[ix->nnames - 1], ix->names[i], IFW_IFNAMSIZ))
-			memcpy(ix->names[ix->nnames++], ix->names[i], IFW_IFNAMSIZ);
+		if (!ix->nnames || !name_equal(&ix->names[ix->nnames - 1], &ix->names[i]))
+			ix->names[ix->nnames++] = ix->names[i];
 	return 0;
 }
 
@@ -143,7 +178,7 @@ static int push(struct rule_index *ix, uint32_t v)
  * rule lists), in direction dir, of family fam, protocol class pc (0: a
  * protocol no rule names; else proto). */
 struct bucket_key {
-	const char *name;
+	const struct name_key *name;
 	unsigned dir;
 	unsigned fam;
 	int pc;
@@ -170,9 +205,21 @@ static bool candidate(const struct rule *r, const struct bucket_key *k)
 	return true;
 }
 
-static bool port_rule(const struct rule *r)
+/* Which split a rule goes to: the first port criterion it has that is a
+ * plain list of ranges (a negated one matches almost every port); NSPLITS
+ * when none. */
+static int split_of(const struct rule *r)
 {
-	return r->dport.count && !r->dport.negate;
+	if (r->dport.count && !r->dport.negate)
+		return SPLIT_DPORT;
+	if (r->sport.count && !r->sport.negate)
+		return SPLIT_SPORT;
+	return NSPLITS;
+}
+
+static const struct portmatch *split_ports(const struct rule *r, int split)
+{
+	return split == SPLIT_DPORT ? &r->dport : &r->sport;
 }
 
 static bool covers(const struct portmatch *m, uint32_t port)
@@ -191,85 +238,98 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* Offsets into ix->entries while building; turned into pointers after. */
-struct bucket_offsets {
-	size_t any;
-	size_t nintervals, lo, start, ports;
+struct split_offsets {
+	size_t nintervals, lo, start, rules;
 };
 
-static int build_bucket(struct rule_index *ix, const struct ruleset *rs,
-			const struct bucket_key *k, struct bucket_offsets *b,
-			uint32_t *cand, uint32_t *bounds)
+struct bucket_offsets {
+	size_t any;
+	struct split_offsets split[NSPLITS];
+};
+
+/* The port intervals of the ncand rules cand[] (of split `split`): false
+ * when they would hold too many entries (nested ranges), and the rules
+ * then go to the bucket's other list instead. */
+static int build_split(struct rule_index *ix, const struct ruleset *rs,
+		       int split, const uint32_t *cand, size_t ncand,
+		       uint32_t *bounds, struct split_offsets *o, bool *done)
 {
-	size_t ncand = 0, nport = 0, nbounds = 0, total = 0;
+	size_t nbounds = 0, total = 0, n = 0;
 	int err;
 
-	memset(b, 0, sizeof(*b));
-	b->any = ix->nentries;
-	for (size_t i = 0; i < rs->nrules; i++) {
-		const struct rule *r = &rs->rules[i];
-		if (!candidate(r, k))
-			continue;
-		if (port_rule(r)) {
-			cand[ncand++] = (uint32_t)i;
-			nport++;
-		} else if ((err = push(ix, (uint32_t)i)) < 0) {
-			return err;
-		}
-	}
-	if ((err = push(ix, END)) < 0)
-		return err;
-	if (!nport)
-		return 0;
-
-	/* Port intervals: every range end point starts one. */
+	*done = false;
 	bounds[nbounds++] = 0;
 	for (size_t c = 0; c < ncand; c++) {
-		const struct portmatch *m = &rs->rules[cand[c]].dport;
+		const struct portmatch *m = split_ports(&rs->rules[cand[c]], split);
 		for (size_t i = 0; i < m->count; i++) {
 			bounds[nbounds++] = m->ranges[i].lo;
 			bounds[nbounds++] = (uint32_t)m->ranges[i].hi + 1;
 		}
 	}
 	qsort(bounds, nbounds, sizeof(*bounds), cmp_u32);
-	size_t n = 0;
 	for (size_t i = 0; i < nbounds; i++)
 		if (bounds[i] <= 65535 && (!n || bounds[n - 1] != bounds[i]))
 			bounds[n++] = bounds[i];
 	nbounds = n;
 	for (size_t v = 0; v < nbounds; v++)
 		for (size_t c = 0; c < ncand; c++)
-			total += covers(&rs->rules[cand[c]].dport, bounds[v]);
-	if (total > MAX_PORT_FANOUT * (nport + 16)) {
-		/* Not split: the port rules join the others, in order. */
-		ix->nentries = b->any;
-		for (size_t i = 0; i < rs->nrules; i++)
-			if (candidate(&rs->rules[i], k) && (err = push(ix, (uint32_t)i)) < 0)
-				return err;
-		return push(ix, END);
-	}
-	b->nintervals = nbounds;
-	b->lo = ix->nentries;
+			total += covers(split_ports(&rs->rules[cand[c]], split), bounds[v]);
+	if (total > MAX_PORT_FANOUT * (ncand + 16))
+		return 0;
+	o->nintervals = nbounds;
+	o->lo = ix->nentries;
 	for (size_t v = 0; v < nbounds; v++)
 		if ((err = push(ix, bounds[v])) < 0)
 			return err;
-	b->start = ix->nentries;
+	o->start = ix->nentries;
 	for (size_t v = 0, at = 0; v < nbounds; v++) {
 		if ((err = push(ix, (uint32_t)at)) < 0)
 			return err;
 		for (size_t c = 0; c < ncand; c++)
-			at += covers(&rs->rules[cand[c]].dport, bounds[v]);
+			at += covers(split_ports(&rs->rules[cand[c]], split), bounds[v]);
 		at++; /* END */
 	}
-	b->ports = ix->nentries;
+	o->rules = ix->nentries;
 	for (size_t v = 0; v < nbounds; v++) {
 		for (size_t c = 0; c < ncand; c++)
-			if (covers(&rs->rules[cand[c]].dport, bounds[v]) &&
+			if (covers(split_ports(&rs->rules[cand[c]], split), bounds[v]) &&
 			    (err = push(ix, cand[c])) < 0)
 				return err;
 		if ((err = push(ix, END)) < 0)
 			return err;
 	}
+	*done = true;
 	return 0;
+}
+
+static int build_bucket(struct rule_index *ix, const struct ruleset *rs,
+			const struct bucket_key *k, struct bucket_offsets *b,
+			uint32_t *cand, uint32_t *bounds)
+{
+	bool split_done[NSPLITS];
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	for (int sp = 0; sp < NSPLITS; sp++) {
+		size_t ncand = 0;
+		for (size_t i = 0; i < rs->nrules; i++)
+			if (split_of(&rs->rules[i]) == sp && candidate(&rs->rules[i], k))
+				cand[ncand++] = (uint32_t)i;
+		split_done[sp] = !ncand;
+		if (ncand && (err = build_split(ix, rs, sp, cand, ncand, bounds,
+						 &b->split[sp], &split_done[sp])) < 0)
+			return err;
+	}
+	/* The rest, with the rules of any split not made, in order. */
+	b->any = ix->nentries;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		int sp = split_of(r);
+		if ((sp == NSPLITS || !split_done[sp]) && candidate(r, k) &&
+		    (err = push(ix, (uint32_t)i)) < 0)
+			return err;
+	}
+	return push(ix, END);
 }
 
 static size_t bucket_of(const struct rule_index *ix, size_t name, unsigned dir,
@@ -305,7 +365,7 @@ struct rule_index *rule_index_new(const struct ruleset *rs)
 		goto fail;
 	collect_protos(ix, rs);
 	for (size_t i = 0; i < rs->nrules; i++)
-		maxbounds += 2 * rs->rules[i].dport.count;
+		maxbounds += 2 * (rs->rules[i].dport.count + rs->rules[i].sport.count);
 	nbuckets = (ix->nnames + 1) * 4 * ix->nproto_classes;
 	ix->buckets = calloc(nbuckets, sizeof(*ix->buckets));
 	off = calloc(nbuckets, sizeof(*off));
@@ -318,7 +378,7 @@ struct rule_index *rule_index_new(const struct ruleset *rs)
 			for (unsigned f = 0; f < 2; f++)
 				for (size_t pc = 0; pc < ix->nproto_classes; pc++) {
 					struct bucket_key k = {
-						.name = name ? ix->names[name - 1] : NULL,
+						.name = name ? &ix->names[name - 1] : NULL,
 						.dir = d ? DIR_OUT : DIR_IN,
 						.fam = f ? 6 : 4,
 						.pc = (int)pc,
@@ -334,11 +394,15 @@ struct rule_index *rule_index_new(const struct ruleset *rs)
 				}
 	for (size_t b = 0; b < nbuckets; b++) {
 		ix->buckets[b].any = ix->entries + off[b].any;
-		ix->buckets[b].nintervals = off[b].nintervals;
-		if (off[b].nintervals) {
-			ix->buckets[b].lo = ix->entries + off[b].lo;
-			ix->buckets[b].start = ix->entries + off[b].start;
-			ix->buckets[b].ports = ix->entries + off[b].ports;
+		for (int sp = 0; sp < NSPLITS; sp++) {
+			const struct split_offsets *o = &off[b].split[sp];
+			struct port_split *d = &ix->buckets[b].split[sp];
+			d->nintervals = o->nintervals;
+			if (o->nintervals) {
+				d->lo = ix->entries + o->lo;
+				d->start = ix->entries + o->start;
+				d->rules = ix->entries + o->rules;
+			}
 		}
 	}
 	free(off);
@@ -358,15 +422,15 @@ fail:
 /* Index of p's interface among the listed names, 0 when not listed. */
 static size_t name_class(const struct rule_index *ix, const char *ifname)
 {
-	char key[IFW_IFNAMSIZ];
+	struct name_key key;
 	size_t lo = 0, hi = ix->nnames;
 
 	if (!ix->nnames)
 		return 0;
-	name_copy(key, ifname);
+	key = name_key_of(ifname);
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = memcmp(ix->names[mid], key, IFW_IFNAMSIZ);
+		int c = cmp_name(&ix->names[mid], &key);
 		if (c == 0)
 			return mid + 1;
 		if (c < 0)
@@ -377,27 +441,29 @@ static size_t name_class(const struct rule_index *ix, const char *ifname)
 	return 0;
 }
 
-/* The interval holding port: the last lo[] <= port. */
-static size_t interval_of(const struct bucket *b, uint32_t port)
+/* The rules of the interval holding port: the last lo[] <= port. */
+static const uint32_t *split_rules(const struct port_split *s, uint32_t port)
 {
-	size_t lo = 0, hi = b->nintervals;
+	size_t lo = 0, hi = s->nintervals;
 
 	while (hi - lo > 1) {
 		size_t mid = (lo + hi) / 2;
-		if (b->lo[mid] <= port)
+		if (s->lo[mid] <= port)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	return lo;
+	return s->rules + s->start[lo];
 }
+
+static const uint32_t no_rules[] = { END };
 
 const struct rule *rule_index_first_match(const struct rule_index *ix,
 					  const struct ruleset *rs,
 					  const struct packet *p, bool *indexed)
 {
 	const struct bucket *b;
-	const uint32_t *a, *q;
+	const uint32_t *a, *d = no_rules, *s = no_rules;
 
 	*indexed = false;
 	if (!ix || (p->dir != DIR_IN && p->dir != DIR_OUT) ||
@@ -407,23 +473,25 @@ const struct rule *rule_index_first_match(const struct rule_index *ix,
 	b = &ix->buckets[bucket_of(ix, name_class(ix, p->ifname),
 				   p->dir, p->family, ix->proto_class[p->proto])];
 	a = b->any;
-	if (!b->nintervals || !p->has_ports) {
-		/* Port rules need ports: only the others can match. */
-		for (; *a != END; a++)
-			if (rule_matches(&rs->rules[*a], p))
-				return &rs->rules[*a];
-		return NULL;
+	/* Port rules need ports: without, only the others can match. */
+	if (p->has_ports) {
+		if (b->split[SPLIT_DPORT].nintervals)
+			d = split_rules(&b->split[SPLIT_DPORT], p->dport);
+		if (b->split[SPLIT_SPORT].nintervals)
+			s = split_rules(&b->split[SPLIT_SPORT], p->sport);
 	}
-	q = b->ports + b->start[interval_of(b, p->dport)];
-	/* Both lists ascend and end with END (the largest value). */
-	while (*a != END || *q != END) {
-		uint32_t i;
-		if (*a < *q)
-			i = *a++;
-		else
-			i = *q++;
+	/* The lists ascend and end with END (the largest value): merged,
+	 * they are the bucket's candidates in rule set order. */
+	for (;;) {
+		uint32_t i = *a < *d ? *a : *d;
+		if (*s < i)
+			i = *s;
+		if (i == END)
+			return NULL;
 		if (rule_matches(&rs->rules[i], p))
 			return &rs->rules[i];
+		a += *a == i;
+		d += *d == i;
+		s += *s == i;
 	}
-	return NULL;
 }

@@ -194,6 +194,9 @@ static void random_packet(struct packet *p)
 	p->icmp_type = (uint8_t)(rnd(2) ? 8 : 128 + rnd(2));
 	p->dir = rnd(30) ? 1 + rnd(2) : rnd(4);
 	snprintf(p->ifname, sizeof(p->ifname), "%s", packet_names[rnd(12)]);
+	if (rnd(4) == 0) /* bytes after the NUL mean nothing */
+		for (size_t i = strlen(p->ifname) + 1; i < sizeof(p->ifname); i++)
+			p->ifname[i] = (char)('a' + rnd(26));
 	p->iftype = (enum iftype)rnd(3);
 	p->has_uid = rnd(3) == 0;
 	p->uid = rnd(2);
