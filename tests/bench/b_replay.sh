@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Replay throughput, two comparisons, each measured in this run with the
-# runs alternating (REPS of each; medians of CPU time, user + system, which
-# is steadier than wall time on a shared machine; wall time is shown too):
+# runs alternating (REPS rounds, 7 by default; the ratio is the median of
+# the rounds' ratios of CPU time, user + system, which is steadier than
+# wall time on a shared machine; wall time is shown too):
 #
 #   replay    ifwall replay vs a bare libpcap read loop (tools/helpers/
 #             pcap_loop.c) over the same generated LINUX_SLL2 capture:
@@ -23,7 +24,7 @@ LOOP=$TOP/$O/tools/pcap_loop
 PACKETS=${PACKETS:-2000000}
 ACTIVE=${ACTIVE:-1000}
 SHORT_PACKETS=${SHORT_PACKETS:-1000000}
-REPS=${REPS:-5}
+REPS=${REPS:-7}
 MIN_FLOWS=${MIN_FLOWS:-50000}
 TARGET_REPLAY=1.2
 TARGET_RULES=1.1
@@ -42,7 +43,7 @@ run_ms() {
 	t=$( { time "$@" >/dev/null 2>&1; } 2>&1 )
 	awk '{printf "%d %d\n", $1 * 1000, ($2 + $3) * 1000}' <<<"$t"
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v r="$1" -v l="$2" 'BEGIN {printf "%.2f", r / (l > 0 ? l : 1)}'; }
 # check NAME RATIO TARGET
 check() {
@@ -54,7 +55,9 @@ check() {
 }
 
 # pair NAME REPS -- CMD_A... -- CMD_B...: alternating runs (B first every
-# other round); sets a_wall a_cpu b_wall b_cpu (medians) and a_runs b_runs.
+# other round); sets a_wall a_cpu b_wall b_cpu (medians), a_runs b_runs,
+# and cpu_ratio wall_ratio: the medians of the rounds' ratios (a round's
+# two runs are back to back, so they saw the same load).
 pair() {
 	local reps=$2 i w c
 	shift 3
@@ -62,7 +65,7 @@ pair() {
 	while [ "$1" != "--" ]; do a+=("$1"); shift; done
 	shift
 	b=("$@")
-	local aw=() ac=() bw=() bc=()
+	local aw=() ac=() bw=() bc=() rc=() rw=()
 	for ((i = 0; i < reps; i++)); do
 		if ((i % 2)); then
 			read -r w c < <(run_ms "${b[@]}"); bw+=("$w"); bc+=("$c")
@@ -71,10 +74,12 @@ pair() {
 			read -r w c < <(run_ms "${a[@]}"); aw+=("$w"); ac+=("$c")
 			read -r w c < <(run_ms "${b[@]}"); bw+=("$w"); bc+=("$c")
 		fi
+		rc+=("$(ratio "${ac[i]}" "${bc[i]}")") rw+=("$(ratio "${aw[i]}" "${bw[i]}")")
 	done
 	a_wall=$(median "${aw[@]}") a_cpu=$(median "${ac[@]}")
 	b_wall=$(median "${bw[@]}") b_cpu=$(median "${bc[@]}")
 	a_runs="${ac[*]}" b_runs="${bc[*]}"
+	cpu_ratio=$(median "${rc[@]}") wall_ratio=$(median "${rw[@]}")
 }
 
 # --- replay vs the bare read loop -------------------------------------------
@@ -89,11 +94,11 @@ flows=$(grep -o '[0-9]* flows' <<<"$summary" | head -1 | cut -d' ' -f1)
 evicted=$(grep -o '[0-9]* evicted' <<<"$summary" | cut -d' ' -f1)
 live=$((flows - ${evicted:-0}))
 pair replay "$REPS" -- "$IFWALL" replay --ifmap $ifmap "$rules" "$work/flows.pcap" -- "$LOOP" "$work/flows.pcap"
-r=$(ratio "$a_cpu" "$b_cpu")
+r=$cpu_ratio
 echo "replay: $summary"
-echo "$packets packets, $flows flows ($live in the table at the end), median of $REPS runs each:"
+echo "$packets packets, $flows flows ($live in the table at the end), $REPS alternating rounds, medians:"
 echo "  CPU time:  replay ${a_cpu} ms, bare pcap loop ${b_cpu} ms: ratio ${r}x (target <= ${TARGET_REPLAY}x)"
-echo "  wall time: replay ${a_wall} ms, bare pcap loop ${b_wall} ms: ratio $(ratio "$a_wall" "$b_wall")x"
+echo "  wall time: replay ${a_wall} ms, bare pcap loop ${b_wall} ms: ratio ${wall_ratio}x"
 echo "  replay: $(awk -v p="$packets" -v c="$a_cpu" 'BEGIN {printf "%.2f", p / (c > 0 ? c : 1) / 1000}') M packets/s of CPU time, $(awk -v p="$packets" -v w="$a_wall" 'BEGIN {printf "%.2f", p / (w > 0 ? w : 1) / 1000}') M packets/s wall"
 echo "  replay CPU runs: $a_runs; loop CPU runs: $b_runs"
 if [ "${packets:-0}" -lt 2000000 ] || [ "${live:-0}" -lt "$MIN_FLOWS" ]; then
@@ -126,8 +131,8 @@ if [ "$(tail -1 "$work/a.out")" != "$(tail -1 "$work/b.out")" ]; then
 fi
 pair rules200 "$REPS" -- "$IFWALL" replay --ifmap $ifmap "$work/many.rules" "$work/short.pcap" \
 	-- "$IFWALL" replay --ifmap $ifmap "$rules" "$work/short.pcap"
-r=$(ratio "$a_cpu" "$b_cpu")
-echo "rules200: $(tail -1 "$work/a.out")"
+r=$cpu_ratio
+echo "rules200: $(tail -1 "$work/b.out")"
 echo "  CPU time: with 200 more rules ${a_cpu} ms, kill switch alone ${b_cpu} ms: ratio ${r}x (target <= ${TARGET_RULES}x)"
 echo "  CPU runs: $a_runs; alone: $b_runs"
 check rules200 "$r" "$TARGET_RULES"
