@@ -697,12 +697,14 @@ static bool slots_reserve(struct flow_table *ft)
 
 	if (ft->slots && (ft->count + 1) * 2 <= n)
 		return true;
+	/* Full size (never more than half full then), or no memory to grow:
+	 * go on while a slot stays empty, which ends every probe. */
 	if (ft->slots && n >= ft->max_slots)
-		return ft->count < n; /* full-size: one empty slot is enough */
+		return ft->count + 1 < n;
 	size = n ? n * 2 : 64;
 	slots = calloc(size, sizeof(*slots));
 	if (!slots)
-		return ft->slots && ft->count < n;
+		return ft->slots && ft->count + 1 < n;
 	for (size_t k = 0; k < n; k++)
 		if (ft->slots[k])
 			slot_put(slots, size - 1, slot_home(ft, ft->slots[k], size - 1),

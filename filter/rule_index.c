@@ -25,6 +25,8 @@
 /* A bucket whose port intervals would hold more entries than this many per
  * rule is not split by port (nested ranges could otherwise go quadratic). */
 #define MAX_PORT_FANOUT 64
+/* Buckets x rules looked at while building (tens of ms at most). */
+#define MAX_BUILD_STEPS (4u << 20)
 
 /* The rules of a bucket that need a port in given ranges, by interval. */
 struct port_split {
@@ -302,19 +304,25 @@ static int build_split(struct rule_index *ix, const struct ruleset *rs,
 	return 0;
 }
 
+/* cand[] and bounds[] are scratch arrays of nrules + 1 and of every port
+ * range end point + 1 entries. */
 static int build_bucket(struct rule_index *ix, const struct ruleset *rs,
 			const struct bucket_key *k, struct bucket_offsets *b,
-			uint32_t *cand, uint32_t *bounds)
+			uint32_t *all, uint32_t *cand, uint32_t *bounds)
 {
 	bool split_done[NSPLITS];
+	size_t nall = 0;
 	int err;
 
 	memset(b, 0, sizeof(*b));
+	for (size_t i = 0; i < rs->nrules; i++)
+		if (candidate(&rs->rules[i], k))
+			all[nall++] = (uint32_t)i;
 	for (int sp = 0; sp < NSPLITS; sp++) {
 		size_t ncand = 0;
-		for (size_t i = 0; i < rs->nrules; i++)
-			if (split_of(&rs->rules[i]) == sp && candidate(&rs->rules[i], k))
-				cand[ncand++] = (uint32_t)i;
+		for (size_t c = 0; c < nall; c++)
+			if (split_of(&rs->rules[all[c]]) == sp)
+				cand[ncand++] = all[c];
 		split_done[sp] = !ncand;
 		if (ncand && (err = build_split(ix, rs, sp, cand, ncand, bounds,
 						 &b->split[sp], &split_done[sp])) < 0)
@@ -322,11 +330,9 @@ static int build_bucket(struct rule_index *ix, const struct ruleset *rs,
 	}
 	/* The rest, with the rules of any split not made, in order. */
 	b->any = ix->nentries;
-	for (size_t i = 0; i < rs->nrules; i++) {
-		const struct rule *r = &rs->rules[i];
-		int sp = split_of(r);
-		if ((sp == NSPLITS || !split_done[sp]) && candidate(r, k) &&
-		    (err = push(ix, (uint32_t)i)) < 0)
+	for (size_t c = 0; c < nall; c++) {
+		int sp = split_of(&rs->rules[all[c]]);
+		if ((sp == NSPLITS || !split_done[sp]) && (err = push(ix, all[c])) < 0)
 			return err;
 	}
 	return push(ix, END);
@@ -352,7 +358,7 @@ struct rule_index *rule_index_new(const struct ruleset *rs)
 {
 	struct rule_index *ix;
 	struct bucket_offsets *off = NULL;
-	uint32_t *cand = NULL, *bounds = NULL;
+	uint32_t *all = NULL, *cand = NULL, *bounds = NULL;
 	size_t nbuckets, maxbounds = 1;
 	int err = -ENOMEM;
 
@@ -367,11 +373,17 @@ struct rule_index *rule_index_new(const struct ruleset *rs)
 	for (size_t i = 0; i < rs->nrules; i++)
 		maxbounds += 2 * (rs->rules[i].dport.count + rs->rules[i].sport.count);
 	nbuckets = (ix->nnames + 1) * 4 * ix->nproto_classes;
+	/* Every bucket looks at every rule: a rule set with many rules and
+	 * many interface names is left to the linear scan rather than make
+	 * loading it slow. */
+	if (nbuckets * (rs->nrules + 1) > MAX_BUILD_STEPS)
+		goto fail;
 	ix->buckets = calloc(nbuckets, sizeof(*ix->buckets));
 	off = calloc(nbuckets, sizeof(*off));
+	all = malloc((rs->nrules + 1) * sizeof(*all));
 	cand = malloc((rs->nrules + 1) * sizeof(*cand));
 	bounds = malloc(maxbounds * sizeof(*bounds));
-	if (!ix->buckets || !off || !cand || !bounds)
+	if (!ix->buckets || !off || !all || !cand || !bounds)
 		goto fail;
 	for (size_t name = 0; name <= ix->nnames; name++)
 		for (unsigned d = 0; d < 2; d++)
@@ -388,7 +400,7 @@ struct rule_index *rule_index_new(const struct ruleset *rs)
 							k.proto = (uint8_t)p;
 					err = build_bucket(ix, rs, &k,
 							   &off[bucket_of(ix, name, k.dir, k.fam, pc)],
-							   cand, bounds);
+							   all, cand, bounds);
 					if (err < 0)
 						goto fail;
 				}
@@ -406,11 +418,13 @@ struct rule_index *rule_index_new(const struct ruleset *rs)
 		}
 	}
 	free(off);
+	free(all);
 	free(cand);
 	free(bounds);
 	return ix;
 fail:
 	free(off);
+	free(all);
 	free(cand);
 	free(bounds);
 	rule_index_free(ix);
