@@ -10,8 +10,11 @@
  * and the rules of its ports' intervals, merged back into rule order. Every
  * candidate is still checked with rule_matches(), so a bucket may hold more
  * than can match but never less: the first match is the linear scan's.
- * Addresses are not indexed: rules that differ only there are tried one by
- * one. */
+ * A run of such rules with destination sets that do not overlap (a
+ * blocklist written rule by rule) becomes one group, like an nft verdict
+ * map: the packet's destination is looked up among the members' ranges,
+ * and only the member holding it is tried, since no other member can
+ * match. */
 #include "filter/engine.h"
 
 #include <errno.h>
@@ -19,6 +22,10 @@
 #include <string.h>
 
 #define END UINT32_MAX /* ends every list of rule indexes */
+/* In a bucket's list of port-free rules: an address group, not a rule. */
+#define GROUP_BIT 0x80000000u
+/* Runs shorter than this are tried rule by rule. */
+#define MIN_GROUP 4
 /* Beyond this many list entries (4 bytes each) the rule set is decided by
  * the linear scan: an index is a speed-up, never a memory hazard. */
 #define MAX_ENTRIES (4u << 20)
@@ -48,7 +55,21 @@ struct name_key {
 	uint64_t w[2];
 };
 
+/* One destination range of a group's member rule, the address as a
+ * number (IPv4 in the low 32 bits). */
+struct group_range {
+	unsigned __int128 lo, hi;
+	uint32_t rule;
+};
+
+struct addr_group {
+	size_t n4, n6;
+	struct group_range *ranges; /* IPv4 then IPv6, each sorted, disjoint */
+};
+
 struct rule_index {
+	size_t ngroups, groups_cap, group_ranges;
+	struct addr_group *groups;
 	size_t nnames;
 	struct name_key *names;      /* sorted */
 	uint8_t proto_class[256];    /* 0: a protocol no rule names */
@@ -304,6 +325,124 @@ static int build_split(struct rule_index *ix, const struct ruleset *rs,
 	return 0;
 }
 
+/* --- address groups ------------------------------------------------------ */
+
+/* A destination criterion a group can look up: a plain (finished, not
+ * negated) set, not '(IFSPEC)'. */
+static bool groupable(const struct rule *r)
+{
+	const struct addrmatch *m = &r->to;
+
+	return m->set && !m->negate && !m->ifaddr &&
+	       addrset_range_count(m->set) > 0;
+}
+
+static unsigned __int128 addr_number(const uint8_t *a, int family)
+{
+	unsigned __int128 v = 0;
+
+	for (int i = 0; i < (family == 4 ? 4 : 16); i++)
+		v = v << 8 | a[i];
+	return v;
+}
+
+static int cmp_group_range(const void *a, const void *b)
+{
+	const struct group_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static bool disjoint(const struct group_range *r, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (r[i].lo <= r[i - 1].hi)
+			return false;
+	return true;
+}
+
+/* A group of rules[0..n) (in rule order); its index, or -1 when the rules'
+ * ranges overlap (or memory is short): they are then tried one by one. */
+static long make_group(struct rule_index *ix, const struct ruleset *rs,
+		       const uint32_t *rules, size_t n)
+{
+	struct addr_group g = { 0 };
+	size_t total = 0, k4 = 0, k6;
+
+	for (size_t i = 0; i < n; i++)
+		total += addrset_range_count(rs->rules[rules[i]].to.set);
+	if (ix->group_ranges + total > MAX_ENTRIES / 4)
+		return -1;
+	if (ix->ngroups == ix->groups_cap) {
+		size_t cap = ix->groups_cap ? ix->groups_cap * 2 : 8;
+		struct addr_group *gs = realloc(ix->groups, cap * sizeof(*gs));
+		if (!gs)
+			return -1;
+		ix->groups = gs;
+		ix->groups_cap = cap;
+	}
+	g.ranges = calloc(total, sizeof(*g.ranges));
+	if (!g.ranges)
+		return -1;
+	for (int family = 4; family <= 6; family += 2) {
+		k6 = k4;
+		for (size_t i = 0; i < n; i++) {
+			const struct addrset *set = rs->rules[rules[i]].to.set;
+			for (size_t r = 0; r < addrset_range_count(set); r++) {
+				const struct ifw_range *x = addrset_range(set, r);
+				if (x->family != family)
+					continue;
+				g.ranges[k6++] = (struct group_range){
+					addr_number(x->lo, family), addr_number(x->hi, family), rules[i],
+				};
+			}
+		}
+		if (family == 4) {
+			g.n4 = k6;
+			k4 = k6;
+		} else {
+			g.n6 = k6 - k4;
+		}
+	}
+	qsort(g.ranges, g.n4, sizeof(*g.ranges), cmp_group_range);
+	qsort(g.ranges + g.n4, g.n6, sizeof(*g.ranges), cmp_group_range);
+	if (!disjoint(g.ranges, g.n4) || !disjoint(g.ranges + g.n4, g.n6)) {
+		free(g.ranges);
+		return -1;
+	}
+	ix->groups[ix->ngroups] = g;
+	ix->group_ranges += total;
+	return (long)ix->ngroups++;
+}
+
+/* Pushes the port-free candidates list[0..n) (ascending), runs of at least
+ * MIN_GROUP rules with destination sets as groups. */
+static int push_grouped(struct rule_index *ix, const struct ruleset *rs,
+			const uint32_t *list, size_t n)
+{
+	int err;
+
+	for (size_t i = 0; i < n;) {
+		size_t end = i + 1;
+		long g = -1;
+		if (groupable(&rs->rules[list[i]]))
+			while (end < n && groupable(&rs->rules[list[end]]))
+				end++;
+		if (end - i >= MIN_GROUP)
+			g = make_group(ix, rs, list + i, end - i);
+		if (g >= 0) {
+			if ((err = push(ix, GROUP_BIT | (uint32_t)g)) < 0)
+				return err;
+		} else {
+			end = i + 1;
+			if ((err = push(ix, list[i])) < 0)
+				return err;
+		}
+		i = end;
+	}
+	return 0;
+}
+
 /* cand[] and bounds[] are scratch arrays of nrules + 1 and of every port
  * range end point + 1 entries. */
 static int build_bucket(struct rule_index *ix, const struct ruleset *rs,
@@ -329,12 +468,15 @@ static int build_bucket(struct rule_index *ix, const struct ruleset *rs,
 			return err;
 	}
 	/* The rest, with the rules of any split not made, in order. */
-	b->any = ix->nentries;
+	size_t nrest = 0;
 	for (size_t c = 0; c < nall; c++) {
 		int sp = split_of(&rs->rules[all[c]]);
-		if ((sp == NSPLITS || !split_done[sp]) && (err = push(ix, all[c])) < 0)
-			return err;
+		if (sp == NSPLITS || !split_done[sp])
+			all[nrest++] = all[c];
 	}
+	b->any = ix->nentries;
+	if ((err = push_grouped(ix, rs, all, nrest)) < 0)
+		return err;
 	return push(ix, END);
 }
 
@@ -348,6 +490,9 @@ void rule_index_free(struct rule_index *ix)
 {
 	if (!ix)
 		return;
+	for (size_t i = 0; i < ix->ngroups; i++)
+		free(ix->groups[i].ranges);
+	free(ix->groups);
 	free(ix->names);
 	free(ix->buckets);
 	free(ix->entries);
@@ -362,7 +507,7 @@ struct rule_index *rule_index_new(const struct ruleset *rs)
 	size_t nbuckets, maxbounds = 1;
 	int err = -ENOMEM;
 
-	if (!rs || rs->nrules >= END)
+	if (!rs || rs->nrules >= GROUP_BIT)
 		return NULL;
 	ix = calloc(1, sizeof(*ix));
 	if (!ix)
@@ -472,6 +617,39 @@ static const uint32_t *split_rules(const struct port_split *s, uint32_t port)
 
 static const uint32_t no_rules[] = { END };
 
+/* The member of group g whose destination holds p's, or END. */
+static uint32_t group_lookup(const struct addr_group *g, const struct packet *p)
+{
+	const struct group_range *r = p->family == 4 ? g->ranges : g->ranges + g->n4;
+	size_t lo = 0, hi = p->family == 4 ? g->n4 : g->n6;
+	unsigned __int128 v = addr_number(p->dst.a, p->family);
+
+	/* The last range starting at or before the address. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (r[mid].lo <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && v <= r[lo - 1].hi ? r[lo - 1].rule : END;
+}
+
+/* The next candidate of a port-free list: a rule, or the member of an
+ * address group that could match (groups nothing could match are passed;
+ * *a stays on a group until its member is consumed). */
+static inline uint32_t next_any(const struct rule_index *ix, const uint32_t **a,
+				const struct packet *p)
+{
+	while (**a != END && (**a & GROUP_BIT)) {
+		uint32_t j = group_lookup(&ix->groups[**a & ~GROUP_BIT], p);
+		if (j != END)
+			return j;
+		(*a)++;
+	}
+	return **a;
+}
+
 const struct rule *rule_index_first_match(const struct rule_index *ix,
 					  const struct ruleset *rs,
 					  const struct packet *p, bool *indexed)
@@ -495,16 +673,21 @@ const struct rule *rule_index_first_match(const struct rule_index *ix,
 			s = split_rules(&b->split[SPLIT_SPORT], p->sport);
 	}
 	/* The lists ascend and end with END (the largest value): merged,
-	 * they are the bucket's candidates in rule set order. */
+	 * they are the bucket's candidates in rule set order. Of a group,
+	 * only the member holding the destination can match. */
+	uint32_t av = next_any(ix, &a, p);
 	for (;;) {
-		uint32_t i = *a < *d ? *a : *d;
+		uint32_t i = av < *d ? av : *d;
 		if (*s < i)
 			i = *s;
 		if (i == END)
 			return NULL;
 		if (rule_matches(&rs->rules[i], p))
 			return &rs->rules[i];
-		a += *a == i;
+		if (av == i) {
+			a++;
+			av = next_any(ix, &a, p);
+		}
 		d += *d == i;
 		s += *s == i;
 	}

@@ -112,12 +112,13 @@ python3 "$TOP/tests/bench/gen_capture.py" "$work/short.pcap" "$SHORT_PACKETS" "$
 	{ echo "FAIL bench replay: generating the short-flow capture"; exit 1; }
 {
 	for i in $(seq 0 199); do
-		case $((i % 5)) in
+		case $((i % 6)) in
 		0) echo "pass out on eth$((1 + i % 3)) proto tcp to 10.$i.0.0/16 port $((2000 + i))" ;;
 		1) echo "block in on wg0 proto udp from 172.16.$i.0/24 port $((3000 + i))" ;;
 		2) echo "pass out proto tcp to 192.0.2.$i port $((4000 + i))" ;;
 		3) echo "block out on eth0 proto udp to port $((5000 + i))" ;;
 		4) echo "block out on eth$((1 + i % 3)) to 198.18.$i.0/24" ;;
+		5) echo "block out to 203.0.113.$i" ;;
 		esac
 	done
 	cat "$rules"

@@ -2,7 +2,8 @@
  * random rule sets x random packets must get the same decision (verdict,
  * rule, skipped) both ways. Values come from small pools so that rules and
  * packets collide often: shared and unlisted interface names, prefixes,
- * port ranges whose end points touch, protocols no rule names. Fixed seeds:
+ * port ranges whose end points touch, protocols no rule names, runs of rules
+ * that differ only in their destination (overlapping or not). Fixed seeds:
  * a failure names the seed and the packet to replay it. */
 #include <stdlib.h>
 
@@ -29,7 +30,7 @@ static const uint16_t ports[] = { 0, 1, 22, 53, 80, 443, 1000, 1001, 1005, 8080,
 
 struct built {
 	struct ruleset rs;
-	struct addrset *sets[512];
+	struct addrset *sets[2048];
 	size_t nsets;
 };
 
@@ -143,6 +144,67 @@ static void random_rule(struct built *b, struct rule *r)
 	r->mark = rnd(2);
 }
 
+static void *dup_array(const void *src, size_t n, size_t size)
+{
+	void *d;
+
+	if (!n)
+		return NULL;
+	d = malloc(n * size);
+	memcpy(d, src, n * size);
+	return d;
+}
+
+/* A copy of r (its own arrays) with another destination: one address or
+ * prefix, usually not overlapping the others of the run. */
+static void copy_to_other_destination(struct built *b, const struct rule *r,
+				      struct rule *c, size_t k)
+{
+	struct addrset *set = addrset_new();
+	struct ifw_prefix pfx;
+
+	*c = *r;
+	c->on.items = dup_array(r->on.items, r->on.count, sizeof(*r->on.items));
+	c->protos = dup_array(r->protos, r->nprotos, 1);
+	c->sport.ranges = dup_array(r->sport.ranges, r->sport.count, sizeof(*r->sport.ranges));
+	c->dport.ranges = dup_array(r->dport.ranges, r->dport.count, sizeof(*r->dport.ranges));
+	c->types = dup_array(r->types, r->ntypes, 1);
+	c->action = (enum rule_action)rnd(5);
+	switch (rnd(12)) { /* sometimes another difference: not a group */
+	case 0: c->has_mark = true; c->mark = r->mark ^ 1; break;
+	case 1: c->has_user = true; c->uid = r->uid ^ 1; break;
+	case 2: c->dir = r->dir == DIR_BOTH ? DIR_IN : DIR_BOTH; break;
+	case 3: c->family = r->family ? 0 : 4; break;
+	}
+	memset(&pfx, 0, sizeof(pfx));
+	pfx.addr.family = rnd(5) ? 4 : 6;
+	if (pfx.addr.family == 4) {
+		pfx.addr.a[0] = 10;
+		pfx.addr.a[1] = (uint8_t)rnd(3);
+		pfx.addr.a[3] = (uint8_t)(rnd(8) ? k : rnd(4)); /* some overlap */
+		pfx.len = rnd(6) ? 32 : 16;
+		if (pfx.len == 16)
+			pfx.addr.a[3] = 0;
+	} else {
+		pfx.addr.a[0] = 0xfd;
+		pfx.addr.a[1] = (uint8_t)rnd(3);
+		pfx.addr.a[15] = (uint8_t)k;
+		pfx.len = 128;
+	}
+	addrset_add(set, &pfx);
+	if (rnd(4) == 0) { /* a second prefix of the other family */
+		struct ifw_prefix q;
+		random_addr(&q.addr, pfx.addr.family == 4 ? 6 : 4);
+		q.len = q.addr.family == 4 ? 32 : 128;
+		addrset_add(set, &q);
+	}
+	addrset_finish(set);
+	b->sets[b->nsets++] = set;
+	c->to.set = set;
+	c->to.negate = false;
+	c->to.ifaddr = NULL;
+}
+
 static void free_rules(struct built *b)
 {
 	for (size_t i = 0; i < b->rs.nrules; i++) {
@@ -168,6 +230,16 @@ static void random_ruleset(struct built *b, size_t nrules)
 	for (size_t i = 0; i < nrules; i++) {
 		random_rule(b, &b->rs.rules[i]);
 		b->rs.rules[i].index = i;
+		/* Sometimes a run of rules that differ only in their
+		 * destination (the index groups them). */
+		if (rnd(6) == 0 && b->nsets + 20 < sizeof(b->sets) / sizeof(b->sets[0])) {
+			size_t run = 3 + rnd(8);
+			for (size_t k = 0; k < run && i + 1 < nrules; k++) {
+				i++;
+				copy_to_other_destination(b, &b->rs.rules[i - 1 - k], &b->rs.rules[i], k);
+				b->rs.rules[i].index = i;
+			}
+		}
 	}
 	b->rs.default_in = (enum default_verdict)rnd(4);
 	b->rs.default_out = (enum default_verdict)rnd(4);

@@ -94,8 +94,8 @@ static struct ruleset *ks_with_table(size_t n, size_t nrules)
 	at = (size_t)snprintf(all, len, "%s", t);
 	/* Other interfaces, ports, addresses (as tests/bench/b_replay.sh). */
 	for (size_t i = 0; i < nrules; i++) {
-		size_t eth = 1 + i % 3, a = i % 250, port = 2000 + 1000 * (i % 5) + i;
-		switch (i % 5) {
+		size_t eth = 1 + i % 3, a = i % 250, port = 2000 + 1000 * (i % 6) + i;
+		switch (i % 6) {
 		case 0:
 			at += (size_t)snprintf(all + at, len - at,
 					       "pass out on eth%zu proto tcp to 10.%zu.0.0/16 port %zu\n",
@@ -114,9 +114,13 @@ static struct ruleset *ks_with_table(size_t n, size_t nrules)
 			at += (size_t)snprintf(all + at, len - at,
 					       "block out on eth0 proto udp to port %zu\n", port);
 			break;
-		default:
+		case 4:
 			at += (size_t)snprintf(all + at, len - at,
 					       "block out on eth%zu to 198.18.%zu.0/24\n", eth, a);
+			break;
+		default:
+			at += (size_t)snprintf(all + at, len - at,
+					       "block out to 203.0.113.%zu\n", a);
 		}
 	}
 	snprintf(all + at, len - at, "%s", ks_text);
