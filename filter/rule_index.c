@@ -68,6 +68,10 @@ struct addr_group {
 };
 
 struct rule_index {
+	/* The rules it was built for: a copy of the rule set with other
+	 * rules (a caller's one-rule view) is scanned instead. */
+	const struct rule *rules;
+	size_t nrules;
 	size_t ngroups, groups_cap, group_ranges;
 	struct addr_group *groups;
 	size_t nnames;
@@ -512,6 +516,8 @@ struct rule_index *rule_index_new(const struct ruleset *rs)
 	ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return NULL;
+	ix->rules = rs->rules;
+	ix->nrules = rs->nrules;
 	if (collect_names(ix, rs) < 0)
 		goto fail;
 	collect_protos(ix, rs);
@@ -658,7 +664,8 @@ const struct rule *rule_index_first_match(const struct rule_index *ix,
 	const uint32_t *a, *d = no_rules, *s = no_rules;
 
 	*indexed = false;
-	if (!ix || (p->dir != DIR_IN && p->dir != DIR_OUT) ||
+	if (!ix || ix->rules != rs->rules || ix->nrules != rs->nrules ||
+	    (p->dir != DIR_IN && p->dir != DIR_OUT) ||
 	    (p->family != 4 && p->family != 6))
 		return NULL;
 	*indexed = true;

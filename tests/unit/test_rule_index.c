@@ -376,6 +376,24 @@ static void parsed_has_index(void)
 	CHECK("parsed rule set has an index", rs && rs->index);
 	memset(&plain, 0, sizeof(plain));
 	CHECK("a rule set made by hand has none", plain.index == NULL);
+	if (rs) {
+		/* A copy viewing one rule keeps the index pointer: the
+		 * index must not answer for it. */
+		struct ruleset one = *rs;
+		struct packet p;
+		memset(&p, 0, sizeof(p));
+		p.family = 4;
+		p.proto = 17;
+		p.dir = DIR_OUT;
+		p.has_ports = true;
+		p.dport = 53;
+		snprintf(p.ifname, sizeof(p.ifname), "wg0");
+		one.rules = &rs->rules[0]; /* not the rule p matches */
+		one.nrules = 1;
+		struct decision d = ruleset_decide(&one, &p);
+		CHECK("a one-rule copy is decided by its own rules only", d.rule == NULL);
+		CHECK("the whole set matches the third rule", ruleset_decide(rs, &p).rule == &rs->rules[2]);
+	}
 	ruleset_free(rs);
 }
 
