@@ -115,8 +115,28 @@ struct decision {
 };
 
 /* Stateless first-match evaluation. Owner criteria (user, mark, cgroup) not known
- * in p never match. */
+ * in p never match. Uses rs->index when there is one. */
 struct decision ruleset_decide(const struct ruleset *rs, const struct packet *p);
+/* The same by trying every rule in order (the reference the index is
+ * tested against). */
+struct decision ruleset_decide_linear(const struct ruleset *rs,
+				      const struct packet *p);
+
+/* The compiled matcher of a rule set (filter/rule_index.c): rules bucketed
+ * by interface name, direction, family, protocol and ports, runs of
+ * destination sets as address groups, so a packet tries only the rules it
+ * could match, in rule set order. Built once; read-only after, so threads
+ * may share it. NULL when out of memory or when the rule set is too large
+ * to index (the caller then scans). */
+struct rule_index *rule_index_new(const struct ruleset *rs);
+void rule_index_free(struct rule_index *ix);
+/* The first rule of rs (which ix was built from) matching p, or NULL.
+ * *indexed is false when the index cannot answer for p (a direction or
+ * family outside the usual values, or rs is a copy with other rules): the
+ * caller scans instead. */
+const struct rule *rule_index_first_match(const struct rule_index *ix,
+					  const struct ruleset *rs,
+					  const struct packet *p, bool *indexed);
 /* True when the rule's every criterion matches p. */
 bool rule_matches(const struct rule *r, const struct packet *p);
 bool ifmatch_matches(const struct ifmatch *m, const char *ifname,

@@ -2,11 +2,19 @@
  *
  * A flow is keyed by (family, proto, both endpoints, interface), ordered so
  * both directions give the same key. Entries live in a pool capped at
- * max_flows (memory is bounded whatever the traffic), in a uthash keyed by
- * a fixed 40-byte struct, and on one LRU list per timeout class and verdict
- * (passed or blocked): the head of each list is its stalest flow, so expiry
- * and eviction are O(1) per flow. Interface names are interned to a 16-bit index (reference counted)
- * to keep entries small. Non-first fragments follow the decision recorded
+ * max_flows (memory is bounded whatever the traffic), found through an
+ * open-addressing array of 32-bit (hash tag, index) slots, and on one LRU list per
+ * timeout class and verdict (passed or blocked): the head of each list is
+ * its stalest flow, so expiry and eviction are O(1) per flow. Interface
+ * names are interned to a 16-bit index (reference counted) to keep entries
+ * small.
+ *
+ * Why not uthash for the flows (it still keys fragments and names): its
+ * handle is 56 bytes per entry and a lookup walks a chain of entries, a
+ * cache miss each, on every packet. Here a lookup reads one slot (the slot
+ * array is small enough to stay in cache) and then the one entry whose
+ * hash matches, 96 bytes with everything a packet touches; the LRU links
+ * sit in a separate compact array for the same reason. Non-first fragments follow the decision recorded
  * for their first fragment in a small bounded fragment table.
  *
  * The public struct flow is only materialised on demand (the *flow result,
@@ -31,7 +39,6 @@ static inline uint32_t seeded_hash(const void *key, size_t len);
 #include <uthash.h>
 
 #define NS_PER_SEC 1000000000ull
-#define POOL_CHUNK 4096
 #define MAX_IFNAMES 65535
 #define FRAG_TIMEOUT_NS (30 * NS_PER_SEC)
 /* Stale flows are dropped in passing (at most EXPIRE_BUDGET every
@@ -85,33 +92,57 @@ enum {
 	FLOW_FIN_B = 0x80,
 };
 
-/* A place in an LRU list, kept in the entry (flows and fragments). */
+/* Flow entries are addressed by their index in the pool; UINT32_MAX is
+ * "none". */
+#define NO_ENTRY UINT32_MAX
+
+/* A flow's place in its LRU list. Kept beside the entries, not in them:
+ * moving a flow to the tail rewrites its neighbours' links, and in this
+ * compact array those are usually in cache where the neighbours' entries
+ * are not. */
 struct lru_link {
-	struct lru_link *prev, *next;
+	uint32_t prev, next;
 };
 
 struct lru_list {
-	struct lru_link *head, *tail;
+	uint32_t head, tail;
 };
 
-/* The entry of type T that holds link l (NULL stays NULL). */
-#define LRU_ENTRY(l, T) ((l) ? (T *)(void *)((char *)(l) - offsetof(T, lru)) : NULL)
-
+/* 96 bytes. The first 64 hold what a lookup reads (key, last_seen, rule,
+ * packets, flags); small fields are bit fields so that the whole entry,
+ * its link and its share of the slot array stay under 128 bytes per flow.
+ * 48-bit packet counts and ids last years at a million a second. */
 struct flow_entry {
-	UT_hash_handle hh;
-	struct flow_key key;
-	uint8_t dir, verdict, flags, iftype, icmp_type, icmp_code;
-	uint8_t list;          /* timeout class, + LIST_BLOCKED unless passed */
-	uint32_t uid, mark;
+	struct flow_key key;   /* family 0: a free entry */
+	uint64_t last_seen;
 	const struct rule *rule;
-	uint64_t packets, bytes;
-	uint64_t first_seen, last_seen;
-	uint64_t id;
-	struct lru_link lru;    /* next: also the pool's free list */
+	uint64_t packets : 48, flags : 8, icmp_type : 8;
+	uint64_t bytes;
+	uint64_t first_seen;
+	uint64_t id : 48;
+	uint64_t verdict : 2, dir : 2, iftype : 2;
+	uint64_t list : 4;     /* timeout class, + LIST_BLOCKED unless passed */
+	uint32_t uid, mark;
 };
 
-/* The memory budget (under 200 bytes per flow with the hash buckets). */
-_Static_assert(sizeof(struct flow_entry) <= 176, "flow entries grew");
+_Static_assert(sizeof(struct flow_entry) == 96, "flow entries are 96 bytes");
+_Static_assert(NLISTS <= 16 && IFTYPE_TUNNEL < 4, "bit fields are wide enough");
+_Static_assert(sizeof(struct flow_key) == 40, "flow keys are five 64-bit words");
+
+/* The pool's arrays start at POOL_MIN entries and double, up to
+ * max_flows; entries are handed out from the free list, else from the
+ * never used part, which is never written (so not resident): memory
+ * follows the live flows, not the limit. */
+#define POOL_MIN 1024
+
+/* A place in the fragment table's LRU list (pointers: fragments are few). */
+struct frag_link {
+	struct frag_link *prev, *next;
+};
+
+struct frag_list {
+	struct frag_link *head, *tail;
+};
 
 struct frag_key {
 	uint8_t family, proto;
@@ -128,8 +159,11 @@ struct frag_entry {
 	uint8_t verdict;
 	const struct rule *rule;
 	uint64_t last_seen;
-	struct lru_link lru;
+	struct frag_link lru;
 };
+
+/* The fragment entry that holds link l (NULL stays NULL). */
+#define FRAG_ENTRY(l) ((l) ? (struct frag_entry *)(void *)((char *)(l) - offsetof(struct frag_entry, lru)) : NULL)
 
 struct ifname_entry {
 	UT_hash_handle hh;
@@ -141,21 +175,31 @@ struct ifname_entry {
 struct flow_table {
 	size_t max_flows;
 	uint64_t timeout_ns[NCLASSES];
-	struct flow_entry *flows; /* uthash head; app order = creation order */
 	size_t count;
 	uint64_t next_id;
 	uint64_t evictions;
 	uint64_t next_sweep;
 	struct lru_list lru[NLISTS];
 
-	struct lru_link *free_entries; /* of flow entries, through lru.next */
-	size_t allocated;
-	struct flow_entry **chunks;
-	size_t nchunks;
+	/* Open addressing with linear probing. A slot is 32 bits: the
+	 * entry's index + 1 in the bits of index_mask (0: empty), the top
+	 * bits of the key's hash above them as a tag, so probing mostly
+	 * passes other keys without touching their entries. At most half
+	 * full; a deletion shifts the probe run back (no tombstones). */
+	uint32_t *slots;
+	size_t slot_mask;      /* slot count - 1 (a power of two) */
+	size_t max_slots;
+	uint32_t index_mask;
+
+	uint32_t free_entries; /* of pool entries, through links[].next */
+	size_t allocated;      /* entries handed out at least once */
+	size_t capacity;
+	struct flow_entry *entries;
+	struct lru_link *links;
 
 	struct frag_entry *frags;
 	size_t nfrags, max_frags;
-	struct lru_list frag_lru;
+	struct frag_list frag_lru;
 
 	struct ifname_entry *names_by_name;
 	struct ifname_entry *last_name; /* the latest found */
@@ -181,6 +225,7 @@ _Static_assert(sizeof(struct flow_key) <= HASH_MAX_KEY &&
 	       IFW_IFNAMSIZ <= HASH_MAX_KEY, "hash keys fit");
 static uint64_t hash_seed;
 static uint32_t hash_keys[HASH_MAX_KEY / 4];
+static uint64_t flow_hash_keys[6];
 
 static uint64_t mix64(uint64_t x)
 {
@@ -223,6 +268,10 @@ static void init_seed_once(void)
 	for (size_t i = 0; i < HASH_MAX_KEY / 4; i++) {
 		s = mix64(s + 0x9e3779b97f4a7c15ull);
 		hash_keys[i] = (uint32_t)s;
+	}
+	for (size_t i = 0; i < 6; i++) {
+		s = mix64(s + 0x9e3779b97f4a7c15ull);
+		flow_hash_keys[i] = s;
 	}
 	hash_seed = s | 1;
 }
@@ -271,8 +320,10 @@ static struct ifname_entry *ifname_find(struct flow_table *ft, const char *name)
 	char key[IFW_IFNAMSIZ];
 	struct ifname_entry *e;
 
-	/* Packets come in runs on one interface. */
-	if (ft->last_name && strncmp(ft->last_name->name, name, IFW_IFNAMSIZ - 1) == 0)
+	/* Packets come in runs on one interface. name is a packet's
+	 * IFW_IFNAMSIZ array: usually NUL padded, so two word compares. */
+	if (ft->last_name && (memcmp(ft->last_name->name, name, IFW_IFNAMSIZ) == 0 ||
+			      strncmp(ft->last_name->name, name, IFW_IFNAMSIZ - 1) == 0))
 		return ft->last_name;
 	name_key(key, name);
 	HASH_FIND(hh, ft->names_by_name, key, IFW_IFNAMSIZ, e);
@@ -378,15 +429,28 @@ static bool flow_key_of(const struct packet *p, uint16_t ifindex,
 	int c;
 	bool swapped;
 
-	memset(k, 0, sizeof(*k));
 	k->family = p->family;
 	k->proto = p->proto;
 	k->ifindex = ifindex;
 	packet_ports(p, &sport, &dport);
-	c = memcmp(p->src.a, p->dst.a, addr_bytes(p->family));
+	if (p->family == 4) {
+		/* Whole 4-byte compares and copies (byte order: memcmp's). */
+		uint32_t s, d;
+		memcpy(&s, p->src.a, 4);
+		memcpy(&d, p->dst.a, 4);
+		s = __builtin_bswap32(s);
+		d = __builtin_bswap32(d);
+		c = (s > d) - (s < d);
+		memset(k->addr_a, 0, sizeof(k->addr_a));
+		memset(k->addr_b, 0, sizeof(k->addr_b));
+		memcpy(k->addr_a, c > 0 || (c == 0 && sport > dport) ? p->dst.a : p->src.a, 4);
+		memcpy(k->addr_b, c > 0 || (c == 0 && sport > dport) ? p->src.a : p->dst.a, 4);
+	} else {
+		c = memcmp(p->src.a, p->dst.a, 16);
+		memcpy(k->addr_a, c > 0 || (c == 0 && sport > dport) ? p->dst.a : p->src.a, 16);
+		memcpy(k->addr_b, c > 0 || (c == 0 && sport > dport) ? p->src.a : p->dst.a, 16);
+	}
 	swapped = c > 0 || (c == 0 && sport > dport);
-	memcpy(k->addr_a, swapped ? p->dst.a : p->src.a, addr_bytes(p->family));
-	memcpy(k->addr_b, swapped ? p->src.a : p->dst.a, addr_bytes(p->family));
 	k->port_a = swapped ? dport : sport;
 	k->port_b = swapped ? sport : dport;
 	return swapped;
@@ -416,7 +480,51 @@ static enum timeout_class class_of(const struct packet *p)
 	}
 }
 
-static void lru_unlink(struct lru_list *l, struct lru_link *n)
+static inline struct flow_entry *entry_at(const struct flow_table *ft, uint32_t i)
+{
+	return &ft->entries[i];
+}
+
+static inline struct lru_link *link_at(const struct flow_table *ft, uint32_t i)
+{
+	return &ft->links[i];
+}
+
+static void lru_unlink(struct flow_table *ft, struct lru_list *l, uint32_t i)
+{
+	struct lru_link *n = link_at(ft, i);
+
+	if (n->prev != NO_ENTRY)
+		link_at(ft, n->prev)->next = n->next;
+	else
+		l->head = n->next;
+	if (n->next != NO_ENTRY)
+		link_at(ft, n->next)->prev = n->prev;
+	else
+		l->tail = n->prev;
+	n->prev = n->next = NO_ENTRY;
+}
+
+static void lru_append(struct flow_table *ft, struct lru_list *l, uint32_t i)
+{
+	struct lru_link *n = link_at(ft, i);
+
+	n->next = NO_ENTRY;
+	n->prev = l->tail;
+	if (l->tail != NO_ENTRY)
+		link_at(ft, l->tail)->next = i;
+	else
+		l->head = i;
+	l->tail = i;
+}
+
+static void lru_clear(struct flow_table *ft)
+{
+	for (int c = 0; c < NLISTS; c++)
+		ft->lru[c].head = ft->lru[c].tail = NO_ENTRY;
+}
+
+static void frag_unlink(struct frag_list *l, struct frag_link *n)
 {
 	if (n->prev)
 		n->prev->next = n->next;
@@ -429,7 +537,7 @@ static void lru_unlink(struct lru_list *l, struct lru_link *n)
 	n->prev = n->next = NULL;
 }
 
-static void lru_append(struct lru_list *l, struct lru_link *n)
+static void frag_append(struct frag_list *l, struct frag_link *n)
 {
 	n->next = NULL;
 	n->prev = l->tail;
@@ -440,53 +548,192 @@ static void lru_append(struct lru_list *l, struct lru_link *n)
 	l->tail = n;
 }
 
-/* The least recently used flow of list c, or NULL. */
-static struct flow_entry *lru_oldest_flow(const struct flow_table *ft, int c)
-{
-	return LRU_ENTRY(ft->lru[c].head, struct flow_entry);
-}
-
 static struct frag_entry *lru_oldest_frag(const struct flow_table *ft)
 {
-	return LRU_ENTRY(ft->frag_lru.head, struct frag_entry);
+	return FRAG_ENTRY(ft->frag_lru.head);
 }
 
-static struct flow_entry *pool_get(struct flow_table *ft)
+/* Doubles the pool's arrays (up to max_flows). False when out of memory. */
+static bool pool_grow(struct flow_table *ft)
 {
-	struct flow_entry *e;
+	size_t cap = ft->capacity ? ft->capacity * 2 : POOL_MIN;
+	struct flow_entry *entries;
+	struct lru_link *links;
 
-	if (!ft->free_entries) {
-		size_t n = ft->max_flows - ft->allocated;
-		struct flow_entry *chunk, **chunks;
+	if (cap > ft->max_flows)
+		cap = ft->max_flows;
+	/* Large blocks are mapped, and realloc moves their pages without
+	 * copying or touching the unused tail. */
+	links = realloc(ft->links, cap * sizeof(*links));
+	if (!links)
+		return false;
+	ft->links = links;
+	entries = realloc(ft->entries, cap * sizeof(*entries));
+	if (!entries)
+		return false;
+	ft->entries = entries;
+	ft->capacity = cap;
+	return true;
+}
 
-		if (n == 0)
-			return NULL;
-		if (n > POOL_CHUNK)
-			n = POOL_CHUNK;
-		chunks = realloc(ft->chunks, (ft->nchunks + 1) * sizeof(*chunks));
-		if (!chunks)
-			return NULL;
-		ft->chunks = chunks;
-		chunk = malloc(n * sizeof(*chunk));
-		if (!chunk)
-			return NULL;
-		ft->chunks[ft->nchunks++] = chunk;
-		ft->allocated += n;
-		for (size_t i = n; i-- > 0;) {
-			chunk[i].lru.next = ft->free_entries;
-			ft->free_entries = &chunk[i].lru;
+/* A free entry's index, or NO_ENTRY (the pool is at max_flows, or out of
+ * memory). */
+static uint32_t pool_get(struct flow_table *ft)
+{
+	uint32_t i;
+
+	if (ft->free_entries != NO_ENTRY) {
+		i = ft->free_entries;
+		ft->free_entries = link_at(ft, i)->next;
+	} else {
+		if (ft->allocated == ft->max_flows)
+			return NO_ENTRY;
+		if (ft->allocated == ft->capacity && !pool_grow(ft))
+			return NO_ENTRY;
+		i = (uint32_t)ft->allocated++;
+	}
+	memset(entry_at(ft, i), 0, sizeof(struct flow_entry));
+	return i;
+}
+
+static void pool_put(struct flow_table *ft, uint32_t i)
+{
+	entry_at(ft, i)->key.family = 0;
+	link_at(ft, i)->next = ft->free_entries;
+	ft->free_entries = i;
+}
+
+/* --- the slot array ------------------------------------------------------ */
+
+/* The flow key as five 64-bit words. */
+static inline void key_words(const struct flow_key *k, uint64_t w[5])
+{
+	memcpy(w, k, 5 * sizeof(*w));
+}
+
+/* NH over the key's 64-bit words (three independent 64x64->128 bit
+ * products), then a full mix: the per-packet hash, so it is the cheap one. */
+static inline uint32_t flow_hash(const struct flow_key *k)
+{
+	const uint64_t *key = flow_hash_keys;
+	uint64_t w[5];
+	unsigned __int128 sum;
+	uint64_t h;
+
+	key_words(k, w);
+	sum = (unsigned __int128)(w[0] + key[0]) * (w[1] + key[1]);
+	sum += (unsigned __int128)(w[2] + key[2]) * (w[3] + key[3]);
+	sum += (unsigned __int128)(w[4] + key[4]) * key[5];
+	h = mix64((uint64_t)sum ^ (uint64_t)(sum >> 64) ^ hash_seed);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static inline bool key_equal(const struct flow_key *a, const struct flow_key *b)
+{
+	uint64_t x[5], y[5];
+
+	key_words(a, x);
+	key_words(b, y);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
+		(x[4] ^ y[4])) == 0;
+}
+
+static inline uint32_t slot_of(const struct flow_table *ft, uint32_t hash,
+			       uint32_t i)
+{
+	return (hash & ~ft->index_mask) | (i + 1);
+}
+
+static inline uint32_t slot_entry(const struct flow_table *ft, uint32_t s)
+{
+	return (s & ft->index_mask) - 1;
+}
+
+/* Where the entry in slot s would be without collisions (its key's hash,
+ * recomputed: only growing and deleting need it). */
+static size_t slot_home(const struct flow_table *ft, uint32_t s, size_t mask)
+{
+	return flow_hash(&entry_at(ft, slot_entry(ft, s))->key) & mask;
+}
+
+/* The entry holding key k (of hash h), or NO_ENTRY. */
+static inline uint32_t slot_find(const struct flow_table *ft,
+				 const struct flow_key *k, uint32_t h)
+{
+	size_t at = h & ft->slot_mask;
+
+	if (!ft->slots)
+		return NO_ENTRY;
+	for (;; at = (at + 1) & ft->slot_mask) {
+		uint32_t s = ft->slots[at];
+		if (!s)
+			return NO_ENTRY;
+		if (((s ^ h) & ~ft->index_mask) == 0) {
+			uint32_t i = slot_entry(ft, s);
+			const struct flow_entry *e = entry_at(ft, i);
+			/* The lookup reads both cache lines of the entry. */
+			__builtin_prefetch((const char *)e + 64);
+			if (key_equal(&e->key, k))
+				return i;
 		}
 	}
-	e = LRU_ENTRY(ft->free_entries, struct flow_entry);
-	ft->free_entries = e->lru.next;
-	memset(e, 0, sizeof(*e));
-	return e;
 }
 
-static void pool_put(struct flow_table *ft, struct flow_entry *e)
+static void slot_put(uint32_t *slots, size_t mask, size_t home, uint32_t s)
 {
-	e->lru.next = ft->free_entries;
-	ft->free_entries = &e->lru;
+	size_t at = home;
+
+	while (slots[at])
+		at = (at + 1) & mask;
+	slots[at] = s;
+}
+
+/* Room for one more entry: the array grows (doubling, up to two slots per
+ * entry of max_flows) to stay at most half full. False when out of memory. */
+static bool slots_reserve(struct flow_table *ft)
+{
+	size_t n = ft->slots ? ft->slot_mask + 1 : 0, size;
+	uint32_t *slots;
+
+	if (ft->slots && (ft->count + 1) * 2 <= n)
+		return true;
+	/* Full size (never more than half full then), or no memory to grow:
+	 * go on while a slot stays empty, which ends every probe. */
+	if (ft->slots && n >= ft->max_slots)
+		return ft->count + 1 < n;
+	size = n ? n * 2 : 64;
+	slots = calloc(size, sizeof(*slots));
+	if (!slots)
+		return ft->slots && ft->count + 1 < n;
+	for (size_t k = 0; k < n; k++)
+		if (ft->slots[k])
+			slot_put(slots, size - 1, slot_home(ft, ft->slots[k], size - 1),
+				 ft->slots[k]);
+	free(ft->slots);
+	ft->slots = slots;
+	ft->slot_mask = size - 1;
+	return true;
+}
+
+/* Removes entry i (key hash h) from the array: backward shift, so probe
+ * sequences stay unbroken without tombstones. */
+static void slot_delete(struct flow_table *ft, uint32_t h, uint32_t i)
+{
+	size_t mask = ft->slot_mask, at = h & mask, next;
+	uint32_t want = slot_of(ft, h, i);
+
+	while (ft->slots[at] != want)
+		at = (at + 1) & mask;
+	for (next = (at + 1) & mask; ft->slots[next]; next = (next + 1) & mask) {
+		size_t home = slot_home(ft, ft->slots[next], mask);
+		/* The entry at next may move back to at when its home is not
+		 * cyclically within (at, next]. */
+		if (((next - home) & mask) >= ((next - at) & mask)) {
+			ft->slots[at] = ft->slots[next];
+			at = next;
+		}
+	}
+	ft->slots[at] = 0;
 }
 
 /* The public view of an entry. Every field is assigned (no memset: this
@@ -499,13 +746,13 @@ static void materialize(const struct flow_table *ft, const struct flow_entry *e,
 
 	f->family = e->key.family;
 	f->proto = e->key.proto;
-	f->dir = e->dir;
+	f->dir = (unsigned)e->dir;
 	f->src.family = f->dst.family = e->key.family;
 	memcpy(f->src.a, swapped ? e->key.addr_b : e->key.addr_a, 16);
 	memcpy(f->dst.a, swapped ? e->key.addr_a : e->key.addr_b, 16);
 	if (e->flags & FLOW_HAS_ICMP) {
 		f->sport = e->key.port_a; /* echo id (or type) on both sides */
-		f->dport = e->icmp_type;
+		f->dport = (uint16_t)e->icmp_type;
 	} else {
 		f->sport = swapped ? e->key.port_b : e->key.port_a;
 		f->dport = swapped ? e->key.port_a : e->key.port_b;
@@ -520,19 +767,21 @@ static void materialize(const struct flow_table *ft, const struct flow_entry *e,
 	f->id = e->id;
 }
 
-/* Removes a flow, telling the end callback first. */
-static void flow_remove(struct flow_table *ft, struct flow_entry *e)
+/* Removes flow i, telling the end callback first. */
+static void flow_remove(struct flow_table *ft, uint32_t i)
 {
+	struct flow_entry *e = entry_at(ft, i);
+
 	if (ft->end_fn) {
 		struct flow f;
 		materialize(ft, e, &f);
 		ft->end_fn(&f, ft->end_ctx);
 	}
-	HASH_DELETE(hh, ft->flows, e);
-	lru_unlink(&ft->lru[e->list], &e->lru);
+	slot_delete(ft, flow_hash(&e->key), i);
+	lru_unlink(ft, &ft->lru[e->list], i);
 	ifname_unref(ft, e->key.ifindex);
 	ft->count--;
-	pool_put(ft, e);
+	pool_put(ft, i);
 }
 
 static bool flow_expired(const struct flow_table *ft,
@@ -542,40 +791,47 @@ static bool flow_expired(const struct flow_table *ft,
 	       now - e->last_seen > ft->timeout_ns[e->list % NCLASSES];
 }
 
-/* The least recently used flow of lists [from, to). */
-static struct flow_entry *oldest_in(struct flow_table *ft, int from, int to)
+/* The least recently used flow of lists [from, to), or NO_ENTRY. */
+static uint32_t oldest_in(struct flow_table *ft, int from, int to)
 {
-	struct flow_entry *oldest = NULL;
+	uint32_t oldest = NO_ENTRY;
+	const struct flow_entry *o = NULL;
 
 	for (int c = from; c < to; c++) {
-		struct flow_entry *h = lru_oldest_flow(ft, c);
-		if (h && (!oldest || h->last_seen < oldest->last_seen ||
-			  (h->last_seen == oldest->last_seen && h->id < oldest->id)))
+		uint32_t h = ft->lru[c].head;
+		const struct flow_entry *e;
+		if (h == NO_ENTRY)
+			continue;
+		e = entry_at(ft, h);
+		if (!o || e->last_seen < o->last_seen ||
+		    (e->last_seen == o->last_seen && e->id < o->id)) {
 			oldest = h;
+			o = e;
+		}
 	}
 	return oldest;
 }
 
 /* The flow to evict from a full table: the least recently used blocked
  * flow, else the least recently used passed one. */
-static struct flow_entry *eviction_victim(struct flow_table *ft)
+static uint32_t eviction_victim(struct flow_table *ft)
 {
-	struct flow_entry *e = oldest_in(ft, LIST_BLOCKED, NLISTS);
+	uint32_t i = oldest_in(ft, LIST_BLOCKED, NLISTS);
 
-	return e ? e : oldest_in(ft, 0, NCLASSES);
+	return i != NO_ENTRY ? i : oldest_in(ft, 0, NCLASSES);
 }
 
-/* Moves e to the list its class and verdict call for (at the tail). */
-static void flow_relist(struct flow_table *ft, struct flow_entry *e,
-			int tclass)
+/* Moves flow i to the list its class and verdict call for (at the tail). */
+static void flow_relist(struct flow_table *ft, uint32_t i, int tclass)
 {
-	uint8_t list = (uint8_t)(tclass + (e->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED));
+	struct flow_entry *e = entry_at(ft, i);
+	unsigned list = (unsigned)tclass + (e->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED);
 
-	if (list == e->list && ft->lru[list].tail == &e->lru)
+	if (list == e->list && ft->lru[list].tail == i)
 		return;
-	lru_unlink(&ft->lru[e->list], &e->lru);
+	lru_unlink(ft, &ft->lru[e->list], i);
 	e->list = list;
-	lru_append(&ft->lru[list], &e->lru);
+	lru_append(ft, &ft->lru[list], i);
 }
 
 static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
@@ -583,14 +839,48 @@ static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
 	size_t n = 0;
 
 	for (int c = 0; c < NLISTS; c++) {
-		struct flow_entry *e;
-		while (n < budget && (e = lru_oldest_flow(ft, c)) &&
-		       flow_expired(ft, e, now)) {
-			flow_remove(ft, e);
+		uint32_t i;
+		while (n < budget && (i = ft->lru[c].head) != NO_ENTRY &&
+		       flow_expired(ft, entry_at(ft, i), now)) {
+			flow_remove(ft, i);
 			n++;
 		}
 	}
 	return n;
+}
+
+/* Live flows in creation order, in a new array (*n of them); NULL when
+ * out of memory or empty. */
+static int cmp_id(const void *a, const void *b)
+{
+	const struct flow_entry *x = *(const struct flow_entry *const *)a;
+	const struct flow_entry *y = *(const struct flow_entry *const *)b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static struct flow_entry **live_entries(const struct flow_table *ft, size_t *n)
+{
+	struct flow_entry **all;
+
+	*n = 0;
+	if (!ft->count)
+		return NULL;
+	all = malloc(ft->count * sizeof(*all));
+	if (!all)
+		return NULL;
+	for (size_t i = 0; i < ft->allocated; i++) {
+		struct flow_entry *e = entry_at(ft, (uint32_t)i);
+		if (e->key.family)
+			all[(*n)++] = e;
+	}
+	qsort(all, *n, sizeof(*all), cmp_id);
+	return all;
+}
+
+static uint32_t index_of(const struct flow_table *ft, const struct flow_entry *e)
+{
+	return (uint32_t)(e - ft->entries);
 }
 
 /* --- fragments ----------------------------------------------------------- */
@@ -598,7 +888,7 @@ static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
 static void frag_remove(struct flow_table *ft, struct frag_entry *f)
 {
 	HASH_DELETE(hh, ft->frags, f);
-	lru_unlink(&ft->frag_lru, &f->lru);
+	frag_unlink(&ft->frag_lru, &f->lru);
 	ifname_unref(ft, f->key.ifindex);
 	ft->nfrags--;
 	free(f);
@@ -625,7 +915,7 @@ static void frag_record(struct flow_table *ft, const struct packet *p,
 	frag_key_of(p, name->index, &k);
 	HASH_FIND(hh, ft->frags, &k, sizeof(k), f);
 	if (f) {
-		lru_unlink(&ft->frag_lru, &f->lru);
+		frag_unlink(&ft->frag_lru, &f->lru);
 	} else {
 		if (ft->nfrags >= ft->max_frags)
 			frag_remove(ft, lru_oldest_frag(ft));
@@ -647,7 +937,7 @@ static void frag_record(struct flow_table *ft, const struct packet *p,
 	f->verdict = (uint8_t)d->verdict;
 	f->rule = d->rule;
 	f->last_seen = now;
-	lru_append(&ft->frag_lru, &f->lru);
+	frag_append(&ft->frag_lru, &f->lru);
 }
 
 /* --- the table ----------------------------------------------------------- */
@@ -664,6 +954,17 @@ struct flow_table *flow_table_new(const struct flow_limits *limits)
 		return NULL;
 	init_seed();
 	ft->max_flows = l.max_flows ? l.max_flows : 65536;
+	/* Entry indexes are 32 bits, one value meaning none. */
+	if (ft->max_flows > UINT32_MAX - 1)
+		ft->max_flows = UINT32_MAX - 1;
+	ft->max_slots = 64;
+	while (ft->max_slots < 2 * ft->max_flows)
+		ft->max_slots *= 2;
+	ft->index_mask = 1;
+	while (ft->index_mask < ft->max_flows && ft->index_mask < UINT32_MAX)
+		ft->index_mask = ft->index_mask * 2 + 1;
+	ft->free_entries = NO_ENTRY;
+	lru_clear(ft);
 	ft->timeout_ns[CLASS_TCP] = (l.tcp_timeout ? l.tcp_timeout : 3600) * NS_PER_SEC;
 	ft->timeout_ns[CLASS_TCP_CLOSED] = (l.tcp_closed_timeout ? l.tcp_closed_timeout : 10) * NS_PER_SEC;
 	ft->timeout_ns[CLASS_UDP] = (l.udp_timeout ? l.udp_timeout : 60) * NS_PER_SEC;
@@ -680,18 +981,26 @@ struct flow_table *flow_table_new(const struct flow_limits *limits)
 void flow_table_free(struct flow_table *ft)
 {
 	struct frag_entry *f;
+	struct flow_entry **all;
+	size_t n;
 
 	if (!ft)
 		return;
 	/* Creation order, so a reporter sees flows as they began. */
-	while (ft->flows)
-		flow_remove(ft, ft->flows);
+	all = live_entries(ft, &n);
+	for (size_t k = 0; k < n; k++)
+		flow_remove(ft, index_of(ft, all[k]));
+	free(all);
+	/* Out of memory for the order: the rest in pool order. */
+	for (size_t i = 0; ft->count && i < ft->allocated; i++)
+		if (entry_at(ft, (uint32_t)i)->key.family)
+			flow_remove(ft, (uint32_t)i);
+	/* Names go with their last flow or fragment. */
 	while ((f = lru_oldest_frag(ft)))
 		frag_remove(ft, f);
-	HASH_CLEAR(hh, ft->flows);
-	for (size_t i = 0; i < ft->nchunks; i++)
-		free(ft->chunks[i]);
-	free(ft->chunks);
+	free(ft->entries);
+	free(ft->links);
+	free(ft->slots);
 	free(ft->names);
 	free(ft->free_indexes);
 	free(ft);
@@ -718,66 +1027,75 @@ uint64_t flow_table_evictions(const struct flow_table *ft)
 
 void flow_table_foreach(const struct flow_table *ft, flow_visit_fn fn, void *ctx)
 {
-	const struct flow_entry *e;
+	struct flow_entry **all;
 	struct flow f;
+	size_t n;
 
 	if (!ft || !fn)
 		return;
-	for (e = ft->flows; e; e = e->hh.next) {
-		materialize(ft, e, &f);
+	all = live_entries(ft, &n);
+	if (!all) { /* out of memory for the order: pool order */
+		for (size_t i = 0; i < ft->allocated; i++) {
+			const struct flow_entry *e = entry_at(ft, (uint32_t)i);
+			if (e->key.family) {
+				materialize(ft, e, &f);
+				fn(&f, ctx);
+			}
+		}
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		materialize(ft, all[k], &f);
 		fn(&f, ctx);
 	}
+	free(all);
 }
 
-/* Creates a flow for p with decision d. NULL when no entry can be had
+/* Creates a flow for p with decision d. NO_ENTRY when no entry can be had
  * (out of memory): the packet is then decided without state. */
-static struct flow_entry *flow_create(struct flow_table *ft,
-				      const struct packet *p,
-				      struct ifname_entry *name,
-				      const struct flow_key *k, bool swapped,
-				      const struct decision *d, uint64_t now)
+static uint32_t flow_create(struct flow_table *ft, const struct packet *p,
+			    struct ifname_entry *name, const struct flow_key *k,
+			    uint32_t hash, bool swapped,
+			    const struct decision *d, uint64_t now)
 {
 	struct flow_entry *e;
+	uint32_t i;
 
 	if (ft->count >= ft->max_flows) {
-		struct flow_entry *victim = eviction_victim(ft);
-		if (!victim)
-			return NULL;
+		uint32_t victim = eviction_victim(ft);
+		if (victim == NO_ENTRY)
+			return NO_ENTRY;
 		flow_remove(ft, victim);
 		ft->evictions++;
 	}
-	e = pool_get(ft);
-	if (!e)
-		return NULL;
+	if (!slots_reserve(ft))
+		return NO_ENTRY;
+	i = pool_get(ft);
+	if (i == NO_ENTRY)
+		return NO_ENTRY;
+	e = entry_at(ft, i);
 	e->key = *k;
-	e->dir = (uint8_t)p->dir;
-	e->verdict = (uint8_t)d->verdict;
+	e->dir = p->dir;
+	e->verdict = d->verdict;
 	e->flags = (uint8_t)((swapped ? FLOW_SWAPPED : 0) |
 			     (p->has_uid ? FLOW_HAS_UID : 0) |
 			     (p->has_mark ? FLOW_HAS_MARK : 0) |
 			     (p->has_ports ? FLOW_HAS_PORTS : 0) |
 			     (p->has_icmp ? FLOW_HAS_ICMP : 0));
-	e->iftype = (uint8_t)p->iftype;
+	e->iftype = p->iftype;
 	e->icmp_type = p->icmp_type;
-	e->icmp_code = p->icmp_code;
 	e->uid = p->uid;
 	e->mark = p->mark;
 	e->rule = d->rule;
 	e->first_seen = now;
 	e->last_seen = now;
 	e->id = ft->next_id++;
-	e->list = (uint8_t)(class_of(p) + (d->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED));
-	hash_oom = false;
-	HASH_ADD(hh, ft->flows, key, sizeof(e->key), e);
-	if (hash_oom) {
-		pool_put(ft, e);
-		return NULL;
-	}
-	size_buckets(ft->flows->hh.tbl, ft->max_flows);
-	lru_append(&ft->lru[e->list], &e->lru);
+	e->list = (unsigned)class_of(p) + (d->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED);
+	slot_put(ft->slots, ft->slot_mask, hash & ft->slot_mask, slot_of(ft, hash, i));
+	lru_append(ft, &ft->lru[e->list], i);
 	name->refs++;
 	ft->count++;
-	return e;
+	return i;
 }
 
 /* Notes a FIN or RST of p in e; true once the connection is closed: a
@@ -797,19 +1115,20 @@ static bool tcp_closing(struct flow_entry *e, const struct packet *p)
 	return (e->flags & (FLOW_FIN_A | FLOW_FIN_B)) == (FLOW_FIN_A | FLOW_FIN_B);
 }
 
-/* Counts a packet in e and refreshes its place in the LRU. */
-static void flow_touch(struct flow_table *ft, struct flow_entry *e,
+/* Counts a packet in flow i and refreshes its place in the LRU. */
+static void flow_touch(struct flow_table *ft, uint32_t i,
 		       const struct packet *p, uint64_t now)
 {
+	struct flow_entry *e = entry_at(ft, i);
+	int tclass = (int)(e->list % NCLASSES);
+
 	e->packets++;
 	e->bytes += p->len;
 	if (now > e->last_seen)
 		e->last_seen = now;
-	int tclass = e->list % NCLASSES;
-
 	if (tclass == CLASS_TCP && p->proto == 6 && tcp_closing(e, p))
 		tclass = CLASS_TCP_CLOSED;
-	flow_relist(ft, e, tclass);
+	flow_relist(ft, i, tclass);
 }
 
 /* True when p goes the way e's first packet went, with the same owner, so
@@ -835,13 +1154,17 @@ static struct decision stored_decision(const struct flow_entry *e)
 	return d;
 }
 
-static const struct flow *result_flow(struct flow_table *ft,
-				      const struct flow_entry *e)
+static const struct flow *result_flow(struct flow_table *ft, uint32_t i)
 {
-	if (!e)
+	if (i == NO_ENTRY)
 		return NULL;
-	materialize(ft, e, &ft->scratch);
+	materialize(ft, entry_at(ft, i), &ft->scratch);
 	return &ft->scratch;
+}
+
+static uint32_t flow_find(const struct flow_table *ft, const struct flow_key *k)
+{
+	return slot_find(ft, k, flow_hash(k));
 }
 
 /* A non-first fragment: the decision of its first fragment, else block. */
@@ -853,7 +1176,7 @@ static struct decision fragment_decision(struct flow_table *ft,
 	struct ifname_entry *name = ifname_find(ft, p->ifname);
 	struct frag_key k;
 	struct frag_entry *f = NULL;
-	struct flow_entry *e = NULL;
+	uint32_t i;
 
 	if (name) {
 		frag_key_of(p, name->index, &k);
@@ -865,18 +1188,18 @@ static struct decision fragment_decision(struct flow_table *ft,
 		frag_remove(ft, f);
 		return d;
 	}
-	HASH_FIND(hh, ft->flows, &f->flow, sizeof(f->flow), e);
+	i = flow_find(ft, &f->flow);
 	d.verdict = (enum verdict)f->verdict;
 	d.rule = f->rule;
-	if (e && (e->flags & FLOW_STICKY))
-		d = stored_decision(e);
+	if (i != NO_ENTRY && (entry_at(ft, i)->flags & FLOW_STICKY))
+		d = stored_decision(entry_at(ft, i));
 	f->last_seen = now;
-	lru_unlink(&ft->frag_lru, &f->lru);
-	lru_append(&ft->frag_lru, &f->lru);
-	if (e) {
-		flow_touch(ft, e, p, now);
+	frag_unlink(&ft->frag_lru, &f->lru);
+	frag_append(&ft->frag_lru, &f->lru);
+	if (i != NO_ENTRY) {
+		flow_touch(ft, i, p, now);
 		if (flow)
-			*flow = result_flow(ft, e);
+			*flow = result_flow(ft, i);
 	}
 	return d;
 }
@@ -884,21 +1207,22 @@ static struct decision fragment_decision(struct flow_table *ft,
 /* An ICMP error quoting a packet of a passed flow on this interface (a
  * port unreachable, a packet too big on the way of a tunnel's endpoint
  * flow) passes by that flow's state, like conntrack's RELATED. The error
- * must be addressed to the quoted packet's sender. NULL when unrelated. */
-static struct flow_entry *related_flow(struct flow_table *ft,
-				       const struct packet *p, uint64_t now)
+ * must be addressed to the quoted packet's sender. NO_ENTRY when
+ * unrelated. */
+static uint32_t related_flow(struct flow_table *ft, const struct packet *p,
+			     uint64_t now)
 {
 	struct ifname_entry *name;
 	struct packet q;
 	struct flow_key k;
-	struct flow_entry *e;
+	uint32_t i;
 
 	if (!p->has_icmp || !p->has_inner ||
 	    memcmp(p->inner.src.a, p->dst.a, sizeof(p->dst.a)) != 0)
-		return NULL;
+		return NO_ENTRY;
 	name = ifname_find(ft, p->ifname);
 	if (!name)
-		return NULL;
+		return NO_ENTRY;
 	memset(&q, 0, sizeof(q));
 	q.family = p->family;
 	q.proto = p->inner.proto;
@@ -911,12 +1235,13 @@ static struct flow_entry *related_flow(struct flow_table *ft,
 	q.icmp_type = p->inner.icmp_type;
 	q.icmp_id = p->inner.icmp_id;
 	if (q.has_icmp && !is_echo(&q))
-		return NULL; /* errors are not sent about errors */
+		return NO_ENTRY; /* errors are not sent about errors */
 	flow_key_of(&q, name->index, &k);
-	HASH_FIND(hh, ft->flows, &k, sizeof(k), e);
-	if (!e || e->verdict != VERDICT_PASS || flow_expired(ft, e, now))
-		return NULL;
-	return e;
+	i = flow_find(ft, &k);
+	if (i == NO_ENTRY || entry_at(ft, i)->verdict != VERDICT_PASS ||
+	    flow_expired(ft, entry_at(ft, i), now))
+		return NO_ENTRY;
+	return i;
 }
 
 struct decision flow_table_packet(struct flow_table *ft,
@@ -927,7 +1252,8 @@ struct decision flow_table_packet(struct flow_table *ft,
 	struct decision d = { .verdict = VERDICT_BLOCK };
 	struct ifname_entry *name;
 	struct flow_key k;
-	struct flow_entry *e;
+	struct flow_entry *e = NULL;
+	uint32_t i, hash;
 	bool swapped;
 
 	if (flow)
@@ -951,12 +1277,12 @@ struct decision flow_table_packet(struct flow_table *ft,
 	if (p->fragment && !p->first_fragment)
 		return fragment_decision(ft, p, now, flow);
 
-	e = related_flow(ft, p, now);
-	if (e) {
-		d = stored_decision(e);
-		flow_touch(ft, e, p, now);
+	i = related_flow(ft, p, now);
+	if (i != NO_ENTRY) {
+		d = stored_decision(entry_at(ft, i));
+		flow_touch(ft, i, p, now);
 		if (flow)
-			*flow = result_flow(ft, e);
+			*flow = result_flow(ft, i);
 		return d;
 	}
 
@@ -966,46 +1292,52 @@ struct decision flow_table_packet(struct flow_table *ft,
 	/* Held while flows come and go below, so the name stays interned. */
 	name->refs++;
 	swapped = flow_key_of(p, name->index, &k);
-	HASH_FIND(hh, ft->flows, &k, sizeof(k), e);
-	if (e && (flow_expired(ft, e, now) ||
-		  /* a new connection reusing the ports of a closed one */
-		  (e->list % NCLASSES == CLASS_TCP_CLOSED &&
-		   (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN))) {
-		flow_remove(ft, e);
-		e = NULL;
+	hash = flow_hash(&k);
+	i = slot_find(ft, &k, hash);
+	if (i != NO_ENTRY) {
+		e = entry_at(ft, i);
+		if (flow_expired(ft, e, now) ||
+		    /* a new connection reusing the ports of a closed one */
+		    (e->list % NCLASSES == CLASS_TCP_CLOSED &&
+		     (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)) {
+			flow_remove(ft, i);
+			i = NO_ENTRY;
+			e = NULL;
+		}
 	}
 	if (e && e->verdict == VERDICT_PASS) {
 		d = stored_decision(e);
-		flow_touch(ft, e, p, now);
+		flow_touch(ft, i, p, now);
 	} else if (e && ((e->flags & FLOW_STICKY) || same_as_first(e, p, swapped))) {
 		/* Blocked by a recheck; or blocked at its first packet, and
 		 * this one looks the same to the rules (same direction, same
 		 * owner): the rules would say the same again. */
 		d = stored_decision(e);
-		flow_touch(ft, e, p, now);
+		flow_touch(ft, i, p, now);
 	} else {
 		/* New, or remembered as blocked: the rules decide. */
 		d = ruleset_decide(rs, p);
 		if (e && d.verdict == VERDICT_PASS) {
 			/* Blocked before, passes now: a passed flow that
 			 * begins with this packet replaces the blocked one. */
-			flow_remove(ft, e);
+			flow_remove(ft, i);
+			i = NO_ENTRY;
 			e = NULL;
 		}
 		if (e) {
-			e->verdict = (uint8_t)d.verdict;
+			e->verdict = d.verdict;
 			e->rule = d.rule;
-			flow_touch(ft, e, p, now);
+			flow_touch(ft, i, p, now);
 		} else {
-			e = flow_create(ft, p, name, &k, swapped, &d, now);
-			if (e)
-				flow_touch(ft, e, p, now);
+			i = flow_create(ft, p, name, &k, hash, swapped, &d, now);
+			if (i != NO_ENTRY)
+				flow_touch(ft, i, p, now);
 		}
 	}
 	if (p->fragment && p->first_fragment)
 		frag_record(ft, p, name, &k, &d, now);
 	if (flow)
-		*flow = result_flow(ft, e);
+		*flow = result_flow(ft, i);
 	ifname_unref(ft, name->index);
 	return d;
 }
@@ -1022,7 +1354,7 @@ static void first_packet(const struct flow_table *ft, const struct flow_entry *e
 	p->proto = f.proto;
 	p->src = f.src;
 	p->dst = f.dst;
-	p->dir = e->dir;
+	p->dir = (unsigned)e->dir;
 	memcpy(p->ifname, f.ifname, IFW_IFNAMSIZ);
 	p->iftype = (enum iftype)e->iftype;
 	if (e->flags & FLOW_HAS_PORTS) {
@@ -1032,8 +1364,7 @@ static void first_packet(const struct flow_table *ft, const struct flow_entry *e
 	}
 	if (e->flags & FLOW_HAS_ICMP) {
 		p->has_icmp = true;
-		p->icmp_type = e->icmp_type;
-		p->icmp_code = e->icmp_code;
+		p->icmp_type = (uint8_t)e->icmp_type;
 		p->icmp_id = e->key.port_a;
 	}
 	p->has_uid = e->flags & FLOW_HAS_UID;
@@ -1043,10 +1374,14 @@ static void first_packet(const struct flow_table *ft, const struct flow_entry *e
 	p->ifaddrs = ft->ifaddrs;
 }
 
+struct seen_order {
+	uint64_t last_seen, id;
+	uint32_t index;
+};
+
 static int cmp_last_seen(const void *a, const void *b)
 {
-	const struct flow_entry *x = *(const struct flow_entry *const *)a;
-	const struct flow_entry *y = *(const struct flow_entry *const *)b;
+	const struct seen_order *x = a, *y = b;
 
 	if (x->last_seen != y->last_seen)
 		return x->last_seen < y->last_seen ? -1 : 1;
@@ -1058,42 +1393,50 @@ static int cmp_last_seen(const void *a, const void *b)
  * live head). Without memory for the sort, moved flows just go last. */
 static void relist_all(struct flow_table *ft)
 {
-	struct flow_entry **all = malloc((ft->count ? ft->count : 1) * sizeof(*all));
-	struct flow_entry *e;
+	struct seen_order *all = malloc((ft->count ? ft->count : 1) * sizeof(*all));
 	size_t n = 0;
 
 	if (!all) {
-		for (e = ft->flows; e; e = e->hh.next)
-			if ((e->list >= LIST_BLOCKED) != (e->verdict != VERDICT_PASS))
-				flow_relist(ft, e, e->list % NCLASSES);
+		for (size_t i = 0; i < ft->allocated; i++) {
+			struct flow_entry *e = entry_at(ft, (uint32_t)i);
+			if (e->key.family &&
+			    (e->list >= LIST_BLOCKED) != (e->verdict != VERDICT_PASS))
+				flow_relist(ft, (uint32_t)i, (int)(e->list % NCLASSES));
+		}
 		return;
 	}
-	for (e = ft->flows; e; e = e->hh.next)
-		all[n++] = e;
+	for (size_t i = 0; i < ft->allocated; i++) {
+		struct flow_entry *e = entry_at(ft, (uint32_t)i);
+		if (e->key.family)
+			all[n++] = (struct seen_order){ e->last_seen, e->id, (uint32_t)i };
+	}
 	qsort(all, n, sizeof(*all), cmp_last_seen);
-	memset(ft->lru, 0, sizeof(ft->lru));
-	for (size_t i = 0; i < n; i++) {
-		e = all[i];
-		e->list = (uint8_t)(e->list % NCLASSES +
-				    (e->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED));
-		lru_append(&ft->lru[e->list], &e->lru);
+	lru_clear(ft);
+	for (size_t k = 0; k < n; k++) {
+		struct flow_entry *e = entry_at(ft, all[k].index);
+		e->list = e->list % NCLASSES +
+			  (e->verdict == VERDICT_PASS ? 0 : LIST_BLOCKED);
+		lru_append(ft, &ft->lru[e->list], all[k].index);
 	}
 	free(all);
 }
 
 size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs)
 {
-	struct flow_entry *e;
 	struct frag_entry *f, *tmp;
 	size_t changed = 0;
 
 	if (!ft || !rs)
 		return 0;
-	for (e = ft->flows; e; e = e->hh.next) {
+	for (size_t i = 0; i < ft->allocated; i++) {
+		struct flow_entry *e = entry_at(ft, (uint32_t)i);
 		struct packet p;
 		struct decision d;
-		bool was_passed = e->verdict == VERDICT_PASS;
+		bool was_passed;
 
+		if (!e->key.family)
+			continue;
+		was_passed = e->verdict == VERDICT_PASS;
 		first_packet(ft, e, &p);
 		d = ruleset_decide(rs, &p);
 		if (d.verdict != (enum verdict)e->verdict)
@@ -1104,20 +1447,20 @@ size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs)
 			e->flags &= (uint8_t)~FLOW_STICKY;
 		else if (was_passed)
 			e->flags |= FLOW_STICKY;
-		e->verdict = (uint8_t)d.verdict;
+		e->verdict = d.verdict;
 		e->rule = d.rule;
 	}
 	relist_all(ft);
 	/* Fragments in flight follow their flow's new decision; the old rule
 	 * set's rules must not be referenced any more. */
 	HASH_ITER(hh, ft->frags, f, tmp) {
-		HASH_FIND(hh, ft->flows, &f->flow, sizeof(f->flow), e);
-		if (!e) {
+		uint32_t i = flow_find(ft, &f->flow);
+		if (i == NO_ENTRY) {
 			frag_remove(ft, f);
 			continue;
 		}
-		f->verdict = e->verdict;
-		f->rule = e->rule;
+		f->verdict = (uint8_t)entry_at(ft, i)->verdict;
+		f->rule = entry_at(ft, i)->rule;
 	}
 	return changed;
 }

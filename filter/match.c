@@ -180,9 +180,11 @@ static enum verdict default_verdict(const struct ruleset *rs, unsigned dir)
 	return VERDICT_BLOCK;
 }
 
-struct decision ruleset_decide(const struct ruleset *rs, const struct packet *p)
+static struct decision decide(const struct ruleset *rs, const struct packet *p,
+			      bool use_index)
 {
 	struct decision d = { .verdict = VERDICT_BLOCK };
+	bool indexed = false;
 
 	if (!rs || !p)
 		return d;
@@ -191,13 +193,26 @@ struct decision ruleset_decide(const struct ruleset *rs, const struct packet *p)
 		d.skipped = true;
 		return d;
 	}
-	for (size_t i = 0; i < rs->nrules; i++) {
+	if (use_index && rs->index)
+		d.rule = rule_index_first_match(rs->index, rs, p, &indexed);
+	for (size_t i = 0; !indexed && i < rs->nrules; i++) {
 		if (rule_matches(&rs->rules[i], p)) {
 			d.rule = &rs->rules[i];
-			d.verdict = action_verdict(rs, d.rule->action);
-			return d;
+			break;
 		}
 	}
-	d.verdict = default_verdict(rs, p->dir);
+	d.verdict = d.rule ? action_verdict(rs, d.rule->action)
+			   : default_verdict(rs, p->dir);
 	return d;
+}
+
+struct decision ruleset_decide(const struct ruleset *rs, const struct packet *p)
+{
+	return decide(rs, p, true);
+}
+
+struct decision ruleset_decide_linear(const struct ruleset *rs,
+				      const struct packet *p)
+{
+	return decide(rs, p, false);
 }

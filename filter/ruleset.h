@@ -149,9 +149,15 @@ enum block_policy {
 	BLOCK_POLICY_REJECT,
 };
 
+struct rule_index; /* filter/engine.h */
+
 struct ruleset {
 	size_t nrules;
 	struct rule *rules;
+	/* The compiled matcher (filter/rule_index.c), built with the rule set
+	 * by ruleset_from_*(); NULL (a rule set made by hand, or no memory
+	 * for it): decisions scan the rules one by one, with the same result. */
+	struct rule_index *index;
 	/* Verdict when no rule matches, per direction. 'set default' sets both
 	 * ('set default in|out' one); the killswitch sets out = REJECT,
 	 * in = DROP for the directions 'set default' did not set. */

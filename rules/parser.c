@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "rules/parser.h"
+#include "filter/engine.h" /* rule_index_new: the compiled matcher */
 
 /* --- tokens ------------------------------------------------------------------ */
 
@@ -317,6 +318,7 @@ void ruleset_free(struct ruleset *rs)
 	/* Derived rule sets still use it: the last of them frees it. */
 	if (__atomic_fetch_sub(&rs->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	rule_index_free(rs->index);
 	for (size_t i = 0; i < rs->nrules; i++)
 		rule_free_contents(&rs->rules[i]);
 	free(rs->rules);
@@ -1035,6 +1037,7 @@ static struct ruleset *parse_top(char *name, char *text, size_t len, bool has_id
 		ruleset_free(rs);
 		return NULL;
 	}
+	rs->index = rule_index_new(rs);
 	return rs;
 }
 

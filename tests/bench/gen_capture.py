@@ -1,14 +1,26 @@
 """Writes a LINUX_SLL2 capture with a realistic flow mix for the replay
 benchmark: web (tcp 443/80) and QUIC-like udp through the tunnel, DNS, ping,
 some IPv6, and blocked traffic on the physical interface; flows interleaved.
-Usage: gen_capture.py OUT.pcap [PACKETS] (default 300000). Pure struct: fast."""
+Usage: gen_capture.py OUT.pcap [PACKETS [ACTIVE [LENGTH]]]
+  PACKETS  packets to write (default 300000)
+  ACTIVE   flows open at any time, interleaved (default 200); many make
+           the flow table's working set larger than the caches
+  LENGTH   scale of the long flows' packet counts (default 1.0); below 1,
+           more (shorter) flows in the same number of packets
+Prints "N packets, N flows". Pure struct: fast."""
 import random
 import struct
 import sys
 
 out = sys.argv[1]
 target = int(sys.argv[2]) if len(sys.argv) > 2 else 300000
+ACTIVE = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+LENGTH = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
 rnd = random.Random(42)
+
+
+def length(lo, hi):
+    return max(2, int(rnd.randint(lo, hi) * LENGTH))
 ETH0, WG0 = 2, 5
 OUTGOING, HOST = 4, 0
 
@@ -61,11 +73,11 @@ class Flow:
         self.icmp = False
         if kind < 0.55:      # web through the tunnel
             self.proto, self.dport = 6, rnd.choice([443, 443, 80])
-            self.remaining = rnd.randint(20, 400)
+            self.remaining = length(20, 400)
             self.big = 0.5
         elif kind < 0.70:    # quic-like udp through the tunnel
             self.proto, self.dport = 17, 443
-            self.remaining = rnd.randint(20, 300)
+            self.remaining = length(20, 300)
             self.big = 0.6
         elif kind < 0.85:    # dns through the tunnel
             self.proto, self.dport = 17, 53
@@ -110,16 +122,18 @@ with open(out, 'wb') as f:
     f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 262144, 276))
     active, written, next_id, t = [], 0, 0, 1700000000.0
     while written < target:
-        while len(active) < 200:
+        while len(active) < ACTIVE:
             active.append(Flow(next_id))
             next_id += 1
-        fl = active[rnd.randrange(len(active))]
+        at = rnd.randrange(len(active))
+        fl = active[at]
         data = fl.packet()
         t += 0.00002
         sec = int(t)
         f.write(struct.pack('<IIII', sec, int((t - sec) * 1e6), len(data), len(data)))
         f.write(data)
         written += 1
-        if fl.remaining <= 0:
-            active.remove(fl)
+        if fl.remaining <= 0:  # swap-remove: O(1) with many active flows
+            active[at] = active[-1]
+            active.pop()
 print('%d packets, %d flows' % (written, next_id))

@@ -8,18 +8,21 @@
  *   newflow  new-flow packet in a full table (evicting) vs stateless decide
  *   decode   packet_decode vs stateless decide
  *   rules200 decide with 200 more (non-matching) rules vs without
- *   state200 established-flow packet vs decide, with those 200 rules
+ *   state200 established-flow packet with those 200 rules vs without
+ *   memory   bytes per flow (resident memory of a flow table holding
+ *            50,000 flows, per flow) vs the budget of 128
  *
  * Usage: engine_bench [ITERATIONS] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "filter/engine.h"
 #include "rules/ruleset.h"
 
-#define REPS 5
+#define REPS 11
 #define NPKTS 4096
 
 static uint64_t seed = 0x1234567;
@@ -90,10 +93,37 @@ static struct ruleset *ks_with_table(size_t n, size_t nrules)
 	if (!all)
 		exit(2);
 	at = (size_t)snprintf(all, len, "%s", t);
-	for (size_t i = 0; i < nrules; i++)
-		at += (size_t)snprintf(all + at, len - at,
-				       "pass out on eth1 proto tcp to 10.%zu.%zu.0/24 port %zu\n",
-				       i / 250, i % 250, 1000 + i);
+	/* Other interfaces, ports, addresses (as tests/bench/b_replay.sh). */
+	for (size_t i = 0; i < nrules; i++) {
+		size_t eth = 1 + i % 3, a = i % 250, port = 2000 + 1000 * (i % 6) + i;
+		switch (i % 6) {
+		case 0:
+			at += (size_t)snprintf(all + at, len - at,
+					       "pass out on eth%zu proto tcp to 10.%zu.0.0/16 port %zu\n",
+					       eth, a, port);
+			break;
+		case 1:
+			at += (size_t)snprintf(all + at, len - at,
+					       "block in on wg0 proto udp from 172.16.%zu.0/24 port %zu\n",
+					       a, port);
+			break;
+		case 2:
+			at += (size_t)snprintf(all + at, len - at,
+					       "pass out proto tcp to 192.0.2.%zu port %zu\n", a, port);
+			break;
+		case 3:
+			at += (size_t)snprintf(all + at, len - at,
+					       "block out on eth0 proto udp to port %zu\n", port);
+			break;
+		case 4:
+			at += (size_t)snprintf(all + at, len - at,
+					       "block out on eth%zu to 198.18.%zu.0/24\n", eth, a);
+			break;
+		default:
+			at += (size_t)snprintf(all + at, len - at,
+					       "block out to 203.0.113.%zu\n", a);
+		}
+	}
 	snprintf(all + at, len - at, "%s", ks_text);
 	rs = ruleset_from_string("bench.rules", all, strlen(all), NULL);
 	free(t);
@@ -138,82 +168,185 @@ static void make_packets(struct packet *pk, size_t n, uint32_t flows, bool tunne
 
 static volatile size_t sink;
 
-static double bench_lookup(const struct addrset *s, const struct ifw_addr *addrs, size_t iters)
+/* One measurement: a round of iters operations, returning ns per
+ * operation. A pair of them is measured in alternating rounds (which goes
+ * first alternates too), so both see the same machine; each side's figure
+ * is the median of its rounds. */
+struct job {
+	double (*round)(struct job *j, size_t iters);
+	const struct ruleset *rs;
+	const struct addrset *set;
+	const struct ifw_addr *addrs;
+	const struct packet *pk;
+	const uint8_t *bytes;
+	size_t len;
+	struct flow_table *ft;
+	uint64_t clock;
+	uint32_t n;
+	struct packet p;
+};
+
+static int cmp_double(const void *a, const void *b)
 {
-	double best = 1e18;
-	for (int r = 0; r < REPS; r++) {
-		size_t hits = 0;
-		double t0 = now_ns();
-		for (size_t i = 0; i < iters; i++)
-			hits += addrset_contains(s, &addrs[i % NPKTS]);
-		double t = (now_ns() - t0) / (double)iters;
-		sink += hits;
-		if (t < best)
-			best = t;
-	}
-	return best;
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
-static double bench_decide(const struct ruleset *rs, const struct packet *pk, size_t iters)
+static double median(double *v, size_t n)
 {
-	double best = 1e18;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* *ta, *tb: each side's median; returns the median of the rounds' ratios
+ * (a round's two halves ran back to back, so they saw the same machine). */
+static double measure_pair(struct job *a, struct job *b, size_t iters,
+			   double *ta, double *tb)
+{
+	double va[REPS], vb[REPS], ratio[REPS];
+
+	a->round(a, iters / 10 ? iters / 10 : 1); /* warm up */
+	b->round(b, iters / 10 ? iters / 10 : 1);
 	for (int r = 0; r < REPS; r++) {
-		size_t pass = 0;
-		double t0 = now_ns();
-		for (size_t i = 0; i < iters; i++)
-			pass += ruleset_decide(rs, &pk[i % NPKTS]).verdict == VERDICT_PASS;
-		double t = (now_ns() - t0) / (double)iters;
-		sink += pass;
-		if (t < best)
-			best = t;
+		if (r % 2) {
+			vb[r] = b->round(b, iters);
+			va[r] = a->round(a, iters);
+		} else {
+			va[r] = a->round(a, iters);
+			vb[r] = b->round(b, iters);
+		}
 	}
-	return best;
+	for (int r = 0; r < REPS; r++)
+		ratio[r] = va[r] / vb[r];
+	*ta = median(va, REPS);
+	*tb = median(vb, REPS);
+	return median(ratio, REPS);
+}
+
+static double round_lookup(struct job *j, size_t iters)
+{
+	size_t hits = 0;
+	double t0 = now_ns();
+
+	for (size_t i = 0; i < iters; i++)
+		hits += addrset_contains(j->set, &j->addrs[i % NPKTS]);
+	sink += hits;
+	return (now_ns() - t0) / (double)iters;
+}
+
+static double round_decide(struct job *j, size_t iters)
+{
+	size_t pass = 0;
+	double t0 = now_ns();
+
+	for (size_t i = 0; i < iters; i++)
+		pass += ruleset_decide(j->rs, &j->pk[i % NPKTS]).verdict == VERDICT_PASS;
+	sink += pass;
+	return (now_ns() - t0) / (double)iters;
 }
 
 /* Every packet of an established flow (the table is warmed first). */
-static double bench_state(const struct ruleset *rs, const struct packet *pk, size_t iters)
+static double round_state(struct job *j, size_t iters)
 {
-	struct flow_table *ft = flow_table_new(NULL);
-	double best = 1e18;
-	uint64_t clock = 1;
+	size_t pass = 0;
+	double t0;
 
-	/* Every flow begins with its outbound packet, as a connection does. */
-	for (size_t i = 0; i < NPKTS; i++) {
-		struct packet first = pk[i];
-		if (first.dir == DIR_IN) {
-			first.src = pk[i].dst;
-			first.dst = pk[i].src;
-			first.sport = pk[i].dport;
-			first.dport = pk[i].sport;
-			first.dir = DIR_OUT;
+	if (!j->ft) {
+		j->ft = flow_table_new(NULL);
+		j->clock = 1;
+		/* Every flow begins with its outbound packet, as a
+		 * connection does. */
+		for (size_t i = 0; i < NPKTS; i++) {
+			struct packet first = j->pk[i];
+			if (first.dir == DIR_IN) {
+				first.src = j->pk[i].dst;
+				first.dst = j->pk[i].src;
+				first.sport = j->pk[i].dport;
+				first.dport = j->pk[i].sport;
+				first.dir = DIR_OUT;
+			}
+			flow_table_packet(j->ft, j->rs, &first, j->clock++, NULL);
 		}
-		flow_table_packet(ft, rs, &first, clock++, NULL);
 	}
-	for (int r = 0; r < REPS; r++) {
-		size_t pass = 0;
-		double t0 = now_ns();
-		for (size_t i = 0; i < iters; i++)
-			pass += flow_table_packet(ft, rs, &pk[i % NPKTS], clock++, NULL).verdict == VERDICT_PASS;
-		double t = (now_ns() - t0) / (double)iters;
-		sink += pass;
-		if (t < best)
-			best = t;
-	}
-	flow_table_free(ft);
-	return best;
+	t0 = now_ns();
+	for (size_t i = 0; i < iters; i++)
+		pass += flow_table_packet(j->ft, j->rs, &j->pk[i % NPKTS], j->clock++,
+					  NULL).verdict == VERDICT_PASS;
+	sink += pass;
+	return (now_ns() - t0) / (double)iters;
 }
 
 /* Every packet a new flow, in a full 65536-flow table (so each evicts). */
-static double bench_newflow(const struct ruleset *rs, size_t iters)
+static double round_newflow(struct job *j, size_t iters)
 {
+	struct packet *p = &j->p;
+	double t0;
+
+	if (!j->ft) {
+		j->ft = flow_table_new(NULL);
+		j->clock = 1;
+		memset(p, 0, sizeof(*p));
+		p->family = 4;
+		p->proto = 6;
+		p->has_ports = true;
+		p->dir = DIR_OUT;
+		p->len = 60;
+		strcpy(p->ifname, "wg0");
+		p->iftype = IFTYPE_TUNNEL;
+		v4(&p->src, 0x0a400002);
+		p->dport = 443;
+		for (; j->n < 70000; j->n++) {
+			v4(&p->dst, 0x01000000 + j->n);
+			flow_table_packet(j->ft, j->rs, p, j->clock++, NULL);
+		}
+	}
+	t0 = now_ns();
+	for (size_t i = 0; i < iters; i++, j->n++) {
+		v4(&p->dst, 0x01000000 + j->n);
+		p->sport = (uint16_t)(j->n >> 24);
+		sink += flow_table_packet(j->ft, j->rs, p, j->clock++, NULL).verdict;
+	}
+	return (now_ns() - t0) / (double)iters;
+}
+
+static double round_decode(struct job *j, size_t iters)
+{
+	size_t ok = 0;
+	struct packet p;
+	double t0;
+
+	memset(&p, 0, sizeof(p));
+	t0 = now_ns();
+	for (size_t i = 0; i < iters; i++)
+		ok += packet_decode(j->bytes, j->len, &p) == DECODE_OK;
+	sink += ok;
+	return (now_ns() - t0) / (double)iters;
+}
+
+static long resident_kb(void)
+{
+	long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Resident bytes per flow of a fresh table holding n passed UDP flows
+ * (measured first, before other tables have come and gone). */
+static double bytes_per_flow(const struct ruleset *rs, uint32_t n)
+{
+	long before = resident_kb(), after;
 	struct flow_table *ft = flow_table_new(NULL);
 	struct packet p = { 0 };
-	double best = 1e18;
-	uint64_t clock = 1;
-	uint32_t n = 0;
 
 	p.family = 4;
-	p.proto = 6;
+	p.proto = 17;
 	p.has_ports = true;
 	p.dir = DIR_OUT;
 	p.len = 60;
@@ -221,47 +354,24 @@ static double bench_newflow(const struct ruleset *rs, size_t iters)
 	p.iftype = IFTYPE_TUNNEL;
 	v4(&p.src, 0x0a400002);
 	p.dport = 443;
-	for (; n < 70000; n++) {
-		v4(&p.dst, 0x01000000 + n);
-		flow_table_packet(ft, rs, &p, clock++, NULL);
+	for (uint32_t i = 0; i < n; i++) {
+		v4(&p.dst, 0x01000000 + i / 16);
+		p.sport = (uint16_t)(20000 + i % 16);
+		flow_table_packet(ft, rs, &p, 1 + i, NULL);
 	}
-	for (int r = 0; r < REPS; r++) {
-		double t0 = now_ns();
-		for (size_t i = 0; i < iters; i++, n++) {
-			v4(&p.dst, 0x01000000 + n);
-			p.sport = (uint16_t)(n >> 24);
-			sink += flow_table_packet(ft, rs, &p, clock++, NULL).verdict;
-		}
-		double t = (now_ns() - t0) / (double)iters;
-		if (t < best)
-			best = t;
+	after = resident_kb();
+	if (flow_table_count(ft) != n) {
+		fprintf(stderr, "engine_bench: %zu flows, expected %u\n", flow_table_count(ft), n);
+		exit(2);
 	}
 	flow_table_free(ft);
-	return best;
+	return (double)(after - before) * 1024 / n;
 }
 
-static double bench_decode(const uint8_t *bytes, size_t len, size_t iters)
+static void report(const char *name, const char *what, double a, double b,
+		   double ratio)
 {
-	double best = 1e18;
-	struct packet p;
-
-	memset(&p, 0, sizeof(p));
-	for (int r = 0; r < REPS; r++) {
-		size_t ok = 0;
-		double t0 = now_ns();
-		for (size_t i = 0; i < iters; i++)
-			ok += packet_decode(bytes, len, &p) == DECODE_OK;
-		double t = (now_ns() - t0) / (double)iters;
-		sink += ok;
-		if (t < best)
-			best = t;
-	}
-	return best;
-}
-
-static void report(const char *name, const char *what, double a, double b)
-{
-	printf("%s %.1f %.1f %.2f  # %s\n", name, a, b, a / b, what);
+	printf("%s %.1f %.1f %.2f  # %s\n", name, a, b, ratio, what);
 }
 
 int main(int argc, char **argv)
@@ -277,7 +387,9 @@ int main(int argc, char **argv)
 
 	if (iters == 0)
 		iters = 1000000;
-	struct ruleset *small = ks_with_table(10, 0), *big = ks_with_table(100000, 0);
+	struct ruleset *small = ks_with_table(10, 0);
+	double mem = bytes_per_flow(small, 50000);
+	struct ruleset *big = ks_with_table(100000, 0);
 	struct ruleset *many = ks_with_table(10, 200);
 	const struct addrset *small_set = small->tables[0].set, *big_set = big->tables[0].set;
 
@@ -288,28 +400,41 @@ int main(int argc, char **argv)
 	 * packets without state. */
 	make_packets(pk, NPKTS, 2000, true);
 
+	struct job lookup_small = { .round = round_lookup, .set = small_set, .addrs = addrs };
+	struct job lookup_big = { .round = round_lookup, .set = big_set, .addrs = addrs };
+	struct job decide_small = { .round = round_decide, .rs = small, .pk = pk };
+	struct job decide_big = { .round = round_decide, .rs = big, .pk = pk };
+	struct job decide_many = { .round = round_decide, .rs = many, .pk = pk };
+	struct job state_small = { .round = round_state, .rs = small, .pk = pk };
+	struct job state_many = { .round = round_state, .rs = many, .pk = pk };
+	struct job newflow = { .round = round_newflow, .rs = small };
+	struct job decode = { .round = round_decode, .bytes = tcp_packet, .len = sizeof(tcp_packet) };
+	double a, b, r;
+
 	if (argc > 2 && strcmp(argv[2], "state") == 0) { /* for profiling */
-		printf("state %.1f\n", bench_state(small, pk, iters));
+		printf("state %.1f\n", round_state(&state_small, iters));
 		return 0;
 	}
-	double l10 = bench_lookup(small_set, addrs, iters);
-	double l100k = bench_lookup(big_set, addrs, iters);
-	double d10 = bench_decide(small, pk, iters);
-	double d100k = bench_decide(big, pk, iters);
-	double st = bench_state(small, pk, iters);
-	double nf = bench_newflow(small, iters / 4 ? iters / 4 : 1);
-	double dec = bench_decode(tcp_packet, sizeof(tcp_packet), iters);
-	double d200 = bench_decide(many, pk, iters / 4 ? iters / 4 : 1);
-	double st200 = bench_state(many, pk, iters);
-
-	printf("# ns per operation (best of %d rounds of %zu); columns: name a_ns b_ns a/b\n", REPS, iters);
-	report("lookup", "100k-prefix set lookup vs 10-prefix set lookup", l100k, l10);
-	report("table", "decide with a 100k-prefix table vs with a 10-prefix table", d100k, d10);
-	report("state", "established-flow packet (stateful) vs stateless decide", st, d10);
-	report("newflow", "new flow in a full 65536 table (evicting) vs stateless decide", nf, d10);
-	report("decode", "packet_decode vs stateless decide", dec, d10);
-	report("rules200", "stateless decide with 200 more rules vs the kill switch alone", d200, d10);
-	report("state200", "established-flow packet vs stateless decide, 200 more rules", st200, d200);
+	printf("# ns per operation (medians of %d alternating rounds of %zu); columns: name a_ns b_ns median(a/b)\n",
+	       REPS, iters);
+	r = measure_pair(&lookup_big, &lookup_small, iters, &a, &b);
+	report("lookup", "100k-prefix set lookup vs 10-prefix set lookup", a, b, r);
+	r = measure_pair(&decide_big, &decide_small, iters, &a, &b);
+	report("table", "decide with a 100k-prefix table vs with a 10-prefix table", a, b, r);
+	r = measure_pair(&state_small, &decide_small, iters, &a, &b);
+	report("state", "established-flow packet (stateful) vs stateless decide", a, b, r);
+	r = measure_pair(&newflow, &decide_small, iters / 4 ? iters / 4 : 1, &a, &b);
+	report("newflow", "new flow in a full 65536 table (evicting) vs stateless decide", a, b, r);
+	r = measure_pair(&decode, &decide_small, iters, &a, &b);
+	report("decode", "packet_decode vs stateless decide", a, b, r);
+	r = measure_pair(&decide_many, &decide_small, iters, &a, &b);
+	report("rules200", "stateless decide with 200 more rules vs the kill switch alone", a, b, r);
+	r = measure_pair(&state_many, &state_small, iters, &a, &b);
+	report("state200", "established-flow packet with 200 more rules vs without", a, b, r);
+	report("memory", "bytes per flow (resident, 50000 flows) vs 128", mem, 128, mem / 128);
+	flow_table_free(state_small.ft);
+	flow_table_free(state_many.ft);
+	flow_table_free(newflow.ft);
 	ruleset_free(small);
 	ruleset_free(big);
 	ruleset_free(many);
