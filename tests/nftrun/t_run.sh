@@ -123,8 +123,8 @@ nsx $CLI nft flush ruleset
 wait_for 500 has_table
 restored=$(grep -c 'restored in' "$WORK/run5.log")
 internal=$(grep -o 'restored in [0-9.]* ms' "$WORK/run5.log" | awk '{print $3}' | tr '\n' ' ')
-check nftrun-watch-restore "6 foreign deletes restored ($restored); seen by nft after ${lat[*]} ms; restore took $internal ms" \
-	eval '[ "$restored" -eq 6 ] && has_table && [ "${lat[4]}" -lt 1000 ]'
+check nftrun-watch-restore "6 foreign deletes restored ($restored restores: a transaction read in two parts may be restored twice); seen by nft after ${lat[*]} ms; restore took $internal ms" \
+	eval '[ "$restored" -ge 6 ] && has_table && [ "${lat[4]}" -lt 1000 ]'
 before=$(received $LEAK_ADDR)
 bg "$WORK/send-w.out" nsx $CLI $PY "$PROBE" send $LEAK_ADDR $PORT 1 0.2
 for i in 1 2 3; do nsx $CLI nft flush ruleset; sleep 0.2; done
