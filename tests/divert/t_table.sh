@@ -6,7 +6,7 @@
 # not reloaded, and an existing flow to a removed address stops.
 source "$(dirname "$0")/lib.sh"
 divert_require_root table-empty-blocks table-replace table-show table-test table-flush table-unknown \
-	table-existing-flow-stops
+	table-existing-flow-stops table-libifwall
 
 RULES=$TMP/t.rules
 printf 'table <servers> { }\npass out proto tcp to <servers> port 80\n' >"$RULES"
@@ -42,3 +42,25 @@ else fail table-existing-flow-stops "the session went on: $(tail -2 "$TMP/sessio
 
 out=$(in_ns a "$IFWALL" table nosuch show 2>&1); rc=$?
 [ $rc -eq 2 ] && pass table-unknown || fail table-unknown "rc $rc: $out"
+
+# libifwall: ifw_running_table_change reaches the same process
+cat >"$TMP/lib.c" <<'C'
+#include <ifwall.h>
+#include <stdio.h>
+int main(void)
+{
+	const char *addrs[] = { "10.1.0.2" };
+	struct ifw_error err = { 0 };
+	int rc = ifw_running_table_change("divert", "servers", IFW_TABLE_REPLACE, addrs, 1, &err);
+	if (rc) fprintf(stderr, "%d %s\n", rc, err.message);
+	return rc ? 1 : 0;
+}
+C
+O=${O:-build}
+if ${CC:-cc} -std=gnu11 -Wall -Werror -I"$TOP/tools/lib" -o "$TMP/lib" "$TMP/lib.c" -L"$TOP/$O" -lifwall \
+	-Wl,-rpath,"$TOP/$O" 2>"$TMP/lib.err"; then
+	out=$(in_ns a "$TMP/lib" 2>&1); rc=$?
+	v=$(probe a 2 tcp:10.1.0.2:80 | awk '{print $2}')
+	if [ $rc -eq 0 ] && [ "$v" = pass ]; then pass table-libifwall
+	else fail table-libifwall "rc $rc ($out), then $v"; fi
+else fail table-libifwall "build: $(head -3 "$TMP/lib.err")"; fi

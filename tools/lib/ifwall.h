@@ -334,6 +334,14 @@ int ifw_nft_table_test(const char *table, const char *const *addrs, size_t n,
 		       struct ifw_error *err);
 int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
 			 size_t n, struct ifw_error *err);
+/* The same on the rule set held by a running 'ifwall run --backend
+ * BACKEND' ("nft", "divert" or "tun"), through its control socket (root
+ * only): for divert and tun the rule set lives in that process, and a table
+ * owned by 'run --backend nft' may only be changed by it (ifw_nft_table_change
+ * goes there by itself). Returns 0; -ENOENT (no such process runs here),
+ * -ESRCH (no such table), -EINVAL, -EACCES (not root), -EIO. */
+int ifw_running_table_change(const char *backend, const char *table, int op,
+			     const char *const *addrs, size_t n, struct ifw_error *err);
 
 /* --- divert: userspace verdicts through NFQUEUE (needs CAP_NET_ADMIN) ---- */
 

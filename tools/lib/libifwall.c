@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/control.h"
 #include "backends/divert.h"
 #include "backends/nft.h"
 #include "backends/nft_table.h"
@@ -840,6 +841,82 @@ int ifw_nft_table_test(const char *table, const char *const *addrs, size_t n,
 	return rc < 0 ? error_set(err, rc, "invalid address") : rc;
 }
 
+struct running_reply {
+	char first_err[256];
+};
+
+static void running_line(void *ctx, bool is_err, const char *text)
+{
+	struct running_reply *r = ctx;
+
+	if (is_err && !r->first_err[0])
+		snprintf(r->first_err, sizeof(r->first_err), "%s", text);
+}
+
+/* "table NAME OP PREFIX..." to a running 'ifwall run --backend BACKEND'.
+ * Returns 0, -ENOENT when none runs, -ESRCH/-EINVAL/-EIO as it answered. */
+static int running_change(const char *backend, const char *table, enum addrset_op iop,
+			  const struct ifw_prefix *p, size_t n, struct ifw_error *err)
+{
+	static const char *const opname[] = {
+		[ADDRSET_ADD] = "add", [ADDRSET_DELETE] = "delete",
+		[ADDRSET_REPLACE] = "replace", [ADDRSET_FLUSH] = "flush",
+	};
+	char **argv = calloc(n + 3, sizeof(*argv));
+	struct running_reply r = { "" };
+	size_t made = 0;
+	int code = 0, rc = -ENOMEM;
+
+	if (!argv)
+		return error_set(err, -ENOMEM, "out of memory");
+	argv[0] = "table";
+	argv[1] = (char *)table;
+	argv[2] = (char *)opname[iop];
+	for (; made < n; made++) {
+		char buf[64];
+		if (!(argv[3 + made] = strdup(ifw_prefix_format(&p[made], buf, sizeof(buf)))))
+			break;
+	}
+	if (made == n)
+		rc = control_call(backend, (int)(n + 3), argv, running_line, &r, &code, NULL);
+	for (size_t i = 0; i < made; i++)
+		free(argv[3 + i]);
+	free(argv);
+	if (rc == -ECONNREFUSED || rc == -ENOTDIR)
+		rc = -ENOENT;
+	if (rc < 0)
+		return rc == -ENOENT ? -ENOENT : error_set(err, rc, "cannot reach the running 'ifwall run' "
+							   "through its control socket");
+	if (code != 0)
+		return error_set(err, code == 2 ? -ESRCH : -EIO, r.first_err[0] ? r.first_err :
+				 "the running 'ifwall run' refused the change");
+	return 0;
+}
+
+int ifw_running_table_change(const char *backend, const char *table, int op,
+			     const char *const *addrs, size_t n, struct ifw_error *err)
+{
+	enum addrset_op iop;
+	struct ifw_prefix *p = NULL;
+	int rc;
+
+	error_clear(err);
+	if (!backend || !table)
+		return error_set(err, -EFAULT, "no backend or table name");
+	if (table_op_internal(op, &iop) < 0)
+		return error_set(err, -EINVAL, "unknown table operation");
+	if (iop == ADDRSET_FLUSH)
+		n = 0;
+	if ((rc = prefixes_parse_list(addrs, n, &p)) < 0)
+		return error_set(err, rc, rc == -EINVAL ? "invalid address (or a /0 prefix)"
+						      : "bad argument");
+	rc = running_change(backend, table, iop, p, n, err);
+	free(p);
+	if (rc == -ENOENT)
+		return error_set(err, -ENOENT, "no 'ifwall run' of that backend is running here");
+	return rc;
+}
+
 int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
 			 size_t n, struct ifw_error *err)
 {
@@ -858,6 +935,12 @@ int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
 	if ((rc = prefixes_parse_list(addrs, n, &p)) < 0)
 		return error_set(err, rc, rc == -EINVAL ? "invalid address (or a /0 prefix)"
 						      : "bad argument");
+	/* a table owned by 'ifwall run --backend nft' changes through it */
+	rc = running_change("nft", table, iop, p, n, err);
+	if (rc != -ENOENT) {
+		free(p);
+		return rc;
+	}
 	rc = nft_table_change(table, iop, p, n, NULL, &e);
 	free(p);
 	return rc < 0 ? error_from_nft(err, &e, rc) : 0;
