@@ -2,14 +2,15 @@
 # Privileges of `ifwall run` after set-up (root, network namespaces): both
 # backends keep CAP_NET_ADMIN only (bit 12: 0000000000001000) in the
 # effective, permitted and bounding sets, nothing inheritable or ambient,
-# and no_new_privs set; neither listens on any socket (no control socket
-# at all, so none an unprivileged user could reach). The tun backend still
+# and no_new_privs set; neither listens on any socket but its control
+# socket (cli.md: root only, under /run/ifwall): a unix socket of mode 0600
+# owned by root, which refuses a non-root peer. The tun backend still
 # tears down cleanly with what it kept: its devices go and the forwarding
 # sysctl is restored.
 set -u
 : "${TOP:?}" "${IFWALL:?}"
 source "$TOP/tests/common.sh"   # wait_for
-CASES="privileges-divert privileges-tun privileges-no-control-socket privileges-tun-teardown"
+CASES="privileges-divert privileges-tun privileges-only-control-socket privileges-tun-teardown"
 if [ "$(id -u)" -ne 0 ]; then for c in $CASES; do echo "SKIP $c: needs root"; done; exit 0; fi
 P=ifwpriv-$$
 if ! ip netns add $P-d 2>/dev/null; then for c in $CASES; do echo "SKIP $c: cannot create network namespaces"; done; exit 0; fi
@@ -60,10 +61,25 @@ else
 fi
 
 ls_d=$(listening $dpid $P-d); ls_t=$(listening $tpid $P-h)
-if [ -z "$ls_d$ls_t" ] && kill -0 $dpid 2>/dev/null && kill -0 $tpid 2>/dev/null; then
-	echo "PASS privileges-no-control-socket: neither backend listens on a socket (ss -lxtu)"
+# every listening socket: a unix socket /run/ifwall/.../BACKEND.sock, 0600 root
+only_control() {  # only_control BACKEND LINES
+	local line path bad=
+	while read -r line; do
+		[ -z "$line" ] && continue
+		path=$(echo "$line" | grep -o '/run/ifwall/[^ ]*/'"$1"'\.sock\|/run/ifwall/'"$1"'\.sock')
+		if [ -z "$path" ] || [ "$(stat -c '%a %U' "$path" 2>/dev/null)" != "600 root" ]; then bad=1; fi
+	done <<<"$2"
+	[ -z "$bad" ] && [ -n "$2" ]
+}
+sock_d=$(echo "$ls_d" | grep -o '/run/ifwall/[^ ]*divert\.sock' | head -1)
+refused=no
+if [ -n "$sock_d" ] && ip netns exec $P-d setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$IFWALL" table x show >/dev/null 2>&1; then refused=no; else refused=yes; fi
+if only_control divert "$ls_d" && only_control tun "$ls_t" && [ "$refused" = yes ] &&
+   kill -0 $dpid 2>/dev/null && kill -0 $tpid 2>/dev/null; then
+	echo "PASS privileges-only-control-socket: each backend listens only on its root-only control socket ($sock_d: $(stat -c '%a %U' "$sock_d")), and nobody gets nothing through it"
 else
-	echo "FAIL privileges-no-control-socket: divert: '${ls_d}' tun: '${ls_t}'"
+	echo "FAIL privileges-only-control-socket: divert: '${ls_d}' tun: '${ls_t}'"
 fi
 
 kill -TERM $tpid; wait $tpid; rc=$?
