@@ -150,7 +150,8 @@ int cgroup_resolve(const char *mount, const char *pattern, struct cgroup_ids *ou
 		cgroup_ids_clear(&ids);
 		return rc;
 	}
-	qsort(ids.ids, ids.count, sizeof(*ids.ids), cmp_u64);
+	if (ids.count)
+		qsort(ids.ids, ids.count, sizeof(*ids.ids), cmp_u64);
 	cgroup_ids_clear(out);
 	*out = ids;
 	return 0;

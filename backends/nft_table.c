@@ -286,7 +286,8 @@ static int elems_to_ranges(struct elem_list *l, struct ifw_range **ranges,
 {
 	size_t len = l->family == 4 ? 4 : 16;
 
-	qsort(l->e, l->n, sizeof(*l->e), elem_cmp);
+	if (l->n)
+		qsort(l->e, l->n, sizeof(*l->e), elem_cmp);
 	for (size_t i = 0; i < l->n; i++) {
 		if (l->e[i].end)
 			continue;

@@ -781,7 +781,8 @@ int replay_foreach_flow(struct replay *r, replay_flow_fn fn, void *ctx)
 		memcpy(all.items, r->ended.items, r->ended.count * sizeof(*all.items));
 	all.count = r->ended.count;
 	flow_table_foreach(r->flows, collect_live, &all);
-	qsort(all.items, all.count, sizeof(*all.items), compare_flow_id);
+	if (all.count)
+		qsort(all.items, all.count, sizeof(*all.items), compare_flow_id);
 	for (size_t i = 0; i < all.count; i++)
 		fn(&all.items[i].flow, &all.items[i].info, ctx);
 	free(all.items);

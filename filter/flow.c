@@ -874,7 +874,8 @@ static struct flow_entry **live_entries(const struct flow_table *ft, size_t *n)
 		if (e->key.family)
 			all[(*n)++] = e;
 	}
-	qsort(all, *n, sizeof(*all), cmp_id);
+	if (*n)
+		qsort(all, *n, sizeof(*all), cmp_id);
 	return all;
 }
 
@@ -1410,7 +1411,8 @@ static void relist_all(struct flow_table *ft)
 		if (e->key.family)
 			all[n++] = (struct seen_order){ e->last_seen, e->id, (uint32_t)i };
 	}
-	qsort(all, n, sizeof(*all), cmp_last_seen);
+	if (n)
+		qsort(all, n, sizeof(*all), cmp_last_seen);
 	lru_clear(ft);
 	for (size_t k = 0; k < n; k++) {
 		struct flow_entry *e = entry_at(ft, all[k].index);

@@ -162,7 +162,8 @@ static int collect_names(struct rule_index *ix, const struct ruleset *rs)
 		for (size_t k = 0; k < on->count; k++)
 			ix->names[n++] = name_key_of(on->items[k].name);
 	}
-	qsort(ix->names, n, sizeof(*ix->names), cmp_name);
+	if (n)
+		qsort(ix->names, n, sizeof(*ix->names), cmp_name);
 	ix->nnames = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!ix->nnames || !name_equal(&ix->names[ix->nnames - 1], &ix->names[i]))
@@ -293,7 +294,8 @@ static int build_split(struct rule_index *ix, const struct ruleset *rs,
 			bounds[nbounds++] = (uint32_t)m->ranges[i].hi + 1;
 		}
 	}
-	qsort(bounds, nbounds, sizeof(*bounds), cmp_u32);
+	if (nbounds)
+		qsort(bounds, nbounds, sizeof(*bounds), cmp_u32);
 	for (size_t i = 0; i < nbounds; i++)
 		if (bounds[i] <= 65535 && (!n || bounds[n - 1] != bounds[i]))
 			bounds[n++] = bounds[i];
@@ -408,8 +410,10 @@ static long make_group(struct rule_index *ix, const struct ruleset *rs,
 			g.n6 = k6 - k4;
 		}
 	}
-	qsort(g.ranges, g.n4, sizeof(*g.ranges), cmp_group_range);
-	qsort(g.ranges + g.n4, g.n6, sizeof(*g.ranges), cmp_group_range);
+	if (g.n4)
+		qsort(g.ranges, g.n4, sizeof(*g.ranges), cmp_group_range);
+	if (g.n6)
+		qsort(g.ranges + g.n4, g.n6, sizeof(*g.ranges), cmp_group_range);
 	if (!disjoint(g.ranges, g.n4) || !disjoint(g.ranges + g.n4, g.n6)) {
 		free(g.ranges);
 		return -1;
