@@ -57,7 +57,8 @@ int main(void)
 }
 C
 O=${O:-build}
-if ${CC:-cc} -std=gnu11 -Wall -Werror -I"$TOP/tools/lib" -o "$TMP/lib" "$TMP/lib.c" -L"$TOP/$O" -lifwall \
+san=; case $O in *san*) san="-fsanitize=address,undefined -fno-omit-frame-pointer" ;; esac
+if ${CC:-cc} -std=gnu11 -Wall -Werror $san -I"$TOP/tools/lib" -o "$TMP/lib" "$TMP/lib.c" -L"$TOP/$O" -lifwall \
 	-Wl,-rpath,"$TOP/$O" 2>"$TMP/lib.err"; then
 	out=$(in_ns a "$TMP/lib" 2>&1); rc=$?
 	v=$(probe a 2 tcp:10.1.0.2:80 | awk '{print $2}')
