@@ -2,6 +2,7 @@
  * chains of other tables (ip, ip6, inet) on input, forward and output. A
  * packet is accepted only when every base chain on its hook accepts it, so
  * a drop there blocks what ifwall passes. Read only; never changed. */
+#include "backends/nft_nl.h"
 #include "backends/nft_owner.h"
 #include "backends/nlmsg.h"
 
@@ -204,6 +205,7 @@ int nft_foreign_chains_read(struct nft_foreign_chain **out, size_t *count,
 		memset(err, 0, sizeof(*err));
 	if (buf && (s = mnl_socket_open(NETLINK_NETFILTER)) &&
 	    mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == 0) {
+		nft_nl_recv_timeout(s);
 		rc = dump(s, &seq, NFT_MSG_GETCHAIN, &c, buf, size);
 		if (rc == 0 && c.n)
 			rc = dump(s, &seq, NFT_MSG_GETRULE, &c, buf, size);

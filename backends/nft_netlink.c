@@ -129,6 +129,7 @@ static int nl_open(struct nl *nl, struct nft_error *err)
 	}
 	mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
 	mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
+	nft_nl_recv_timeout(nl->sock);
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (uint32_t)time(NULL);
 	return 0;
@@ -1766,6 +1767,13 @@ static int plan_load_on(struct nl *nl, const struct nft_plan *plan,
 		rc = generation_read(nl, &genid);
 		if (rc == 0)
 			rc = existing_read(nl, &ex);
+		if ((rc == -EAGAIN || rc == -ESRCH) && attempt < CONCURRENT_ATTEMPTS) {
+			/* a reply that never came (receive timeout) or a late
+			 * one of the last attempt: read again */
+			existing_free(&ex);
+			retry_backoff(attempt);
+			continue;
+		}
 		if (rc < 0) {
 			if (rc == -EINTR)
 				nft_set_error(err, rc, "cannot read table inet %s: the nftables "
@@ -1799,7 +1807,7 @@ static int plan_load_on(struct nl *nl, const struct nft_plan *plan,
 		rc = batch_send(nl, &b, &st);
 		if (rc < 0)
 			describe_failure(plan, &b, &st, rc, err);
-		bool retry = rc == -ERESTART ||
+		bool retry = rc == -ERESTART || rc == -EAGAIN ||
 			     (rc < 0 && st.first_error != SIZE_MAX &&
 			      (rc == -ENOENT || rc == -EEXIST || rc == -EBUSY) &&
 			      b.entries[st.first_error].object != OBJ_RULE);

@@ -7,6 +7,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+void nft_nl_recv_timeout(struct mnl_socket *sock)
+{
+	struct timeval tv = { .tv_sec = NFT_NL_RECV_TIMEOUT };
+
+	if (sock)
+		setsockopt(mnl_socket_get_fd(sock), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
 
 int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
 {

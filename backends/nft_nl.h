@@ -12,6 +12,13 @@
 
 #include "backends/nft.h"
 
+/* A one-shot command's netlink socket never waits forever for a reply the
+ * kernel will not send (a lost message, a dump cut short): a receive gives
+ * up with EAGAIN after this many seconds, and the command fails, saying
+ * so, instead of hanging (and holding the load lock). */
+#define NFT_NL_RECV_TIMEOUT 10
+void nft_nl_recv_timeout(struct mnl_socket *sock);
+
 /* Fills *err (when not NULL) with code and the message; returns code. */
 int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -7,6 +7,7 @@
  * decided by the engine against the new rule set on that interface, and
  * the elements of flows it blocks are deleted in the same transaction as
  * the swap. Flows both rule sets allow keep their element. */
+#include "backends/nft_nl.h"
 #include "backends/nft_recheck.h"
 #include "backends/iftable.h"
 #include "backends/nlmsg.h"
@@ -141,6 +142,7 @@ static int ct_dump(struct ct_list *l)
 		rc = sock ? -ENOMEM : -errno;
 		goto out;
 	}
+	nft_nl_recv_timeout(sock);
 	if (mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0) {
 		rc = -errno;
 		goto out;

@@ -70,6 +70,7 @@ static int nl_open(struct nl *nl, struct nft_error *err)
 				 strerror(e));
 	}
 	mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
+	nft_nl_recv_timeout(nl->sock);
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (uint32_t)time(NULL);
 	return 0;

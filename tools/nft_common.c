@@ -142,13 +142,18 @@ int nft_cli_lock(const char *cmd)
 	if (errno == EWOULDBLOCK) {
 		cli_error(cmd, "waiting for another ifwall command changing table "
 			  "inet %s to finish (%s)", NFT_TABLE, NFT_LOCK_PATH);
-		while (flock(fd, LOCK_EX) < 0) {
-			if (errno != EINTR) {
-				close(fd);
-				return -1;
-			}
+		/* ... and then for a minute at most: a holder that hangs must
+		 * not hang every later command (the kernel's transaction, not
+		 * this lock, is what keeps two loads apart). */
+		for (int i = 0; i < 1200; i++) {
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+				return fd;
+			if (errno != EWOULDBLOCK && errno != EINTR)
+				break;
+			usleep(50000);
 		}
-		return fd;
+		cli_error(cmd, "gave up waiting for %s after a minute; going on without it",
+			  NFT_LOCK_PATH);
 	}
 	close(fd);
 	return -1;
