@@ -1,5 +1,6 @@
 /* Control socket: run directory, server, client. See control.h. */
 #include "backends/control.h"
+#include "filter/addr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -601,4 +602,30 @@ int control_call(const char *backend, int argc, char *const argv[],
 	free(buf);
 	close(fd);
 	return rc;
+}
+
+int control_table_call(const char *backend, const char *name, const char *op,
+		       const struct ifw_prefix *p, size_t n, control_line_fn line, void *ctx,
+		       int *exit_code)
+{
+	char **argv = calloc(n + 3, sizeof(*argv));
+	size_t made = 0;
+	int rc = -ENOMEM;
+
+	if (!argv)
+		return -ENOMEM;
+	argv[0] = "table";
+	argv[1] = (char *)name;
+	argv[2] = (char *)op;
+	for (; made < n; made++) {
+		char buf[64];
+		if (!(argv[3 + made] = strdup(ifw_prefix_format(&p[made], buf, sizeof(buf)))))
+			break;
+	}
+	if (made == n)
+		rc = control_call(backend, (int)(n + 3), argv, line, ctx, exit_code, NULL);
+	for (size_t i = 0; i < made; i++)
+		free(argv[3 + i]);
+	free(argv);
+	return rc == -ECONNREFUSED || rc == -ENOTDIR ? -ENOENT : rc;
 }

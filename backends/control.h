@@ -106,4 +106,13 @@ int control_call(const char *backend, int argc, char *const argv[],
 		 control_line_fn line, void *ctx, int *exit_code,
 		 pid_t *server_pid);
 
+/* The 'table' command (ifwall table, libifwall): "table NAME OP
+ * [PREFIX...]" to RUNDIR/BACKEND.sock, op one of "show", "add", "delete",
+ * "replace", "flush". Returns as control_call; -ENOENT also when the socket
+ * directory does not exist or nobody listens (ECONNREFUSED). */
+struct ifw_prefix;
+int control_table_call(const char *backend, const char *name, const char *op,
+		       const struct ifw_prefix *p, size_t n, control_line_fn line, void *ctx,
+		       int *exit_code);
+
 #endif

@@ -19,12 +19,13 @@ static const struct {
 
 static int show(struct run_table_target *t, const char *name, struct control_reply *reply)
 {
-	const struct ruleset *rs = t->rules(t->backend);
+	const struct ruleset *rs = t->rules ? t->rules(t->backend) : NULL;
 	const struct rs_table *table = rs ? ruleset_find_table(rs, name) : NULL;
 	char buf[64];
 
 	if (!rs) {
-		control_reply_err(reply, "the backend is not running yet");
+		control_reply_err(reply, t->rules ? "the backend is not running yet"
+						  : "read the table from the kernel ('ifwall table NAME show')");
 		return EXIT_SYSTEM;
 	}
 	if (!table) {

@@ -14,7 +14,7 @@
 
 struct run_table_target {
 	void *backend;              /* NULL: not running (yet) */
-	const struct ruleset *(*rules)(void *backend);
+	const struct ruleset *(*rules)(void *backend); /* NULL: no 'show' here */
 	int (*change)(void *backend, const char *name, enum addrset_op op,
 		      const struct ifw_prefix *p, size_t n, size_t *changed);
 };

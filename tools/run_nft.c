@@ -25,6 +25,7 @@
 #include "rules/ruleset.h"
 #include "tools/cli.h"
 #include "tools/nft_common.h"
+#include "tools/run_control.h"
 #include "tools/run_nft.h"
 #include "tools/sdnotify.h"
 
@@ -277,47 +278,17 @@ static int handle_status(void *ctx, int argc, char **argv, struct control_reply 
 	return EXIT_OK;
 }
 
-/* table NAME add|delete|replace|flush [PREFIX...]: 'ifwall table' on the
- * owned table (only this process's socket may change it). Replies
- * "out changed N". */
-static int handle_table(void *ctx, int argc, char **argv, struct control_reply *reply)
+/* 'ifwall table' on the owned table: only this process's socket may change
+ * it (run_control.c's handler; 'show' reads the kernel, not this process). */
+static int owned_table_change(void *owner, const char *name, enum addrset_op op,
+			      const struct ifw_prefix *p, size_t n, size_t *changed)
 {
-	static const struct { const char *name; enum addrset_op op; } ops[] = {
-		{ "add", ADDRSET_ADD }, { "delete", ADDRSET_DELETE },
-		{ "replace", ADDRSET_REPLACE }, { "flush", ADDRSET_FLUSH },
-	};
-	struct nft_runner *r = ctx;
-	struct ifw_prefix *p = NULL;
 	struct nft_error err;
-	size_t changed = 0;
-	int op = -1;
+	int rc = nft_owner_table_change(owner, name, op, p, n, changed, &err);
 
-	for (size_t i = 0; argc >= 3 && i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (!strcmp(argv[2], ops[i].name))
-			op = (int)ops[i].op;
-	if (op < 0) {
-		control_reply_err(reply, "usage: table NAME add|delete|replace|flush [PREFIX...]");
-		return EXIT_USAGE;
-	}
-	size_t n = (size_t)argc - 3;
-	if (n && !(p = calloc(n, sizeof(*p)))) {
-		control_reply_err(reply, "out of memory");
-		return EXIT_SYSTEM;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (ifw_prefix_parse(argv[3 + i], &p[i]) < 0) {
-			control_reply_err(reply, "invalid address '%s'", argv[3 + i]);
-			free(p);
-			return EXIT_USAGE;
-		}
-	int rc = nft_owner_table_change(r->owner, argv[1], (enum addrset_op)op, p, n, &changed, &err);
-	free(p);
-	if (rc < 0) {
-		control_reply_err(reply, "%s", err.message[0] ? err.message : strerror(-rc));
-		return rc == -ESRCH || rc == -EINVAL ? EXIT_USAGE : EXIT_SYSTEM;
-	}
-	control_reply_out(reply, "changed %zu", changed);
-	return EXIT_OK;
+	if (rc < 0 && err.message[0])
+		fprintf(stderr, "%s run: table <%s>: %s\n", prog, name, err.message);
+	return rc;
 }
 
 static int handle_flush(void *ctx, int argc, char **argv, struct control_reply *reply)
@@ -437,7 +408,9 @@ int run_nft(const char *rules, bool watch)
 	control_server_add(r.control, "load", handle_load, &r);
 	control_server_add(r.control, "reload", handle_reload, &r);
 	control_server_add(r.control, "flush", handle_flush, &r);
-	control_server_add(r.control, "table", handle_table, &r);
+	struct run_table_target table_target = { .backend = r.owner,
+						 .change = owned_table_change };
+	control_server_add(r.control, "table", run_table_handler, &table_target);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);

@@ -185,26 +185,11 @@ static void owner_line(void *ctx, bool is_err, const char *text)
 static int call_owner(const char *backend, const char *name, const char *op,
 		      const struct prefixes *l, struct owner_reply *o, struct nft_error *err)
 {
-	size_t n = l ? l->n : 0, made = 0;
-	char **argv = calloc(n + 3, sizeof(*argv));
-	int code = 0, rc = -ENOMEM;
+	int code = 0;
+	int rc = control_table_call(backend, name, op, l ? l->p : NULL, l ? l->n : 0,
+				    owner_line, o, &code);
 
-	if (!argv)
-		return -ENOMEM;
-	argv[0] = "table";
-	argv[1] = (char *)name;
-	argv[2] = (char *)op;
-	for (; made < n; made++) {
-		char buf[64];
-		if (!(argv[3 + made] = strdup(ifw_prefix_format(&l->p[made], buf, sizeof(buf)))))
-			break;
-	}
-	if (made == n)
-		rc = control_call(backend, (int)(n + 3), argv, owner_line, o, &code, NULL);
-	for (size_t i = 0; i < made; i++)
-		free(argv[3 + i]);
-	free(argv);
-	if (rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENOTDIR)
+	if (rc == -ENOENT)
 		return -1;
 	memset(err, 0, sizeof(*err));
 	if (rc < 0) {

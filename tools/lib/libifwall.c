@@ -841,6 +841,25 @@ int ifw_nft_table_test(const char *table, const char *const *addrs, size_t n,
 	return rc < 0 ? error_set(err, rc, "invalid address") : rc;
 }
 
+/* The arguments of a table change, checked: *iop, and *p (malloc'd) with
+ * *n prefixes (none for a flush). Returns 0 or -errno with err set. */
+static int table_change_args(const char *table, int op, const char *const *addrs, size_t *n,
+			     enum addrset_op *iop, struct ifw_prefix **p, struct ifw_error *err)
+{
+	int rc;
+
+	if (!table)
+		return error_set(err, -EFAULT, "no table name");
+	if (table_op_internal(op, iop) < 0)
+		return error_set(err, -EINVAL, "unknown table operation");
+	if (*iop == ADDRSET_FLUSH)
+		*n = 0;
+	if ((rc = prefixes_parse_list(addrs, *n, p)) < 0)
+		return error_set(err, rc, rc == -EINVAL ? "invalid address (or a /0 prefix)"
+						      : "bad argument");
+	return 0;
+}
+
 struct running_reply {
 	char first_err[256];
 };
@@ -862,31 +881,15 @@ static int running_change(const char *backend, const char *table, enum addrset_o
 		[ADDRSET_ADD] = "add", [ADDRSET_DELETE] = "delete",
 		[ADDRSET_REPLACE] = "replace", [ADDRSET_FLUSH] = "flush",
 	};
-	char **argv = calloc(n + 3, sizeof(*argv));
 	struct running_reply r = { "" };
-	size_t made = 0;
-	int code = 0, rc = -ENOMEM;
+	int code = 0;
+	int rc = control_table_call(backend, table, opname[iop], p, n, running_line, &r, &code);
 
-	if (!argv)
-		return error_set(err, -ENOMEM, "out of memory");
-	argv[0] = "table";
-	argv[1] = (char *)table;
-	argv[2] = (char *)opname[iop];
-	for (; made < n; made++) {
-		char buf[64];
-		if (!(argv[3 + made] = strdup(ifw_prefix_format(&p[made], buf, sizeof(buf)))))
-			break;
-	}
-	if (made == n)
-		rc = control_call(backend, (int)(n + 3), argv, running_line, &r, &code, NULL);
-	for (size_t i = 0; i < made; i++)
-		free(argv[3 + i]);
-	free(argv);
-	if (rc == -ECONNREFUSED || rc == -ENOTDIR)
-		rc = -ENOENT;
+	if (rc == -ENOENT)
+		return -ENOENT;
 	if (rc < 0)
-		return rc == -ENOENT ? -ENOENT : error_set(err, rc, "cannot reach the running 'ifwall run' "
-							   "through its control socket");
+		return error_set(err, rc, "cannot reach the running 'ifwall run' through its "
+				 "control socket");
 	if (code != 0)
 		return error_set(err, code == 2 ? -ESRCH : -EIO, r.first_err[0] ? r.first_err :
 				 "the running 'ifwall run' refused the change");
@@ -901,15 +904,10 @@ int ifw_running_table_change(const char *backend, const char *table, int op,
 	int rc;
 
 	error_clear(err);
-	if (!backend || !table)
-		return error_set(err, -EFAULT, "no backend or table name");
-	if (table_op_internal(op, &iop) < 0)
-		return error_set(err, -EINVAL, "unknown table operation");
-	if (iop == ADDRSET_FLUSH)
-		n = 0;
-	if ((rc = prefixes_parse_list(addrs, n, &p)) < 0)
-		return error_set(err, rc, rc == -EINVAL ? "invalid address (or a /0 prefix)"
-						      : "bad argument");
+	if (!backend)
+		return error_set(err, -EFAULT, "no backend name");
+	if ((rc = table_change_args(table, op, addrs, &n, &iop, &p, err)) < 0)
+		return rc;
 	rc = running_change(backend, table, iop, p, n, err);
 	free(p);
 	if (rc == -ENOENT)
@@ -926,15 +924,8 @@ int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
 	int rc;
 
 	error_clear(err);
-	if (!table)
-		return error_set(err, -EFAULT, "no table name");
-	if (table_op_internal(op, &iop) < 0)
-		return error_set(err, -EINVAL, "unknown table operation");
-	if (iop == ADDRSET_FLUSH)
-		n = 0;
-	if ((rc = prefixes_parse_list(addrs, n, &p)) < 0)
-		return error_set(err, rc, rc == -EINVAL ? "invalid address (or a /0 prefix)"
-						      : "bad argument");
+	if ((rc = table_change_args(table, op, addrs, &n, &iop, &p, err)) < 0)
+		return rc;
 	/* a table owned by 'ifwall run --backend nft' changes through it */
 	rc = running_change("nft", table, iop, p, n, err);
 	if (rc != -ENOENT) {
