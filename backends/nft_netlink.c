@@ -1911,28 +1911,38 @@ static int build_refill_batch(struct batch *b, struct nl *nl, const struct nft_p
 	return b->failed;
 }
 
-int nft_plan_refill_socket(struct mnl_socket *sock, uint32_t *seq,
-			   const struct nft_plan *plan, bool ifaddr_sets, bool cgroup_sets,
-			   struct nft_error *err)
+/* The refill batch sent on nl: built, sent, failures described. */
+static int refill_on(struct nl *nl, const struct nft_plan *plan, bool ifaddr_sets,
+		     bool cgroup_sets, struct nft_error *err)
 {
-	struct nl nl = { .sock = sock, .portid = mnl_socket_get_portid(sock), .seq = *seq };
 	struct batch b;
 	struct ack_state st;
 	int rc;
 
-	if (err)
-		memset(err, 0, sizeof(*err));
 	memset(&st, 0, sizeof(st));
-	rc = build_refill_batch(&b, &nl, plan, ifaddr_sets, cgroup_sets);
+	rc = build_refill_batch(&b, nl, plan, ifaddr_sets, cgroup_sets);
 	if (rc < 0) {
 		nft_set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
 	} else {
-		rc = batch_send(&nl, &b, &st);
+		rc = batch_send(nl, &b, &st);
 		if (rc < 0)
 			describe_failure(plan, &b, &st, rc, err);
 	}
 	free(st.acked);
 	batch_free(&b);
+	return rc;
+}
+
+int nft_plan_refill_socket(struct mnl_socket *sock, uint32_t *seq,
+			   const struct nft_plan *plan, bool ifaddr_sets, bool cgroup_sets,
+			   struct nft_error *err)
+{
+	struct nl nl = { .sock = sock, .portid = mnl_socket_get_portid(sock), .seq = *seq };
+	int rc;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	rc = refill_on(&nl, plan, ifaddr_sets, cgroup_sets, err);
 	*seq = nl.seq;
 	return rc;
 }
@@ -1941,8 +1951,6 @@ int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *if
 			    size_t *changed, struct nft_error *err)
 {
 	struct nl nl;
-	struct batch b;
-	struct ack_state st;
 	size_t n = 0;
 	int rc;
 
@@ -1965,17 +1973,7 @@ int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *if
 	plan->ifaddrs_stale = true;
 	if ((rc = nl_open(&nl, err)) < 0)
 		return rc;
-	memset(&st, 0, sizeof(st));
-	rc = build_refill_batch(&b, &nl, plan, true, false);
-	if (rc < 0) {
-		nft_set_error(err, rc, "cannot build the batch: %s", strerror(-rc));
-	} else {
-		rc = batch_send(&nl, &b, &st);
-		if (rc < 0)
-			describe_failure(plan, &b, &st, rc, err);
-	}
-	free(st.acked);
-	batch_free(&b);
+	rc = refill_on(&nl, plan, true, false, err);
 	nl_close(&nl);
 	if (rc == 0)
 		plan->ifaddrs_stale = false;
