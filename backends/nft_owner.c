@@ -211,42 +211,22 @@ struct watch_scan {
 	char name[32];
 };
 
-static int top_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	if (type < 8)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
-
-static const char *nul_string(const struct nlattr *a)
-{
-	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 ? mnl_attr_get_str(a) : NULL;
-}
-
 static void scan_message(struct watch_scan *w, const struct nlmsghdr *nlh)
 {
-	const struct nlattr *tb[8] = { 0 };
-	const struct nfgenmsg *g;
+	struct nft_attrs t;
+	uint8_t family = 0;
 	uint16_t msg;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
-	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)))
+	    !nft_message_attrs(nlh, &t, &family))
 		return;
-	g = mnl_nlmsg_get_payload(nlh);
 	msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
-	if (mnl_attr_parse(nlh, sizeof(*g), top_attr_cb, tb) < 0)
-		return;
 	if (msg == NFT_MSG_NEWGEN) {
 		uint32_t pid = 0;
-		if (tb[NFTA_GEN_PROC_PID] &&
-		    mnl_attr_validate(tb[NFTA_GEN_PROC_PID], MNL_TYPE_U32) >= 0)
-			pid = ntohl(mnl_attr_get_u32(tb[NFTA_GEN_PROC_PID]));
+		(void)nft_attr_u32(&t, NFTA_GEN_PROC_PID, &pid);
 		w->generation = true;
 		if (w->foreign_change && !w->pid && pid) {
-			const char *name = nul_string(tb[NFTA_GEN_PROC_NAME]);
+			const char *name = nft_attr_str(&t, NFTA_GEN_PROC_NAME);
 			w->pid = pid;
 			snprintf(w->name, sizeof(w->name), "%s", name ? name : "");
 		}
@@ -257,8 +237,8 @@ static void scan_message(struct watch_scan *w, const struct nlmsghdr *nlh)
 	/* every nf_tables object message names its table in attribute 1
 	 * (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE,
 	 * NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE) */
-	const char *table = nul_string(tb[1]);
-	if (g->nfgen_family == NFPROTO_INET && table && !strcmp(table, NFT_TABLE))
+	const char *table = nft_attr_str(&t, 1);
+	if (family == NFPROTO_INET && table && !strcmp(table, NFT_TABLE))
 		w->foreign_change = true;
 }
 
@@ -338,25 +318,19 @@ struct info_ctx {
 static int info_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct info_ctx *c = data;
-	const struct nlattr *tb[8] = { 0 };
-	const struct nfgenmsg *g;
+	struct nft_attrs t;
+	uint8_t family = 0;
 
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)))
+	if (!nft_message_attrs(nlh, &t, &family) || family != NFPROTO_INET)
 		return MNL_CB_OK;
-	g = mnl_nlmsg_get_payload(nlh);
-	if (g->nfgen_family != NFPROTO_INET ||
-	    mnl_attr_parse(nlh, sizeof(*g), top_attr_cb, tb) < 0)
-		return MNL_CB_OK;
-	const char *table = nul_string(tb[1]);
+	const char *table = nft_attr_str(&t, 1);
 	if (!table || strcmp(table, NFT_TABLE))
 		return MNL_CB_OK;
 	switch (c->msg) {
 	case NFT_MSG_GETTABLE:
 		c->info->present = true;
-		if (tb[NFTA_TABLE_FLAGS] && mnl_attr_validate(tb[NFTA_TABLE_FLAGS], MNL_TYPE_U32) >= 0)
-			c->info->flags = ntohl(mnl_attr_get_u32(tb[NFTA_TABLE_FLAGS]));
-		if (tb[NFTA_TABLE_OWNER] && mnl_attr_validate(tb[NFTA_TABLE_OWNER], MNL_TYPE_U32) >= 0)
-			c->info->owner = ntohl(mnl_attr_get_u32(tb[NFTA_TABLE_OWNER]));
+		(void)nft_attr_u32(&t, NFTA_TABLE_FLAGS, &c->info->flags);
+		(void)nft_attr_u32(&t, NFTA_TABLE_OWNER, &c->info->owner);
 		break;
 	case NFT_MSG_GETCHAIN:
 		c->info->chains++;
