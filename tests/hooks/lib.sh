@@ -186,6 +186,22 @@ phase() {
 	else fail "$test-$name-leaks" "$n1 during the change, $n2 after it: $(tail -5 "$WORK/leaks.txt" | tr "\n" ";")"; fi
 }
 
+# blocked TEST T_LOADED: the rules were loaded at T_LOADED with an empty
+# endpoint table; waits, then checks that nothing left in the clear. A
+# probe sent just before the load returned can reach the far side's capture
+# some milliseconds later on a loaded machine, so the window starts 0.25 s
+# after the load (a hole in the rules would show all along the 1.25 s that
+# follow, not only at their start).
+blocked() {
+	local test=$1 t0 t1 n
+	t0=$(awk -v t="$2" 'BEGIN { printf "%.6f", t + 0.25 }')
+	sleep 1.5
+	t1=$(now)
+	n=$(leaks_between "$t0" "$t1")
+	if [ "$n" = 0 ]; then pass "$test-blocked" "0 leaked packets with the endpoint table empty"
+	else fail "$test-blocked" "$n leaked packets in the blocked state (load returned at $2): $(tail -5 "$WORK/leaks.txt" | tr "\n" ";")"; fi
+}
+
 # packets_to T0 T1 ADDR: packets to ADDR on the far-side capture in [T0, T1)
 packets_to() {
 	$PY - "$WORK/far.pcap" "$1" "$2" "$3" <<'PY'

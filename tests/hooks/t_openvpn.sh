@@ -79,10 +79,8 @@ n=$(leaks_between "$t0" "$t1")
 	fail openvpn-detector "the capture saw no probe without a firewall"
 
 nsx $NS_CLI "$IFWALL" load "$HOOKS_DIR/killswitch.rules" || { fail openvpn-load "ifwall load"; exit 0; }
-T_LOADED=$(now); sleep 1; T_CONNECT0=$(now)
-n=$(leaks_between "$T_LOADED" "$T_CONNECT0")
-[ "$n" = 0 ] && pass openvpn-blocked "0 leaked packets with the endpoint table empty" ||
-	fail openvpn-blocked "$n leaked packets in the blocked state"
+blocked openvpn "$(now)"
+T_CONNECT0=$(now)
 
 vpn_start a || exit 0
 if connected_to srvA; then
