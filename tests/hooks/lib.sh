@@ -175,6 +175,14 @@ tunnel_says() {
 	nsx $NS_CLI $PY "$HOOKS_DIR/ask.py" 10.64.0.1 7000 2>/dev/null
 }
 
+# last_leaks N: the last N (at most 5) packets leaks_between listed, on one
+# line (the file also holds the detector's packets from before the load)
+last_leaks() {
+	local n=${1:-5}
+	[ "$n" -gt 5 ] && n=5
+	tail -n "$n" "$WORK/leaks.txt" | tr "\n" ";"
+}
+
 # phase TEST NAME T_START T_ACTION_END T_END BEFORE AFTER: 0 leaks while the
 # hooks changed the table (BEFORE and AFTER endpoints allowed), then 0 with
 # only AFTER allowed. BEFORE/AFTER: "ADDR:PORT" or "".
@@ -183,7 +191,7 @@ phase() {
 	n1=$(leaks_between "$ts" "$ta" $before $after)
 	n2=$(leaks_between "$ta" "$te" $after)
 	if [ "$n1" = 0 ] && [ "$n2" = 0 ]; then pass "$test-$name-leaks" "0 leaked packets"
-	else fail "$test-$name-leaks" "$n1 during the change, $n2 after it: $(tail -5 "$WORK/leaks.txt" | tr "\n" ";")"; fi
+	else fail "$test-$name-leaks" "$n1 during the change, $n2 after it: $(last_leaks $((n1 + n2)))"; fi
 }
 
 # blocked TEST T_LOADED: the rules were loaded at T_LOADED with an empty
@@ -199,7 +207,7 @@ blocked() {
 	t1=$(now)
 	n=$(leaks_between "$t0" "$t1")
 	if [ "$n" = 0 ]; then pass "$test-blocked" "0 leaked packets with the endpoint table empty"
-	else fail "$test-blocked" "$n leaked packets in the blocked state (load returned at $2): $(tail -5 "$WORK/leaks.txt" | tr "\n" ";")"; fi
+	else fail "$test-blocked" "$n leaked packets in the blocked state (load returned at $2): $(last_leaks "$n")"; fi
 }
 
 # packets_to T0 T1 ADDR: packets to ADDR on the far-side capture in [T0, T1)
