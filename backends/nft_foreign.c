@@ -4,7 +4,6 @@
  * a drop there blocks what ifwall passes. Read only; never changed. */
 #include "backends/nft_nl.h"
 #include "backends/nft_owner.h"
-#include "backends/nlmsg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +15,6 @@
 #include <linux/netfilter/nf_tables_compat.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct foreign_ctx {
 	struct nft_foreign_chain *chains;
@@ -165,64 +163,38 @@ static int foreign_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int dump(struct mnl_socket *s, uint32_t *seq, uint16_t msg, struct foreign_ctx *c,
-		char *buf, size_t size)
+static int dump(struct nl_sock *nl, uint16_t msg, struct foreign_ctx *c)
 {
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, msg, NFPROTO_UNSPEC, NLM_F_DUMP, ++*seq);
-	uint32_t portid = mnl_socket_get_portid(s);
+	int rc;
 
-	if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
 	c->msg = msg;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(s, buf, size);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		int r = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), *seq, portid, foreign_cb, c);
-		if (r < 0)
-			return c->error ? c->error : nlmsg_error();
-		if (r == MNL_CB_STOP)
-			return 0;
-	}
+	rc = nft_nl_request(nl, msg, NFPROTO_UNSPEC, NLM_F_DUMP, NULL, NULL, NULL, 0,
+			    foreign_cb, c);
+	return rc < 0 && c->error ? c->error : rc;
 }
 
 int nft_foreign_chains_read(struct nft_foreign_chain **out, size_t *count,
 			    struct nft_error *err)
 {
 	struct foreign_ctx c = { 0 };
-	size_t size = MNL_SOCKET_BUFFER_SIZE * 4;
-	char *buf = malloc(size);
-	uint32_t seq = (uint32_t)time(NULL);
-	struct mnl_socket *s = NULL;
-	int rc = -ENOMEM;
+	struct nl_sock nl;
+	int rc;
 
 	*out = NULL;
 	*count = 0;
 	if (err)
 		memset(err, 0, sizeof(*err));
-	if (buf && (s = mnl_socket_open(NETLINK_NETFILTER)) &&
-	    mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == 0) {
-		nft_nl_recv_timeout(s);
-		rc = dump(s, &seq, NFT_MSG_GETCHAIN, &c, buf, size);
+	rc = nl_open(&nl, NETLINK_NETFILTER, NL_RECV_TIMEOUT);
+	if (rc == 0) {
+		rc = dump(&nl, NFT_MSG_GETCHAIN, &c);
 		if (rc == 0 && c.n)
-			rc = dump(s, &seq, NFT_MSG_GETRULE, &c, buf, size);
-	} else if (buf) {
-		rc = -errno;
+			rc = dump(&nl, NFT_MSG_GETRULE, &c);
 	}
-	if (s)
-		mnl_socket_close(s);
-	free(buf);
+	nl_close(&nl);
 	if (rc < 0) {
 		free(c.chains);
-		if (err) {
-			err->code = rc;
-			snprintf(err->message, sizeof(err->message),
-				 "cannot list the nftables chains: %s", strerror(-rc));
-		}
-		return rc;
+		return nft_set_error(err, rc, "cannot list the nftables chains: %s",
+				     strerror(-rc));
 	}
 	*out = c.chains;
 	*count = c.n;

@@ -7,15 +7,18 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <libnftnl/common.h>
 
-void nft_nl_recv_timeout(struct mnl_socket *sock)
+int nft_nl_request(struct nl_sock *nl, uint16_t type, uint16_t family, uint16_t flags,
+		   void (*build)(struct nlmsghdr *, const void *), const void *arg,
+		   void *buf, size_t size, mnl_cb_t cb, void *data)
 {
-	struct timeval tv = { .tv_sec = NFT_NL_RECV_TIMEOUT };
+	char req[512];
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(req, type, family, flags, ++nl->seq);
 
-	if (sock)
-		setsockopt(mnl_socket_get_fd(sock), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (build)
+		build(nlh, arg);
+	return nl_talk(nl->sock, nlh, buf, size, cb, data);
 }
 
 int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)

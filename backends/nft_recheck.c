@@ -133,53 +133,23 @@ static int cmp_ct_id(const void *a, const void *b)
 /* Dumps the conntrack table (both families) of the current namespace. */
 static int ct_dump(struct ct_list *l)
 {
-	struct mnl_socket *sock = mnl_socket_open(NETLINK_NETFILTER);
-	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
-	uint32_t seq = (uint32_t)time(NULL), portid;
-	int rc = 0;
+	char req[256];
+	struct nl_sock nl;
+	int rc = nl_open(&nl, NETLINK_NETFILTER, NL_RECV_TIMEOUT);
 
-	if (!sock || !buf) {
-		rc = sock ? -ENOMEM : -errno;
-		goto out;
-	}
-	nft_nl_recv_timeout(sock);
-	if (mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(sock);
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	if (rc < 0)
+		return rc;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_seq = ++nl.seq;
 	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->nfgen_family = AF_UNSPEC;
 	g->version = NFNETLINK_V0;
-	if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(sock, buf, MNL_SOCKET_BUFFER_SIZE * 4);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		int r = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, portid,
-				   ct_cb, l);
-		if (r < 0) {
-			rc = l->error ? l->error : nlmsg_error();
-			break;
-		}
-		if (r == MNL_CB_STOP)
-			break;
-	}
-out:
-	if (sock)
-		mnl_socket_close(sock);
-	free(buf);
+	rc = nl_talk(nl.sock, nlh, NULL, 0, ct_cb, l);
+	if (rc < 0 && l->error)
+		rc = l->error;
+	nl_close(&nl);
 	if (rc == 0 && l->n)
 		qsort(l->flows, l->n, sizeof(l->flows[0]), cmp_ct_id);
 	return rc;
