@@ -595,32 +595,13 @@ static int nft_request(uint16_t type, uint16_t flags, mnl_cb_t cb, void *data)
 	return r;
 }
 
-/* The first attribute of type 1 (every nf_tables object names its table
- * there; for a table, its own name) and the rule's chain (type 2). */
-struct object_attrs {
-	const struct nlattr *table, *chain, *userdata;
-};
-
-static int object_attr_cb(const struct nlattr *attr, void *data)
+/* Every nf_tables object names its table in attribute 1 (a table, its
+ * own name); a rule names its chain in attribute 2. */
+static bool attr_is(const struct nft_attrs *t, unsigned type, const char *text)
 {
-	struct object_attrs *o = data;
+	const char *v = nft_attr_str(t, type);
 
-	switch (mnl_attr_get_type(attr)) {
-	case 1: o->table = attr; break;
-	case 2: o->chain = attr; break;
-	case NFTA_TABLE_USERDATA: o->userdata = attr; break;
-	}
-	return MNL_CB_OK;
-}
-
-static bool attr_is(const struct nlattr *attr, const char *text)
-{
-	size_t n = strlen(text);
-
-	if (!attr || mnl_attr_get_payload_len(attr) < n)
-		return false;
-	const char *v = mnl_attr_get_payload(attr);
-	return !memcmp(v, text, n) && (mnl_attr_get_payload_len(attr) == n || v[n] == '\0');
+	return v && !strcmp(v, text);
 }
 
 /* Read with libmnl: nftnl_table_nlmsg_parse() exits the process on a
@@ -628,17 +609,17 @@ static bool attr_is(const struct nlattr *attr, const char *text)
 static int owner_cb(const struct nlmsghdr *nlh, void *data)
 {
 	int *pid = data;
-	struct object_attrs o = { 0 };
+	struct nft_attrs t;
+	const struct nlattr *userdata;
 	char text[48];
 
 	*pid = 0; /* the table exists */
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), object_attr_cb, &o) < 0 ||
-	    !o.userdata)
+	if (!nft_message_attrs(nlh, &t, NULL) || !(userdata = t.a[NFTA_TABLE_USERDATA]))
 		return MNL_CB_OK;
-	uint16_t len = mnl_attr_get_payload_len(o.userdata);
+	/* not NUL-terminated (table_msg() writes it so) */
+	uint16_t len = mnl_attr_get_payload_len(userdata);
 	if (len < sizeof(text)) {
-		memcpy(text, mnl_attr_get_payload(o.userdata), len);
+		memcpy(text, mnl_attr_get_payload(userdata), len);
 		text[len] = '\0';
 		if (!strncmp(text, OWNER_TAG, strlen(OWNER_TAG)))
 			*pid = atoi(text + strlen(OWNER_TAG));
@@ -706,15 +687,12 @@ struct rule_count {
 static int rule_count_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rule_count *rc = data;
-	struct object_attrs o = { 0 };
+	struct nft_attrs t;
 
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), object_attr_cb, &o) < 0)
-		return MNL_CB_OK;
-	if (!attr_is(o.table, DIVERT_TABLE_NAME))
+	if (!nft_message_attrs(nlh, &t, NULL) || !attr_is(&t, 1, DIVERT_TABLE_NAME))
 		return MNL_CB_OK;
 	for (size_t c = 0; c < sizeof(chains) / sizeof(chains[0]); c++) {
-		if (attr_is(o.chain, chains[c].name)) {
+		if (attr_is(&t, 2, chains[c].name)) {
 			rc->counts[c]++;
 			return MNL_CB_OK;
 		}
@@ -768,49 +746,31 @@ struct watch_ctx {
 	struct divert_table_change *by;
 };
 
-static int gen_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	if (type <= NFTA_GEN_MAX)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
-
 static int watch_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct watch_ctx *w = data;
 	uint16_t type = nlh->nlmsg_type;
+	struct nft_attrs t;
+	uint8_t family;
 
-	if (type >> 8 != NFNL_SUBSYS_NFTABLES ||
-	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
+	if (type >> 8 != NFNL_SUBSYS_NFTABLES || !nft_message_attrs(nlh, &t, &family))
 		return MNL_CB_OK;
 	type &= 0xff;
 	if (type == NFT_MSG_NEWGEN) {
 		/* Ends each transaction's notifications, naming its process. */
-		const struct nlattr *tb[NFTA_GEN_MAX + 1] = { 0 };
-		if (w->foreign && !w->attributed &&
-		    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), gen_attr_cb, tb) >= 0) {
-			if (tb[NFTA_GEN_PROC_PID] &&
-			    mnl_attr_get_payload_len(tb[NFTA_GEN_PROC_PID]) == 4)
-				w->by->pid = (int)ntohl(mnl_attr_get_u32(tb[NFTA_GEN_PROC_PID]));
-			if (tb[NFTA_GEN_PROC_NAME]) {
-				uint16_t n = mnl_attr_get_payload_len(tb[NFTA_GEN_PROC_NAME]);
-				if (n >= sizeof(w->by->comm))
-					n = sizeof(w->by->comm) - 1;
-				memcpy(w->by->comm, mnl_attr_get_payload(tb[NFTA_GEN_PROC_NAME]), n);
-				w->by->comm[n] = '\0';
-			}
+		if (w->foreign && !w->attributed) {
+			uint32_t pid;
+			const char *comm = nft_attr_str(&t, NFTA_GEN_PROC_NAME);
+			if (nft_attr_u32(&t, NFTA_GEN_PROC_PID, &pid))
+				w->by->pid = (int)pid;
+			if (comm)
+				snprintf(w->by->comm, sizeof(w->by->comm), "%s", comm);
 			w->attributed = true;
 		}
 		return MNL_CB_OK;
 	}
-	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
-	struct object_attrs o = { 0 };
-	if (nfg->nfgen_family != NFPROTO_INET || nlh->nlmsg_pid == w->own_portid ||
-	    mnl_attr_parse(nlh, sizeof(*nfg), object_attr_cb, &o) < 0 ||
-	    !attr_is(o.table, DIVERT_TABLE_NAME))
+	if (family != NFPROTO_INET || nlh->nlmsg_pid == w->own_portid ||
+	    !attr_is(&t, 1, DIVERT_TABLE_NAME))
 		return MNL_CB_OK;
 	/* The kernel's own set element changes (expiry) are not changes. */
 	if ((type == NFT_MSG_NEWSETELEM || type == NFT_MSG_DELSETELEM) && nlh->nlmsg_pid == 0)

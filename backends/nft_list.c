@@ -484,9 +484,8 @@ int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 	*out = NULL;
 	if (err)
 		memset(err, 0, sizeof(*err));
-	if ((rc = nl_open(&nl, NETLINK_NETFILTER, NFT_NL_BATCH_OPTIONS | NL_RECV_TIMEOUT)) < 0)
-		return nft_set_error(err, rc, "cannot open a netfilter netlink socket: %s",
-				     strerror(-rc));
+	if ((rc = nft_nl_open(&nl, err)) < 0)
+		return rc;
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		nl_close(&nl);

@@ -51,17 +51,6 @@ enum batch_object {
 };
 
 
-/* The one-shot socket of a load, a refill or a flush. */
-static int open_socket(struct nl_sock *nl, struct nft_error *err)
-{
-	int rc = nl_open(nl, NETLINK_NETFILTER, NFT_NL_BATCH_OPTIONS | NL_RECV_TIMEOUT);
-
-	if (rc < 0)
-		return nft_set_error(err, rc, "cannot open a netfilter netlink socket: %s",
-				     strerror(-rc));
-	return 0;
-}
-
 /* A writer of plan set ps's elements (set index i) into b. */
 static struct nft_elems elems_of(struct nft_batch *b, struct nl_sock *nl,
 				 const struct plan_set *ps, size_t i)
@@ -467,7 +456,7 @@ int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 	struct nl_sock nl;
 	int rc;
 
-	if ((rc = open_socket(&nl, err)) < 0)
+	if ((rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = plan_load_on(&nl, plan, NFT_TABLE_FLAGS_KEEP, stats, err);
 	nl_close(&nl);
@@ -598,7 +587,7 @@ int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *if
 		return 0;
 	/* From here until success the kernel may hold other contents. */
 	plan->ifaddrs_stale = true;
-	if ((rc = open_socket(&nl, err)) < 0)
+	if ((rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = refill_on(&nl, plan, true, false, err);
 	nl_close(&nl);
@@ -695,7 +684,7 @@ int nft_flush(size_t *deleted, struct nft_error *err)
 
 	if (deleted)
 		*deleted = 0;
-	if ((rc = open_socket(&nl, err)) < 0)
+	if ((rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = flush_on(&nl, deleted, err);
 	nl_close(&nl);

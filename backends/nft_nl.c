@@ -9,6 +9,16 @@
 #include <string.h>
 #include <libnftnl/common.h>
 
+int nft_nl_open(struct nl_sock *nl, struct nft_error *err)
+{
+	int rc = nl_open(nl, NETLINK_NETFILTER, NFT_NL_BATCH_OPTIONS | NL_RECV_TIMEOUT);
+
+	if (rc < 0)
+		return nft_set_error(err, rc, "cannot open a netfilter netlink socket: %s",
+				     strerror(-rc));
+	return 0;
+}
+
 int nft_nl_request(struct nl_sock *nl, uint16_t type, uint16_t family, uint16_t flags,
 		   void (*build)(struct nlmsghdr *, const void *), const void *arg,
 		   void *buf, size_t size, mnl_cb_t cb, void *data)

@@ -20,6 +20,11 @@
  * message for an error, without the request echoed back. */
 #define NFT_NL_BATCH_OPTIONS (NL_EXT_ACK | NL_CAP_ACK)
 
+/* Opens the one-shot socket of a command (a load, a listing, 'ifwall
+ * table'): batch options and the receive timeout. Returns 0 or -errno,
+ * said in *err. */
+int nft_nl_open(struct nl_sock *nl, struct nft_error *err);
+
 /* Fills *err (when not NULL) with code and the message; returns code. */
 int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

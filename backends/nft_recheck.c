@@ -12,6 +12,7 @@
 #include "backends/iftable.h"
 #include "backends/nlmsg.h"
 #include "filter/engine.h"
+#include "filter/grow.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -109,15 +110,9 @@ static int ct_cb(const struct nlmsghdr *nlh, void *data)
 	if (attr_bytes(proto.a[f.family == 4 ? CTA_PROTO_ICMP_TYPE : CTA_PROTO_ICMPV6_TYPE],
 		       &f.icmp_type, 1))
 		f.has_icmp = true;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		struct ct_flow *n = realloc(l->flows, cap * sizeof(*n));
-		if (!n) {
-			l->error = -ENOMEM;
-			return MNL_CB_ERROR;
-		}
-		l->flows = n;
-		l->cap = cap;
+	if (grow_array(&l->flows, &l->cap, l->n, sizeof(*l->flows)) < 0) {
+		l->error = -ENOMEM;
+		return MNL_CB_ERROR;
 	}
 	l->flows[l->n++] = f;
 	return MNL_CB_OK;

@@ -4,9 +4,11 @@
  * malformed attribute). */
 #include "backends/nft_batch.h"
 #include "backends/nft_linearize.h"
+#include "backends/nft_list.h"
 #include "backends/nft_nl.h"
 #include "backends/nft_table.h"
 #include "backends/nlmsg.h"
+#include "filter/grow.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,17 +38,6 @@ const char *nft_table_edited_name(const char *set, char *buf, size_t size)
 }
 
 
-/* The one-shot socket of 'ifwall table'. */
-static int open_socket(struct nl_sock *nl, struct nft_error *err)
-{
-	int rc = nl_open(nl, NETLINK_NETFILTER, NFT_NL_BATCH_OPTIONS | NL_RECV_TIMEOUT);
-
-	if (rc < 0)
-		return nft_set_error(err, rc, "cannot open a netfilter netlink socket: %s",
-				     strerror(-rc));
-	return 0;
-}
-
 /* One acknowledged request (a dump when flags has NLM_F_DUMP); cb sees
  * every answer. Returns 0 or -errno (the kernel's answer for a failed
  * request). */
@@ -69,15 +60,6 @@ static int ignore_cb(const struct nlmsghdr *nlh, void *data)
 {
 	(void)nlh;
 	(void)data;
-	return MNL_CB_OK;
-}
-
-static int gen_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct nft_attrs t;
-
-	if (nft_message_attrs(nlh, &t, NULL))
-		(void)nft_attr_u32(&t, NFTA_GEN_ID, data);
 	return MNL_CB_OK;
 }
 
@@ -182,15 +164,9 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		    !(v = key.a[NFTA_DATA_VALUE]) || mnl_attr_get_payload_len(v) != len)
 			continue;
 		(void)nft_attr_u32(&item, NFTA_SET_ELEM_FLAGS, &flags);
-		if (l->n == l->cap) {
-			size_t cap = l->cap ? l->cap * 2 : 64;
-			struct elem *g = realloc(l->e, cap * sizeof(*g));
-			if (!g) {
-				l->error = -ENOMEM;
-				return MNL_CB_ERROR;
-			}
-			l->e = g;
-			l->cap = cap;
+		if (grow_array(&l->e, &l->cap, l->n, sizeof(*l->e)) < 0) {
+			l->error = -ENOMEM;
+			return MNL_CB_ERROR;
 		}
 		memset(&l->e[l->n], 0, sizeof(l->e[l->n]));
 		memcpy(l->e[l->n].key, mnl_attr_get_payload(v), len);
@@ -272,7 +248,7 @@ static int table_state_read(struct nl_sock *nl, const char *name, struct table_s
 
 	memset(st, 0, sizeof(*st));
 	st->sets.want = name;
-	rc = request(nl, NFT_MSG_GETGEN, 0, NULL, NULL, gen_cb, &st->genid);
+	rc = nft_generation_read(nl, &st->genid);
 	if (rc == 0)
 		rc = request(nl, NFT_MSG_GETTABLE, 0, build_table_name, NFT_TABLE,
 				ignore_cb, NULL);
@@ -339,7 +315,7 @@ int nft_table_read(const char *name, struct addrset **out, struct nft_error *err
 	*out = NULL;
 	if (!name || !*name)
 		return nft_set_error(err, -EINVAL, "no table name");
-	if ((rc = open_socket(&nl, err)) < 0)
+	if ((rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = table_state_read(&nl, name, &st, err);
 	nl_close(&nl);
@@ -417,7 +393,7 @@ int nft_table_change(const char *name, enum addrset_op op,
 	struct nl_sock nl;
 	int rc = change_checks(name, op, changed, err);
 
-	if (rc < 0 || (rc = open_socket(&nl, err)) < 0)
+	if (rc < 0 || (rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = table_change_on(&nl, name, op, p, n, changed, err);
 	nl_close(&nl);
