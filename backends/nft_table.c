@@ -1,6 +1,6 @@
 /* Tables of the loaded rule set, read and changed in the kernel (see
  * nft_table.h). Answers are taken apart with libmnl and checked attribute
- * by attribute, as in nft_netlink.c (libnftnl's parsers exit() on a
+ * by attribute, as in nft_list.c (libnftnl's parsers exit() on a
  * malformed attribute). */
 #include "backends/nft_batch.h"
 #include "backends/nft_linearize.h"
