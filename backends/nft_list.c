@@ -552,7 +552,7 @@ int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 	nl_close(&nl);
 	if (rc < 0) {
 		nft_set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
-			  strerror(-rc));
+			      strerror(-rc));
 		nft_listing_free(l);
 		return rc;
 	}

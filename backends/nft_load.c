@@ -71,7 +71,7 @@ static bool chain_keepable(const struct nft_existing_chain *e, const struct plan
 }
 
 static const struct nft_existing_set *find_set(const struct nft_existing *ex,
-					   const char *name)
+					       const char *name)
 {
 	for (size_t i = 0; i < ex->nsets; i++)
 		if (!strcmp(ex->sets[i].name, name))
@@ -133,7 +133,7 @@ static void delete_state_elements(struct nft_batch *b, struct nl_sock *nl,
 			nftnl_set_elem_add(s, e);
 		}
 		nft_batch_add(b, nl, NFT_MSG_DELSETELEM, NFPROTO_INET, 0,
-			     OBJ_DELETE_ELEMENTS, state, PLAN_STATE_SET, s);
+			      OBJ_DELETE_ELEMENTS, state, PLAN_STATE_SET, s);
 	}
 }
 
@@ -168,14 +168,14 @@ static int build_load_batch(struct nft_batch *b, struct nl_sock *nl,
 	 * replaced in the same transaction (no moment without it) */
 	if (table_needs_recreate(ex_read, table_flags)) {
 		nft_batch_add(b, nl, NFT_MSG_DELTABLE, NFPROTO_INET, 0, OBJ_DELETE_TABLE,
-			     0, NFT_TABLE, nft_table_named(NFPROTO_INET, NFT_TABLE));
+			      0, NFT_TABLE, nft_table_named(NFPROTO_INET, NFT_TABLE));
 		ex = &none;
 	}
 	struct nftnl_table *table = nft_table_named(NFPROTO_INET, NFT_TABLE);
 	if (table && table_flags != NFT_TABLE_FLAGS_KEEP)
 		nftnl_table_set_u32(table, NFTNL_TABLE_FLAGS, table_flags);
 	nft_batch_add(b, nl, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE, OBJ_TABLE,
-		     0, NFT_TABLE, table);
+		      0, NFT_TABLE, table);
 
 	if (ex->table) {
 		/* flush every rule of the table */
@@ -185,7 +185,7 @@ static int build_load_batch(struct nft_batch *b, struct nl_sock *nl,
 			nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
 		}
 		nft_batch_add(b, nl, NFT_MSG_DELRULE, NFPROTO_INET, 0, OBJ_FLUSH, 0,
-			     NFT_TABLE, r);
+			      NFT_TABLE, r);
 		/* sets the plan does not keep (anonymous ones went with
 		 * their rules) */
 		for (size_t i = 0; i < ex->nsets; i++) {
@@ -197,7 +197,7 @@ static int build_load_batch(struct nft_batch *b, struct nl_sock *nl,
 			if (ps && set_keepable(ex, ps))
 				continue;
 			nft_batch_add(b, nl, NFT_MSG_DELSET, NFPROTO_INET, 0, OBJ_DELETE_SET,
-				     i, es->name, nft_set_named(es->name));
+				      i, es->name, nft_set_named(es->name));
 		}
 		/* chains the plan does not keep */
 		for (size_t i = 0; i < ex->nchains; i++) {
@@ -209,7 +209,7 @@ static int build_load_batch(struct nft_batch *b, struct nl_sock *nl,
 			if (keep)
 				continue;
 			nft_batch_add(b, nl, NFT_MSG_DELCHAIN, NFPROTO_INET, 0,
-				     OBJ_DELETE_CHAIN, i, ec->name, nft_chain_named(ec->name));
+				      OBJ_DELETE_CHAIN, i, ec->name, nft_chain_named(ec->name));
 		}
 	}
 	if (b->failed)
@@ -229,7 +229,7 @@ static int build_load_batch(struct nft_batch *b, struct nl_sock *nl,
 					    pc->policy_accept ? NF_ACCEPT : NF_DROP);
 		}
 		nft_batch_add(b, nl, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE,
-			     OBJ_CHAIN, (size_t)i, pc->name, c);
+			      OBJ_CHAIN, (size_t)i, pc->name, c);
 	}
 	if (b->failed)
 		return b->failed;
@@ -243,7 +243,7 @@ static int build_load_batch(struct nft_batch *b, struct nl_sock *nl,
 			continue;
 		}
 		nft_batch_add(b, nl, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
-			     OBJ_SET, i, ps->name, nft_linearize_set(ps));
+			      OBJ_SET, i, ps->name, nft_linearize_set(ps));
 		if (ps->kind != SETKIND_STATE) {
 			struct nft_elems w = elems_of(b, nl, ps, i);
 			nft_linearize_elements(&w, ps);
@@ -255,8 +255,8 @@ static int build_load_batch(struct nft_batch *b, struct nl_sock *nl,
 	/* rules */
 	for (size_t i = 0; i < plan->nrules; i++) {
 		nft_batch_add(b, nl, NFT_MSG_NEWRULE, NFPROTO_INET,
-			     NLM_F_CREATE | NLM_F_APPEND, OBJ_RULE, i, NULL,
-			     nft_linearize_rule(plan, &plan->rules[i]));
+			      NLM_F_CREATE | NLM_F_APPEND, OBJ_RULE, i, NULL,
+			      nft_linearize_rule(plan, &plan->rules[i]));
 		if (b->failed)
 			return b->failed;
 	}
@@ -279,10 +279,10 @@ static void describe_failure(const struct nft_plan *plan, const struct nft_batch
 	if (st->first_error == SIZE_MAX) {
 		if (rc == -ETIMEDOUT)
 			nft_set_error(err, rc, "the kernel did not acknowledge every message "
-				  "of the batch (%zu of %zu)", st->acked, b->nentries);
+				      "of the batch (%zu of %zu)", st->acked, b->nentries);
 		else
 			nft_set_error(err, rc, "the kernel refused the batch: %s%s",
-				  strerror(-rc), extra);
+				      strerror(-rc), extra);
 		return;
 	}
 	const struct nft_batch_entry *e = &b->entries[st->first_error];
@@ -291,39 +291,39 @@ static void describe_failure(const struct nft_plan *plan, const struct nft_batch
 		const struct plan_rule *r = &plan->rules[e->index];
 		if (r->role == ROLE_USER) {
 			nft_set_error(err, rc, "the kernel refused the rule: %s%s",
-				  strerror(-rc), extra);
+				      strerror(-rc), extra);
 			err->file = r->rule->file;
 			err->line = r->rule->line;
 			err->rule_text = r->rule->text;
 		} else {
 			char c[64];
 			nft_set_error(err, rc, "the kernel refused %s rule in chain %s: %s%s",
-				  plan_rule_comment(r, c, sizeof(c)) ? c : "a helper",
-				  plan_chain_names[r->chain], strerror(-rc), extra);
+				      plan_rule_comment(r, c, sizeof(c)) ? c : "a helper",
+				      plan_chain_names[r->chain], strerror(-rc), extra);
 		}
 		return;
 	}
 	case OBJ_SET:
 	case OBJ_ELEMENTS:
 		nft_set_error(err, rc, "the kernel refused set %s%s: %s%s",
-			  plan->sets[e->index].name,
-			  e->kind == OBJ_ELEMENTS ? " (elements)" : "",
-			  strerror(-rc), extra);
+			      plan->sets[e->index].name,
+			      e->kind == OBJ_ELEMENTS ? " (elements)" : "",
+			      strerror(-rc), extra);
 		return;
 	case OBJ_CHAIN:
 		nft_set_error(err, rc, "the kernel refused chain %s: %s%s", e->name,
-			  strerror(-rc), extra);
+			      strerror(-rc), extra);
 		return;
 	default:
 		nft_set_error(err, rc, "the kernel refused %s %s: %s%s",
-			  e->kind == OBJ_TABLE ? "table" :
-			  e->kind == OBJ_FLUSH ? "flushing table" :
-			  e->kind == OBJ_DELETE_SET ? "deleting set" :
-			  e->kind == OBJ_DELETE_CHAIN ? "deleting chain" :
-			  e->kind == OBJ_DELETE_TABLE ? "deleting table" :
-			  e->kind == OBJ_DELETE_ELEMENTS ? "deleting flow state of set" :
-			  "message",
-			  e->name, strerror(-rc), extra);
+			      e->kind == OBJ_TABLE ? "table" :
+			      e->kind == OBJ_FLUSH ? "flushing table" :
+			      e->kind == OBJ_DELETE_SET ? "deleting set" :
+			      e->kind == OBJ_DELETE_CHAIN ? "deleting chain" :
+			      e->kind == OBJ_DELETE_TABLE ? "deleting table" :
+			      e->kind == OBJ_DELETE_ELEMENTS ? "deleting flow state of set" :
+			      "message",
+			      e->name, strerror(-rc), extra);
 		return;
 	}
 }
@@ -400,12 +400,12 @@ static int plan_load_on(struct nl_sock *nl, const struct nft_plan *plan,
 		if (rc < 0) {
 			if (rc == -EINTR)
 				nft_set_error(err, rc, "cannot read table inet %s: the nftables "
-					  "rule set kept changing while it was read (%d "
-					  "attempts); another program is changing it, try "
-					  "again", NFT_TABLE, NFT_CONCURRENT_ATTEMPTS);
+					      "rule set kept changing while it was read (%d "
+					      "attempts); another program is changing it, try "
+					      "again", NFT_TABLE, NFT_CONCURRENT_ATTEMPTS);
 			else
 				nft_set_error(err, rc, "cannot read table inet %s: %s",
-					  NFT_TABLE, strerror(-rc));
+					      NFT_TABLE, strerror(-rc));
 			nft_existing_free(&ex);
 			break;
 		}
@@ -440,9 +440,9 @@ static int plan_load_on(struct nl_sock *nl, const struct nft_plan *plan,
 			break;
 		if (attempt == NFT_CONCURRENT_ATTEMPTS) {
 			nft_set_error(err, rc, "the nftables rule set kept changing between "
-				  "reading table inet %s and replacing it (%d attempts); "
-				  "another program is changing it, try again", NFT_TABLE,
-				  NFT_CONCURRENT_ATTEMPTS);
+				      "reading table inet %s and replacing it (%d attempts); "
+				      "another program is changing it, try again", NFT_TABLE,
+				      NFT_CONCURRENT_ATTEMPTS);
 			break;
 		}
 		nft_retry_backoff(attempt);
@@ -659,8 +659,8 @@ static int flush_on(struct nl_sock *nlp, size_t *deleted, struct nft_error *err)
 		return -ENOMEM;
 	for (size_t i = 0; i < list.n; i++) {
 		nft_batch_add(&b, &nl, NFT_MSG_DELTABLE, (uint16_t)list.items[i].family,
-			     0, OBJ_DELETE_TABLE, i, list.items[i].name,
-			     nft_table_named(list.items[i].family, list.items[i].name));
+			      0, OBJ_DELETE_TABLE, i, list.items[i].name,
+			      nft_table_named(list.items[i].family, list.items[i].name));
 		if (b.failed)
 			break;
 	}
