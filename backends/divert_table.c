@@ -387,7 +387,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
  * entry's name), to name a refusal. */
 struct batch {
 	struct nft_batch b;
-	struct nl_sock *nl;
+	struct netlink *nl;
 };
 
 /* Adds obj (NULL: out of memory); returns 0 or how the batch failed. */
@@ -500,7 +500,7 @@ static int passed_set_msg(struct batch *bt, uint16_t type)
  * told from everyone else's; the other socket receives nf_tables
  * notifications. */
 struct divert_table {
-	struct nl_sock batch_nl;
+	struct netlink batch_nl;
 	struct mnl_socket *watch_nl;
 	uint16_t queue;
 	bool fail_open;
@@ -585,13 +585,13 @@ static void build_table_name(struct nlmsghdr *nlh, const void *type)
 static int nft_request(uint16_t type, uint16_t flags, mnl_cb_t cb, void *data)
 {
 	char buf[16384];
-	struct nl_sock nl;
-	int r = nl_open(&nl, NETLINK_NETFILTER, 0);
+	struct netlink nl;
+	int r = netlink_open(&nl, NETLINK_NETFILTER, 0);
 
 	if (r == 0)
 		r = nft_nl_request(&nl, type, NFPROTO_INET, flags | NLM_F_ACK, build_table_name,
 				   &type, buf, sizeof(buf), cb, data);
-	nl_close(&nl);
+	netlink_close(&nl);
 	return r;
 }
 
@@ -787,7 +787,7 @@ int divert_table_changed(struct divert_table *t, struct divert_table_change *by)
 	int r;
 
 	memset(by, 0, sizeof(*by));
-	if ((r = nl_receive_queued(t->watch_nl, buf, sizeof(buf), watch_cb, &w, &lost)) < 0)
+	if ((r = netlink_receive_queued(t->watch_nl, buf, sizeof(buf), watch_cb, &w, &lost)) < 0)
 		return r;
 	if (!t->installed)
 		return 0;
@@ -820,14 +820,14 @@ int divert_table_open(struct divert_table **out, uint16_t queue, bool fail_open,
 	}
 	t->queue = queue;
 	t->fail_open = fail_open;
-	if ((e = nl_open(&t->batch_nl, NETLINK_NETFILTER, NFT_NL_BATCH_OPTIONS)) < 0 ||
-	    !(t->watch_nl = nl_socket_open(NETLINK_NETFILTER, 0, 0, &e)) ||
-	    (e = nl_socket_join(t->watch_nl, NFNLGRP_NFTABLES)) < 0) {
+	if ((e = netlink_open(&t->batch_nl, NETLINK_NETFILTER, NFT_NL_BATCH_OPTIONS)) < 0 ||
+	    !(t->watch_nl = netlink_socket_open(NETLINK_NETFILTER, 0, 0, &e)) ||
+	    (e = netlink_socket_join(t->watch_nl, NFNLGRP_NFTABLES)) < 0) {
 		snprintf(err, errlen, "opening netfilter netlink sockets: %s", strerror(-e));
 		divert_table_free(t);
 		return e;
 	}
-	nl_socket_rcvbuf(t->watch_nl, 1 << 20);
+	netlink_socket_rcvbuf(t->watch_nl, 1 << 20);
 	*out = t;
 	return 0;
 }
@@ -836,7 +836,7 @@ void divert_table_free(struct divert_table *t)
 {
 	if (!t)
 		return;
-	nl_close(&t->batch_nl);
+	netlink_close(&t->batch_nl);
 	if (t->watch_nl)
 		mnl_socket_close(t->watch_nl);
 	free(t);

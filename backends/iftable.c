@@ -1,6 +1,6 @@
 /* Interface table over rtnetlink (libmnl). See iftable.h. */
 #include "backends/iftable.h"
-#include "backends/nl.h"
+#include "backends/netlink.h"
 #include "backends/nlmsg.h"
 #include "filter/grow.h"
 
@@ -387,7 +387,7 @@ static int dump_into(struct iftable *t, struct ifvec *v, uint16_t type,
 	/* ifinfomsg and ifaddrmsg both start with the family byte. */
 	unsigned char *family = mnl_nlmsg_put_extra_header(nlh, header_size);
 	*family = AF_UNSPEC;
-	r = nl_talk(t->dump_nl, nlh, t->buf, sizeof(t->buf), apply_cb, &ctx);
+	r = netlink_talk(t->dump_nl, nlh, t->buf, sizeof(t->buf), apply_cb, &ctx);
 	return r < 0 && ctx.err ? ctx.err : r;
 }
 
@@ -452,15 +452,15 @@ int iftable_open(struct iftable **out, unsigned flags)
 		free(t);
 		return -ENOMEM;
 	}
-	if (!(t->dump_nl = nl_socket_open(NETLINK_ROUTE, 0, 0, &r)))
+	if (!(t->dump_nl = netlink_socket_open(NETLINK_ROUTE, 0, 0, &r)))
 		goto fail;
 	if (flags & IFTABLE_WATCH) {
 		/* Subscribe before dumping, so no change falls between the two:
 		 * changes queued meanwhile are applied after the dump, in order. */
 		unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-		if (!(t->watch_nl = nl_socket_open(NETLINK_ROUTE, groups, 0, &r)))
+		if (!(t->watch_nl = netlink_socket_open(NETLINK_ROUTE, groups, 0, &r)))
 			goto fail;
-		nl_socket_rcvbuf(t->watch_nl, 1 << 20);
+		netlink_socket_rcvbuf(t->watch_nl, 1 << 20);
 	}
 	r = iftable_refresh(t);
 	if (r < 0)
@@ -524,7 +524,8 @@ int iftable_process(struct iftable *t)
 	if (!t->watch_nl)
 		return 0;
 	/* Drain first, rebuild once; lost notifications: read it all again. */
-	int n = nl_receive_queued(t->watch_nl, t->buf, sizeof(t->buf), apply_cb, &ctx, &resync);
+	int n = netlink_receive_queued(t->watch_nl, t->buf, sizeof(t->buf), apply_cb, &ctx,
+				       &resync);
 	if (n < 0)
 		return n;
 	if (ctx.err)

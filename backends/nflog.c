@@ -1,6 +1,6 @@
 /* NFLOG group reader, see nflog.h. */
 #include "backends/nflog.h"
-#include "backends/nl.h"
+#include "backends/netlink.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -40,7 +40,7 @@ static struct nlmsghdr *config_header(struct nflog *l, char *buf)
 /* Sends a config message and waits for its acknowledgement. */
 static int config_send(struct nflog *l, struct nlmsghdr *nlh)
 {
-	return nl_talk(l->sock, nlh, l->buf, BUFFER_SIZE, NULL, NULL);
+	return netlink_talk(l->sock, nlh, l->buf, BUFFER_SIZE, NULL, NULL);
 }
 
 int nflog_open(struct nflog **out, uint16_t group, uint32_t copy_range)
@@ -55,11 +55,11 @@ int nflog_open(struct nflog **out, uint16_t group, uint32_t copy_range)
 		return -ENOMEM;
 	}
 	l->group = group;
-	if (!(l->sock = nl_socket_open(NETLINK_NETFILTER, 0, 0, &rc))) {
+	if (!(l->sock = netlink_socket_open(NETLINK_NETFILTER, 0, 0, &rc))) {
 		nflog_free(l);
 		return rc;
 	}
-	nl_socket_rcvbuf(l->sock, 4 << 20);
+	netlink_socket_rcvbuf(l->sock, 4 << 20);
 
 	struct nlmsghdr *nlh = config_header(l, msg);
 	struct nfulnl_msg_config_cmd cmd = { .command = NFULNL_CFG_CMD_BIND };
@@ -175,7 +175,7 @@ int nflog_receive(struct nflog *l, int timeout_ms, nflog_cb cb, void *ctx)
 	if (r == 0)
 		return 0;
 	/* packets are not answers to a request: no sequence check */
-	r = nl_receive_queued(l->sock, l->buf, BUFFER_SIZE, packet_cb, &c, &lost);
+	r = netlink_receive_queued(l->sock, l->buf, BUFFER_SIZE, packet_cb, &c, &lost);
 	if (r < 0)
 		return r;
 	return lost ? -ENOBUFS : c.count;

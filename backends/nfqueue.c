@@ -1,7 +1,7 @@
 /* nfnetlink_queue over libmnl: bind a queue, receive packets, send
  * verdicts in batches. See divert_internal.h. */
 #include "backends/divert_internal.h"
-#include "backends/nl.h"
+#include "backends/netlink.h"
 #include "backends/nlmsg.h"
 
 #include <arpa/inet.h>
@@ -58,7 +58,7 @@ static int config_talk(struct nfqueue *q, struct nlmsghdr *nlh)
 	char buf[8192];
 
 	nlh->nlmsg_flags |= NLM_F_ACK;
-	return nl_talk(q->nl, nlh, buf, sizeof(buf), NULL, NULL);
+	return netlink_talk(q->nl, nlh, buf, sizeof(buf), NULL, NULL);
 }
 
 int nfqueue_open(struct nfqueue **out, const struct nfqueue_options *opts,

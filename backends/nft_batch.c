@@ -45,7 +45,7 @@ static char *batch_tail(struct nft_batch *b)
 	return b->buf + b->len;
 }
 
-int nft_batch_begin(struct nft_batch *b, struct nl_sock *nl, uint32_t genid)
+int nft_batch_begin(struct nft_batch *b, struct netlink *nl, uint32_t genid)
 {
 	struct nlmsghdr *nlh;
 	char *tail;
@@ -60,7 +60,7 @@ int nft_batch_begin(struct nft_batch *b, struct nl_sock *nl, uint32_t genid)
 	return 0;
 }
 
-struct nlmsghdr *nft_batch_message(struct nft_batch *b, struct nl_sock *nl,
+struct nlmsghdr *nft_batch_message(struct nft_batch *b, struct netlink *nl,
 				   uint16_t type, uint16_t family, uint16_t flags,
 				   int kind, size_t index, const char *name)
 {
@@ -90,7 +90,7 @@ void nft_batch_message_end(struct nft_batch *b, struct nlmsghdr *nlh)
 	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
 }
 
-void nft_batch_add(struct nft_batch *b, struct nl_sock *nl, uint16_t type,
+void nft_batch_add(struct nft_batch *b, struct netlink *nl, uint16_t type,
 		   uint16_t family, uint16_t flags, int kind, size_t index,
 		   const char *name, void *obj)
 {
@@ -140,7 +140,7 @@ void nft_batch_add(struct nft_batch *b, struct nl_sock *nl, uint16_t type,
 		nft_batch_message_end(b, nlh);
 }
 
-int nft_batch_end(struct nft_batch *b, struct nl_sock *nl)
+int nft_batch_end(struct nft_batch *b, struct netlink *nl)
 {
 	char *tail = batch_tail(b);
 
@@ -293,13 +293,15 @@ static int kernel_code(int code)
 	return code < 0 && code > -4096 ? code : -EPROTO;
 }
 
-int nft_batch_send(const struct nft_batch *b, struct nl_sock *nl,
+int nft_batch_send(const struct nft_batch *b, struct netlink *nl,
 		   struct nft_batch_acks *acks)
 {
 	struct ack_state st = { .b = b, .acks = acks };
 	int fd = mnl_socket_get_fd(nl->sock);
 	size_t rbuf_size = 1 << 20;
+	/* room for the whole batch and every answer */
 	size_t send = b->len + 65536, recv_size = b->nentries * 2048 + (1 << 20);
+	int max = INT32_MAX / 2;
 	char *rbuf;
 	ssize_t n;
 	int waited = 0, rc = 0;
@@ -312,9 +314,9 @@ int nft_batch_send(const struct nft_batch *b, struct nl_sock *nl,
 		rc = -ENOMEM;
 		goto out;
 	}
-	nl_drain(nl->sock);
-	nl_socket_sndbuf(nl->sock, send > INT32_MAX / 2 ? INT32_MAX / 2 : (int)send);
-	nl_socket_rcvbuf(nl->sock, recv_size > INT32_MAX / 2 ? INT32_MAX / 2 : (int)recv_size);
+	netlink_drain(nl->sock);
+	netlink_socket_sndbuf(nl->sock, send > (size_t)max ? max : (int)send);
+	netlink_socket_rcvbuf(nl->sock, recv_size > (size_t)max ? max : (int)recv_size);
 	n = mnl_socket_sendto(nl->sock, b->buf, b->len);
 	if (n < 0 || (size_t)n != b->len) {
 		rc = n < 0 ? -errno : -EMSGSIZE;

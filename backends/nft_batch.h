@@ -1,7 +1,7 @@
 /* One nf_tables batch (one kernel transaction), for every table ifwall
  * writes (nft_load.c, nft_table.c, divert_table.c): messages built from
  * libnftnl objects, each recorded so that the kernel's refusal is mapped
- * back to what the message was about, then sent on a socket of nl.h and
+ * back to what the message was about, then sent on a socket of netlink.h and
  * every acknowledgement read, with the kernel's extended-ack message. */
 #ifndef IFWALL_BACKENDS_NFT_BATCH_H
 #define IFWALL_BACKENDS_NFT_BATCH_H
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backends/nl.h"
+#include "backends/netlink.h"
 
 /* What one acknowledged message is about (the caller's words). */
 struct nft_batch_entry {
@@ -31,22 +31,22 @@ struct nft_batch {
 /* Starts *b with the batch's begin message; genid (not 0) makes the
  * kernel refuse the batch with ERESTART when the rule set changed since
  * that generation was read. Returns 0 or -ENOMEM. */
-int nft_batch_begin(struct nft_batch *b, struct nl_sock *nl, uint32_t genid);
+int nft_batch_begin(struct nft_batch *b, struct netlink *nl, uint32_t genid);
 /* Starts an acknowledged message and records what it is about (name may
  * be NULL); the caller adds attributes, then nft_batch_message_end().
  * NULL when the batch failed (b->failed). */
-struct nlmsghdr *nft_batch_message(struct nft_batch *b, struct nl_sock *nl,
+struct nlmsghdr *nft_batch_message(struct nft_batch *b, struct netlink *nl,
 				   uint16_t type, uint16_t family, uint16_t flags,
 				   int kind, size_t index, const char *name);
 void nft_batch_message_end(struct nft_batch *b, struct nlmsghdr *nlh);
 /* A message carrying obj, the libnftnl object its type works on (table,
  * chain, set, the set's elements or rule), and frees obj. A NULL obj (its
  * allocation failed) fails the batch with -ENOMEM. */
-void nft_batch_add(struct nft_batch *b, struct nl_sock *nl, uint16_t type,
+void nft_batch_add(struct nft_batch *b, struct netlink *nl, uint16_t type,
 		   uint16_t family, uint16_t flags, int kind, size_t index,
 		   const char *name, void *obj);
 /* Ends the batch. Returns 0 or b->failed. */
-int nft_batch_end(struct nft_batch *b, struct nl_sock *nl);
+int nft_batch_end(struct nft_batch *b, struct netlink *nl);
 /* Frees what the batch holds; *b is empty after. */
 void nft_batch_free(struct nft_batch *b);
 
@@ -59,7 +59,7 @@ struct addrset;
 
 struct nft_elems {
 	struct nft_batch *b;
-	struct nl_sock *nl;
+	struct netlink *nl;
 	const char *table, *set;  /* of family inet */
 	uint32_t set_id;          /* the set added in the same batch, or 0 */
 	int kind;
@@ -91,7 +91,7 @@ struct nft_batch_acks {
  * message of the batch (the batch as a whole: -ERESTART, the generation
  * changed); -ETIMEDOUT when answers stopped for 5 s before all came; or
  * the socket's -errno. */
-int nft_batch_send(const struct nft_batch *b, struct nl_sock *nl,
+int nft_batch_send(const struct nft_batch *b, struct netlink *nl,
 		   struct nft_batch_acks *acks);
 
 #endif

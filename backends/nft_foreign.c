@@ -130,7 +130,7 @@ static int foreign_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int dump(struct nl_sock *nl, uint16_t msg, struct foreign_ctx *c)
+static int dump(struct netlink *nl, uint16_t msg, struct foreign_ctx *c)
 {
 	int rc;
 
@@ -144,20 +144,20 @@ int nft_foreign_chains_read(struct nft_foreign_chain **out, size_t *count,
 			    struct nft_error *err)
 {
 	struct foreign_ctx c = { 0 };
-	struct nl_sock nl;
+	struct netlink nl;
 	int rc;
 
 	*out = NULL;
 	*count = 0;
 	if (err)
 		memset(err, 0, sizeof(*err));
-	rc = nl_open(&nl, NETLINK_NETFILTER, NL_RECV_TIMEOUT);
+	rc = netlink_open(&nl, NETLINK_NETFILTER, NETLINK_OPT_RECV_TIMEOUT);
 	if (rc == 0) {
 		rc = dump(&nl, NFT_MSG_GETCHAIN, &c);
 		if (rc == 0 && c.n)
 			rc = dump(&nl, NFT_MSG_GETRULE, &c);
 	}
-	nl_close(&nl);
+	netlink_close(&nl);
 	if (rc < 0) {
 		free(c.chains);
 		return nft_set_error(err, rc, "cannot list the nftables chains: %s",

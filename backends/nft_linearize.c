@@ -79,6 +79,12 @@ static bool set_lookup(struct nftnl_rule *r, const struct plan_set *s, bool inve
 	return nft_expr_lookup(r, NFT_REG_1, s->name, s->anonymous ? s->id : 0, invert);
 }
 
+/* register 1 = len bytes at offset of the network header */
+static bool network_header(struct nftnl_rule *r, uint32_t offset, uint32_t len)
+{
+	return nft_expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, len, NFT_REG_1);
+}
+
 /* register 1 &= mask */
 static bool mask_reg1(struct nftnl_rule *r, const uint8_t *mask, uint32_t len)
 {
@@ -166,23 +172,23 @@ static bool add_addr_match(struct nftnl_rule *r, const struct nft_plan *plan,
 	uint32_t op = m->negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
 
 	if (m->set >= 0)
-		return nft_expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, size, NFT_REG_1) &&
+		return network_header(r, offset, size) &&
 		       set_lookup(r, &plan->sets[m->set], m->negate);
 	if (m->addr_range)
-		return nft_expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, size, NFT_REG_1) &&
+		return network_header(r, offset, size) &&
 		       nft_expr_range(r, NFT_REG_1, m->negate ? NFT_RANGE_NEQ : NFT_RANGE_EQ,
 				      m->range.lo, m->range.hi, size);
 	if (m->addr.len % 8 == 0) {
 		uint32_t bytes = m->addr.len / 8;
 		if (bytes == 0)
 			bytes = size; /* /0 never gets here; be safe */
-		return nft_expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, bytes, NFT_REG_1) &&
+		return network_header(r, offset, bytes) &&
 		       nft_expr_cmp(r, NFT_REG_1, op, m->addr.addr.a, bytes);
 	}
 	uint8_t mask[16] = { 0 };
 	for (unsigned i = 0; i < m->addr.len; i++)
 		mask[i / 8] |= (uint8_t)(0x80 >> (i % 8));
-	return nft_expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, size, NFT_REG_1) &&
+	return network_header(r, offset, size) &&
 	       mask_reg1(r, mask, size) &&
 	       nft_expr_cmp(r, NFT_REG_1, op, m->addr.addr.a, size);
 }
@@ -196,12 +202,14 @@ static bool add_match(struct nftnl_rule *r, const struct nft_plan *plan,
 	case MATCH_IFNAME: {
 		char name[IFNAMSIZ] = { 0 };
 		memcpy(name, m->ifname, strnlen(m->ifname, IFNAMSIZ));
-		return nft_expr_meta(r, m->out ? NFT_META_OIFNAME : NFT_META_IIFNAME, NFT_REG_1) &&
+		return nft_expr_meta(r, m->out ? NFT_META_OIFNAME : NFT_META_IIFNAME,
+				     NFT_REG_1) &&
 		       nft_expr_cmp(r, NFT_REG_1, op, name,
 				    m->prefix ? (uint32_t)strnlen(name, IFNAMSIZ) : IFNAMSIZ);
 	}
 	case MATCH_IFTYPE:
-		return nft_expr_meta(r, m->out ? NFT_META_OIFTYPE : NFT_META_IIFTYPE, NFT_REG_1) &&
+		return nft_expr_meta(r, m->out ? NFT_META_OIFTYPE : NFT_META_IIFTYPE,
+				     NFT_REG_1) &&
 		       add_value_match(r, plan, m, 2);
 	case MATCH_NFPROTO: {
 		uint8_t v = m->family == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
@@ -214,7 +222,8 @@ static bool add_match(struct nftnl_rule *r, const struct nft_plan *plan,
 	case MATCH_ADDR:
 		return add_addr_match(r, plan, m);
 	case MATCH_PORT: {
-		if (!nft_expr_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, m->dst ? 2 : 0, 2, NFT_REG_1))
+		if (!nft_expr_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, m->dst ? 2 : 0, 2,
+				      NFT_REG_1))
 			return false;
 		if (m->set >= 0)
 			return set_lookup(r, &plan->sets[m->set], m->negate);

@@ -170,7 +170,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int existing_read_once(struct nl_sock *nl, struct nft_existing *e)
+static int existing_read_once(struct netlink *nl, struct nft_existing *e)
 {
 	int rc;
 
@@ -189,7 +189,7 @@ static int existing_read_once(struct nl_sock *nl, struct nft_existing *e)
 	return rc == -ENOENT ? 0 : rc;
 }
 
-int nft_existing_read(struct nl_sock *nl, struct nft_existing *e)
+int nft_existing_read(struct netlink *nl, struct nft_existing *e)
 {
 	int rc = -EINTR;
 
@@ -212,7 +212,7 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nft_generation_read(struct nl_sock *nl, uint32_t *genid)
+int nft_generation_read(struct netlink *nl, uint32_t *genid)
 {
 	*genid = 0;
 	return nft_nl_request(nl, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, NULL, NULL, NULL, 0,
@@ -475,7 +475,7 @@ static int entry_order(const void *a, const void *b)
 
 int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	struct nft_existing ex;
 	struct nft_listing *l;
 	struct listing_ctx c = { 0 };
@@ -488,7 +488,7 @@ int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 		return rc;
 	l = calloc(1, sizeof(*l));
 	if (!l) {
-		nl_close(&nl);
+		netlink_close(&nl);
 		return -ENOMEM;
 	}
 	rc = nft_existing_read(&nl, &ex);
@@ -549,7 +549,7 @@ int nft_listing_read(struct nft_listing **out, struct nft_error *err)
 		}
 	}
 	nft_existing_free(&ex);
-	nl_close(&nl);
+	netlink_close(&nl);
 	if (rc < 0) {
 		nft_set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
 			      strerror(-rc));

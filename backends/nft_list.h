@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backends/nl.h"
+#include "backends/netlink.h"
 
 /* How often an operation is tried when the rule set keeps changing under
  * it (a dump interrupted, a batch refused for a changed generation). */
@@ -48,12 +48,12 @@ struct nft_existing {
 
 /* Reads the table (none: e->table false), again when a concurrent change
  * interrupted a dump. Returns 0 or -errno (-EINTR: it kept changing). */
-int nft_existing_read(struct nl_sock *nl, struct nft_existing *e);
+int nft_existing_read(struct netlink *nl, struct nft_existing *e);
 void nft_existing_free(struct nft_existing *e);
 
 /* The rule-set generation: a batch carrying it is refused (ERESTART) when
  * anything changed since, so what was read of the table is what the batch
  * replaces. Returns 0 or -errno. */
-int nft_generation_read(struct nl_sock *nl, uint32_t *genid);
+int nft_generation_read(struct netlink *nl, uint32_t *genid);
 
 #endif

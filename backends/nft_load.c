@@ -52,7 +52,7 @@ enum batch_object {
 
 
 /* A writer of plan set ps's elements (set index i) into b. */
-static struct nft_elems elems_of(struct nft_batch *b, struct nl_sock *nl,
+static struct nft_elems elems_of(struct nft_batch *b, struct netlink *nl,
 				 const struct plan_set *ps, size_t i)
 {
 	return (struct nft_elems){ .b = b, .nl = nl, .table = NFT_TABLE, .set = ps->name,
@@ -111,7 +111,7 @@ static const struct plan_set *plan_find_set(const struct nft_plan *plan,
 }
 
 /* Deletes the @state elements of flows the new rules block. */
-static void delete_state_elements(struct nft_batch *b, struct nl_sock *nl,
+static void delete_state_elements(struct nft_batch *b, struct netlink *nl,
 				  const struct nft_plan *plan,
 				  const struct nft_state_elems *blocked)
 {
@@ -152,7 +152,7 @@ static bool table_needs_recreate(const struct nft_existing *ex, uint32_t table_f
 	return !(have & NFT_TABLE_F_OWNER); /* another owner's: the kernel refuses */
 }
 
-static int build_load_batch(struct nft_batch *b, struct nl_sock *nl,
+static int build_load_batch(struct nft_batch *b, struct netlink *nl,
 			    const struct nft_plan *plan,
 			    const struct nft_existing *ex_read, uint32_t genid,
 			    uint32_t table_flags, const struct nft_state_elems *blocked,
@@ -337,7 +337,7 @@ static void build_state_elem_filter(struct nlmsghdr *nlh, const void *data)
 
 /* The elements of the kept @state whose flows the new rules block, into
  * *blocked. Returns 0 or -errno (then nothing is re-checked). */
-static int recheck_flows(struct nl_sock *nl, const struct nft_plan *plan,
+static int recheck_flows(struct netlink *nl, const struct nft_plan *plan,
 			 const struct nft_existing *ex, struct nft_state_elems *blocked,
 			 struct nft_load_stats *stats)
 {
@@ -364,7 +364,7 @@ static int recheck_flows(struct nl_sock *nl, const struct nft_plan *plan,
 	return rc;
 }
 
-static int plan_load_on(struct nl_sock *nl, const struct nft_plan *plan,
+static int plan_load_on(struct netlink *nl, const struct nft_plan *plan,
 			uint32_t table_flags, struct nft_load_stats *stats,
 			struct nft_error *err)
 {
@@ -453,13 +453,13 @@ static int plan_load_on(struct nl_sock *nl, const struct nft_plan *plan,
 int nft_plan_load(const struct nft_plan *plan, struct nft_load_stats *stats,
 		  struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	int rc;
 
 	if ((rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = plan_load_on(&nl, plan, NFT_TABLE_FLAGS_KEEP, stats, err);
-	nl_close(&nl);
+	netlink_close(&nl);
 	return rc;
 }
 
@@ -467,10 +467,10 @@ int nft_plan_load_socket(struct mnl_socket *sock, uint32_t *seq,
 			 const struct nft_plan *plan, uint32_t table_flags,
 			 struct nft_load_stats *stats, struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	int rc;
 
-	nl_attach(&nl, sock, *seq);
+	netlink_attach(&nl, sock, *seq);
 	rc = plan_load_on(&nl, plan, table_flags, stats, err);
 
 	*seq = nl.seq;
@@ -501,7 +501,7 @@ int nft_plan_read_ifaddrs(struct nft_plan *plan, size_t *changed)
 
 /* Flush and refill every '(IFSPEC)' set (ifaddr) and every cgroup id set
  * (cgroup) of the plan, as one transaction. */
-static int build_refill_batch(struct nft_batch *b, struct nl_sock *nl,
+static int build_refill_batch(struct nft_batch *b, struct netlink *nl,
 			      const struct nft_plan *plan, bool ifaddr, bool cgroup)
 {
 	struct nlmsghdr *nlh;
@@ -529,7 +529,7 @@ static int build_refill_batch(struct nft_batch *b, struct nl_sock *nl,
 }
 
 /* The refill batch sent on nl: built, sent, failures described. */
-static int refill_on(struct nl_sock *nl, const struct nft_plan *plan, bool ifaddr_sets,
+static int refill_on(struct netlink *nl, const struct nft_plan *plan, bool ifaddr_sets,
 		     bool cgroup_sets, struct nft_error *err)
 {
 	struct nft_batch b;
@@ -552,10 +552,10 @@ int nft_plan_refill_socket(struct mnl_socket *sock, uint32_t *seq,
 			   const struct nft_plan *plan, bool ifaddr_sets, bool cgroup_sets,
 			   struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	int rc;
 
-	nl_attach(&nl, sock, *seq);
+	netlink_attach(&nl, sock, *seq);
 	if (err)
 		memset(err, 0, sizeof(*err));
 	rc = refill_on(&nl, plan, ifaddr_sets, cgroup_sets, err);
@@ -566,7 +566,7 @@ int nft_plan_refill_socket(struct mnl_socket *sock, uint32_t *seq,
 int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *ifaddrs,
 			    size_t *changed, struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	size_t n = 0;
 	int rc;
 
@@ -590,7 +590,7 @@ int nft_ifaddr_sets_refresh(struct nft_plan *plan, const struct ifaddr_table *if
 	if ((rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = refill_on(&nl, plan, true, false, err);
-	nl_close(&nl);
+	netlink_close(&nl);
 	if (rc == 0)
 		plan->ifaddrs_stale = false;
 	return rc;
@@ -628,9 +628,9 @@ static int table_list_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int flush_on(struct nl_sock *nlp, size_t *deleted, struct nft_error *err)
+static int flush_on(struct netlink *nlp, size_t *deleted, struct nft_error *err)
 {
-	struct nl_sock nl = *nlp;
+	struct netlink nl = *nlp;
 	struct table_list list = { 0 };
 	struct nft_batch b;
 	struct nft_batch_acks st;
@@ -679,7 +679,7 @@ static int flush_on(struct nl_sock *nlp, size_t *deleted, struct nft_error *err)
 
 int nft_flush(size_t *deleted, struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	int rc;
 
 	if (deleted)
@@ -687,17 +687,17 @@ int nft_flush(size_t *deleted, struct nft_error *err)
 	if ((rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = flush_on(&nl, deleted, err);
-	nl_close(&nl);
+	netlink_close(&nl);
 	return rc;
 }
 
 int nft_flush_socket(struct mnl_socket *sock, uint32_t *seq, size_t *deleted,
 		     struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	int rc;
 
-	nl_attach(&nl, sock, *seq);
+	netlink_attach(&nl, sock, *seq);
 	rc = flush_on(&nl, deleted, err);
 
 	*seq = nl.seq;

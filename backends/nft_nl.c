@@ -9,9 +9,10 @@
 #include <string.h>
 #include <libnftnl/common.h>
 
-int nft_nl_open(struct nl_sock *nl, struct nft_error *err)
+int nft_nl_open(struct netlink *nl, struct nft_error *err)
 {
-	int rc = nl_open(nl, NETLINK_NETFILTER, NFT_NL_BATCH_OPTIONS | NL_RECV_TIMEOUT);
+	int rc = netlink_open(nl, NETLINK_NETFILTER,
+			      NFT_NL_BATCH_OPTIONS | NETLINK_OPT_RECV_TIMEOUT);
 
 	if (rc < 0)
 		return nft_set_error(err, rc, "cannot open a netfilter netlink socket: %s",
@@ -19,7 +20,7 @@ int nft_nl_open(struct nl_sock *nl, struct nft_error *err)
 	return 0;
 }
 
-int nft_nl_request(struct nl_sock *nl, uint16_t type, uint16_t family, uint16_t flags,
+int nft_nl_request(struct netlink *nl, uint16_t type, uint16_t family, uint16_t flags,
 		   void (*build)(struct nlmsghdr *, const void *), const void *arg,
 		   void *buf, size_t size, mnl_cb_t cb, void *data)
 {
@@ -28,7 +29,7 @@ int nft_nl_request(struct nl_sock *nl, uint16_t type, uint16_t family, uint16_t 
 
 	if (build)
 		build(nlh, arg);
-	return nl_talk(nl->sock, nlh, buf, size, cb, data);
+	return netlink_talk(nl->sock, nlh, buf, size, cb, data);
 }
 
 int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)

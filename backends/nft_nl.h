@@ -2,7 +2,7 @@
  * load transaction; nft_list.c: the listing; nft_table.c: 'ifwall table';
  * nft_owner.c: the owned table; nft_foreign.c, nft_recheck.c,
  * divert_table.c): the error value, one request on the socket layer of
- * nl.h, and the parsing of attributes received from the kernel. Every
+ * netlink.h, and the parsing of attributes received from the kernel. Every
  * attribute is checked; a malformed message or attribute is skipped,
  * never trusted. */
 #ifndef IFWALL_BACKENDS_NFT_NL_H
@@ -14,16 +14,16 @@
 #include <stdint.h>
 
 #include "backends/nft.h"
-#include "backends/nl.h"
+#include "backends/netlink.h"
 
 /* The options of every socket that sends nf_tables batches: the kernel's
  * message for an error, without the request echoed back. */
-#define NFT_NL_BATCH_OPTIONS (NL_EXT_ACK | NL_CAP_ACK)
+#define NFT_NL_BATCH_OPTIONS (NETLINK_OPT_EXT_ACK | NETLINK_OPT_CAP_ACK)
 
 /* Opens the one-shot socket of a command (a load, a listing, 'ifwall
  * table'): batch options and the receive timeout. Returns 0 or -errno,
  * said in *err. */
-int nft_nl_open(struct nl_sock *nl, struct nft_error *err);
+int nft_nl_open(struct netlink *nl, struct nft_error *err);
 
 /* Fills *err (when not NULL) with code and the message; returns code. */
 int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
@@ -32,8 +32,8 @@ int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
 /* One nf_tables request on nl with the next sequence number: the header
  * (type, family, flags), then build(nlh, arg) adds the attributes (build
  * may be NULL). cb sees every answer, received into buf (NULL: see
- * nl_talk()). Returns what nl_talk() returns. */
-int nft_nl_request(struct nl_sock *nl, uint16_t type, uint16_t family, uint16_t flags,
+ * netlink_talk()). Returns what netlink_talk() returns. */
+int nft_nl_request(struct netlink *nl, uint16_t type, uint16_t family, uint16_t flags,
 		   void (*build)(struct nlmsghdr *, const void *), const void *arg,
 		   void *buf, size_t size, mnl_cb_t cb, void *data);
 

@@ -44,13 +44,14 @@ const char *nft_owner_mode_name(enum nft_owner_mode mode)
  * notifications of group (not 0) too. */
 static struct mnl_socket *socket_open(unsigned group, int *error)
 {
-	struct mnl_socket *s = nl_socket_open(NETLINK_NETFILTER, 0, NL_EXT_ACK, error);
+	struct mnl_socket *s = netlink_socket_open(NETLINK_NETFILTER, 0, NETLINK_OPT_EXT_ACK,
+						   error);
 
 	if (s && group) {
 		/* A flush of a large table is many notifications; a lost one
 		 * (ENOBUFS) is answered by checking the table. */
-		nl_socket_rcvbuf(s, 8 << 20);
-		if ((*error = nl_socket_join(s, group)) < 0) {
+		netlink_socket_rcvbuf(s, 8 << 20);
+		if ((*error = netlink_socket_join(s, group)) < 0) {
 			mnl_socket_close(s);
 			return NULL;
 		}
@@ -259,7 +260,7 @@ int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
 		return 0;
 	start = now_ms();
 	/* an error other than EAGAIN ends the reading like EAGAIN does */
-	(void)nl_receive_queued(o->watch, o->buf, WATCH_BUFFER, scan_message, &w, &lost);
+	(void)netlink_receive_queued(o->watch, o->buf, WATCH_BUFFER, scan_message, &w, &lost);
 	if (!o->plan)
 		return 0;
 	if (!w.foreign_change && !(lost && !table_intact(o->plan)))
@@ -319,7 +320,7 @@ static void build_table_name(struct nlmsghdr *nlh, const void *table_attr)
 
 /* One dump of table inet ifwall's objects of a kind (msg), counted in c;
  * table_attr (not 0) names the table in the request. */
-static int info_dump(struct nl_sock *nl, uint16_t msg, uint16_t table_attr,
+static int info_dump(struct netlink *nl, uint16_t msg, uint16_t table_attr,
 		     struct info_ctx *c)
 {
 	int rc;
@@ -334,7 +335,7 @@ static int info_dump(struct nl_sock *nl, uint16_t msg, uint16_t table_attr,
 int nft_table_info_read(struct nft_table_info *info, struct nft_error *err)
 {
 	struct info_ctx c = { .info = info };
-	struct nl_sock nl;
+	struct netlink nl;
 	int e = 0, rc;
 
 	memset(info, 0, sizeof(*info));
@@ -342,7 +343,7 @@ int nft_table_info_read(struct nft_table_info *info, struct nft_error *err)
 	if (!s)
 		return nft_set_error(err, e, "cannot open a netfilter netlink socket: %s",
 				   strerror(-e));
-	nl_attach(&nl, s, (uint32_t)time(NULL));
+	netlink_attach(&nl, s, (uint32_t)time(NULL));
 	rc = info_dump(&nl, NFT_MSG_GETTABLE, 0, &c);
 	if (rc == 0 && info->present)
 		rc = info_dump(&nl, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, &c);

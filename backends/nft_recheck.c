@@ -129,8 +129,8 @@ static int cmp_ct_id(const void *a, const void *b)
 static int ct_dump(struct ct_list *l)
 {
 	char req[256];
-	struct nl_sock nl;
-	int rc = nl_open(&nl, NETLINK_NETFILTER, NL_RECV_TIMEOUT);
+	struct netlink nl;
+	int rc = netlink_open(&nl, NETLINK_NETFILTER, NETLINK_OPT_RECV_TIMEOUT);
 
 	if (rc < 0)
 		return rc;
@@ -141,10 +141,10 @@ static int ct_dump(struct ct_list *l)
 	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->nfgen_family = AF_UNSPEC;
 	g->version = NFNETLINK_V0;
-	rc = nl_talk(nl.sock, nlh, NULL, 0, ct_cb, l);
+	rc = netlink_talk(nl.sock, nlh, NULL, 0, ct_cb, l);
 	if (rc < 0 && l->error)
 		rc = l->error;
-	nl_close(&nl);
+	netlink_close(&nl);
 	if (rc == 0 && l->n)
 		qsort(l->flows, l->n, sizeof(l->flows[0]), cmp_ct_id);
 	return rc;

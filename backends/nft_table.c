@@ -41,7 +41,7 @@ const char *nft_table_edited_name(const char *set, char *buf, size_t size)
 /* One acknowledged request (a dump when flags has NLM_F_DUMP); cb sees
  * every answer. Returns 0 or -errno (the kernel's answer for a failed
  * request). */
-static int request(struct nl_sock *nl, uint16_t type, uint16_t flags,
+static int request(struct netlink *nl, uint16_t type, uint16_t flags,
 		   void (*build)(struct nlmsghdr *, const void *), const void *arg,
 		   mnl_cb_t cb, void *data)
 {
@@ -239,7 +239,7 @@ struct table_state {
 	struct addrset *content;
 };
 
-static int table_state_read(struct nl_sock *nl, const char *name, struct table_state *st,
+static int table_state_read(struct netlink *nl, const char *name, struct table_state *st,
 			    struct nft_error *err)
 {
 	struct ifw_range *ranges = NULL;
@@ -306,7 +306,7 @@ static int table_state_read(struct nl_sock *nl, const char *name, struct table_s
 
 int nft_table_read(const char *name, struct addrset **out, struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	struct table_state st;
 	int rc;
 
@@ -318,7 +318,7 @@ int nft_table_read(const char *name, struct addrset **out, struct nft_error *err
 	if ((rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = table_state_read(&nl, name, &st, err);
-	nl_close(&nl);
+	netlink_close(&nl);
 	if (rc == 0)
 		*out = st.content;
 	else
@@ -345,7 +345,7 @@ static struct nftnl_set *marker_set(const char *set)
 
 /* The sets' content replaced by next's, written as the load writes a
  * table (nft_linearize.c), in a batch carrying the generation read. */
-static int build_change(struct nft_batch *b, struct nl_sock *nl, const struct table_state *st,
+static int build_change(struct nft_batch *b, struct netlink *nl, const struct table_state *st,
 			const struct addrset *next)
 {
 	if (nft_batch_begin(b, nl, st->genid) < 0)
@@ -368,7 +368,7 @@ static int build_change(struct nft_batch *b, struct nl_sock *nl, const struct ta
 	return nft_batch_end(b, nl);
 }
 
-static int table_change_on(struct nl_sock *nl, const char *name, enum addrset_op op,
+static int table_change_on(struct netlink *nl, const char *name, enum addrset_op op,
 			   const struct ifw_prefix *p, size_t n, size_t *changed,
 			   struct nft_error *err);
 
@@ -390,13 +390,13 @@ int nft_table_change(const char *name, enum addrset_op op,
 		     const struct ifw_prefix *p, size_t n, size_t *changed,
 		     struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	int rc = change_checks(name, op, changed, err);
 
 	if (rc < 0 || (rc = nft_nl_open(&nl, err)) < 0)
 		return rc;
 	rc = table_change_on(&nl, name, op, p, n, changed, err);
-	nl_close(&nl);
+	netlink_close(&nl);
 	return rc;
 }
 
@@ -404,22 +404,22 @@ int nft_table_change_socket(struct mnl_socket *sock, uint32_t *seq, const char *
 			    enum addrset_op op, const struct ifw_prefix *p, size_t n,
 			    size_t *changed, struct nft_error *err)
 {
-	struct nl_sock nl;
+	struct netlink nl;
 	int rc = change_checks(name, op, changed, err);
 
 	if (rc < 0)
 		return rc;
-	nl_attach(&nl, sock, *seq);
+	netlink_attach(&nl, sock, *seq);
 	rc = table_change_on(&nl, name, op, p, n, changed, err);
 	*seq = nl.seq;
 	return rc;
 }
 
-static int table_change_on(struct nl_sock *nlp, const char *name, enum addrset_op op,
+static int table_change_on(struct netlink *nlp, const char *name, enum addrset_op op,
 			   const struct ifw_prefix *p, size_t n, size_t *changed,
 			   struct nft_error *err)
 {
-	struct nl_sock nl = *nlp;
+	struct netlink nl = *nlp;
 	int rc = 0;
 
 	/* The batch carries the generation read: if anything changed the rule

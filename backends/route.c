@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 
 #include "backends/route.h"
-#include "backends/nl.h"
+#include "backends/netlink.h"
 #include "backends/nlmsg.h"
 
 /* Large enough for any single reply we ask for (a link with its stats, a
@@ -34,7 +34,8 @@ static struct route_socket *route_socket_new(unsigned groups)
 
 	if (!s)
 		return NULL;
-	s->nl = nl_socket_open(NETLINK_ROUTE, groups, NL_CLOEXEC | (groups ? NL_NONBLOCK : 0), &e);
+	s->nl = netlink_socket_open(NETLINK_ROUTE, groups,
+				    NETLINK_OPT_CLOEXEC | (groups ? NETLINK_OPT_NONBLOCK : 0), &e);
 	if (!s->nl) {
 		route_socket_free(s);
 		errno = -e;
@@ -70,7 +71,7 @@ static int route_request(struct route_socket *s, struct nlmsghdr *nlh,
 {
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = ++s->seq;
-	return nl_talk(s->nl, nlh, s->buf, sizeof(s->buf), cb, data);
+	return netlink_talk(s->nl, nlh, s->buf, sizeof(s->buf), cb, data);
 }
 
 static size_t addr_size(uint8_t family)
@@ -255,7 +256,7 @@ struct route_socket *route_monitor_open(void)
 	for (size_t i = 0; i < sizeof(rule_groups) / sizeof(rule_groups[0]); i++)
 		/* Policy rules move flows too; a kernel without IPv6 rules
 		 * refuses that group, which is harmless. */
-		(void)nl_socket_join(s->nl, rule_groups[i]);
+		(void)netlink_socket_join(s->nl, rule_groups[i]);
 	return s;
 }
 
@@ -263,7 +264,7 @@ int route_monitor_drain(struct route_socket *s)
 {
 	/* Overrun: we lost some, so assume everything changed. */
 	bool lost = false;
-	int n = nl_receive_queued(s->nl, s->buf, sizeof(s->buf), NULL, NULL, &lost);
+	int n = netlink_receive_queued(s->nl, s->buf, sizeof(s->buf), NULL, NULL, &lost);
 
 	if (n < 0)
 		return n;

@@ -1,5 +1,5 @@
-/* See nl.h. */
-#include "backends/nl.h"
+/* See netlink.h. */
+#include "backends/netlink.h"
 #include "backends/nlmsg.h"
 
 #include <errno.h>
@@ -17,10 +17,10 @@
 #define NETLINK_CAP_ACK 10
 #endif
 
-struct mnl_socket *nl_socket_open(int bus, unsigned groups, unsigned options, int *error)
+struct mnl_socket *netlink_socket_open(int bus, unsigned groups, unsigned options, int *error)
 {
-	int flags = (options & NL_CLOEXEC ? SOCK_CLOEXEC : 0) |
-		    (options & NL_NONBLOCK ? SOCK_NONBLOCK : 0);
+	int flags = (options & NETLINK_OPT_CLOEXEC ? SOCK_CLOEXEC : 0) |
+		    (options & NETLINK_OPT_NONBLOCK ? SOCK_NONBLOCK : 0);
 	struct mnl_socket *s = mnl_socket_open2(bus, flags);
 	int one = 1;
 
@@ -31,18 +31,18 @@ struct mnl_socket *nl_socket_open(int bus, unsigned groups, unsigned options, in
 		return NULL;
 	}
 	/* Both are optional: an older kernel answers errors without them. */
-	if (options & NL_EXT_ACK)
+	if (options & NETLINK_OPT_EXT_ACK)
 		mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof(one));
-	if (options & NL_CAP_ACK)
+	if (options & NETLINK_OPT_CAP_ACK)
 		mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &one, sizeof(one));
-	if (options & NL_RECV_TIMEOUT) {
-		struct timeval tv = { .tv_sec = NL_RECV_TIMEOUT_SECONDS };
+	if (options & NETLINK_OPT_RECV_TIMEOUT) {
+		struct timeval tv = { .tv_sec = NETLINK_RECV_TIMEOUT_SECONDS };
 		setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
 	return s;
 }
 
-int nl_socket_join(struct mnl_socket *sock, unsigned group)
+int netlink_socket_join(struct mnl_socket *sock, unsigned group)
 {
 	if (mnl_socket_setsockopt(sock, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
 		return -errno;
@@ -58,36 +58,36 @@ static void buffer_size(struct mnl_socket *sock, int force, int plain, int bytes
 		setsockopt(fd, SOL_SOCKET, plain, &bytes, sizeof(bytes));
 }
 
-void nl_socket_rcvbuf(struct mnl_socket *sock, int bytes)
+void netlink_socket_rcvbuf(struct mnl_socket *sock, int bytes)
 {
 	buffer_size(sock, SO_RCVBUFFORCE, SO_RCVBUF, bytes);
 }
 
-void nl_socket_sndbuf(struct mnl_socket *sock, int bytes)
+void netlink_socket_sndbuf(struct mnl_socket *sock, int bytes)
 {
 	buffer_size(sock, SO_SNDBUFFORCE, SO_SNDBUF, bytes);
 }
 
-int nl_open(struct nl_sock *nl, int bus, unsigned options)
+int netlink_open(struct netlink *nl, int bus, unsigned options)
 {
 	int e = 0;
 
 	memset(nl, 0, sizeof(*nl));
-	if (!(nl->sock = nl_socket_open(bus, 0, options, &e)))
+	if (!(nl->sock = netlink_socket_open(bus, 0, options, &e)))
 		return e;
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (uint32_t)time(NULL);
 	return 0;
 }
 
-void nl_attach(struct nl_sock *nl, struct mnl_socket *sock, uint32_t seq)
+void netlink_attach(struct netlink *nl, struct mnl_socket *sock, uint32_t seq)
 {
 	nl->sock = sock;
 	nl->portid = mnl_socket_get_portid(sock);
 	nl->seq = seq;
 }
 
-void nl_close(struct nl_sock *nl)
+void netlink_close(struct netlink *nl)
 {
 	if (nl->sock)
 		mnl_socket_close(nl->sock);
@@ -115,7 +115,7 @@ static void dump_drain(struct mnl_socket *sock, char *buf, size_t size, uint32_t
 	}
 }
 
-int nl_talk(struct mnl_socket *sock, const struct nlmsghdr *req, void *buf, size_t size,
+int netlink_talk(struct mnl_socket *sock, const struct nlmsghdr *req, void *buf, size_t size,
 	    mnl_cb_t cb, void *data)
 {
 	uint32_t seq = req->nlmsg_seq, portid = mnl_socket_get_portid(sock);
@@ -125,9 +125,9 @@ int nl_talk(struct mnl_socket *sock, const struct nlmsghdr *req, void *buf, size
 	if (mnl_socket_sendto(sock, req, req->nlmsg_len) < 0)
 		return -errno;
 	if (!buf) {
-		if (!(buf = own = malloc(NL_RECV_SIZE)))
+		if (!(buf = own = malloc(NETLINK_RECV_SIZE)))
 			return -ENOMEM;
-		size = NL_RECV_SIZE;
+		size = NETLINK_RECV_SIZE;
 	}
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(sock, buf, size);
@@ -138,7 +138,8 @@ int nl_talk(struct mnl_socket *sock, const struct nlmsghdr *req, void *buf, size
 			break;
 		}
 		errno = 0;
-		ret = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, portid, cb, data);
+		ret = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, portid, cb,
+				 data);
 		if (ret < 0) {
 			ret = nlmsg_error();
 			/* NLM_F_DUMP_INTR: what was read is inconsistent. Read
@@ -156,7 +157,7 @@ int nl_talk(struct mnl_socket *sock, const struct nlmsghdr *req, void *buf, size
 	return ret;
 }
 
-int nl_receive_queued(struct mnl_socket *sock, void *buf, size_t size, mnl_cb_t cb,
+int netlink_receive_queued(struct mnl_socket *sock, void *buf, size_t size, mnl_cb_t cb,
 		      void *data, bool *lost)
 {
 	int datagrams = 0;
@@ -181,7 +182,7 @@ int nl_receive_queued(struct mnl_socket *sock, void *buf, size_t size, mnl_cb_t 
 	}
 }
 
-void nl_drain(struct mnl_socket *sock)
+void netlink_drain(struct mnl_socket *sock)
 {
 	char buf[16384];
 
