@@ -739,56 +739,20 @@ int divert_table_verify(struct divert_table *t, char *why, size_t whylen)
 
 /* --- notifications ------------------------------------------------------- */
 
-struct watch_ctx {
-	uint32_t own_portid;
-	bool foreign;          /* someone else changed the table */
-	bool attributed;       /* by->pid is the process that did */
-	struct divert_table_change *by;
-};
-
-static int watch_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct watch_ctx *w = data;
-	uint16_t type = nlh->nlmsg_type;
-	struct nft_attrs t;
-	uint8_t family;
-
-	if (type >> 8 != NFNL_SUBSYS_NFTABLES || !nft_message_attrs(nlh, &t, &family))
-		return MNL_CB_OK;
-	type &= 0xff;
-	if (type == NFT_MSG_NEWGEN) {
-		/* Ends each transaction's notifications, naming its process. */
-		if (w->foreign && !w->attributed) {
-			uint32_t pid;
-			const char *comm = nft_attr_str(&t, NFTA_GEN_PROC_NAME);
-			if (nft_attr_u32(&t, NFTA_GEN_PROC_PID, &pid))
-				w->by->pid = (int)pid;
-			if (comm)
-				snprintf(w->by->comm, sizeof(w->by->comm), "%s", comm);
-			w->attributed = true;
-		}
-		return MNL_CB_OK;
-	}
-	if (family != NFPROTO_INET || nlh->nlmsg_pid == w->own_portid ||
-	    !attr_is(&t, 1, DIVERT_TABLE_NAME))
-		return MNL_CB_OK;
-	/* The kernel's own set element changes (expiry) are not changes. */
-	if ((type == NFT_MSG_NEWSETELEM || type == NFT_MSG_DELSETELEM) && nlh->nlmsg_pid == 0)
-		return MNL_CB_OK;
-	w->foreign = true;
-	return MNL_CB_OK;
-}
-
 int divert_table_changed(struct divert_table *t, struct divert_table_change *by)
 {
-	struct watch_ctx w = { .own_portid = t->batch_nl.portid, .by = by };
+	/* The kernel's own set element changes (expiry) are not changes. */
+	struct nft_watch w = { .table = DIVERT_TABLE_NAME, .self = t->batch_nl.portid };
 	char buf[65536];
 	bool lost = false; /* notifications were lost: look at the table */
 	int r;
 
 	memset(by, 0, sizeof(*by));
-	if ((r = netlink_receive_queued(t->watch_nl, buf, sizeof(buf), watch_cb, &w, &lost)) < 0)
+	r = netlink_receive_queued(t->watch_nl, buf, sizeof(buf), nft_watch_cb, &w, &lost);
+	if (r < 0)
 		return r;
+	by->pid = (int)w.pid;
+	snprintf(by->comm, sizeof(by->comm), "%s", w.comm);
 	if (!t->installed)
 		return 0;
 	if (!w.foreign && lost) {

@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <endian.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -103,4 +105,40 @@ bool nft_attr_u64(const struct nft_attrs *t, unsigned type, uint64_t *v)
 		return false;
 	*v = be64toh(mnl_attr_get_u64(a));
 	return true;
+}
+
+int nft_watch_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nft_watch *w = data;
+	struct nft_attrs t;
+	uint8_t family = 0;
+	uint16_t msg;
+
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+	    !nft_message_attrs(nlh, &t, &family))
+		return MNL_CB_OK;
+	msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	if (msg == NFT_MSG_NEWGEN) {
+		/* Ends each transaction's notifications, naming its process. */
+		uint32_t pid = 0;
+		(void)nft_attr_u32(&t, NFTA_GEN_PROC_PID, &pid);
+		if (w->foreign && !w->pid && pid) {
+			const char *comm = nft_attr_str(&t, NFTA_GEN_PROC_NAME);
+			w->pid = pid;
+			snprintf(w->comm, sizeof(w->comm), "%s", comm ? comm : "");
+		}
+		return MNL_CB_OK;
+	}
+	if (nlh->nlmsg_pid == w->self)
+		return MNL_CB_OK;
+	if (!w->kernel_elements && nlh->nlmsg_pid == 0 &&
+	    (msg == NFT_MSG_NEWSETELEM || msg == NFT_MSG_DELSETELEM))
+		return MNL_CB_OK;
+	/* every nf_tables object message names its table in attribute 1
+	 * (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE,
+	 * NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE) */
+	const char *table = nft_attr_str(&t, 1);
+	if (family == NFPROTO_INET && table && !strcmp(table, w->table))
+		w->foreign = true;
+	return MNL_CB_OK;
 }

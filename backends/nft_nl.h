@@ -37,6 +37,19 @@ int nft_nl_request(struct netlink *nl, uint16_t type, uint16_t family, uint16_t 
 		   void (*build)(struct nlmsghdr *, const void *), const void *arg,
 		   void *buf, size_t size, mnl_cb_t cb, void *data);
 
+/* nf_tables notifications read for the changes others make to one table
+ * (run mcast group NFNLGRP_NFTABLES): nft_watch_cb over each message. */
+struct nft_watch {
+	const char *table;          /* of family inet */
+	uint32_t self;              /* the port id of our own changes */
+	bool kernel_elements;       /* set elements the kernel changes (pid 0,
+				     * expiry) count as changes */
+	bool foreign;               /* someone else changed the table */
+	uint32_t pid;               /* the process that did, 0: not known */
+	char comm[32];              /* and its name */
+};
+int nft_watch_cb(const struct nlmsghdr *nlh, void *data);
+
 struct nft_attrs {
 	const struct nlattr *a[16]; /* by type; higher types are ignored */
 };

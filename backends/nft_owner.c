@@ -186,47 +186,6 @@ int nft_owner_flush(struct nft_owner *o, size_t *deleted, struct nft_error *err)
 
 /* --- notifications ----------------------------------------------------- */
 
-struct watch_scan {
-	uint32_t self;
-	bool foreign_change;
-	bool generation;          /* a NEWGEN closed a transaction */
-	uint32_t pid;
-	char name[32];
-};
-
-static int scan_message(const struct nlmsghdr *nlh, void *data)
-{
-	struct watch_scan *w = data;
-	struct nft_attrs t;
-	uint8_t family = 0;
-	uint16_t msg;
-
-	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
-	    !nft_message_attrs(nlh, &t, &family))
-		return MNL_CB_OK;
-	msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
-	if (msg == NFT_MSG_NEWGEN) {
-		uint32_t pid = 0;
-		(void)nft_attr_u32(&t, NFTA_GEN_PROC_PID, &pid);
-		w->generation = true;
-		if (w->foreign_change && !w->pid && pid) {
-			const char *name = nft_attr_str(&t, NFTA_GEN_PROC_NAME);
-			w->pid = pid;
-			snprintf(w->name, sizeof(w->name), "%s", name ? name : "");
-		}
-		return MNL_CB_OK;
-	}
-	if (nlh->nlmsg_pid == w->self)
-		return MNL_CB_OK;
-	/* every nf_tables object message names its table in attribute 1
-	 * (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE,
-	 * NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE) */
-	const char *table = nft_attr_str(&t, 1);
-	if (family == NFPROTO_INET && table && !strcmp(table, NFT_TABLE))
-		w->foreign_change = true;
-	return MNL_CB_OK;
-}
-
 /* Whether the table in the kernel still has the plan's shape. */
 static bool table_intact(const struct nft_plan *plan)
 {
@@ -249,7 +208,8 @@ static double now_ms(void)
 int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
 			  struct nft_error *err)
 {
-	struct watch_scan w = { .self = nft_owner_portid(o) };
+	struct nft_watch w = { .table = NFT_TABLE, .self = nft_owner_portid(o),
+			       .kernel_elements = true };
 	bool lost = false;
 	double start;
 
@@ -260,10 +220,10 @@ int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
 		return 0;
 	start = now_ms();
 	/* an error other than EAGAIN ends the reading like EAGAIN does */
-	(void)netlink_receive_queued(o->watch, o->buf, WATCH_BUFFER, scan_message, &w, &lost);
+	(void)netlink_receive_queued(o->watch, o->buf, WATCH_BUFFER, nft_watch_cb, &w, &lost);
 	if (!o->plan)
 		return 0;
-	if (!w.foreign_change && !(lost && !table_intact(o->plan)))
+	if (!w.foreign && !(lost && !table_intact(o->plan)))
 		return 0;
 	int rc = nft_plan_load_socket(o->sock, &o->seq, o->plan, NFT_TABLE_FLAGS_KEEP,
 				      NULL, err);
@@ -271,7 +231,7 @@ int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
 		return rc;
 	ev->restored = true;
 	ev->by_pid = w.pid;
-	snprintf(ev->by_name, sizeof(ev->by_name), "%s", w.name);
+	snprintf(ev->by_name, sizeof(ev->by_name), "%s", w.comm);
 	ev->latency_ms = now_ms() - start;
 	return 0;
 }
