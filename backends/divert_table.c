@@ -801,8 +801,7 @@ void divert_table_free(struct divert_table *t)
 	if (!t)
 		return;
 	netlink_close(&t->batch_nl);
-	if (t->watch_nl)
-		mnl_socket_close(t->watch_nl);
+	netlink_socket_close(t->watch_nl);
 	free(t);
 }
 

@@ -501,10 +501,8 @@ void iftable_free(struct iftable *t)
 {
 	if (!t)
 		return;
-	if (t->dump_nl)
-		mnl_socket_close(t->dump_nl);
-	if (t->watch_nl)
-		mnl_socket_close(t->watch_nl);
+	netlink_socket_close(t->dump_nl);
+	netlink_socket_close(t->watch_nl);
 	ifvec_clear(&t->ifs);
 	ifaddr_table_free(t->ifaddrs);
 	free(t->fed);

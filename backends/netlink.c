@@ -42,6 +42,12 @@ struct mnl_socket *netlink_socket_open(int bus, unsigned groups, unsigned option
 	return s;
 }
 
+void netlink_socket_close(struct mnl_socket *sock)
+{
+	if (sock)
+		mnl_socket_close(sock);
+}
+
 int netlink_socket_join(struct mnl_socket *sock, unsigned group)
 {
 	if (mnl_socket_setsockopt(sock, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
@@ -89,8 +95,7 @@ void netlink_attach(struct netlink *nl, struct mnl_socket *sock, uint32_t seq)
 
 void netlink_close(struct netlink *nl)
 {
-	if (nl->sock)
-		mnl_socket_close(nl->sock);
+	netlink_socket_close(nl->sock);
 	memset(nl, 0, sizeof(*nl));
 }
 

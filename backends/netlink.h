@@ -39,6 +39,8 @@ enum {
  * Returns NULL with *error = -errno when it cannot be opened or bound. */
 struct mnl_socket *netlink_socket_open(int bus, unsigned groups, unsigned options,
 				       int *error);
+/* Closes sock; NULL-safe. */
+void netlink_socket_close(struct mnl_socket *sock);
 /* Joins multicast group (a number, not a mask). Returns 0 or -errno. */
 int netlink_socket_join(struct mnl_socket *sock, unsigned group);
 /* Asks for a receive buffer of bytes (past rmem_max with CAP_NET_ADMIN). */

@@ -87,8 +87,7 @@ void nflog_free(struct nflog *l)
 {
 	if (!l)
 		return;
-	if (l->sock)
-		mnl_socket_close(l->sock); /* the kernel unbinds the group */
+	netlink_socket_close(l->sock); /* the kernel unbinds the group */
 	free(l->buf);
 	free(l);
 }

@@ -84,10 +84,8 @@ void nft_owner_free(struct nft_owner *o)
 {
 	if (!o)
 		return;
-	if (o->sock)
-		mnl_socket_close(o->sock);
-	if (o->watch)
-		mnl_socket_close(o->watch);
+	netlink_socket_close(o->sock);
+	netlink_socket_close(o->watch);
 	free(o->buf);
 	free(o);
 }

@@ -54,8 +54,7 @@ void route_socket_free(struct route_socket *s)
 {
 	if (!s)
 		return;
-	if (s->nl)
-		mnl_socket_close(s->nl);
+	netlink_socket_close(s->nl);
 	free(s);
 }
 
