@@ -251,11 +251,11 @@ static int table_state_read(struct netlink *nl, const char *name, struct table_s
 	rc = nft_generation_read(nl, &st->genid);
 	if (rc == 0)
 		rc = request(nl, NFT_MSG_GETTABLE, 0, build_table_name, NFT_TABLE,
-				ignore_cb, NULL);
+			     ignore_cb, NULL);
 	if (rc == -ENOENT) {
 		for (size_t i = 0; i < sizeof(run_tables) / sizeof(run_tables[0]); i++) {
 			if (request(nl, NFT_MSG_GETTABLE, 0, build_table_name,
-				       run_tables[i], ignore_cb, NULL) == 0)
+				    run_tables[i], ignore_cb, NULL) == 0)
 				return nft_set_error(err, -ENOENT,
 					"the active rule set is held by a running 'ifwall run' "
 					"(table inet %s); its tables are changed through its "
@@ -269,7 +269,7 @@ static int table_state_read(struct netlink *nl, const char *name, struct table_s
 		return nft_set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
 				 strerror(-rc));
 	rc = request(nl, NFT_MSG_GETSET, NLM_F_DUMP, build_set_filter, NULL,
-			set_cb, &st->sets);
+		     set_cb, &st->sets);
 	if (rc < 0)
 		return nft_set_error(err, rc, "cannot read the sets of table inet %s: %s",
 				 NFT_TABLE, strerror(-rc));
@@ -285,7 +285,7 @@ static int table_state_read(struct netlink *nl, const char *name, struct table_s
 		if (!st->sets.set[f][0])
 			continue;
 		rc = request(nl, NFT_MSG_GETSETELEM, NLM_F_DUMP, build_elem_filter,
-				st->sets.set[f], elem_cb, &l);
+			     st->sets.set[f], elem_cb, &l);
 		if (rc == 0 && l.error)
 			rc = l.error;
 		if (rc == 0)
