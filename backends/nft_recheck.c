@@ -42,25 +42,11 @@ struct ct_list {
 	int error;
 };
 
-struct nested {
-	const struct nlattr *a[32];
-};
-
-static int nested_cb(const struct nlattr *attr, void *data)
+/* The attributes of a nest (nft_nested_attrs(), which ctnetlink's fit:
+ * every type read here is below 16). */
+static bool parse_nested(const struct nlattr *attr, struct nft_attrs *t)
 {
-	struct nested *t = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	if (type < 32)
-		t->a[type] = attr;
-	return MNL_CB_OK;
-}
-
-static bool parse_nested(const struct nlattr *attr, struct nested *t)
-{
-	memset(t, 0, sizeof(*t));
-	return attr && mnl_attr_validate(attr, MNL_TYPE_NESTED) >= 0 &&
-	       mnl_attr_parse_nested(attr, nested_cb, t) >= 0;
+	return attr && mnl_attr_validate(attr, MNL_TYPE_NESTED) >= 0 && nft_nested_attrs(attr, t);
 }
 
 static bool attr_bytes(const struct nlattr *a, void *out, size_t len)
@@ -74,13 +60,11 @@ static bool attr_bytes(const struct nlattr *a, void *out, size_t len)
 static int ct_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct ct_list *l = data;
-	struct nested top, tuple, ip, proto;
+	struct nft_attrs top, tuple, ip, proto;
 	struct ct_flow f = { 0 };
 	uint32_t id;
 
-	memset(&top, 0, sizeof(top));
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), nested_cb, &top) < 0)
+	if (!nft_message_attrs(nlh, &top, NULL))
 		return MNL_CB_OK;
 	if (!attr_bytes(top.a[CTA_ID], &id, 4) ||
 	    !parse_nested(top.a[CTA_TUPLE_ORIG], &tuple) ||
@@ -154,13 +138,10 @@ static int ct_dump(struct ct_list *l)
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nft_state_elems *e = data;
-	struct nested top, elem, key;
+	struct nft_attrs top, elem, key;
 	const struct nlattr *it;
 
-	memset(&top, 0, sizeof(top));
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), nested_cb, &top) < 0 ||
-	    !top.a[NFTA_SET_ELEM_LIST_ELEMENTS] ||
+	if (!nft_message_attrs(nlh, &top, NULL) || !top.a[NFTA_SET_ELEM_LIST_ELEMENTS] ||
 	    mnl_attr_validate(top.a[NFTA_SET_ELEM_LIST_ELEMENTS], MNL_TYPE_NESTED) < 0)
 		return MNL_CB_OK;
 	mnl_attr_for_each_nested(it, top.a[NFTA_SET_ELEM_LIST_ELEMENTS]) {
@@ -168,14 +149,8 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		if (!parse_nested(it, &elem) || !parse_nested(elem.a[NFTA_SET_ELEM_KEY], &key) ||
 		    !attr_bytes(key.a[NFTA_DATA_VALUE], raw, sizeof(raw)))
 			continue;
-		if (e->n == e->cap) {
-			size_t cap = e->cap ? e->cap * 2 : 1024;
-			uint8_t (*n)[NFT_STATE_KEY_LEN] = realloc(e->keys, cap * sizeof(*n));
-			if (!n)
-				return MNL_CB_ERROR;
-			e->keys = n;
-			e->cap = cap;
-		}
+		if (grow_array(&e->keys, &e->cap, e->n, sizeof(*e->keys)) < 0)
+			return MNL_CB_ERROR;
 		memcpy(e->keys[e->n++], raw, sizeof(raw));
 	}
 	return MNL_CB_OK;
@@ -291,15 +266,10 @@ int nft_recheck_state(const struct ruleset *rs, const struct nft_state_elems *el
 			passes = flow_passes(rs, &p, DIR_IN) || flow_passes(rs, &p, DIR_OUT);
 		if (passes)
 			continue;
-		if (blocked->n == blocked->cap) {
-			size_t cap = blocked->cap ? blocked->cap * 2 : 64;
-			uint8_t (*n)[NFT_STATE_KEY_LEN] = realloc(blocked->keys, cap * sizeof(*n));
-			if (!n) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			blocked->keys = n;
-			blocked->cap = cap;
+		if (grow_array(&blocked->keys, &blocked->cap, blocked->n,
+			       sizeof(*blocked->keys)) < 0) {
+			rc = -ENOMEM;
+			goto out;
 		}
 		memcpy(blocked->keys[blocked->n++], key, NFT_STATE_KEY_LEN);
 	}
