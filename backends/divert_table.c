@@ -41,23 +41,22 @@
  * ICMP echo is decided in the chains output_echo and prerouting_echo (raw
  * priority, see chains[] below) and skipped by the others. */
 #include "backends/divert_internal.h"
-#include "backends/nlmsg.h"
+#include "backends/nft_batch.h"
+#include "backends/nft_expr.h"
+#include "backends/nft_nl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
-#include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
@@ -131,85 +130,29 @@ static const struct {
 
 /* --- expressions --------------------------------------------------------- */
 
-/* Each helper returns false on ENOMEM (the rule then owns what was added). */
-static bool add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
-{
-	if (!e)
-		return false;
-	nftnl_rule_add_expr(r, e);
-	return true;
-}
+/* Each helper returns false on ENOMEM (the rule then owns what was added).
+ * The expressions are nft_expr.h's. */
 
 /* The two expressions that move a key between the packet and a register. */
 enum key_source { KEY_META, KEY_CT };
 
-static const struct {
-	const char *name;
-	uint16_t key, dreg, sreg;
-} key_exprs[] = {
-	[KEY_META] = { "meta", NFTNL_EXPR_META_KEY, NFTNL_EXPR_META_DREG, NFTNL_EXPR_META_SREG },
-	[KEY_CT] = { "ct", NFTNL_EXPR_CT_KEY, NFTNL_EXPR_CT_DREG, NFTNL_EXPR_CT_SREG },
-};
-
-/* reg = key (store: key = reg) */
-static bool key_expr(struct nftnl_rule *r, enum key_source src, uint32_t key,
-		     uint32_t reg, bool store)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(key_exprs[src].name);
-
-	if (e) {
-		nftnl_expr_set_u32(e, key_exprs[src].key, key);
-		nftnl_expr_set_u32(e, store ? key_exprs[src].sreg : key_exprs[src].dreg, reg);
-	}
-	return add_expr(r, e);
-}
-
 static bool load(struct nftnl_rule *r, enum key_source src, uint32_t key, uint32_t dreg)
 {
-	return key_expr(r, src, key, dreg, false);
-}
-
-/* reg = (reg & mask) ^ xor, on len bytes */
-static bool bitwise_bytes(struct nftnl_rule *r, uint32_t reg, const void *mask,
-			  const void *xor, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
-	}
-	return add_expr(r, e);
+	return src == KEY_META ? nft_expr_meta(r, key, dreg) : nft_expr_ct(r, key, dreg);
 }
 
 /* The same on 32 bits in host order (marks, ct state). */
 static bool bitwise(struct nftnl_rule *r, uint32_t reg, uint32_t mask, uint32_t xor)
 {
-	return bitwise_bytes(r, reg, &mask, &xor, sizeof(uint32_t));
+	return nft_expr_bitwise(r, reg, &mask, &xor, sizeof(uint32_t));
 }
 
 /* meta mark = (meta mark & mask) ^ xor */
 static bool update_mark(struct nftnl_rule *r, uint32_t mask, uint32_t xor)
 {
-	return key_expr(r, KEY_META, NFT_META_MARK, NFT_REG_1, false) &&
+	return nft_expr_meta(r, NFT_META_MARK, NFT_REG_1) &&
 	       bitwise(r, NFT_REG_1, mask, xor) &&
-	       key_expr(r, KEY_META, NFT_META_MARK, NFT_REG_1, true);
-}
-
-static bool cmp(struct nftnl_rule *r, uint32_t reg, uint32_t op,
-		const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, reg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	}
-	return add_expr(r, e);
+	       nft_expr_meta_set(r, NFT_META_MARK, NFT_REG_1);
 }
 
 /* key & mask OP value */
@@ -217,36 +160,19 @@ static bool match_masked(struct nftnl_rule *r, enum key_source src, uint32_t key
 			 uint32_t op, uint32_t mask, uint32_t value)
 {
 	return load(r, src, key, NFT_REG_1) && bitwise(r, NFT_REG_1, mask, 0) &&
-	       cmp(r, NFT_REG_1, op, &value, sizeof(value));
+	       nft_expr_cmp(r, NFT_REG_1, op, &value, sizeof(value));
 }
 
 /* meta l4proto == proto */
 static bool match_l4proto(struct nftnl_rule *r, uint8_t proto)
 {
 	return load(r, KEY_META, NFT_META_L4PROTO, NFT_REG_1) &&
-	       cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, sizeof(proto));
+	       nft_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, sizeof(proto));
 }
 
 static bool verdict(struct nftnl_rule *r, int code)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)code);
-	}
-	return add_expr(r, e);
-}
-
-static bool reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("reject");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
-		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
-	}
-	return add_expr(r, e);
+	return nft_expr_verdict(r, code, NULL);
 }
 
 static bool queue(struct nftnl_rule *r, enum divert_queue_kind kind,
@@ -262,7 +188,7 @@ static bool queue(struct nftnl_rule *r, enum divert_queue_kind kind,
 			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS,
 					   fail_open ? NFT_QUEUE_FLAG_BYPASS : 0);
 		}
-		return add_expr(r, e);
+		return nft_expr_add(r, e);
 	}
 	/* xtables NFQUEUE revision 3 through nft_compat; the expression
 	 * takes ownership of the info block. */
@@ -279,7 +205,7 @@ static bool queue(struct nftnl_rule *r, enum divert_queue_kind kind,
 	nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
 	nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
-	return add_expr(r, e);
+	return nft_expr_add(r, e);
 }
 
 /* meta mark & PKT_MASK == value */
@@ -308,8 +234,8 @@ static bool match_label(struct nftnl_rule *r, unsigned bit)
 
 	label_bits(bit, mask);
 	return load(r, KEY_CT, NFT_CT_LABELS, NFT_REG_1) &&
-	       bitwise_bytes(r, NFT_REG_1, mask, zero, LABELS_LEN) &&
-	       cmp(r, NFT_REG_1, NFT_CMP_NEQ, zero, LABELS_LEN);
+	       nft_expr_bitwise(r, NFT_REG_1, mask, zero, LABELS_LEN) &&
+	       nft_expr_cmp(r, NFT_REG_1, NFT_CMP_NEQ, zero, LABELS_LEN);
 }
 
 /* ct label set BIT: adds the bit (nftables cannot clear labels). On a
@@ -318,14 +244,10 @@ static bool match_label(struct nftnl_rule *r, unsigned bit)
 static bool set_label(struct nftnl_rule *r, unsigned bit)
 {
 	uint8_t bits[LABELS_LEN];
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
 
 	label_bits(bit, bits);
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, bits, LABELS_LEN);
-	}
-	return add_expr(r, e) && key_expr(r, KEY_CT, NFT_CT_LABELS, NFT_REG_1, true);
+	return nft_expr_immediate(r, NFT_REG_1, bits, LABELS_LEN) &&
+	       nft_expr_ct_set(r, NFT_CT_LABELS, NFT_REG_1);
 }
 
 /* ct label QUEUED and meta mark & PKT_MASK == value */
@@ -338,39 +260,20 @@ static bool match_verdict_mark(struct nftnl_rule *r, uint32_t value)
 static bool match_icmp_echo(struct nftnl_rule *r, bool v6)
 {
 	uint8_t mask = v6 ? 0xfe : 0xf7, want = v6 ? 0x80 : 0x00, zero = 0;
-	struct nftnl_expr *e;
 
-	if (!match_l4proto(r, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))
-		return false;
-	e = nftnl_expr_alloc("payload");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 0);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 1);
-	}
-	return add_expr(r, e) && bitwise_bytes(r, NFT_REG_1, &mask, &zero, 1) &&
-	       cmp(r, NFT_REG_1, NFT_CMP_EQ, &want, 1);
+	return match_l4proto(r, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP) &&
+	       nft_expr_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1) &&
+	       nft_expr_bitwise(r, NFT_REG_1, &mask, &zero, 1) &&
+	       nft_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &want, 1);
 }
 
 /* The set 'passed': looked up, or added to (dynset). */
 static bool passed_set_expr(struct nftnl_rule *r, bool add)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc(add ? "dynset" : "lookup");
-
-	if (!e)
-		return false;
-	if (add) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
-		nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, PASSED_SET);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, PASSED_SET_ID);
-	} else {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, PASSED_SET);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, PASSED_SET_ID);
-	}
-	return add_expr(r, e);
+	if (add)
+		return nft_expr_dynset(r, NFT_REG32_00, NFT_DYNSET_OP_ADD, PASSED_SET,
+				       PASSED_SET_ID, 0);
+	return nft_expr_lookup(r, NFT_REG32_00, PASSED_SET, PASSED_SET_ID, false);
 }
 
 /* For each interface side the chain's hook has (input: in, output: out,
@@ -403,7 +306,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	case RULE_DROP_INVALID: {
 		uint16_t loopback = ARPHRD_LOOPBACK; /* the kernel's own answers to itself */
 		return load(r, KEY_META, NFT_META_OIFTYPE, NFT_REG_1) &&
-		       cmp(r, NFT_REG_1, NFT_CMP_NEQ, &loopback, sizeof(loopback)) &&
+		       nft_expr_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &loopback, sizeof(loopback)) &&
 		       match_masked(r, KEY_CT, NFT_CT_STATE, NFT_CMP_NEQ,
 				    NF_CT_STATE_INVALID_BIT, 0) &&
 		       verdict(r, NF_DROP);
@@ -416,7 +319,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	case RULE_QUEUE_INVALID_IN: {
 		uint16_t loopback = ARPHRD_LOOPBACK;
 		return load(r, KEY_META, NFT_META_IIFTYPE, NFT_REG_1) &&
-		       cmp(r, NFT_REG_1, NFT_CMP_NEQ, &loopback, sizeof(loopback)) &&
+		       nft_expr_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &loopback, sizeof(loopback)) &&
 		       match_masked(r, KEY_CT, NFT_CT_STATE, NFT_CMP_NEQ,
 				    NF_CT_STATE_INVALID_BIT, 0) &&
 		       update_mark(r, ~DIVERT_PKT_NOCT, DIVERT_PKT_NOCT) &&
@@ -436,10 +339,10 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	case RULE_REJECT_TCP:
 		return match_verdict_mark(r, DIVERT_PKT_REJECT) &&
 		       match_l4proto(r, IPPROTO_TCP) &&
-		       reject(r, NFT_REJECT_TCP_RST, 0);
+		       nft_expr_reject(r, NFT_REJECT_TCP_RST, 0);
 	case RULE_REJECT_OTHER:
 		return match_verdict_mark(r, DIVERT_PKT_REJECT) &&
-		       reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+		       nft_expr_reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 	case RULE_ECHO4_PASS:
 	case RULE_ECHO6_PASS:
 		return match_icmp_echo(r, kind == RULE_ECHO6_PASS) &&
@@ -449,7 +352,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	case RULE_ECHO6_REJECT:
 		return match_icmp_echo(r, kind == RULE_ECHO6_REJECT) &&
 		       match_packet_mark(r, DIVERT_PKT_REJECT) &&
-		       reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+		       nft_expr_reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 	case RULE_ECHO4_QUEUE:
 	case RULE_ECHO6_QUEUE:
 		return match_icmp_echo(r, kind == RULE_ECHO6_QUEUE) &&
@@ -470,7 +373,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 		 * since) is decided as its first packet was. */
 		if (ok && kind == RULE_QUEUE_REPLY)
 			ok = load(r, KEY_CT, NFT_CT_DIRECTION, NFT_REG_1) &&
-			     cmp(r, NFT_REG_1, NFT_CMP_EQ, &reply, sizeof(reply)) &&
+			     nft_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &reply, sizeof(reply)) &&
 			     update_mark(r, ~DIVERT_PKT_REPLY, DIVERT_PKT_REPLY);
 		return ok && set_label(r, DIVERT_LABEL_QUEUED) && queue(r, qkind, num, fail_open);
 	}
@@ -480,22 +383,19 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 
 /* --- the batch ----------------------------------------------------------- */
 
+/* A batch on the table's socket; each message records what it does (the
+ * entry's name), to name a refusal. */
 struct batch {
-	struct nftnl_batch *b;
-	uint32_t seq, first_seq;
-	/* What each message was, to name a refusal: index seq - first_seq. */
-	const char *what[64];
-	unsigned count;
+	struct nft_batch b;
+	struct netlink *nl;
 };
 
-static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type, uint16_t flags,
-				  const char *what)
+/* Adds obj (NULL: out of memory); returns 0 or how the batch failed. */
+static int batch_add(struct batch *bt, uint16_t type, uint16_t flags, const char *what,
+		     void *obj)
 {
-	if (bt->count < sizeof(bt->what) / sizeof(bt->what[0]))
-		bt->what[bt->count] = what;
-	bt->count++;
-	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(bt->b), type, NFPROTO_INET,
-				     flags | NLM_F_ACK, bt->seq++);
+	nft_batch_add(&bt->b, bt->nl, type, NFPROTO_INET, flags, 0, 0, what, obj);
+	return bt->b.failed;
 }
 
 /* The table's user data names the process that runs it, so that a second
@@ -516,12 +416,8 @@ static int table_msg(struct batch *bt, uint16_t type, uint16_t flags)
 		snprintf(owner, sizeof(owner), OWNER_TAG "%d", (int)getpid());
 		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, owner, (uint32_t)strlen(owner));
 	}
-	struct nlmsghdr *nlh = batch_msg(bt, type, flags,
-					 type == NFT_MSG_DELTABLE ? "deleting the table" : "creating the table");
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	nftnl_batch_update(bt->b);
-	return 0;
+	return batch_add(bt, type, flags,
+			 type == NFT_MSG_DELTABLE ? "deleting the table" : "creating the table", t);
 }
 
 static int chain_msg(struct batch *bt, const char *name, uint32_t hook, int priority)
@@ -537,11 +433,7 @@ static int chain_msg(struct batch *bt, const char *name, uint32_t hook, int prio
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
 	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, priority);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "creating a base chain");
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_chain_free(c);
-	nftnl_batch_update(bt->b);
-	return 0;
+	return batch_add(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "creating a base chain", c);
 }
 
 static int rule_msg(struct batch *bt, const char *chain, uint32_t hook, enum rule_kind kind,
@@ -579,12 +471,7 @@ static int rule_msg(struct batch *bt, const char *chain, uint32_t hook, enum rul
 		nftnl_rule_free(r);
 		return -ENOMEM;
 	}
-	struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWRULE,
-					 NLM_F_CREATE | NLM_F_APPEND, what[kind]);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_rule_free(r);
-	nftnl_batch_update(bt->b);
-	return 0;
+	return batch_add(bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what[kind], r);
 }
 
 /* NFT_MSG_NEWSET creates the set; NFT_MSG_DELSETELEM without elements
@@ -598,22 +485,14 @@ static int passed_set_msg(struct batch *bt, uint16_t type)
 	nftnl_set_set_str(set, NFTNL_SET_TABLE, DIVERT_TABLE_NAME);
 	nftnl_set_set_str(set, NFTNL_SET_NAME, PASSED_SET);
 	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
-	struct nlmsghdr *nlh;
-	if (type == NFT_MSG_NEWSET) {
-		nftnl_set_set_u32(set, NFTNL_SET_ID, PASSED_SET_ID);
-		nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, PASSED_KEY_LEN);
-		nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
-		nftnl_set_set_u64(set, NFTNL_SET_TIMEOUT, PASSED_TIMEOUT_MS);
-		nftnl_set_set_u32(set, NFTNL_SET_DESC_SIZE, PASSED_SET_SIZE);
-		nlh = batch_msg(bt, type, NLM_F_CREATE, "creating the set of passed flows");
-		nftnl_set_nlmsg_build_payload(nlh, set);
-	} else {
-		nlh = batch_msg(bt, type, 0, "emptying the set of passed flows");
-		nftnl_set_elems_nlmsg_build_payload(nlh, set);
-	}
-	nftnl_set_free(set);
-	nftnl_batch_update(bt->b);
-	return 0;
+	if (type != NFT_MSG_NEWSET)
+		return batch_add(bt, type, 0, "emptying the set of passed flows", set);
+	nftnl_set_set_u32(set, NFTNL_SET_ID, PASSED_SET_ID);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, PASSED_KEY_LEN);
+	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+	nftnl_set_set_u64(set, NFTNL_SET_TIMEOUT, PASSED_TIMEOUT_MS);
+	nftnl_set_set_u32(set, NFTNL_SET_DESC_SIZE, PASSED_SET_SIZE);
+	return batch_add(bt, type, NLM_F_CREATE, "creating the set of passed flows", set);
 }
 
 /* The table's sockets: batches go through one socket kept open, so the
@@ -621,8 +500,7 @@ static int passed_set_msg(struct batch *bt, uint16_t type)
  * told from everyone else's; the other socket receives nf_tables
  * notifications. */
 struct divert_table {
-	struct mnl_socket *batch_nl;
-	uint32_t batch_portid;
+	struct netlink batch_nl;
 	struct mnl_socket *watch_nl;
 	uint16_t queue;
 	bool fail_open;
@@ -630,113 +508,30 @@ struct divert_table {
 	bool installed;
 };
 
-struct ack_ctx {
-	struct batch *bt;
-	unsigned answers;
-	int err;
-	const char *what;
-};
-
-static int ack_error_cb(const struct nlmsghdr *nlh, void *data)
+static int batch_init(struct batch *bt, struct divert_table *t)
 {
-	struct ack_ctx *ctx = data;
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-		return MNL_CB_ERROR;
-	uint32_t i = e->msg.nlmsg_seq - ctx->bt->first_seq;
-	if (i >= ctx->bt->count)
-		return MNL_CB_OK; /* an answer to an earlier batch */
-	ctx->answers++;
-	if (e->error == 0)
-		return MNL_CB_OK; /* an ack */
-	if (ctx->err == 0) {
-		ctx->err = e->error;
-		ctx->what = i < sizeof(ctx->bt->what) / sizeof(ctx->bt->what[0]) ?
-			    ctx->bt->what[i] : NULL;
-	}
-	return MNL_CB_OK;
-}
-
-/* Sends the batch and reads every answer: the kernel processes a batch
- * while we are in sendmsg, so all of them are queued when it returns. */
-static int batch_send(struct mnl_socket *nl, struct batch *bt, char *err, size_t errlen)
-{
-	mnl_cb_t cbs[NLMSG_MIN_TYPE] = { 0 };
-	struct ack_ctx ctx = { .bt = bt };
-	char buf[16384];
-	struct iovec *iov = NULL;
-	int r = 0;
-
-	cbs[NLMSG_ERROR] = ack_error_cb;
-	/* Answers an earlier batch left unread (it stopped at an error). */
-	while (recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
-	int n = nftnl_batch_iovec_len(bt->b);
-	iov = calloc((size_t)n, sizeof(*iov));
-	if (!iov) {
-		r = -ENOMEM;
-		snprintf(err, errlen, "sending the nftables batch: %s", strerror(ENOMEM));
-		goto out;
-	}
-	nftnl_batch_iovec(bt->b, iov, (uint32_t)n);
-	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
-	struct msghdr msg = {
-		.msg_name = &snl, .msg_namelen = sizeof(snl),
-		.msg_iov = iov, .msg_iovlen = (size_t)n,
-	};
-	if (sendmsg(mnl_socket_get_fd(nl), &msg, 0) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "sending the nftables batch: %s", strerror(errno));
-		goto out;
-	}
-	while (ctx.answers < bt->count && !ctx.err) {
-		struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
-		if (poll(&pfd, 1, 1000) <= 0)
-			break;
-		ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (len < 0) {
-			r = -errno;
-			snprintf(err, errlen, "reading the kernel's answer: %s", strerror(errno));
-			goto out;
-		}
-		mnl_cb_run2(buf, nlmsg_valid_prefix(buf, (size_t)len), 0, 0, NULL, &ctx, cbs, NLMSG_MIN_TYPE);
-	}
-	if (ctx.err) {
-		r = ctx.err;
-		snprintf(err, errlen, "the kernel refused %s: %s",
-			 ctx.what ? ctx.what : "the batch", strerror(-ctx.err));
-	}
-out:
-	free(iov);
-	return r;
-}
-
-static int batch_init(struct batch *bt)
-{
-	memset(bt, 0, sizeof(*bt));
-	bt->b = nftnl_batch_alloc(16384, 16384);
-	if (!bt->b)
-		return -ENOMEM;
-	bt->seq = (uint32_t)time(NULL);
-	nftnl_batch_begin(nftnl_batch_buffer(bt->b), bt->seq++);
-	nftnl_batch_update(bt->b);
-	bt->first_seq = bt->seq;
-	return 0;
+	bt->nl = &t->batch_nl;
+	return nft_batch_begin(&bt->b, bt->nl, 0);
 }
 
 /* Ends, sends and frees the batch; r is how building it went (not 0: the
  * batch is only freed). */
-static int batch_complete(struct divert_table *t, struct batch *bt, int r,
-			  char *err, size_t errlen)
+static int batch_complete(struct batch *bt, int r, char *err, size_t errlen)
 {
-	if (r == 0) {
-		nftnl_batch_end(nftnl_batch_buffer(bt->b), bt->seq++);
-		nftnl_batch_update(bt->b);
-		r = batch_send(t->batch_nl, bt, err, errlen);
+	struct nft_batch_acks acks;
+
+	if (r == 0 && (r = nft_batch_end(&bt->b, bt->nl)) == 0 &&
+	    (r = nft_batch_send(&bt->b, bt->nl, &acks)) < 0) {
+		if (acks.first_error != SIZE_MAX)
+			snprintf(err, errlen, "the kernel refused %s: %s",
+				 bt->b.entries[acks.first_error].name, strerror(-r));
+		else if (r == -ETIMEDOUT)
+			snprintf(err, errlen, "the kernel did not answer every message of "
+				 "the nftables batch");
+		else
+			snprintf(err, errlen, "the kernel refused the batch: %s", strerror(-r));
 	}
-	if (bt->b)
-		nftnl_batch_free(bt->b);
+	nft_batch_free(&bt->b);
 	return r;
 }
 
@@ -757,7 +552,7 @@ static int install(struct divert_table *t, enum divert_queue_kind kind,
 		   char *err, size_t errlen)
 {
 	struct batch bt;
-	int r = batch_init(&bt);
+	int r = batch_init(&bt, t);
 
 	if (r == 0)
 		r = batch_replace_table(&bt, true);
@@ -771,81 +566,42 @@ static int install(struct divert_table *t, enum divert_queue_kind kind,
 	}
 	if (r < 0)
 		snprintf(err, errlen, "building the nftables batch: %s", strerror(-r));
-	return batch_complete(t, &bt, r, err, errlen);
+	return batch_complete(&bt, r, err, errlen);
 }
 
 /* --- reading the table back ---------------------------------------------- */
 
-/* One request (a get or a dump) on a socket of its own; cb sees each
- * answer. Returns 0, or -errno (-ENOENT: no such table). */
+static void build_table_name(struct nlmsghdr *nlh, const void *type)
+{
+	/* a table names itself in NFTA_TABLE_NAME; rules name it in
+	 * NFTA_RULE_TABLE */
+	mnl_attr_put_strz(nlh, *(const uint16_t *)type == NFT_MSG_GETTABLE ? NFTA_TABLE_NAME
+									  : NFTA_RULE_TABLE,
+			  DIVERT_TABLE_NAME);
+}
+
+/* One request (a get or a dump) about the table on a socket of its own;
+ * cb sees each answer. Returns 0, or -errno (-ENOENT: no such table). */
 static int nft_request(uint16_t type, uint16_t flags, mnl_cb_t cb, void *data)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
 	char buf[16384];
-	int r = 0;
+	struct netlink nl;
+	int r = netlink_open(&nl, NETLINK_NETFILTER, 0);
 
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
-	uint32_t seq = (uint32_t)time(NULL);
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET,
-						     flags | NLM_F_ACK, seq);
-	if (type == NFT_MSG_GETTABLE)
-		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, DIVERT_TABLE_NAME);
-	else
-		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, DIVERT_TABLE_NAME);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		int cr = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq,
-				    mnl_socket_get_portid(nl), cb, data);
-		if (cr == MNL_CB_STOP)
-			break;
-		if (cr < 0) {
-			r = nlmsg_error();
-			break;
-		}
-	}
-out:
-	if (nl)
-		mnl_socket_close(nl);
+	if (r == 0)
+		r = nft_nl_request(&nl, type, NFPROTO_INET, flags | NLM_F_ACK, build_table_name,
+				   &type, buf, sizeof(buf), cb, data);
+	netlink_close(&nl);
 	return r;
 }
 
-/* The first attribute of type 1 (every nf_tables object names its table
- * there; for a table, its own name) and the rule's chain (type 2). */
-struct object_attrs {
-	const struct nlattr *table, *chain, *userdata;
-};
-
-static int object_attr_cb(const struct nlattr *attr, void *data)
+/* Every nf_tables object names its table in attribute 1 (a table, its
+ * own name); a rule names its chain in attribute 2. */
+static bool attr_is(const struct nft_attrs *t, unsigned type, const char *text)
 {
-	struct object_attrs *o = data;
+	const char *v = nft_attr_str(t, type);
 
-	switch (mnl_attr_get_type(attr)) {
-	case 1: o->table = attr; break;
-	case 2: o->chain = attr; break;
-	case NFTA_TABLE_USERDATA: o->userdata = attr; break;
-	}
-	return MNL_CB_OK;
-}
-
-static bool attr_is(const struct nlattr *attr, const char *text)
-{
-	size_t n = strlen(text);
-
-	if (!attr || mnl_attr_get_payload_len(attr) < n)
-		return false;
-	const char *v = mnl_attr_get_payload(attr);
-	return !memcmp(v, text, n) && (mnl_attr_get_payload_len(attr) == n || v[n] == '\0');
+	return v && !strcmp(v, text);
 }
 
 /* Read with libmnl: nftnl_table_nlmsg_parse() exits the process on a
@@ -853,17 +609,17 @@ static bool attr_is(const struct nlattr *attr, const char *text)
 static int owner_cb(const struct nlmsghdr *nlh, void *data)
 {
 	int *pid = data;
-	struct object_attrs o = { 0 };
+	struct nft_attrs t;
+	const struct nlattr *userdata;
 	char text[48];
 
 	*pid = 0; /* the table exists */
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), object_attr_cb, &o) < 0 ||
-	    !o.userdata)
+	if (!nft_message_attrs(nlh, &t, NULL) || !(userdata = t.a[NFTA_TABLE_USERDATA]))
 		return MNL_CB_OK;
-	uint16_t len = mnl_attr_get_payload_len(o.userdata);
+	/* not NUL-terminated (table_msg() writes it so) */
+	uint16_t len = mnl_attr_get_payload_len(userdata);
 	if (len < sizeof(text)) {
-		memcpy(text, mnl_attr_get_payload(o.userdata), len);
+		memcpy(text, mnl_attr_get_payload(userdata), len);
 		text[len] = '\0';
 		if (!strncmp(text, OWNER_TAG, strlen(OWNER_TAG)))
 			*pid = atoi(text + strlen(OWNER_TAG));
@@ -931,15 +687,12 @@ struct rule_count {
 static int rule_count_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rule_count *rc = data;
-	struct object_attrs o = { 0 };
+	struct nft_attrs t;
 
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), object_attr_cb, &o) < 0)
-		return MNL_CB_OK;
-	if (!attr_is(o.table, DIVERT_TABLE_NAME))
+	if (!nft_message_attrs(nlh, &t, NULL) || !attr_is(&t, 1, DIVERT_TABLE_NAME))
 		return MNL_CB_OK;
 	for (size_t c = 0; c < sizeof(chains) / sizeof(chains[0]); c++) {
-		if (attr_is(o.chain, chains[c].name)) {
+		if (attr_is(&t, 2, chains[c].name)) {
 			rc->counts[c]++;
 			return MNL_CB_OK;
 		}
@@ -986,90 +739,25 @@ int divert_table_verify(struct divert_table *t, char *why, size_t whylen)
 
 /* --- notifications ------------------------------------------------------- */
 
-struct watch_ctx {
-	uint32_t own_portid;
-	bool foreign;          /* someone else changed the table */
-	bool attributed;       /* by->pid is the process that did */
-	struct divert_table_change *by;
-};
-
-static int gen_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	if (type <= NFTA_GEN_MAX)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
-
-static int watch_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct watch_ctx *w = data;
-	uint16_t type = nlh->nlmsg_type;
-
-	if (type >> 8 != NFNL_SUBSYS_NFTABLES ||
-	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
-		return MNL_CB_OK;
-	type &= 0xff;
-	if (type == NFT_MSG_NEWGEN) {
-		/* Ends each transaction's notifications, naming its process. */
-		const struct nlattr *tb[NFTA_GEN_MAX + 1] = { 0 };
-		if (w->foreign && !w->attributed &&
-		    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), gen_attr_cb, tb) >= 0) {
-			if (tb[NFTA_GEN_PROC_PID] &&
-			    mnl_attr_get_payload_len(tb[NFTA_GEN_PROC_PID]) == 4)
-				w->by->pid = (int)ntohl(mnl_attr_get_u32(tb[NFTA_GEN_PROC_PID]));
-			if (tb[NFTA_GEN_PROC_NAME]) {
-				uint16_t n = mnl_attr_get_payload_len(tb[NFTA_GEN_PROC_NAME]);
-				if (n >= sizeof(w->by->comm))
-					n = sizeof(w->by->comm) - 1;
-				memcpy(w->by->comm, mnl_attr_get_payload(tb[NFTA_GEN_PROC_NAME]), n);
-				w->by->comm[n] = '\0';
-			}
-			w->attributed = true;
-		}
-		return MNL_CB_OK;
-	}
-	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
-	struct object_attrs o = { 0 };
-	if (nfg->nfgen_family != NFPROTO_INET || nlh->nlmsg_pid == w->own_portid ||
-	    mnl_attr_parse(nlh, sizeof(*nfg), object_attr_cb, &o) < 0 ||
-	    !attr_is(o.table, DIVERT_TABLE_NAME))
-		return MNL_CB_OK;
-	/* The kernel's own set element changes (expiry) are not changes. */
-	if ((type == NFT_MSG_NEWSETELEM || type == NFT_MSG_DELSETELEM) && nlh->nlmsg_pid == 0)
-		return MNL_CB_OK;
-	w->foreign = true;
-	return MNL_CB_OK;
-}
-
 int divert_table_changed(struct divert_table *t, struct divert_table_change *by)
 {
-	struct watch_ctx w = { .own_portid = t->batch_portid, .by = by };
+	/* The kernel's own set element changes (expiry) are not changes. */
+	struct nft_watch w = { .table = DIVERT_TABLE_NAME, .self = t->batch_nl.portid };
 	char buf[65536];
-	bool lost = false;
+	bool lost = false; /* notifications were lost: look at the table */
+	int r;
 
 	memset(by, 0, sizeof(*by));
-	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(t->watch_nl), buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0 && errno == ENOBUFS) {
-			lost = true; /* notifications were lost: look at the table */
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			break;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), 0, 0, watch_cb, &w);
-	}
+	r = netlink_receive_queued(t->watch_nl, buf, sizeof(buf), nft_watch_cb, &w, &lost);
+	if (r < 0)
+		return r;
+	by->pid = (int)w.pid;
+	snprintf(by->comm, sizeof(by->comm), "%s", w.comm);
 	if (!t->installed)
 		return 0;
 	if (!w.foreign && lost) {
 		char why[128];
-		int r = divert_table_verify(t, why, sizeof(why));
+		r = divert_table_verify(t, why, sizeof(why));
 		if (r != 0)
 			return r < 0 ? r : 1;
 	}
@@ -1087,7 +775,7 @@ int divert_table_open(struct divert_table **out, uint16_t queue, bool fail_open,
 		      char *err, size_t errlen)
 {
 	struct divert_table *t = calloc(1, sizeof(*t));
-	int group = NFNLGRP_NFTABLES, rcvbuf = 1 << 20;
+	int e;
 
 	*out = NULL;
 	if (!t) {
@@ -1096,19 +784,14 @@ int divert_table_open(struct divert_table **out, uint16_t queue, bool fail_open,
 	}
 	t->queue = queue;
 	t->fail_open = fail_open;
-	t->batch_nl = mnl_socket_open(NETLINK_NETFILTER);
-	t->watch_nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!t->batch_nl || !t->watch_nl ||
-	    mnl_socket_bind(t->batch_nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    mnl_socket_bind(t->watch_nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    mnl_socket_setsockopt(t->watch_nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "opening netfilter netlink sockets: %s", strerror(e));
+	if ((e = netlink_open(&t->batch_nl, NETLINK_NETFILTER, NFT_NL_BATCH_OPTIONS)) < 0 ||
+	    !(t->watch_nl = netlink_socket_open(NETLINK_NETFILTER, 0, 0, &e)) ||
+	    (e = netlink_socket_join(t->watch_nl, NFNLGRP_NFTABLES)) < 0) {
+		snprintf(err, errlen, "opening netfilter netlink sockets: %s", strerror(-e));
 		divert_table_free(t);
-		return -e;
+		return e;
 	}
-	setsockopt(mnl_socket_get_fd(t->watch_nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	t->batch_portid = mnl_socket_get_portid(t->batch_nl);
+	netlink_socket_rcvbuf(t->watch_nl, 1 << 20);
 	*out = t;
 	return 0;
 }
@@ -1117,10 +800,8 @@ void divert_table_free(struct divert_table *t)
 {
 	if (!t)
 		return;
-	if (t->batch_nl)
-		mnl_socket_close(t->batch_nl);
-	if (t->watch_nl)
-		mnl_socket_close(t->watch_nl);
+	netlink_close(&t->batch_nl);
+	netlink_socket_close(t->watch_nl);
 	free(t);
 }
 
@@ -1170,11 +851,11 @@ int divert_table_restore(struct divert_table *t, char *err, size_t errlen)
 int divert_table_remove(struct divert_table *t, char *err, size_t errlen)
 {
 	struct batch bt;
-	int r = batch_init(&bt);
+	int r = batch_init(&bt, t);
 
 	if (r == 0)
 		r = batch_replace_table(&bt, false);
-	r = batch_complete(t, &bt, r, err, errlen);
+	r = batch_complete(&bt, r, err, errlen);
 	if (r == 0)
 		t->installed = false;
 	return r;
@@ -1183,9 +864,9 @@ int divert_table_remove(struct divert_table *t, char *err, size_t errlen)
 int divert_table_forget_passed(struct divert_table *t, char *err, size_t errlen)
 {
 	struct batch bt;
-	int r = batch_init(&bt);
+	int r = batch_init(&bt, t);
 
 	if (r == 0)
 		r = passed_set_msg(&bt, NFT_MSG_DELSETELEM);
-	return batch_complete(t, &bt, r, err, errlen);
+	return batch_complete(&bt, r, err, errlen);
 }

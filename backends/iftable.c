@@ -1,5 +1,6 @@
 /* Interface table over rtnetlink (libmnl). See iftable.h. */
 #include "backends/iftable.h"
+#include "backends/netlink.h"
 #include "backends/nlmsg.h"
 #include "filter/grow.h"
 
@@ -371,23 +372,14 @@ static int apply_cb(const struct nlmsghdr *nlh, void *data)
 
 /* --- sockets ------------------------------------------------------------- */
 
-static void socket_grow_rcvbuf(struct mnl_socket *nl, int bytes)
-{
-	int fd = mnl_socket_get_fd(nl);
-
-	/* FORCE needs CAP_NET_ADMIN; the plain one is capped by rmem_max. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
-}
-
 /* Sends one dump request and applies every answer to v. */
 static int dump_into(struct iftable *t, struct ifvec *v, uint16_t type,
 		     size_t header_size)
 {
 	char req[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	uint32_t portid = mnl_socket_get_portid(t->dump_nl);
 	struct apply_ctx ctx = { .v = v };
+	int r;
 
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -395,18 +387,8 @@ static int dump_into(struct iftable *t, struct ifvec *v, uint16_t type,
 	/* ifinfomsg and ifaddrmsg both start with the family byte. */
 	unsigned char *family = mnl_nlmsg_put_extra_header(nlh, header_size);
 	*family = AF_UNSPEC;
-	if (mnl_socket_sendto(t->dump_nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(t->dump_nl, t->buf, sizeof(t->buf));
-		if (n < 0)
-			return -errno;
-		int r = mnl_cb_run(t->buf, nlmsg_valid_prefix(t->buf, (size_t)n), t->seq, portid, apply_cb, &ctx);
-		if (r == MNL_CB_STOP)
-			return 0;
-		if (r < 0)
-			return ctx.err ? ctx.err : nlmsg_error();
-	}
+	r = netlink_talk(t->dump_nl, nlh, t->buf, sizeof(t->buf), apply_cb, &ctx);
+	return r < 0 && ctx.err ? ctx.err : r;
 }
 
 static int dump_all(struct iftable *t, struct ifvec *v)
@@ -470,27 +452,21 @@ int iftable_open(struct iftable **out, unsigned flags)
 		free(t);
 		return -ENOMEM;
 	}
-	t->dump_nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!t->dump_nl || mnl_socket_bind(t->dump_nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto fail_errno;
+	if (!(t->dump_nl = netlink_socket_open(NETLINK_ROUTE, 0, 0, &r)))
+		goto fail;
 	if (flags & IFTABLE_WATCH) {
 		/* Subscribe before dumping, so no change falls between the two:
 		 * changes queued meanwhile are applied after the dump, in order. */
-		t->watch_nl = mnl_socket_open(NETLINK_ROUTE);
-		if (!t->watch_nl)
-			goto fail_errno;
-		socket_grow_rcvbuf(t->watch_nl, 1 << 20);
 		unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-		if (mnl_socket_bind(t->watch_nl, groups, MNL_SOCKET_AUTOPID) < 0)
-			goto fail_errno;
+		if (!(t->watch_nl = netlink_socket_open(NETLINK_ROUTE, groups, 0, &r)))
+			goto fail;
+		netlink_socket_rcvbuf(t->watch_nl, 1 << 20);
 	}
 	r = iftable_refresh(t);
 	if (r < 0)
 		goto fail;
 	*out = t;
 	return 0;
-fail_errno:
-	r = errno ? -errno : -EIO;
 fail:
 	iftable_free(t);
 	return r;
@@ -525,10 +501,8 @@ void iftable_free(struct iftable *t)
 {
 	if (!t)
 		return;
-	if (t->dump_nl)
-		mnl_socket_close(t->dump_nl);
-	if (t->watch_nl)
-		mnl_socket_close(t->watch_nl);
+	netlink_socket_close(t->dump_nl);
+	netlink_socket_close(t->watch_nl);
 	ifvec_clear(&t->ifs);
 	ifaddr_table_free(t->ifaddrs);
 	free(t->fed);
@@ -547,27 +521,13 @@ int iftable_process(struct iftable *t)
 
 	if (!t->watch_nl)
 		return 0;
-	/* Drain first, rebuild once. */
-	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(t->watch_nl), t->buf,
-				 sizeof(t->buf), MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			if (errno == ENOBUFS) { /* lost notifications */
-				resync = true;
-				continue;
-			}
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		int r = mnl_cb_run(t->buf, nlmsg_valid_prefix(t->buf, (size_t)n), 0, 0, apply_cb, &ctx);
-		if (r < 0 && ctx.err)
-			return ctx.err;
-	}
+	/* Drain first, rebuild once; lost notifications: read it all again. */
+	int n = netlink_receive_queued(t->watch_nl, t->buf, sizeof(t->buf), apply_cb, &ctx,
+				       &resync);
+	if (n < 0)
+		return n;
+	if (ctx.err)
+		return ctx.err;
 	if (resync) {
 		int r = iftable_refresh(t);
 		return r < 0 ? r : ctx.changed + 1;

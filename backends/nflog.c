@@ -1,6 +1,6 @@
 /* NFLOG group reader, see nflog.h. */
 #include "backends/nflog.h"
-#include "backends/nlmsg.h"
+#include "backends/netlink.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -40,21 +40,7 @@ static struct nlmsghdr *config_header(struct nflog *l, char *buf)
 /* Sends a config message and waits for its acknowledgement. */
 static int config_send(struct nflog *l, struct nlmsghdr *nlh)
 {
-	uint32_t portid = mnl_socket_get_portid(l->sock);
-
-	if (mnl_socket_sendto(l->sock, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(l->sock, l->buf, BUFFER_SIZE);
-		if (n < 0)
-			return errno == EINTR ? 0 : -errno;
-		int r = mnl_cb_run(l->buf, nlmsg_valid_prefix(l->buf, (size_t)n), l->seq, portid,
-				   NULL, NULL);
-		if (r < 0)
-			return nlmsg_error();
-		if (r == MNL_CB_STOP)
-			return 0;
-	}
+	return netlink_talk(l->sock, nlh, l->buf, BUFFER_SIZE, NULL, NULL);
 }
 
 int nflog_open(struct nflog **out, uint16_t group, uint32_t copy_range)
@@ -69,16 +55,11 @@ int nflog_open(struct nflog **out, uint16_t group, uint32_t copy_range)
 		return -ENOMEM;
 	}
 	l->group = group;
-	if (!(l->sock = mnl_socket_open(NETLINK_NETFILTER)) ||
-	    mnl_socket_bind(l->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
-		rc = -errno;
+	if (!(l->sock = netlink_socket_open(NETLINK_NETFILTER, 0, 0, &rc))) {
 		nflog_free(l);
 		return rc;
 	}
-	int size = 4 << 20;
-	int fd = mnl_socket_get_fd(l->sock);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	netlink_socket_rcvbuf(l->sock, 4 << 20);
 
 	struct nlmsghdr *nlh = config_header(l, msg);
 	struct nfulnl_msg_config_cmd cmd = { .command = NFULNL_CFG_CMD_BIND };
@@ -106,8 +87,7 @@ void nflog_free(struct nflog *l)
 {
 	if (!l)
 		return;
-	if (l->sock)
-		mnl_socket_close(l->sock); /* the kernel unbinds the group */
+	netlink_socket_close(l->sock); /* the kernel unbinds the group */
 	free(l->buf);
 	free(l);
 }
@@ -185,32 +165,17 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 int nflog_receive(struct nflog *l, int timeout_ms, nflog_cb cb, void *ctx)
 {
 	struct packet_ctx c = { .cb = cb, .ctx = ctx };
-	int fd = mnl_socket_get_fd(l->sock);
+	struct pollfd p = { .fd = mnl_socket_get_fd(l->sock), .events = POLLIN };
 	bool lost = false;
+	int r = poll(&p, 1, timeout_ms);
 
-	for (int flags = 0;; flags = MSG_DONTWAIT) {
-		if (!flags) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			int r = poll(&p, 1, timeout_ms);
-			if (r < 0)
-				return errno == EINTR ? c.count : -errno;
-			if (r == 0)
-				return c.count;
-		}
-		ssize_t n = recv(fd, l->buf, BUFFER_SIZE, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS) {
-				lost = true;
-				continue;
-			}
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return -errno;
-		}
-		/* packets are not answers to a request: no sequence check */
-		mnl_cb_run(l->buf, nlmsg_valid_prefix(l->buf, (size_t)n), 0, 0, packet_cb, &c);
-	}
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (r == 0)
+		return 0;
+	/* packets are not answers to a request: no sequence check */
+	r = netlink_receive_queued(l->sock, l->buf, BUFFER_SIZE, packet_cb, &c, &lost);
+	if (r < 0)
+		return r;
 	return lost ? -ENOBUFS : c.count;
 }

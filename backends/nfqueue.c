@@ -1,6 +1,7 @@
 /* nfnetlink_queue over libmnl: bind a queue, receive packets, send
  * verdicts in batches. See divert_internal.h. */
 #include "backends/divert_internal.h"
+#include "backends/netlink.h"
 #include "backends/nlmsg.h"
 
 #include <arpa/inet.h>
@@ -55,21 +56,9 @@ static struct nlmsghdr *put_header(char *buf, uint16_t type, uint16_t queue, uin
 static int config_talk(struct nfqueue *q, struct nlmsghdr *nlh)
 {
 	char buf[8192];
-	uint32_t portid = mnl_socket_get_portid(q->nl);
 
 	nlh->nlmsg_flags |= NLM_F_ACK;
-	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(q->nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		int r = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), nlh->nlmsg_seq, portid, NULL, NULL);
-		if (r == MNL_CB_STOP)
-			return 0;
-		if (r < 0)
-			return nlmsg_error();
-	}
+	return netlink_talk(q->nl, nlh, buf, sizeof(buf), NULL, NULL);
 }
 
 int nfqueue_open(struct nfqueue **out, const struct nfqueue_options *opts,

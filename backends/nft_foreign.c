@@ -4,7 +4,7 @@
  * a drop there blocks what ifwall passes. Read only; never changed. */
 #include "backends/nft_nl.h"
 #include "backends/nft_owner.h"
-#include "backends/nlmsg.h"
+#include "filter/grow.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +16,6 @@
 #include <linux/netfilter/nf_tables_compat.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct foreign_ctx {
 	struct nft_foreign_chain *chains;
@@ -24,29 +23,6 @@ struct foreign_ctx {
 	uint16_t msg;
 	int error;
 };
-
-static int attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	if (type < 16)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
-
-static const char *str_attr(const struct nlattr *a)
-{
-	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 ? mnl_attr_get_str(a) : NULL;
-}
-
-static bool u32_attr(const struct nlattr *a, uint32_t *v)
-{
-	if (!a || mnl_attr_validate(a, MNL_TYPE_U32) < 0)
-		return false;
-	*v = ntohl(mnl_attr_get_u32(a));
-	return true;
-}
 
 static const char *family_name(uint8_t f)
 {
@@ -84,27 +60,25 @@ static bool rule_drops(const struct nlattr *exprs)
 	if (!exprs)
 		return false;
 	mnl_attr_for_each_nested(elem, exprs) {
-		const struct nlattr *e[16] = { 0 }, *d[16] = { 0 };
-		if (mnl_attr_parse_nested(elem, attr_cb, e) < 0)
+		struct nft_attrs e, d, data, verdict;
+		if (!nft_nested_attrs(elem, &e))
 			continue;
-		const char *name = str_attr(e[NFTA_EXPR_NAME]);
+		const char *name = nft_attr_str(&e, NFTA_EXPR_NAME);
 		if (!name)
 			continue;
 		if (!strcmp(name, "reject"))
 			return true;
-		if (!e[NFTA_EXPR_DATA] || mnl_attr_parse_nested(e[NFTA_EXPR_DATA], attr_cb, d) < 0)
+		if (!nft_nested_attrs(e.a[NFTA_EXPR_DATA], &d))
 			continue;
 		if (!strcmp(name, "target")) {
-			const char *t = str_attr(d[NFTA_TARGET_NAME]);
+			const char *t = nft_attr_str(&d, NFTA_TARGET_NAME);
 			if (t && (!strcmp(t, "REJECT") || !strcmp(t, "DROP")))
 				return true;
-		} else if (!strcmp(name, "immediate") && d[NFTA_IMMEDIATE_DATA]) {
-			const struct nlattr *data[16] = { 0 }, *verdict[16] = { 0 };
+		} else if (!strcmp(name, "immediate")) {
 			uint32_t code;
-			if (mnl_attr_parse_nested(d[NFTA_IMMEDIATE_DATA], attr_cb, data) >= 0 &&
-			    data[NFTA_DATA_VERDICT] &&
-			    mnl_attr_parse_nested(data[NFTA_DATA_VERDICT], attr_cb, verdict) >= 0 &&
-			    u32_attr(verdict[NFTA_VERDICT_CODE], &code) && code == NF_DROP)
+			if (nft_nested_attrs(d.a[NFTA_IMMEDIATE_DATA], &data) &&
+			    nft_nested_attrs(data.a[NFTA_DATA_VERDICT], &verdict) &&
+			    nft_attr_u32(&verdict, NFTA_VERDICT_CODE, &code) && code == NF_DROP)
 				return true;
 		}
 	}
@@ -114,37 +88,28 @@ static bool rule_drops(const struct nlattr *exprs)
 static int foreign_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct foreign_ctx *c = data;
-	const struct nlattr *tb[16] = { 0 };
-	const struct nfgenmsg *g;
+	struct nft_attrs tb;
+	uint8_t nfproto;
+	const char *family;
 
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)))
+	if (!nft_message_attrs(nlh, &tb, &nfproto) || !(family = family_name(nfproto)))
 		return MNL_CB_OK;
-	g = mnl_nlmsg_get_payload(nlh);
-	const char *family = family_name(g->nfgen_family);
-	if (!family || mnl_attr_parse(nlh, sizeof(*g), attr_cb, tb) < 0)
-		return MNL_CB_OK;
-	const char *table = str_attr(tb[1]);
+	/* every object names its table in attribute 1 */
+	const char *table = nft_attr_str(&tb, 1);
 	if (!table || is_ifwall(table))
 		return MNL_CB_OK;
 	if (c->msg == NFT_MSG_GETCHAIN) {
-		const struct nlattr *hook[16] = { 0 };
+		struct nft_attrs hook;
 		uint32_t hooknum, prio = 0, policy = NF_ACCEPT;
-		const char *name = str_attr(tb[NFTA_CHAIN_NAME]), *h;
-		if (!name || !tb[NFTA_CHAIN_HOOK] ||
-		    mnl_attr_parse_nested(tb[NFTA_CHAIN_HOOK], attr_cb, hook) < 0 ||
-		    !u32_attr(hook[NFTA_HOOK_HOOKNUM], &hooknum) || !(h = hook_name(hooknum)))
+		const char *name = nft_attr_str(&tb, NFTA_CHAIN_NAME), *h;
+		if (!name || !nft_nested_attrs(tb.a[NFTA_CHAIN_HOOK], &hook) ||
+		    !nft_attr_u32(&hook, NFTA_HOOK_HOOKNUM, &hooknum) || !(h = hook_name(hooknum)))
 			return MNL_CB_OK;
-		(void)u32_attr(hook[NFTA_HOOK_PRIORITY], &prio);
-		(void)u32_attr(tb[NFTA_CHAIN_POLICY], &policy);
-		if (c->n == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 16;
-			struct nft_foreign_chain *n = realloc(c->chains, cap * sizeof(*n));
-			if (!n) {
-				c->error = -ENOMEM;
-				return MNL_CB_ERROR;
-			}
-			c->chains = n;
-			c->cap = cap;
+		(void)nft_attr_u32(&hook, NFTA_HOOK_PRIORITY, &prio);
+		(void)nft_attr_u32(&tb, NFTA_CHAIN_POLICY, &policy);
+		if (grow_array(&c->chains, &c->cap, c->n, sizeof(*c->chains)) < 0) {
+			c->error = -ENOMEM;
+			return MNL_CB_ERROR;
 		}
 		struct nft_foreign_chain *fc = &c->chains[c->n++];
 		memset(fc, 0, sizeof(*fc));
@@ -152,11 +117,11 @@ static int foreign_cb(const struct nlmsghdr *nlh, void *data)
 		snprintf(fc->table, sizeof(fc->table), "%s", table);
 		snprintf(fc->chain, sizeof(fc->chain), "%s", name);
 		snprintf(fc->hook, sizeof(fc->hook), "%s", h);
-		const char *type = str_attr(tb[NFTA_CHAIN_TYPE]);
+		const char *type = nft_attr_str(&tb, NFTA_CHAIN_TYPE);
 		snprintf(fc->type, sizeof(fc->type), "%s", type ? type : "filter");
 		fc->priority = (int32_t)prio;
 		fc->policy_drop = policy == NF_DROP;
-	} else if (c->msg == NFT_MSG_GETRULE && rule_drops(tb[NFTA_RULE_EXPRESSIONS])) {
+	} else if (c->msg == NFT_MSG_GETRULE && rule_drops(tb.a[NFTA_RULE_EXPRESSIONS])) {
 		for (size_t i = 0; i < c->n; i++)
 			if (!strcmp(c->chains[i].table, table) &&
 			    !strcmp(c->chains[i].family, family))
@@ -165,64 +130,38 @@ static int foreign_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int dump(struct mnl_socket *s, uint32_t *seq, uint16_t msg, struct foreign_ctx *c,
-		char *buf, size_t size)
+static int dump(struct netlink *nl, uint16_t msg, struct foreign_ctx *c)
 {
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, msg, NFPROTO_UNSPEC, NLM_F_DUMP, ++*seq);
-	uint32_t portid = mnl_socket_get_portid(s);
+	int rc;
 
-	if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
 	c->msg = msg;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(s, buf, size);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		int r = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), *seq, portid, foreign_cb, c);
-		if (r < 0)
-			return c->error ? c->error : nlmsg_error();
-		if (r == MNL_CB_STOP)
-			return 0;
-	}
+	rc = nft_nl_request(nl, msg, NFPROTO_UNSPEC, NLM_F_DUMP, NULL, NULL, NULL, 0,
+			    foreign_cb, c);
+	return rc < 0 && c->error ? c->error : rc;
 }
 
 int nft_foreign_chains_read(struct nft_foreign_chain **out, size_t *count,
 			    struct nft_error *err)
 {
 	struct foreign_ctx c = { 0 };
-	size_t size = MNL_SOCKET_BUFFER_SIZE * 4;
-	char *buf = malloc(size);
-	uint32_t seq = (uint32_t)time(NULL);
-	struct mnl_socket *s = NULL;
-	int rc = -ENOMEM;
+	struct netlink nl;
+	int rc;
 
 	*out = NULL;
 	*count = 0;
 	if (err)
 		memset(err, 0, sizeof(*err));
-	if (buf && (s = mnl_socket_open(NETLINK_NETFILTER)) &&
-	    mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == 0) {
-		nft_nl_recv_timeout(s);
-		rc = dump(s, &seq, NFT_MSG_GETCHAIN, &c, buf, size);
+	rc = netlink_open(&nl, NETLINK_NETFILTER, NETLINK_OPT_RECV_TIMEOUT);
+	if (rc == 0) {
+		rc = dump(&nl, NFT_MSG_GETCHAIN, &c);
 		if (rc == 0 && c.n)
-			rc = dump(s, &seq, NFT_MSG_GETRULE, &c, buf, size);
-	} else if (buf) {
-		rc = -errno;
+			rc = dump(&nl, NFT_MSG_GETRULE, &c);
 	}
-	if (s)
-		mnl_socket_close(s);
-	free(buf);
+	netlink_close(&nl);
 	if (rc < 0) {
 		free(c.chains);
-		if (err) {
-			err->code = rc;
-			snprintf(err->message, sizeof(err->message),
-				 "cannot list the nftables chains: %s", strerror(-rc));
-		}
-		return rc;
+		return nft_set_error(err, rc, "cannot list the nftables chains: %s",
+				     strerror(-rc));
 	}
 	*out = c.chains;
 	*count = c.n;

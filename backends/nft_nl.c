@@ -3,19 +3,35 @@
 
 #include <arpa/inet.h>
 #include <endian.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <libnftnl/common.h>
 
-void nft_nl_recv_timeout(struct mnl_socket *sock)
+int nft_nl_open(struct netlink *nl, struct nft_error *err)
 {
-	struct timeval tv = { .tv_sec = NFT_NL_RECV_TIMEOUT };
+	int rc = netlink_open(nl, NETLINK_NETFILTER,
+			      NFT_NL_BATCH_OPTIONS | NETLINK_OPT_RECV_TIMEOUT);
 
-	if (sock)
-		setsockopt(mnl_socket_get_fd(sock), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (rc < 0)
+		return nft_set_error(err, rc, "cannot open a netfilter netlink socket: %s",
+				     strerror(-rc));
+	return 0;
+}
+
+int nft_nl_request(struct netlink *nl, uint16_t type, uint16_t family, uint16_t flags,
+		   void (*build)(struct nlmsghdr *, const void *), const void *arg,
+		   void *buf, size_t size, mnl_cb_t cb, void *data)
+{
+	char req[512];
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(req, type, family, flags, ++nl->seq);
+
+	if (build)
+		build(nlh, arg);
+	return netlink_talk(nl->sock, nlh, buf, size, cb, data);
 }
 
 int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
@@ -89,4 +105,40 @@ bool nft_attr_u64(const struct nft_attrs *t, unsigned type, uint64_t *v)
 		return false;
 	*v = be64toh(mnl_attr_get_u64(a));
 	return true;
+}
+
+int nft_watch_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nft_watch *w = data;
+	struct nft_attrs t;
+	uint8_t family = 0;
+	uint16_t msg;
+
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+	    !nft_message_attrs(nlh, &t, &family))
+		return MNL_CB_OK;
+	msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	if (msg == NFT_MSG_NEWGEN) {
+		/* Ends each transaction's notifications, naming its process. */
+		uint32_t pid = 0;
+		(void)nft_attr_u32(&t, NFTA_GEN_PROC_PID, &pid);
+		if (w->foreign && !w->pid && pid) {
+			const char *comm = nft_attr_str(&t, NFTA_GEN_PROC_NAME);
+			w->pid = pid;
+			snprintf(w->comm, sizeof(w->comm), "%s", comm ? comm : "");
+		}
+		return MNL_CB_OK;
+	}
+	if (nlh->nlmsg_pid == w->self)
+		return MNL_CB_OK;
+	if (!w->kernel_elements && nlh->nlmsg_pid == 0 &&
+	    (msg == NFT_MSG_NEWSETELEM || msg == NFT_MSG_DELSETELEM))
+		return MNL_CB_OK;
+	/* every nf_tables object message names its table in attribute 1
+	 * (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE,
+	 * NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE) */
+	const char *table = nft_attr_str(&t, 1);
+	if (family == NFPROTO_INET && table && !strcmp(table, w->table))
+		w->foreign = true;
+	return MNL_CB_OK;
 }

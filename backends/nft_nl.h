@@ -1,27 +1,54 @@
-/* What every nf_tables netlink user of ifwall shares (nft_netlink.c: the
- * load transaction and the listing; nft_table.c: 'ifwall table';
- * nft_owner.c: the owned table): the error value and the parsing of
- * attributes received from the kernel. Every attribute is checked; a
- * malformed message or attribute is skipped, never trusted. */
+/* What every nf_tables netlink user of ifwall shares (nft_load.c: the
+ * load transaction; nft_list.c: the listing; nft_table.c: 'ifwall table';
+ * nft_owner.c: the owned table; nft_foreign.c, nft_recheck.c,
+ * divert_table.c): the error value, one request on the socket layer of
+ * netlink.h, and the parsing of attributes received from the kernel. Every
+ * attribute is checked; a malformed message or attribute is skipped,
+ * never trusted. */
 #ifndef IFWALL_BACKENDS_NFT_NL_H
 #define IFWALL_BACKENDS_NFT_NL_H
 
 #include <libmnl/libmnl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backends/nft.h"
+#include "backends/netlink.h"
 
-/* A one-shot command's netlink socket never waits forever for a reply the
- * kernel will not send (a lost message, a dump cut short): a receive gives
- * up with EAGAIN after this many seconds, and the command fails, saying
- * so, instead of hanging (and holding the load lock). */
-#define NFT_NL_RECV_TIMEOUT 10
-void nft_nl_recv_timeout(struct mnl_socket *sock);
+/* The options of every socket that sends nf_tables batches: the kernel's
+ * message for an error, without the request echoed back. */
+#define NFT_NL_BATCH_OPTIONS (NETLINK_OPT_EXT_ACK | NETLINK_OPT_CAP_ACK)
+
+/* Opens the one-shot socket of a command (a load, a listing, 'ifwall
+ * table'): batch options and the receive timeout. Returns 0 or -errno,
+ * said in *err. */
+int nft_nl_open(struct netlink *nl, struct nft_error *err);
 
 /* Fills *err (when not NULL) with code and the message; returns code. */
 int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* One nf_tables request on nl with the next sequence number: the header
+ * (type, family, flags), then build(nlh, arg) adds the attributes (build
+ * may be NULL). cb sees every answer, received into buf (NULL: see
+ * netlink_talk()). Returns what netlink_talk() returns. */
+int nft_nl_request(struct netlink *nl, uint16_t type, uint16_t family, uint16_t flags,
+		   void (*build)(struct nlmsghdr *, const void *), const void *arg,
+		   void *buf, size_t size, mnl_cb_t cb, void *data);
+
+/* nf_tables notifications read for the changes others make to one table
+ * (run mcast group NFNLGRP_NFTABLES): nft_watch_cb over each message. */
+struct nft_watch {
+	const char *table;          /* of family inet */
+	uint32_t self;              /* the port id of our own changes */
+	bool kernel_elements;       /* set elements the kernel changes (pid 0,
+				     * expiry) count as changes */
+	bool foreign;               /* someone else changed the table */
+	uint32_t pid;               /* the process that did, 0: not known */
+	char comm[32];              /* and its name */
+};
+int nft_watch_cb(const struct nlmsghdr *nlh, void *data);
 
 struct nft_attrs {
 	const struct nlattr *a[16]; /* by type; higher types are ignored */

@@ -21,10 +21,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#ifndef NETLINK_EXT_ACK
-#define NETLINK_EXT_ACK 11
-#endif
-
 struct nft_owner {
 	struct mnl_socket *sock;    /* owns the table / sends the restores */
 	uint32_t seq;
@@ -44,31 +40,18 @@ const char *nft_owner_mode_name(enum nft_owner_mode mode)
 	return mode == NFT_OWNER_OWNED ? "owned" : "watching";
 }
 
+/* The owner's sockets and the one of a table info read: nf_tables
+ * notifications of group (not 0) too. */
 static struct mnl_socket *socket_open(unsigned group, int *error)
 {
-	struct mnl_socket *s = mnl_socket_open(NETLINK_NETFILTER);
-	int one = 1;
+	struct mnl_socket *s = netlink_socket_open(NETLINK_NETFILTER, 0, NETLINK_OPT_EXT_ACK,
+						   error);
 
-	if (!s) {
-		*error = -errno;
-		return NULL;
-	}
-	if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
-		*error = -errno;
-		mnl_socket_close(s);
-		return NULL;
-	}
-	mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof(one));
-	if (group) {
-		int fd = mnl_socket_get_fd(s);
-		int size = 8 << 20;
-
+	if (s && group) {
 		/* A flush of a large table is many notifications; a lost one
 		 * (ENOBUFS) is answered by checking the table. */
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-		if (mnl_socket_setsockopt(s, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
-			*error = -errno;
+		netlink_socket_rcvbuf(s, 8 << 20);
+		if ((*error = netlink_socket_join(s, group)) < 0) {
 			mnl_socket_close(s);
 			return NULL;
 		}
@@ -101,10 +84,8 @@ void nft_owner_free(struct nft_owner *o)
 {
 	if (!o)
 		return;
-	if (o->sock)
-		mnl_socket_close(o->sock);
-	if (o->watch)
-		mnl_socket_close(o->watch);
+	netlink_socket_close(o->sock);
+	netlink_socket_close(o->watch);
 	free(o->buf);
 	free(o);
 }
@@ -203,45 +184,6 @@ int nft_owner_flush(struct nft_owner *o, size_t *deleted, struct nft_error *err)
 
 /* --- notifications ----------------------------------------------------- */
 
-struct watch_scan {
-	uint32_t self;
-	bool foreign_change;
-	bool generation;          /* a NEWGEN closed a transaction */
-	uint32_t pid;
-	char name[32];
-};
-
-static void scan_message(struct watch_scan *w, const struct nlmsghdr *nlh)
-{
-	struct nft_attrs t;
-	uint8_t family = 0;
-	uint16_t msg;
-
-	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
-	    !nft_message_attrs(nlh, &t, &family))
-		return;
-	msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
-	if (msg == NFT_MSG_NEWGEN) {
-		uint32_t pid = 0;
-		(void)nft_attr_u32(&t, NFTA_GEN_PROC_PID, &pid);
-		w->generation = true;
-		if (w->foreign_change && !w->pid && pid) {
-			const char *name = nft_attr_str(&t, NFTA_GEN_PROC_NAME);
-			w->pid = pid;
-			snprintf(w->name, sizeof(w->name), "%s", name ? name : "");
-		}
-		return;
-	}
-	if (nlh->nlmsg_pid == w->self)
-		return;
-	/* every nf_tables object message names its table in attribute 1
-	 * (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE,
-	 * NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE) */
-	const char *table = nft_attr_str(&t, 1);
-	if (family == NFPROTO_INET && table && !strcmp(table, NFT_TABLE))
-		w->foreign_change = true;
-}
-
 /* Whether the table in the kernel still has the plan's shape. */
 static bool table_intact(const struct nft_plan *plan)
 {
@@ -264,38 +206,22 @@ static double now_ms(void)
 int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
 			  struct nft_error *err)
 {
-	struct watch_scan w = { .self = nft_owner_portid(o) };
+	struct nft_watch w = { .table = NFT_TABLE, .self = nft_owner_portid(o),
+			       .kernel_elements = true };
 	bool lost = false;
-	double start = 0;
+	double start;
 
 	memset(ev, 0, sizeof(*ev));
 	if (err)
 		memset(err, 0, sizeof(*err));
 	if (!o->watch)
 		return 0;
-	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(o->watch), o->buf, WATCH_BUFFER, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS) {
-				lost = true;
-				continue;
-			}
-			break; /* EAGAIN: drained */
-		}
-		if (!start)
-			start = now_ms();
-		int left = (int)nlmsg_valid_prefix(o->buf, (size_t)n);
-		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)o->buf;
-		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
-			scan_message(&w, nlh);
-	}
+	start = now_ms();
+	/* an error other than EAGAIN ends the reading like EAGAIN does */
+	(void)netlink_receive_queued(o->watch, o->buf, WATCH_BUFFER, nft_watch_cb, &w, &lost);
 	if (!o->plan)
 		return 0;
-	if (!start)
-		start = now_ms();
-	if (!w.foreign_change && !(lost && !table_intact(o->plan)))
+	if (!w.foreign && !(lost && !table_intact(o->plan)))
 		return 0;
 	int rc = nft_plan_load_socket(o->sock, &o->seq, o->plan, NFT_TABLE_FLAGS_KEEP,
 				      NULL, err);
@@ -303,7 +229,7 @@ int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
 		return rc;
 	ev->restored = true;
 	ev->by_pid = w.pid;
-	snprintf(ev->by_name, sizeof(ev->by_name), "%s", w.name);
+	snprintf(ev->by_name, sizeof(ev->by_name), "%s", w.comm);
 	ev->latency_ms = now_ms() - start;
 	return 0;
 }
@@ -345,58 +271,45 @@ static int info_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int info_dump(struct mnl_socket *s, uint32_t *seq, uint16_t msg, uint16_t table_attr,
-		     struct info_ctx *c, char *buf, size_t size)
+static void build_table_name(struct nlmsghdr *nlh, const void *table_attr)
 {
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, msg, NFPROTO_INET, NLM_F_DUMP, ++*seq);
-	uint32_t portid = mnl_socket_get_portid(s);
+	mnl_attr_put_strz(nlh, *(const uint16_t *)table_attr, NFT_TABLE);
+}
 
-	if (table_attr)
-		mnl_attr_put_strz(nlh, table_attr, NFT_TABLE);
-	if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
+/* One dump of table inet ifwall's objects of a kind (msg), counted in c;
+ * table_attr (not 0) names the table in the request. */
+static int info_dump(struct netlink *nl, uint16_t msg, uint16_t table_attr,
+		     struct info_ctx *c)
+{
+	int rc;
+
 	c->msg = msg;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(s, buf, size);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		int r = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), *seq, portid, info_cb, c);
-		if (r < 0)
-			return nlmsg_error() == -ENOENT ? 0 : nlmsg_error();
-		if (r == MNL_CB_STOP)
-			return 0;
-	}
+	rc = nft_nl_request(nl, msg, NFPROTO_INET, NLM_F_DUMP,
+			    table_attr ? build_table_name : NULL, &table_attr, NULL, 0,
+			    info_cb, c);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int nft_table_info_read(struct nft_table_info *info, struct nft_error *err)
 {
 	struct info_ctx c = { .info = info };
-	size_t size = MNL_SOCKET_BUFFER_SIZE * 4;
-	char *buf = malloc(size);
-	uint32_t seq = (uint32_t)time(NULL);
+	struct netlink nl;
 	int e = 0, rc;
 
 	memset(info, 0, sizeof(*info));
-	if (!buf)
-		return nft_set_error(err, -ENOMEM, "out of memory");
 	struct mnl_socket *s = socket_open(0, &e);
-	if (!s) {
-		free(buf);
+	if (!s)
 		return nft_set_error(err, e, "cannot open a netfilter netlink socket: %s",
 				   strerror(-e));
-	}
-	rc = info_dump(s, &seq, NFT_MSG_GETTABLE, 0, &c, buf, size);
+	netlink_attach(&nl, s, (uint32_t)time(NULL));
+	rc = info_dump(&nl, NFT_MSG_GETTABLE, 0, &c);
 	if (rc == 0 && info->present)
-		rc = info_dump(s, &seq, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, &c, buf, size);
+		rc = info_dump(&nl, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, &c);
 	if (rc == 0 && info->present)
-		rc = info_dump(s, &seq, NFT_MSG_GETRULE, NFTA_RULE_TABLE, &c, buf, size);
+		rc = info_dump(&nl, NFT_MSG_GETRULE, NFTA_RULE_TABLE, &c);
 	if (rc == 0 && info->present)
-		rc = info_dump(s, &seq, NFT_MSG_GETSET, NFTA_SET_TABLE, &c, buf, size);
+		rc = info_dump(&nl, NFT_MSG_GETSET, NFTA_SET_TABLE, &c);
 	mnl_socket_close(s);
-	free(buf);
 	if (rc < 0)
 		return nft_set_error(err, rc, "cannot read table inet %s: %s", NFT_TABLE,
 				   strerror(-rc));

@@ -5,8 +5,9 @@
  * list of matches and statements close to nft's own vocabulary. Two
  * emitters read the same plan, so what 'load' sends and what 'compile'
  * prints cannot drift apart:
- *   nft_netlink.c  the plan as one nfnetlink batch (libnftnl + libmnl);
- *   nft_script.c   the plan as an nft script for review ('nft -f').
+ *   nft_linearize.c  the plan as libnftnl objects, which nft_load.c sends
+ *                    as one nf_tables batch (nft_batch.c);
+ *   nft_script.c     the plan as an nft script for review ('nft -f').
  */
 #ifndef IFWALL_BACKENDS_NFT_PLAN_H
 #define IFWALL_BACKENDS_NFT_PLAN_H

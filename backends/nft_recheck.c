@@ -12,6 +12,7 @@
 #include "backends/iftable.h"
 #include "backends/nlmsg.h"
 #include "filter/engine.h"
+#include "filter/grow.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,25 +42,11 @@ struct ct_list {
 	int error;
 };
 
-struct nested {
-	const struct nlattr *a[32];
-};
-
-static int nested_cb(const struct nlattr *attr, void *data)
+/* The attributes of a nest (nft_nested_attrs(), which ctnetlink's fit:
+ * every type read here is below 16). */
+static bool parse_nested(const struct nlattr *attr, struct nft_attrs *t)
 {
-	struct nested *t = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	if (type < 32)
-		t->a[type] = attr;
-	return MNL_CB_OK;
-}
-
-static bool parse_nested(const struct nlattr *attr, struct nested *t)
-{
-	memset(t, 0, sizeof(*t));
-	return attr && mnl_attr_validate(attr, MNL_TYPE_NESTED) >= 0 &&
-	       mnl_attr_parse_nested(attr, nested_cb, t) >= 0;
+	return attr && mnl_attr_validate(attr, MNL_TYPE_NESTED) >= 0 && nft_nested_attrs(attr, t);
 }
 
 static bool attr_bytes(const struct nlattr *a, void *out, size_t len)
@@ -73,13 +60,11 @@ static bool attr_bytes(const struct nlattr *a, void *out, size_t len)
 static int ct_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct ct_list *l = data;
-	struct nested top, tuple, ip, proto;
+	struct nft_attrs top, tuple, ip, proto;
 	struct ct_flow f = { 0 };
 	uint32_t id;
 
-	memset(&top, 0, sizeof(top));
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), nested_cb, &top) < 0)
+	if (!nft_message_attrs(nlh, &top, NULL))
 		return MNL_CB_OK;
 	if (!attr_bytes(top.a[CTA_ID], &id, 4) ||
 	    !parse_nested(top.a[CTA_TUPLE_ORIG], &tuple) ||
@@ -109,15 +94,9 @@ static int ct_cb(const struct nlmsghdr *nlh, void *data)
 	if (attr_bytes(proto.a[f.family == 4 ? CTA_PROTO_ICMP_TYPE : CTA_PROTO_ICMPV6_TYPE],
 		       &f.icmp_type, 1))
 		f.has_icmp = true;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		struct ct_flow *n = realloc(l->flows, cap * sizeof(*n));
-		if (!n) {
-			l->error = -ENOMEM;
-			return MNL_CB_ERROR;
-		}
-		l->flows = n;
-		l->cap = cap;
+	if (grow_array(&l->flows, &l->cap, l->n, sizeof(*l->flows)) < 0) {
+		l->error = -ENOMEM;
+		return MNL_CB_ERROR;
 	}
 	l->flows[l->n++] = f;
 	return MNL_CB_OK;
@@ -133,53 +112,23 @@ static int cmp_ct_id(const void *a, const void *b)
 /* Dumps the conntrack table (both families) of the current namespace. */
 static int ct_dump(struct ct_list *l)
 {
-	struct mnl_socket *sock = mnl_socket_open(NETLINK_NETFILTER);
-	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
-	uint32_t seq = (uint32_t)time(NULL), portid;
-	int rc = 0;
+	char req[256];
+	struct netlink nl;
+	int rc = netlink_open(&nl, NETLINK_NETFILTER, NETLINK_OPT_RECV_TIMEOUT);
 
-	if (!sock || !buf) {
-		rc = sock ? -ENOMEM : -errno;
-		goto out;
-	}
-	nft_nl_recv_timeout(sock);
-	if (mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(sock);
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	if (rc < 0)
+		return rc;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_seq = ++nl.seq;
 	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->nfgen_family = AF_UNSPEC;
 	g->version = NFNETLINK_V0;
-	if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(sock, buf, MNL_SOCKET_BUFFER_SIZE * 4);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		int r = mnl_cb_run(buf, nlmsg_valid_prefix(buf, (size_t)n), seq, portid,
-				   ct_cb, l);
-		if (r < 0) {
-			rc = l->error ? l->error : nlmsg_error();
-			break;
-		}
-		if (r == MNL_CB_STOP)
-			break;
-	}
-out:
-	if (sock)
-		mnl_socket_close(sock);
-	free(buf);
+	rc = netlink_talk(nl.sock, nlh, NULL, 0, ct_cb, l);
+	if (rc < 0 && l->error)
+		rc = l->error;
+	netlink_close(&nl);
 	if (rc == 0 && l->n)
 		qsort(l->flows, l->n, sizeof(l->flows[0]), cmp_ct_id);
 	return rc;
@@ -189,13 +138,10 @@ out:
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nft_state_elems *e = data;
-	struct nested top, elem, key;
+	struct nft_attrs top, elem, key;
 	const struct nlattr *it;
 
-	memset(&top, 0, sizeof(top));
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)) ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), nested_cb, &top) < 0 ||
-	    !top.a[NFTA_SET_ELEM_LIST_ELEMENTS] ||
+	if (!nft_message_attrs(nlh, &top, NULL) || !top.a[NFTA_SET_ELEM_LIST_ELEMENTS] ||
 	    mnl_attr_validate(top.a[NFTA_SET_ELEM_LIST_ELEMENTS], MNL_TYPE_NESTED) < 0)
 		return MNL_CB_OK;
 	mnl_attr_for_each_nested(it, top.a[NFTA_SET_ELEM_LIST_ELEMENTS]) {
@@ -203,14 +149,8 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		if (!parse_nested(it, &elem) || !parse_nested(elem.a[NFTA_SET_ELEM_KEY], &key) ||
 		    !attr_bytes(key.a[NFTA_DATA_VALUE], raw, sizeof(raw)))
 			continue;
-		if (e->n == e->cap) {
-			size_t cap = e->cap ? e->cap * 2 : 1024;
-			uint8_t (*n)[NFT_STATE_KEY_LEN] = realloc(e->keys, cap * sizeof(*n));
-			if (!n)
-				return MNL_CB_ERROR;
-			e->keys = n;
-			e->cap = cap;
-		}
+		if (grow_array(&e->keys, &e->cap, e->n, sizeof(*e->keys)) < 0)
+			return MNL_CB_ERROR;
 		memcpy(e->keys[e->n++], raw, sizeof(raw));
 	}
 	return MNL_CB_OK;
@@ -326,15 +266,10 @@ int nft_recheck_state(const struct ruleset *rs, const struct nft_state_elems *el
 			passes = flow_passes(rs, &p, DIR_IN) || flow_passes(rs, &p, DIR_OUT);
 		if (passes)
 			continue;
-		if (blocked->n == blocked->cap) {
-			size_t cap = blocked->cap ? blocked->cap * 2 : 64;
-			uint8_t (*n)[NFT_STATE_KEY_LEN] = realloc(blocked->keys, cap * sizeof(*n));
-			if (!n) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			blocked->keys = n;
-			blocked->cap = cap;
+		if (grow_array(&blocked->keys, &blocked->cap, blocked->n,
+			       sizeof(*blocked->keys)) < 0) {
+			rc = -ENOMEM;
+			goto out;
 		}
 		memcpy(blocked->keys[blocked->n++], key, NFT_STATE_KEY_LEN);
 	}

@@ -1,5 +1,5 @@
 /* The plan as an nft script ('ifwall compile'): the same table, chains,
- * sets and rules that nft_netlink.c sends, in nft's own syntax, so a
+ * sets and rules that nft_load.c sends, in nft's own syntax, so a
  * reviewer can read it and 'nft -f' can load it. */
 #include "backends/nft_plan.h"
 #include "filter/cgroup_path.h"

@@ -5,7 +5,7 @@
  *
  * nft_plan.c gives every table a rule names an IPv4 and an IPv6 interval
  * set (NAME_v4 / NAME_v6, or tableN_vF for names nft could not print), and
- * nft_netlink.c records the table's name in each set's user data
+ * nft_linearize.c records the table's name in each set's user data
  * (NFT_TABLE_SET_UDATA), which is how a table is found here. A change
  * writes the whole new content: in one batch, each set is flushed and
  * filled again (overlaps merged, so interval sets never refuse an

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "backends/route.h"
+#include "backends/netlink.h"
 #include "backends/nlmsg.h"
 
 /* Large enough for any single reply we ask for (a link with its stats, a
@@ -22,7 +23,6 @@
 
 struct route_socket {
 	struct mnl_socket *nl;
-	unsigned portid;
 	unsigned seq;
 	uint8_t buf[ROUTE_BUFFER_SIZE];
 };
@@ -30,23 +30,19 @@ struct route_socket {
 static struct route_socket *route_socket_new(unsigned groups)
 {
 	struct route_socket *s = calloc(1, sizeof(*s));
-	int saved;
+	int e;
 
 	if (!s)
 		return NULL;
-	s->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | (groups ? SOCK_NONBLOCK : 0));
-	if (!s->nl)
-		goto fail;
-	if (mnl_socket_bind(s->nl, groups, MNL_SOCKET_AUTOPID) < 0)
-		goto fail;
-	s->portid = mnl_socket_get_portid(s->nl);
+	s->nl = netlink_socket_open(NETLINK_ROUTE, groups,
+				    NETLINK_OPT_CLOEXEC | (groups ? NETLINK_OPT_NONBLOCK : 0), &e);
+	if (!s->nl) {
+		route_socket_free(s);
+		errno = -e;
+		return NULL;
+	}
 	s->seq = (unsigned)getpid() ^ 0x5a5a0000u;
 	return s;
-fail:
-	saved = errno;
-	route_socket_free(s);
-	errno = saved;
-	return NULL;
 }
 
 struct route_socket *route_socket_open(void)
@@ -58,8 +54,7 @@ void route_socket_free(struct route_socket *s)
 {
 	if (!s)
 		return;
-	if (s->nl)
-		mnl_socket_close(s->nl);
+	netlink_socket_close(s->nl);
 	free(s);
 }
 
@@ -73,27 +68,9 @@ int route_socket_fd(const struct route_socket *s)
 static int route_request(struct route_socket *s, struct nlmsghdr *nlh,
 			 mnl_cb_t cb, void *data)
 {
-	unsigned seq = ++s->seq;
-	int ret;
-
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(s->nl, s->buf, sizeof(s->buf));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		ret = mnl_cb_run(s->buf, nlmsg_valid_prefix(s->buf, (size_t)n), seq, s->portid, cb, data);
-		if (ret == MNL_CB_ERROR)
-			return nlmsg_error();
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
+	nlh->nlmsg_seq = ++s->seq;
+	return netlink_talk(s->nl, nlh, s->buf, sizeof(s->buf), cb, data);
 }
 
 static size_t addr_size(uint8_t family)
@@ -271,38 +248,24 @@ struct route_socket *route_monitor_open(void)
 {
 	unsigned groups = RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
 	struct route_socket *s = route_socket_new(groups);
-	int rule_groups[] = { RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE };
+	unsigned rule_groups[] = { RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE };
 
 	if (!s)
 		return NULL;
 	for (size_t i = 0; i < sizeof(rule_groups) / sizeof(rule_groups[0]); i++)
 		/* Policy rules move flows too; a kernel without IPv6 rules
 		 * refuses that group, which is harmless. */
-		(void)mnl_socket_setsockopt(s->nl, NETLINK_ADD_MEMBERSHIP,
-					    &rule_groups[i], sizeof(rule_groups[i]));
+		(void)netlink_socket_join(s->nl, rule_groups[i]);
 	return s;
 }
 
 int route_monitor_drain(struct route_socket *s)
 {
-	int changed = 0;
+	/* Overrun: we lost some, so assume everything changed. */
+	bool lost = false;
+	int n = netlink_receive_queued(s->nl, s->buf, sizeof(s->buf), NULL, NULL, &lost);
 
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(s->nl, s->buf, sizeof(s->buf));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return changed;
-			if (errno == ENOBUFS) {
-				/* Overrun: we lost some, so assume everything changed. */
-				changed = 1;
-				continue;
-			}
-			return -errno;
-		}
-		if (n > 0)
-			changed = 1;
-	}
+	if (n < 0)
+		return n;
+	return n > 0 || lost ? 1 : 0;
 }
