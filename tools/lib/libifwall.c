@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/backend.h"
 #include "backends/control.h"
 #include "backends/divert.h"
 #include "backends/nft.h"
@@ -645,27 +646,39 @@ void ifw_nft_listing_free(struct ifw_nft_listing *listing)
 
 /* --- reloading (divert, tun) --------------------------------------------- */
 
+/* A reload of a running backend: its rule file parsed again (with the
+ * library's parse lock) and set (backend_reload); the diagnostics go to
+ * the backend's messages. */
 struct reload_source {
-	const char *path;    /* NULL: no reloading */
-	FILE *messages;      /* where the diagnostics go, or NULL */
+	struct backend *backend;
+	struct backend_rules_file file;
 };
 
-/* SIGHUP: the rule file parsed again; NULL keeps the set in force. */
-static struct ruleset *reload_rules(void *ctx)
+static int reload_rules(void *ctx)
 {
-	const struct reload_source *r = ctx;
-	struct diag_list diags = { 0 };
-	struct ruleset *rs;
+	struct reload_source *r = ctx;
 
-	if (!r->path)
-		return NULL;
-	pthread_mutex_lock(&parse_lock);
-	rs = ruleset_from_file(r->path, &diags);
-	pthread_mutex_unlock(&parse_lock);
-	if (r->messages && diags.count)
-		diag_list_print(r->messages, &diags);
-	diag_list_clear(&diags);
-	return rs;
+	return backend_reload(r->backend, &r->file, NULL);
+}
+
+static void reload_source_init(struct reload_source *r, const char *path)
+{
+	*r = (struct reload_source){
+		.file = { .path = path, .parse_lock = &parse_lock },
+	};
+}
+
+/* The public error from a backend's. */
+static int error_from_backend(struct ifw_error *err, const struct backend_error *e, int code)
+{
+	if (!err)
+		return code;
+	err->code = code;
+	err->file = e->file;
+	err->line = e->line;
+	snprintf(err->message, sizeof(err->message), "%s",
+		 e->message[0] ? e->message : strerror(code < 0 ? -code : code));
+	return code;
 }
 
 /* --- tables changed at run time ------------------------------------------ */
@@ -945,27 +958,24 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 	struct reload_source reload;
 	struct divert_options opts;
 	struct divert_stats st;
+	struct backend_error e = { 0 };
 	struct divert *d = NULL;
-	struct ruleset *inner;
-	char message[512] = "";
 	int ret;
 
 	error_clear(err);
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
+	/* This function consumes rs in every case (its contract since 0.1);
+	 * the backend itself holds its own reference. */
 	if (!rs || !o) {
 		ifw_ruleset_free(rs);
 		return error_set(err, -EFAULT, "no rule set or no options");
 	}
-	inner = rs->rs;
-	rs->rs = NULL;
-	ifw_ruleset_free(rs);
 	if (o->queue > 65535) {
-		ruleset_free(inner);
+		ifw_ruleset_free(rs);
 		return error_set(err, -EINVAL, "queue number out of range (0..65535)");
 	}
-	reload.path = o->reload_path;
-	reload.messages = o->messages;
+	reload_source_init(&reload, o->reload_path);
 	memset(&opts, 0, sizeof(opts));
 	opts.queue = (uint16_t)o->queue;
 	opts.fail_open = o->fail_open != 0;
@@ -976,12 +986,19 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 	opts.reload_ctx = &reload;
 	opts.keep_capabilities = !o->drop_capabilities;
 
-	ret = divert_open(&d, &opts, inner, message, sizeof(message)); /* takes inner */
-	if (ret < 0)
-		return error_set(err, ret, message);
+	ret = divert_open(&d, &opts, &e);
+	if (ret == 0)
+		ret = divert_set_ruleset(d, rs->rs, &e);
+	ifw_ruleset_free(rs);
+	if (ret < 0) {
+		divert_free(d);
+		return error_from_backend(err, &e, ret);
+	}
+	reload.backend = divert_backend(d);
 	if (o->ready)
 		o->ready(o->ready_ctx);
-	ret = divert_run(d, message, sizeof(message));
+	/* No stop flags: SIGHUP, SIGTERM and SIGINT through a signalfd. */
+	ret = divert_run(d, NULL, &e);
 	divert_get_stats(d, &st);
 	divert_free(d);
 	if (stats) {
@@ -993,7 +1010,7 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 		stats->reloads = st.reloads;
 		stats->reload_failures = st.reload_failures;
 	}
-	return ret < 0 ? error_set(err, ret, message) : 0;
+	return ret < 0 ? error_from_backend(err, &e, ret) : 0;
 }
 
 /* --- tun ----------------------------------------------------------------- */
@@ -1024,10 +1041,11 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 		volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
 		struct ifw_tun_stats *stats, struct ifw_error *err)
 {
-	static volatile sig_atomic_t never;
 	struct tun_options opts;
 	struct reload_source r;
 	struct tun_stats st;
+	struct tun_backend *be = NULL;
+	struct backend_error e = { 0 };
 	char message[512] = "";
 	int n, ret;
 
@@ -1052,14 +1070,21 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 	opts.mtu = o->mtu;
 	opts.log = o->log;
 	opts.messages = o->messages;
-	r.path = o->reload_path;
-	r.messages = o->messages;
-	opts.reload = reload_rules;
+	reload_source_init(&r, o->reload_path);
+	opts.reload = o->reload_path ? reload_rules : NULL;
 	opts.reload_ctx = &r;
-	opts.error = message;
-	opts.error_size = sizeof(message);
 	memset(&st, 0, sizeof(st));
-	ret = tun_backend_run(rs->rs, o->reload_path, &opts, stop, reload ? reload : &never, &st);
+	/* rs stays the caller's (the backend holds its own reference). */
+	ret = tun_open(&be, &opts, &e);
+	if (ret == 0)
+		ret = tun_set_ruleset(be, rs->rs, &e);
+	if (ret == 0) {
+		struct backend_stop how = { .stop = stop, .reload = reload };
+		r.backend = tun_backend(be);
+		ret = tun_run(be, &how, &e);
+		tun_get_stats(be, &st);
+	}
+	tun_free(be);
 	if (stats) {
 		stats->from_client = st.from_client;
 		stats->from_host = st.from_host;
@@ -1071,7 +1096,7 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 		stats->reloads = st.reloads;
 		stats->reload_failures = st.reload_failures;
 	}
-	return ret < 0 ? error_set(err, ret, message[0] ? message : strerror(-ret)) : 0;
+	return ret < 0 ? error_from_backend(err, &e, ret) : 0;
 }
 
 int ifw_reject_build(const void *packet, size_t len, void *out, size_t size)
