@@ -27,6 +27,7 @@ int backend_error_set(struct backend_error *err, int code, int errnum, const cha
 	err->code = code;
 	err->file = NULL;
 	err->line = 0;
+	err->rule_text = NULL;
 	va_start(ap, fmt);
 	n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);

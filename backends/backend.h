@@ -31,12 +31,15 @@
 
 /* --- errors ---------------------------------------------------------------- */
 
-/* What failed. Caller-allocated; every function taking one accepts NULL. */
+/* What failed, in every backend (nft's struct nft_error is this type).
+ * Caller-allocated; every function taking one accepts NULL. */
 struct backend_error {
-	int code;            /* the negative errno also returned; 0: none */
-	const char *file;    /* the rule the problem is about, or NULL */
+	int code;              /* the negative errno also returned; 0: none */
+	const char *file;      /* the rule the problem is about (its origin,
+				* owned by the rule set), or NULL */
 	int line;
-	char message[512];   /* "" when nothing failed */
+	const char *rule_text; /* its canonical text, or NULL */
+	char message[512];     /* "" when nothing failed */
 };
 
 void backend_error_clear(struct backend_error *err);

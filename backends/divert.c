@@ -608,8 +608,8 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 		/* Right after traffic, poll without sleeping for a moment: waking
 		 * a sleeping process on another CPU costs tens of microseconds
 		 * (more on virtual machines), and new flows come in bursts. */
-		do
-			ready = poll(pfd, 5, 0);
+		do /* signals let in here too: the loop may never sleep under load */
+			ready = backend_signals_wait(&sig, pfd, 5, 0);
 		while (ready == 0 && monotonic_ns() < spin_until);
 		if (ready == 0)
 			ready = backend_signals_wait(&sig, pfd, 5, 1000);

@@ -6,9 +6,11 @@
  * a leak).
  *
  *   backend_contract_test divert RELOAD_RULES LOG
- *       in a network namespace of its own, with lo up
+ *       in a network namespace of its own, with lo up; the run reads its
+ *       signals through a signalfd
  *   backend_contract_test tun CLIENT_NETNS RELOAD_RULES LOG STATE_DIR
- *       in the host namespace: a route to 10.9.0.0/24, CLIENT_NETNS empty
+ *       in the host namespace: a route to 10.9.0.0/24, CLIENT_NETNS empty;
+ *       the run stops and reloads on flags the signal handlers set
  *   backend_contract_test failed-open
  *       opens that fail, and the old libifwall entry points' ownership
  *
@@ -86,8 +88,20 @@ static void sleep_ms(long ms)
 struct traffic {
 	const char *netns;          /* NULL: this namespace */
 	const char *dst;
-	volatile sig_atomic_t stop, reload;
+	pthread_t runner;           /* the thread in backend_run */
 };
+
+/* The flags of a run with stop flags, set by the handlers as 'ifwall run'
+ * sets them. */
+static volatile sig_atomic_t stop_flag, reload_flag;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
+}
 
 static void send_udp(const char *dst, int port)
 {
@@ -101,8 +115,8 @@ static void send_udp(const char *dst, int port)
 	close(fd);
 }
 
-/* Two datagrams (port 9 passed, port 10 blocked), a reload, one more
- * (port 11), then stop. */
+/* Two datagrams (ports 9 and 10), SIGHUP (a reload), one more (port 11),
+ * then SIGTERM, each signal to the thread running the backend. */
 static void *traffic_thread(void *arg)
 {
 	struct traffic *t = arg;
@@ -120,11 +134,11 @@ static void *traffic_thread(void *arg)
 	send_udp(t->dst, 9);
 	send_udp(t->dst, 10);
 	sleep_ms(300);
-	t->reload = 1;
+	pthread_kill(t->runner, SIGHUP);
 	sleep_ms(500);
 	send_udp(t->dst, 11);
 	sleep_ms(300);
-	t->stop = 1;
+	pthread_kill(t->runner, SIGTERM);
 	return NULL;
 }
 
@@ -189,6 +203,7 @@ static void contract(const char *name, struct backend *be, const struct backend_
 	rc = backend_set_ruleset(be, second, &err);
 	CHECK(case_name, rc >= 0 && backend_ruleset(be) != NULL, "%d (%s)", rc, err.message);
 
+	t->runner = pthread_self();
 	pthread_create(&thread, NULL, traffic_thread, t);
 	snprintf(case_name, sizeof(case_name), "%s-run-stops", name);
 	rc = backend_run(be, stop, &err);
@@ -202,7 +217,8 @@ static void contract(const char *name, struct backend *be, const struct backend_
 static int run_divert(const char *reload_rules, const char *log_path)
 {
 	struct traffic t = { .dst = "127.0.0.1" };
-	struct backend_stop stop = { .stop = &t.stop, .reload = &t.reload };
+	/* No flags: the run reads SIGHUP and SIGTERM through a signalfd. */
+	struct backend_stop stop = { .stop = NULL };
 	struct reload_ctx rctx = { .file = { .path = reload_rules } };
 	FILE *log = fopen(log_path, "w");
 	struct divert_options o = {
@@ -243,7 +259,8 @@ static int run_tun(const char *netns, const char *reload_rules, const char *log_
 		   const char *state_dir)
 {
 	struct traffic t = { .netns = netns, .dst = "10.9.0.2" };
-	struct backend_stop stop = { .stop = &t.stop, .reload = &t.reload };
+	/* Flags the handlers set. */
+	struct backend_stop stop = { .stop = &stop_flag, .reload = &reload_flag };
 	struct reload_ctx rctx = { .file = { .path = reload_rules } };
 	FILE *log = fopen(log_path, "w");
 	struct tun_options o = {
@@ -340,6 +357,11 @@ static int failed_open(void)
 
 int main(int argc, char **argv)
 {
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (argc == 4 && !strcmp(argv[1], "divert"))
 		return run_divert(argv[2], argv[3]);
 	if (argc == 6 && !strcmp(argv[1], "tun"))

@@ -474,8 +474,9 @@ static void error_clear(struct ifw_error *err)
 		memset(err, 0, sizeof(*err));
 }
 
-/* Fills the public error from the backend's and returns code. */
-static int error_from_nft(struct ifw_error *err, const struct nft_error *e, int code)
+/* Fills the public error from a backend's (nft, divert, tun: one type)
+ * and returns code. */
+static int error_from_backend(struct ifw_error *err, const struct backend_error *e, int code)
 {
 	if (!err)
 		return code;
@@ -498,7 +499,7 @@ static int error_set(struct ifw_error *err, int code, const char *message)
 
 int ifw_nft_apply(const struct ifw_ruleset *rs, struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct nft_plan *plan = NULL;
 	int ret;
 
@@ -512,7 +513,7 @@ int ifw_nft_apply(const struct ifw_ruleset *rs, struct ifw_error *err)
 	if (ret == 0)
 		ret = nft_plan_load(plan, NULL, &e);
 	nft_plan_free(plan);
-	return ret < 0 ? error_from_nft(err, &e, ret) : 0;
+	return ret < 0 ? error_from_backend(err, &e, ret) : 0;
 }
 
 static void print_plan(FILE *out, const void *plan)
@@ -523,7 +524,7 @@ static void print_plan(FILE *out, const void *plan)
 int ifw_nft_compile(const struct ifw_ruleset *rs, char **text,
 		    struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct nft_plan *plan = NULL;
 	int ret;
 
@@ -539,7 +540,7 @@ int ifw_nft_compile(const struct ifw_ruleset *rs, char **text,
 		nft_plan_free(plan);
 	}
 	if (ret < 0)
-		return error_from_nft(err, &e, ret);
+		return error_from_backend(err, &e, ret);
 	ret = format_to_string(print_plan, plan, text);
 	nft_plan_free(plan);
 	if (ret < 0)
@@ -549,14 +550,14 @@ int ifw_nft_compile(const struct ifw_ruleset *rs, char **text,
 
 int ifw_nft_flush(struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	size_t deleted = 0;
 	int ret;
 
 	error_clear(err);
 	ret = nft_flush(&deleted, &e);
 	if (ret < 0)
-		return error_from_nft(err, &e, ret);
+		return error_from_backend(err, &e, ret);
 	return deleted > 0x7fffffff ? 0x7fffffff : (int)deleted;
 }
 
@@ -578,7 +579,7 @@ static int entry_kind_public(enum nft_entry_kind kind)
 
 int ifw_nft_show(struct ifw_nft_listing **listing, struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct ifw_nft_listing *l;
 	int ret;
 
@@ -592,7 +593,7 @@ int ifw_nft_show(struct ifw_nft_listing **listing, struct ifw_error *err)
 	ret = nft_listing_read(&l->listing, &e);
 	if (ret < 0) {
 		free(l);
-		return error_from_nft(err, &e, ret);
+		return error_from_backend(err, &e, ret);
 	}
 	if (l->listing->nentries) {
 		l->entries = calloc(l->listing->nentries, sizeof(*l->entries));
@@ -666,19 +667,6 @@ static void reload_source_init(struct reload_source *r, const char *path)
 	*r = (struct reload_source){
 		.file = { .path = path, .parse_lock = &parse_lock },
 	};
-}
-
-/* The public error from a backend's. */
-static int error_from_backend(struct ifw_error *err, const struct backend_error *e, int code)
-{
-	if (!err)
-		return code;
-	err->code = code;
-	err->file = e->file;
-	err->line = e->line;
-	snprintf(err->message, sizeof(err->message), "%s",
-		 e->message[0] ? e->message : strerror(code < 0 ? -code : code));
-	return code;
 }
 
 /* --- tables changed at run time ------------------------------------------ */
@@ -818,7 +806,7 @@ int ifw_ruleset_table_change(const struct ifw_ruleset *rs, const char *table,
 
 int ifw_nft_table_show(const char *table, char **text, struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct addrset *set = NULL;
 	int rc;
 
@@ -830,7 +818,7 @@ int ifw_nft_table_show(const char *table, char **text, struct ifw_error *err)
 		return error_set(err, -EFAULT, "no table name");
 	rc = nft_table_read(table, &set, &e);
 	if (rc < 0)
-		return error_from_nft(err, &e, rc);
+		return error_from_backend(err, &e, rc);
 	rc = addrset_text(set, text);
 	addrset_free(set);
 	return rc < 0 ? error_set(err, rc, "out of memory") : rc;
@@ -839,7 +827,7 @@ int ifw_nft_table_show(const char *table, char **text, struct ifw_error *err)
 int ifw_nft_table_test(const char *table, const char *const *addrs, size_t n,
 		       struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct addrset *set = NULL;
 	int rc;
 
@@ -848,7 +836,7 @@ int ifw_nft_table_test(const char *table, const char *const *addrs, size_t n,
 		return error_set(err, -EFAULT, "no table name");
 	rc = nft_table_read(table, &set, &e);
 	if (rc < 0)
-		return error_from_nft(err, &e, rc);
+		return error_from_backend(err, &e, rc);
 	rc = count_absent(set, addrs, n);
 	addrset_free(set);
 	return rc < 0 ? error_set(err, rc, "invalid address") : rc;
@@ -931,7 +919,7 @@ int ifw_running_table_change(const char *backend, const char *table, int op,
 int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
 			 size_t n, struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	enum addrset_op iop;
 	struct ifw_prefix *p = NULL;
 	int rc;
@@ -947,7 +935,7 @@ int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
 	}
 	rc = nft_table_change(table, iop, p, n, NULL, &e);
 	free(p);
-	return rc < 0 ? error_from_nft(err, &e, rc) : 0;
+	return rc < 0 ? error_from_backend(err, &e, rc) : 0;
 }
 
 /* --- divert -------------------------------------------------------------- */
