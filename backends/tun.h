@@ -88,8 +88,9 @@ struct backend_stop;
 /* The backend contract of backends/backend.h: open, set_ruleset, run, free.
  *
  * tun_open sets the path up (devices, addresses, routes, forwarding) and,
- * unless keep_capabilities, keeps only CAP_NET_ADMIN. o is copied; the
- * strings it points to must outlive the backend. Returns 0, or -errno
+ * unless keep_capabilities, keeps only CAP_NET_ADMIN. o is copied; what
+ * it points to (names, limits, the control server) must outlive the
+ * backend. Returns 0, or -errno
  * with err set (nothing is left behind). */
 int tun_open(struct tun_backend **out, const struct tun_options *o,
 	     struct backend_error *err);
