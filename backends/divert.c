@@ -461,11 +461,12 @@ static int divert_set_ruleset_impl(struct backend *be, const struct ruleset *rs,
 			return backend_error_set(err, r, 0, "%s", why);
 		d->stats.reload_failures++;
 	}
-	if (d->rs)
+	bool swap = d->rs != NULL;
+	if (swap)
 		changed = flow_table_recheck(d->ft, rs);
 	d->rs = rs;
 	backend_swap_ruleset(&d->base, rs);
-	if (d->table_installed)
+	if (swap)
 		divert_table_forget_passed(d->table, why, sizeof(why));
 	return changed > 0x7fffffff ? 0x7fffffff : (int)changed;
 }
