@@ -1,4 +1,5 @@
 /* The divert backend: queued packets -> engine -> verdicts. See divert.h. */
+#include "backends/backend.h"
 #include "backends/control.h"
 #include "backends/divert.h"
 #include "filter/logline.h"
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,8 +38,11 @@
 #define DIVERT_VERIFY_NS 5000000000ull
 
 struct divert {
+	struct backend base;           /* the contract: backend.h */
 	struct divert_options opts;
-	struct ruleset *rs;
+	/* The set in force as the packet path reads it: base.rs, the
+	 * backend's own reference. */
+	const struct ruleset *rs;
 	struct iftable *ift;
 	struct route_socket *routes; /* where ICMP echo at prerouting goes */
 	struct nfqueue *q;
@@ -47,6 +50,7 @@ struct divert {
 	struct divert_table *table;
 	enum divert_queue_kind kind;
 	bool table_installed;
+	bool table_existed;            /* there was one before divert_open */
 	struct divert_stats stats;
 	uint64_t last_expire, last_verify;
 	/* 'cgroup' criteria: a queued packet carries no cgroup, so the
@@ -434,96 +438,108 @@ static int watch_table(struct divert *d, char *err, size_t errlen)
 	return restore_table(d, what, err, errlen);
 }
 
-/* --- reload -------------------------------------------------------------- */
+/* --- the rule set in force ---------------------------------------------- */
 
-/* The rule set in force becomes next (taken): flows are re-checked against
- * it, and those the kernel fast-paths come back through the engine once,
- * so a flow the new rules block is blocked from its next packet. */
-static void swap_rules(struct divert *d, struct ruleset *next)
+/* rs is put in force: flows are re-checked against it, and those the kernel
+ * fast-paths come back through the engine once, so a flow the new rules
+ * block is blocked from its next packet. */
+static int divert_set_ruleset_impl(struct backend *be, const struct ruleset *rs,
+				   struct backend_error *err)
 {
+	struct divert *d = (struct divert *)be;
 	char why[256];
-	struct ruleset *old = d->rs;
+	size_t changed = 0;
+	int r;
 
-	if (cgroup_setup(d, next, why, sizeof(why)) < 0)
-		d->stats.reload_failures++; /* kept: its cgroup rules never match */
-	d->rs = next;
-	flow_table_recheck(d->ft, next);
-	ruleset_free(old);
-	divert_table_forget_passed(d->table, why, sizeof(why));
+	if (!rs)
+		return backend_error_set(err, -EINVAL, 0, "no rule set");
+	r = cgroup_setup(d, rs, why, sizeof(why));
+	if (r < 0) {
+		/* The first set: refused. Later ones are kept; their cgroup
+		 * rules never match. */
+		if (!d->rs)
+			return backend_error_set(err, r, 0, "%s", why);
+		d->stats.reload_failures++;
+	}
+	bool swap = d->rs != NULL;
+	if (swap)
+		changed = flow_table_recheck(d->ft, rs);
+	d->rs = rs;
+	backend_swap_ruleset(&d->base, rs);
+	if (swap)
+		divert_table_forget_passed(d->table, why, sizeof(why));
+	return changed > 0x7fffffff ? 0x7fffffff : (int)changed;
+}
+
+int divert_set_ruleset(struct divert *d, const struct ruleset *rs,
+		       struct backend_error *err)
+{
+	return divert_set_ruleset_impl(&d->base, rs, err);
 }
 
 static int reload(struct divert *d, char *err, size_t errlen)
 {
-	if (d->opts.reload) {
-		struct ruleset *fresh = d->opts.reload(d->opts.reload_ctx);
-		if (!fresh) {
+	if (d->base.reload) {
+		if (d->base.reload(d->base.reload_ctx) < 0)
 			d->stats.reload_failures++;
-		} else {
-			swap_rules(d, fresh);
+		else
 			d->stats.reloads++;
-		}
 	}
 	/* A reload also puts back a table someone changed. */
 	return verify_table(d, err, errlen);
 }
 
-const struct ruleset *divert_rules(const struct divert *d)
-{
-	return d ? d->rs : NULL;
-}
-
-int divert_table_change(struct divert *d, const char *name, enum addrset_op op,
-			const struct ifw_prefix *p, size_t n, size_t *changed)
-{
-	struct ruleset *next = NULL;
-	int rc = ruleset_table_change(d->rs, name, op, p, n, &next, changed);
-
-	if (rc < 0)
-		return rc;
-	swap_rules(d, next);
-	return 0;
-}
-
 /* --- setup and the loop -------------------------------------------------- */
 
+static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
+			   struct backend_error *err);
+static void divert_free_impl(struct backend *be);
+
+static const struct backend_ops divert_ops = {
+	.set_ruleset = divert_set_ruleset_impl,
+	.run = divert_run_impl,
+	.free = divert_free_impl,
+};
+
 int divert_open(struct divert **out, const struct divert_options *opts,
-		struct ruleset *rs, char *err, size_t errlen)
+		struct backend_error *err)
 {
 	struct divert *d = calloc(1, sizeof(*d));
+	char why[512] = "";
 	int r;
 
+	backend_error_clear(err);
 	*out = NULL;
-	if (!d) {
-		ruleset_free(rs);
-		snprintf(err, errlen, "%s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
+	if (!d)
+		return backend_error_set(err, -ENOMEM, ENOMEM, "starting the divert backend");
+	d->base.ops = &divert_ops;
+	d->base.name = "divert";
+	d->base.log = opts->log;
+	d->base.messages = opts->messages;
+	d->base.reload = opts->reload;
+	d->base.reload_ctx = opts->reload_ctx;
 	d->opts = *opts;
-	d->rs = rs;
 	d->diag_fd = -1;
-	r = cgroup_setup(d, rs, err, errlen);
-	if (r < 0)
-		goto fail;
 	if (!has_net_admin()) {
 		r = -EPERM;
-		snprintf(err, errlen, "the divert backend needs CAP_NET_ADMIN (run it as root)");
+		snprintf(why, sizeof(why), "the divert backend needs CAP_NET_ADMIN (run it as root)");
 		goto fail;
 	}
 	d->ft = flow_table_new(&opts->limits);
 	if (!d->ft) {
 		r = -ENOMEM;
-		snprintf(err, errlen, "creating the flow table: %s", strerror(ENOMEM));
+		snprintf(why, sizeof(why), "creating the flow table: %s", strerror(ENOMEM));
 		goto fail;
 	}
 	r = iftable_open(&d->ift, IFTABLE_WATCH);
 	if (r < 0) {
-		snprintf(err, errlen, "reading interfaces with rtnetlink: %s", strerror(-r));
+		snprintf(why, sizeof(why), "reading interfaces with rtnetlink: %s", strerror(-r));
 		goto fail;
 	}
 	d->routes = route_socket_open();
 	if (!d->routes) {
 		r = -errno;
-		snprintf(err, errlen, "opening rtnetlink for route lookups: %s", strerror(errno));
+		snprintf(why, sizeof(why), "opening rtnetlink for route lookups: %s", strerror(errno));
 		goto fail;
 	}
 	struct nfqueue_options qopts = {
@@ -534,60 +550,55 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 		.rcvbuf = 4 << 20,
 	};
 	/* Listen before the table exists, so no packet waits for nobody. */
-	r = nfqueue_open(&d->q, &qopts, err, errlen);
+	r = nfqueue_open(&d->q, &qopts, why, sizeof(why));
 	if (r < 0)
 		goto fail;
-	r = divert_table_open(&d->table, opts->queue, opts->fail_open, err, errlen);
+	r = divert_table_open(&d->table, opts->queue, opts->fail_open, why, sizeof(why));
 	if (r < 0)
 		goto fail;
-	bool existed = false;
-	r = divert_table_install(d->table, opts->queue_kind, &d->kind, &existed, err, errlen);
+	r = divert_table_install(d->table, opts->queue_kind, &d->kind, &d->table_existed,
+				 why, sizeof(why));
 	if (r < 0)
 		goto fail;
 	d->table_installed = true;
 	if (!opts->keep_capabilities) {
-		r = drop_capabilities(err, errlen);
-		if (r < 0) {
-			/* Nothing new is left: a table that was there before
-			 * (a stopped divert's, dropping new flows) stays. */
-			char ignored[256];
-			if (!existed)
-				divert_table_remove(d->table, ignored, sizeof(ignored));
-			d->table_installed = false;
-			goto fail;
-		}
+		r = drop_capabilities(why, sizeof(why));
+		if (r < 0)
+			goto fail; /* divert_free removes a table that was not there before */
 	}
 	*out = d;
 	return 0;
 fail:
 	divert_free(d);
-	return r;
+	return backend_error_set(err, r, 0, "%s", why);
 }
 
-int divert_run(struct divert *d, char *err, size_t errlen)
+int divert_run(struct divert *d, const struct backend_stop *stop,
+	       struct backend_error *err)
 {
-	sigset_t mask, old;
+	return divert_run_impl(&d->base, stop, err);
+}
+
+static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
+			   struct backend_error *errp)
+{
+	struct divert *d = (struct divert *)be;
+	struct backend_signals sig;
+	char err[512] = "";
+	const size_t errlen = sizeof(err);
 	int r = 0;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0) {
-		snprintf(err, errlen, "blocking signals: %s", strerror(errno));
-		return -errno;
-	}
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "signalfd: %s", strerror(errno));
-		goto out;
-	}
+	backend_error_clear(errp);
+	if (!d->rs)
+		return backend_error_set(errp, -EINVAL, 0, "no rule set in force");
+	r = backend_signals_begin(&sig, stop, errp);
+	if (r < 0)
+		return r;
 	d->last_expire = d->last_verify = monotonic_ns();
 	uint64_t spin_until = 0;
 	for (;;) {
 		struct pollfd pfd[5] = {
-			{ .fd = sfd, .events = POLLIN },
+			{ .fd = backend_signals_fd(&sig), .events = POLLIN },
 			{ .fd = iftable_fd(d->ift), .events = POLLIN },
 			{ .fd = nfqueue_fd(d->q), .events = POLLIN },
 			{ .fd = divert_table_watch_fd(d->table), .events = POLLIN },
@@ -598,28 +609,26 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 		/* Right after traffic, poll without sleeping for a moment: waking
 		 * a sleeping process on another CPU costs tens of microseconds
 		 * (more on virtual machines), and new flows come in bursts. */
-		do
-			ready = poll(pfd, 5, 0);
+		do /* signals let in here too: the loop may never sleep under load */
+			ready = backend_signals_wait(&sig, pfd, 5, 0);
 		while (ready == 0 && monotonic_ns() < spin_until);
 		if (ready == 0)
-			ready = poll(pfd, 5, 1000);
+			ready = backend_signals_wait(&sig, pfd, 5, 1000);
 		if (ready < 0 && errno != EINTR) {
 			r = -errno;
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			bool stop = false;
-			while (read(sfd, &si, sizeof(si)) == sizeof(si) && r == 0) {
-				if (si.ssi_signo == SIGHUP)
-					r = reload(d, err, errlen);
-				else
-					stop = true;
-			}
-			if (stop || r < 0)
+		unsigned signals = backend_signals_take(&sig, ready > 0 && pfd[0].revents & POLLIN);
+		if (signals & BACKEND_SIGNAL_RELOAD) {
+			r = reload(d, err, errlen);
+			if (r < 0)
 				break;
 		}
+		if (signals & BACKEND_SIGNAL_STOP)
+			break;
+		if (ready < 0)
+			continue; /* interrupted: the revents are not set */
 		/* The table first: nothing is filtered while it is changed. */
 		if (pfd[3].revents & (POLLIN | POLLERR)) {
 			r = watch_table(d, err, errlen);
@@ -656,10 +665,8 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 				break;
 		}
 	}
-	close(sfd);
-out:
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	return r;
+	backend_signals_end(&sig);
+	return r < 0 ? backend_error_set(errp, r, 0, "%s", err) : 0;
 }
 
 enum divert_queue_kind divert_queue_kind_used(const struct divert *d)
@@ -674,6 +681,16 @@ void divert_get_stats(const struct divert *d, struct divert_stats *out)
 	out->flows = d->ft ? flow_table_count(d->ft) : 0;
 }
 
+static void divert_free_impl(struct backend *be)
+{
+	divert_free((struct divert *)be);
+}
+
+struct backend *divert_backend(struct divert *d)
+{
+	return d ? &d->base : NULL;
+}
+
 void divert_free(struct divert *d)
 {
 	char err[256];
@@ -682,15 +699,17 @@ void divert_free(struct divert *d)
 		return;
 	/* Fail closed: the table stays, and with nobody listening new flows
 	 * are dropped, until 'ifwall flush' or the next divert_open(). Only a
-	 * fail-open table (which would let them pass anyway) goes. */
-	if (d->table_installed && d->opts.fail_open)
+	 * fail-open table (which would let them pass anyway) goes, or one
+	 * this process installed but never enforced a rule set with (a
+	 * failed start leaves nothing new behind). */
+	if (d->table_installed && (d->opts.fail_open || (!d->rs && !d->table_existed)))
 		divert_table_remove(d->table, err, sizeof(err));
 	divert_table_free(d->table);
 	nfqueue_free(d->q);
 	route_socket_free(d->routes);
 	iftable_free(d->ift);
 	flow_table_free(d->ft);
-	ruleset_free(d->rs);
+	ruleset_free(d->base.rs);
 	cgroup_dirs_free(d);
 	cgroup_names_free(d->cgroup_names);
 	if (d->diag_fd >= 0)

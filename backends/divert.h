@@ -83,18 +83,18 @@ enum divert_queue_kind {
 	DIVERT_QUEUE_XT_TARGET, /* xtables NFQUEUE rev 3 through nft_compat */
 };
 
-/* Called on SIGHUP: returns the new rule set, or NULL to keep the current
- * one (the callback reports why). */
-typedef struct ruleset *(*divert_reload_fn)(void *ctx);
-
 struct divert_options {
 	uint16_t queue;             /* NFQUEUE number */
 	bool fail_open;             /* bypass when nobody listens */
 	enum divert_queue_kind queue_kind;
-	FILE *log;                  /* JSON line per verdict; NULL: none */
-	FILE *messages;             /* events for a person (the table restored); NULL: none */
+	FILE *log;                  /* JSON line per verdict and per reload; NULL: none */
+	FILE *messages;             /* events for a person (the table restored,
+				     * reloads); NULL: none */
 	struct flow_limits limits;  /* flow table bounds */
-	divert_reload_fn reload;    /* NULL: SIGHUP is ignored */
+	/* A reload (SIGHUP): loads the rules and sets them (backend_reload
+	 * with the rule file, usually); returns 0 or -errno (the rules in
+	 * force stay). NULL: reloads are ignored. */
+	int (*reload)(void *ctx);
 	void *reload_ctx;
 	bool keep_capabilities;     /* do not drop capabilities after setup */
 	/* Served between packets by divert_run ('ifwall table' and 'ifwall
@@ -114,35 +114,37 @@ struct divert_stats {
 };
 
 struct divert;
+struct backend_error;
+struct backend_stop;
 
-/* Sets everything up: interface table, queue socket, the nft table, then
- * drops every capability but CAP_NET_ADMIN. Takes ownership of rs (also on
- * error). Returns 0 or -errno with a reason in err; on error nothing is
- * left installed. */
+/* The backend contract of backends/backend.h: open, set_ruleset, run, free.
+ *
+ * divert_open sets everything up: interface table, queue socket, the nft
+ * table, then drops every capability but CAP_NET_ADMIN. Returns 0 or
+ * -errno with err set; on error nothing is left installed. */
 int divert_open(struct divert **out, const struct divert_options *opts,
-		struct ruleset *rs, char *err, size_t errlen);
-
-/* Runs until SIGTERM or SIGINT (returns 0) or a fatal error (-errno with a
- * reason in err). SIGHUP reloads through opts->reload. */
-int divert_run(struct divert *d, char *err, size_t errlen);
+		struct backend_error *err);
+/* Puts rs in force; the caller keeps rs (the backend takes its own
+ * reference). The first set also prepares what 'cgroup' criteria need;
+ * later ones re-check the flows against rs and send fast-pathed flows
+ * through the engine once more. Returns the number of flows whose verdict
+ * changed, or -errno with err set (the set in force stays). */
+int divert_set_ruleset(struct divert *d, const struct ruleset *rs,
+		       struct backend_error *err);
+/* Decides queued packets until the stop condition (returns 0) or a fatal
+ * error (-errno with err set); -EINVAL when no rule set was set. */
+int divert_run(struct divert *d, const struct backend_stop *stop,
+	       struct backend_error *err);
+/* Frees everything. The table stays (fail closed) unless it was installed
+ * with fail_open, or no rule set was ever set and there was no table
+ * before divert_open. Accepts NULL. */
+void divert_free(struct divert *d);
+/* The handle as a struct backend (backend.h). */
+struct backend *divert_backend(struct divert *d);
 
 /* The queue kind the kernel accepted. */
 enum divert_queue_kind divert_queue_kind_used(const struct divert *d);
 void divert_get_stats(const struct divert *d, struct divert_stats *out);
-
-/* Frees everything. The table stays (fail closed) unless it was installed
- * with fail_open. Accepts NULL. */
-void divert_free(struct divert *d);
-/* 'ifwall table' on the running backend (for its control socket; call it
- * from the thread running divert_run, between packets): table 'name' of
- * the rule set in force changed by op (ruleset_table_change), swapped in
- * like a reload without parsing; flows re-checked, fast-pathed ones sent
- * through the engine once more. Returns 0, -ESRCH, -EINVAL, -ENOMEM; on
- * error the rule set in force is unchanged. */
-/* The rule set in force (changes at reloads and table changes). */
-const struct ruleset *divert_rules(const struct divert *d);
-int divert_table_change(struct divert *d, const char *name, enum addrset_op op,
-			const struct ifw_prefix *p, size_t n, size_t *changed);
 
 /* Table inet ifwall_divert in this network namespace: returns 1 when it
  * exists, with *owner the pid of the live 'ifwall run --backend divert'

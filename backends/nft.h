@@ -181,18 +181,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "backends/backend.h"
 #include "rules/ruleset.h"
 
 #define NFT_TABLE "ifwall"
 
-/* A problem, with the rule it is about when there is one. */
-struct nft_error {
-	int code;              /* -errno; 0 when none */
-	const char *file;      /* rule origin (owned by the rule set), or NULL */
-	int line;
-	const char *rule_text; /* canonical text, or NULL */
-	char message[512];
-};
+/* A problem, with the rule it is about when there is one: the backends'
+ * one error type (struct backend_error, backends/backend.h) under the name
+ * the nf_tables files have used, so they need not all change at once. */
+#define nft_error backend_error
 
 struct nft_plan;
 

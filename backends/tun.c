@@ -18,6 +18,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#include "backends/backend.h"
 #include "backends/control.h"
 #include "backends/iftable.h"
 #include "backends/caps.h"
@@ -66,7 +67,10 @@ struct client_net {
 };
 
 struct tun_backend {
-	const struct tun_options *o;
+	struct backend base;             /* the contract: backend.h */
+	struct tun_options opts;         /* the caller's, copied */
+	const struct tun_options *o;     /* &opts */
+	struct backend_error error;      /* what failed last */
 	const char *client_ifname, *host_ifname;
 	struct client_net nets[TUN_MAX_PREFIXES];
 	size_t nnets;
@@ -80,9 +84,9 @@ struct tun_backend {
 	struct route_socket *monitor;    /* host namespace route changes */
 	struct iftable *interfaces;      /* host namespace links and addresses */
 
-	const struct ruleset *rs;        /* the one in force */
-	struct ruleset *owned;           /* loaded on reload, ours to free */
-	const char *rules_path;
+	/* The set in force as the packet path reads it: base.rs, the
+	 * backend's own reference. */
+	const struct ruleset *rs;
 	struct flow_table *flows;
 
 	uint32_t generation;
@@ -99,24 +103,24 @@ struct tun_backend {
 	struct udp_coalesce pending;
 };
 
-/* Describes a failure in o->error (with strerror(err) when err is not 0).
- * Returns -err, so that 'return set_error(o, errno, ...)' keeps errno's
+/* Describes a failure in be->error (with strerror(err) when err is not 0).
+ * Returns -err, so that 'return set_error(be, errno, ...)' keeps errno's
  * value whatever formatting does to errno. */
-static int set_error(const struct tun_options *o, int err, const char *fmt, ...)
+static int set_error(struct tun_backend *be, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int set_error(const struct tun_options *o, int err, const char *fmt, ...)
+static int set_error(struct tun_backend *be, int err, const char *fmt, ...)
 {
+	struct backend_error *e = &be->error;
 	va_list ap;
 	int n;
 
-	if (!o->error || !o->error_size)
-		return -err;
+	e->code = -err;
 	va_start(ap, fmt);
-	n = vsnprintf(o->error, o->error_size, fmt, ap);
+	n = vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
-	if (err && n >= 0 && (size_t)n < o->error_size)
-		snprintf(o->error + n, o->error_size - (size_t)n, ": %s", strerror(err));
+	if (err && n >= 0 && (size_t)n < sizeof(e->message))
+		snprintf(e->message + n, sizeof(e->message) - (size_t)n, ": %s", strerror(err));
 	return -err;
 }
 
@@ -237,18 +241,6 @@ static const struct egress_entry *egress_lookup(struct tun_backend *be,
 }
 
 /* --- logging ---------------------------------------------------------------- */
-
-static void log_time(FILE *out)
-{
-	struct timespec ts;
-	struct tm tm;
-	char buf[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(out, "{\"time\":\"%s.%06ldZ\"", buf, ts.tv_nsec / 1000);
-}
 
 static void log_decision(const struct tun_backend *be, const struct packet *p,
 			 const struct decision *d)
@@ -416,119 +408,75 @@ static int pump(struct tun_backend *be, bool from_client, uint64_t now)
 	return ret;
 }
 
-static void log_reload(const struct tun_backend *be, bool ok, size_t changed)
-{
-	FILE *out = be->o->log;
+/* --- the rule set in force ------------------------------------------------- */
 
-	if (!out)
-		return;
-	log_time(out);
-	fputs(",\"backend\":\"tun\",\"event\":\"reload\",\"rules\":", out);
-	json_string(out, be->rules_path);
-	fprintf(out, ",\"ok\":%s,\"flows_changed\":%zu}\n", ok ? "true" : "false", changed);
-	fflush(out);
+static int tun_set_ruleset_impl(struct backend *base, const struct ruleset *rs,
+				struct backend_error *err)
+{
+	struct tun_backend *be = (struct tun_backend *)base;
+	size_t changed;
+
+	if (!rs)
+		return backend_error_set(err, -EINVAL, 0, "no rule set");
+	/* Flows point at rules of the set in force: re-check them against
+	 * the new one before the old one goes. */
+	changed = flow_table_recheck(be->flows, rs);
+	be->rs = rs;
+	backend_swap_ruleset(&be->base, rs);
+	return changed > 0x7fffffff ? 0x7fffffff : (int)changed;
+}
+
+int tun_set_ruleset(struct tun_backend *be, const struct ruleset *rs,
+		    struct backend_error *err)
+{
+	return tun_set_ruleset_impl(&be->base, rs, err);
 }
 
 static void reload_rules(struct tun_backend *be)
 {
-	struct diag_list diags = { 0 };
-	struct ruleset *next;
-	size_t changed;
-
-	if (be->o->reload) {
-		next = be->o->reload(be->o->reload_ctx);
-	} else if (be->rules_path) {
-		next = ruleset_from_file(be->rules_path, &diags);
-		if (!next)
-			message(be, "tun: reload of %s failed, keeping the rules in force:",
-				be->rules_path);
-		if (be->o->messages && diags.count)
-			diag_list_print(be->o->messages, &diags);
-		diag_list_clear(&diags);
-	} else {
+	if (!be->base.reload)
 		return;
-	}
-	if (!next) {
+	if (be->base.reload(be->base.reload_ctx) < 0)
 		be->stats.reload_failures++;
-		log_reload(be, false, 0);
-		return;
-	}
-	/* Flows point at rules of the set in force: re-check them against
-	 * the new one before the old one goes. */
-	changed = flow_table_recheck(be->flows, next);
-	be->rs = next;
-	ruleset_free(be->owned);
-	be->owned = next;
-	be->stats.reloads++;
-	message(be, "tun: rules reloaded (%zu rules), %zu flows changed verdict",
-		next->nrules, changed);
-	log_reload(be, true, changed);
+	else
+		be->stats.reloads++;
 }
 
-const struct ruleset *tun_backend_rules(const struct tun_backend *be)
+static int packet_loop(struct tun_backend *be, const struct backend_stop *stop)
 {
-	return be ? be->rs : NULL;
-}
-
-int tun_backend_table_change(struct tun_backend *be, const char *name,
-			     enum addrset_op op, const struct ifw_prefix *p, size_t n,
-			     size_t *changed)
-{
-	struct ruleset *next = NULL;
-	size_t flows;
-	int rc = ruleset_table_change(be->rs, name, op, p, n, &next, changed);
-
-	if (rc < 0)
-		return rc;
-	/* As a reload: flows re-checked before the old set goes. */
-	flows = flow_table_recheck(be->flows, next);
-	be->rs = next;
-	ruleset_free(be->owned);
-	be->owned = next;
-	message(be, "tun: table <%s> changed, %zu flows changed verdict", name, flows);
-	return 0;
-}
-
-static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
-		       volatile sig_atomic_t *reload)
-{
-	sigset_t blocked, old, wait_mask;
+	struct backend_signals sig;
 	uint64_t last_expire = monotonic_ns();
-	int ret = 0;
+	bool signal_ready = false;
+	int ret;
 
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGHUP);
-	sigaddset(&blocked, SIGTERM);
-	sigaddset(&blocked, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &blocked, &old);
-	wait_mask = old;
-	sigdelset(&wait_mask, SIGHUP);
-	sigdelset(&wait_mask, SIGTERM);
-	sigdelset(&wait_mask, SIGINT);
-
-	while (!*stop) {
-		struct pollfd fds[5] = {
+	ret = backend_signals_begin(&sig, stop, &be->error);
+	if (ret < 0)
+		return ret;
+	for (;;) {
+		unsigned signals = backend_signals_take(&sig, signal_ready);
+		if (signals & BACKEND_SIGNAL_STOP)
+			break;
+		if (signals & BACKEND_SIGNAL_RELOAD)
+			reload_rules(be);
+		struct pollfd fds[6] = {
 			{ .fd = be->client_fd, .events = POLLIN },
 			{ .fd = be->host_fd, .events = POLLIN },
 			{ .fd = route_socket_fd(be->monitor), .events = POLLIN },
 			{ .fd = iftable_fd(be->interfaces), .events = POLLIN },
 			{ .fd = be->o->control ? control_server_fd(be->o->control) : -1,
 			  .events = POLLIN },
+			{ .fd = backend_signals_fd(&sig), .events = POLLIN },
 		};
-		struct timespec timeout = { .tv_sec = 1 };
 		uint64_t now;
 		int n;
 
-		if (reload && *reload) {
-			*reload = 0;
-			reload_rules(be);
-		}
-		n = ppoll(fds, 5, &timeout, &wait_mask);
+		n = backend_signals_wait(&sig, fds, 6, 1000);
+		signal_ready = n > 0 && fds[5].revents & POLLIN;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			ret = -errno;
-			set_error(be->o, errno, "waiting for packets");
+			set_error(be, errno, "waiting for packets");
 			break;
 		}
 		now = monotonic_ns();
@@ -543,7 +491,7 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 			control_server_serve(be->o->control);
 		if ((fds[0].revents | fds[1].revents) & (POLLERR | POLLHUP | POLLNVAL)) {
 			ret = -ENODEV;
-			set_error(be->o, 0, "%s disappeared",
+			set_error(be, 0, "%s disappeared",
 				  fds[0].revents & (POLLERR | POLLHUP | POLLNVAL) ?
 				  be->client_ifname : be->host_ifname);
 			break;
@@ -555,7 +503,7 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 		if (be->o->log) /* once per batch, not per line */
 			fflush(be->o->log);
 		if (ret < 0) {
-			set_error(be->o, -ret, "reading from the TUN devices");
+			set_error(be, -ret, "reading from the TUN devices");
 			break;
 		}
 		if (now - last_expire >= EXPIRE_INTERVAL_NS) {
@@ -563,7 +511,7 @@ static int packet_loop(struct tun_backend *be, volatile sig_atomic_t *stop,
 			last_expire = now;
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	backend_signals_end(&sig);
 	return ret;
 }
 
@@ -633,7 +581,7 @@ static int configure_link(struct tun_backend *be, struct route_socket *rt,
 
 	ret = route_link_disable_ipv6_autoconf(rt, ifindex);
 	if (ret < 0 && ret != -EAFNOSUPPORT && ret != -EOPNOTSUPP) {
-		set_error(be->o, -ret, "turning off IPv6 autoconfiguration on %s", name);
+		set_error(be, -ret, "turning off IPv6 autoconfiguration on %s", name);
 		return ret;
 	}
 	for (size_t i = 0; i < be->nnets; i++) {
@@ -642,13 +590,13 @@ static int configure_link(struct tun_backend *be, struct route_socket *rt,
 		ret = route_addr_add(rt, ifindex, client_side ? &net->client : &net->host,
 				     net->prefix.len);
 		if (ret < 0) {
-			set_error(be->o, -ret, "adding an address to %s", name);
+			set_error(be, -ret, "adding an address to %s", name);
 			return ret;
 		}
 	}
 	ret = route_link_set_up(rt, ifindex, true, be->o->mtu ? be->o->mtu : TUN_DEFAULT_MTU);
 	if (ret < 0) {
-		set_error(be->o, -ret, "setting %s up", name);
+		set_error(be, -ret, "setting %s up", name);
 		return ret;
 	}
 	for (size_t i = 0; client_side && i < be->nnets; i++) {
@@ -656,12 +604,12 @@ static int configure_link(struct tun_backend *be, struct route_socket *rt,
 
 		ret = route_add(rt, ifindex, &any);
 		if (ret == -EEXIST) {
-			set_error(be->o, 0, "the client namespace %s already has a default route",
+			set_error(be, 0, "the client namespace %s already has a default route",
 				  be->o->netns);
 			return ret;
 		}
 		if (ret < 0) {
-			set_error(be->o, -ret, "adding the default route through %s", name);
+			set_error(be, -ret, "adding the default route through %s", name);
 			return ret;
 		}
 	}
@@ -676,16 +624,16 @@ static int setup_client(struct tun_backend *be)
 	int ret, fd;
 
 	if (setns(be->client_netns, CLONE_NEWNET) < 0) {
-		return set_error(be->o, errno, "entering network namespace %s", be->o->netns);
+		return set_error(be, errno, "entering network namespace %s", be->o->netns);
 	}
 	fd = tun_create(be->client_ifname, &be->client_ifindex, &be->client_offloads);
 	if (fd < 0) {
 		ret = fd;
 		if (ret == -EEXIST)
-			set_error(be->o, 0, "%s already exists in namespace %s",
+			set_error(be, 0, "%s already exists in namespace %s",
 				  be->client_ifname, be->o->netns);
 		else
-			set_error(be->o, -ret, "creating %s in namespace %s",
+			set_error(be, -ret, "creating %s in namespace %s",
 				  be->client_ifname, be->o->netns);
 		goto back;
 	}
@@ -693,7 +641,7 @@ static int setup_client(struct tun_backend *be)
 	rt = route_socket_open();
 	if (!rt) {
 		ret = -errno;
-		set_error(be->o, errno, "opening rtnetlink in namespace %s", be->o->netns);
+		set_error(be, errno, "opening rtnetlink in namespace %s", be->o->netns);
 		goto back;
 	}
 	ret = configure_link(be, rt, be->client_ifindex, be->client_ifname, true);
@@ -702,7 +650,7 @@ back:
 	if (setns(be->orig_netns, CLONE_NEWNET) < 0) {
 		/* Cannot happen for a namespace we were in; refuse to go on
 		 * in the wrong one. */
-		return set_error(be->o, errno, "returning to the host network namespace");
+		return set_error(be, errno, "returning to the host network namespace");
 	}
 	return ret;
 }
@@ -741,8 +689,6 @@ static void teardown(struct tun_backend *be)
 	be->client_netns = be->orig_netns = -1;
 	flow_table_free(be->flows);
 	be->flows = NULL;
-	ruleset_free(be->owned);
-	be->owned = NULL;
 }
 
 int tun_prefixes_check(const struct ifw_prefix *prefixes, size_t n,
@@ -789,7 +735,7 @@ static int set_prefixes(struct tun_backend *be)
 		n = 1;
 	}
 	if (tun_prefixes_check(prefixes, n, error, sizeof(error)) < 0) {
-		set_error(o, 0, "%s", error);
+		set_error(be, 0, "%s", error);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -809,7 +755,7 @@ static int setup(struct tun_backend *be)
 	int ret;
 
 	if (!o->netns || !*o->netns) {
-		set_error(o, 0, "no client network namespace given");
+		set_error(be, 0, "no client network namespace given");
 		return -EINVAL;
 	}
 	ret = set_prefixes(be);
@@ -818,34 +764,34 @@ static int setup(struct tun_backend *be)
 
 	be->flows = flow_table_new(o->limits);
 	if (!be->flows) {
-		set_error(o, ENOMEM, "creating the flow table");
+		set_error(be, ENOMEM, "creating the flow table");
 		return -ENOMEM;
 	}
 	be->orig_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (be->orig_netns < 0) {
-		return set_error(o, errno, "opening /proc/self/ns/net");
+		return set_error(be, errno, "opening /proc/self/ns/net");
 	}
 	be->client_netns = open_netns(o->netns);
 	if (be->client_netns < 0) {
-		return set_error(o, errno, "opening network namespace %s", o->netns);
+		return set_error(be, errno, "opening network namespace %s", o->netns);
 	}
 	be->rt = route_socket_open();
 	be->monitor = be->rt ? route_monitor_open() : NULL;
 	if (!be->monitor) {
-		return set_error(o, errno, "opening rtnetlink");
+		return set_error(be, errno, "opening rtnetlink");
 	}
 	ret = iftable_open(&be->interfaces, IFTABLE_WATCH);
 	if (ret < 0) {
-		set_error(o, -ret, "reading the interfaces");
+		set_error(be, -ret, "reading the interfaces");
 		return ret;
 	}
 
 	ret = tun_create(be->host_ifname, &be->host_ifindex, &be->host_offloads);
 	if (ret < 0) {
 		if (ret == -EEXIST)
-			set_error(o, 0, "%s already exists", be->host_ifname);
+			set_error(be, 0, "%s already exists", be->host_ifname);
 		else
-			set_error(o, -ret, "creating %s", be->host_ifname);
+			set_error(be, -ret, "creating %s", be->host_ifname);
 		return ret;
 	}
 	be->host_fd = ret;
@@ -858,7 +804,7 @@ static int setup(struct tun_backend *be)
 	/* Offloads must match for headers to pass unchanged; a kernel that
 	 * has UDP segmentation also takes USO packets written to a device. */
 	if (be->client_offloads != be->host_offloads) {
-		set_error(o, 0, "%s and %s took different offloads", be->client_ifname,
+		set_error(be, 0, "%s and %s took different offloads", be->client_ifname,
 			  be->host_ifname);
 		return -EOPNOTSUPP;
 	}
@@ -876,7 +822,7 @@ static int setup(struct tun_backend *be)
 				 sizeof(be->forwarding_file), why, sizeof(why));
 	if (ret < 0) {
 		be->forwarding_file[0] = '\0';
-		set_error(o, 0, "%s", why);
+		set_error(be, 0, "%s", why);
 		return ret;
 	}
 	/* Route notifications from our own set-up are already in the
@@ -884,23 +830,44 @@ static int setup(struct tun_backend *be)
 	return 0;
 }
 
-int tun_backend_run(const struct ruleset *rs, const char *rules_path,
-		    const struct tun_options *o, volatile sig_atomic_t *stop,
-		    volatile sig_atomic_t *reload, struct tun_stats *stats)
+static int tun_run_impl(struct backend *base, const struct backend_stop *stop,
+			struct backend_error *err);
+static void tun_free_impl(struct backend *base);
+
+static const struct backend_ops tun_ops = {
+	.set_ruleset = tun_set_ruleset_impl,
+	.run = tun_run_impl,
+	.free = tun_free_impl,
+};
+
+/* The caller's error from be->error (returns its code). */
+static int report(const struct tun_backend *be, struct backend_error *err, int ret)
+{
+	if (ret >= 0)
+		return ret;
+	return backend_error_set(err, ret, 0, "%s",
+				 be->error.message[0] ? be->error.message : strerror(-ret));
+}
+
+int tun_open(struct tun_backend **out, const struct tun_options *o,
+	     struct backend_error *err)
 {
 	struct tun_backend *be = calloc(1, sizeof(*be));
 	char prefix[64], host[64], client[64];
 	int ret;
 
-	if (o->error && o->error_size)
-		o->error[0] = '\0';
-	if (!be) {
-		set_error(o, ENOMEM, "starting the tun backend");
-		return -ENOMEM;
-	}
-	be->o = o;
-	be->rs = rs;
-	be->rules_path = rules_path;
+	backend_error_clear(err);
+	*out = NULL;
+	if (!be)
+		return backend_error_set(err, -ENOMEM, ENOMEM, "starting the tun backend");
+	be->base.ops = &tun_ops;
+	be->base.name = "tun";
+	be->base.log = o->log;
+	be->base.messages = o->messages;
+	be->base.reload = o->reload;
+	be->base.reload_ctx = o->reload_ctx;
+	be->opts = *o;
+	be->o = &be->opts;
 	be->client_ifname = o->client_ifname ? o->client_ifname : TUN_DEFAULT_CLIENT_IFNAME;
 	be->host_ifname = o->host_ifname ? o->host_ifname : TUN_DEFAULT_HOST_IFNAME;
 	be->orig_netns = be->client_netns = be->client_fd = be->host_fd = -1;
@@ -912,25 +879,62 @@ int tun_backend_run(const struct ruleset *rs, const char *rules_path,
 		char why[160];
 		ret = caps_keep_only(keep, 1, why, sizeof(why));
 		if (ret < 0)
-			set_error(o, 0, "%s", why);
+			set_error(be, 0, "%s", why);
 	}
-	if (ret == 0) {
-		for (size_t i = 0; i < be->nnets; i++)
-			message(be, "tun: %s %s in namespace %s <-> %s %s (prefix %s)",
-				be->client_ifname,
-				ifw_addr_format(&be->nets[i].client, client, sizeof(client)),
-				o->netns, be->host_ifname,
-				ifw_addr_format(&be->nets[i].host, host, sizeof(host)),
-				ifw_prefix_format(&be->nets[i].prefix, prefix, sizeof(prefix)));
-		if (o->running)
-			*o->running = be;
-		ret = packet_loop(be, stop, reload);
-		if (o->running)
-			*o->running = NULL;
+	if (ret < 0) {
+		report(be, err, ret);
+		tun_free(be);
+		return ret;
 	}
+	for (size_t i = 0; i < be->nnets; i++)
+		message(be, "tun: %s %s in namespace %s <-> %s %s (prefix %s)",
+			be->client_ifname,
+			ifw_addr_format(&be->nets[i].client, client, sizeof(client)),
+			o->netns, be->host_ifname,
+			ifw_addr_format(&be->nets[i].host, host, sizeof(host)),
+			ifw_prefix_format(&be->nets[i].prefix, prefix, sizeof(prefix)));
+	*out = be;
+	return 0;
+}
+
+static int tun_run_impl(struct backend *base, const struct backend_stop *stop,
+			struct backend_error *err)
+{
+	struct tun_backend *be = (struct tun_backend *)base;
+
+	backend_error_clear(err);
+	memset(&be->error, 0, sizeof(be->error));
+	if (!be->rs)
+		return backend_error_set(err, -EINVAL, 0, "no rule set in force");
+	return report(be, err, packet_loop(be, stop));
+}
+
+int tun_run(struct tun_backend *be, const struct backend_stop *stop,
+	    struct backend_error *err)
+{
+	return tun_run_impl(&be->base, stop, err);
+}
+
+void tun_get_stats(const struct tun_backend *be, struct tun_stats *out)
+{
+	*out = be->stats;
+}
+
+struct backend *tun_backend(struct tun_backend *be)
+{
+	return be ? &be->base : NULL;
+}
+
+static void tun_free_impl(struct backend *base)
+{
+	tun_free((struct tun_backend *)base);
+}
+
+void tun_free(struct tun_backend *be)
+{
+	if (!be)
+		return;
 	teardown(be);
-	if (stats)
-		*stats = be->stats;
+	ruleset_free(be->base.rs);
 	free(be);
-	return ret;
 }

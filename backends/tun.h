@@ -15,7 +15,6 @@
 #ifndef IFWALL_BACKENDS_TUN_H
 #define IFWALL_BACKENDS_TUN_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,27 +55,20 @@ struct tun_options {
 	/* Human-readable events: setup done, reload results with the rule
 	 * file's diagnostics, teardown. NULL: none. */
 	FILE *messages;
-	/* Reload: when set, called instead of parsing rules_path here; it
-	 * returns the new rule set (handed over to the backend), or NULL to
-	 * keep the one in force (the callback reports why). */
-	struct ruleset *(*reload)(void *ctx);
+	/* A reload (*reload set, or SIGHUP): loads the rules and sets them
+	 * (backend_reload with the rule file, usually); returns 0 or -errno
+	 * (the rules in force stay). NULL: reloads are ignored. */
+	int (*reload)(void *ctx);
 	void *reload_ctx;
 	/* Where the forwarding sysctls' original values are remembered across
 	 * crashes (see backends/forwarding_state.h). NULL: /run/ifwall. */
 	const char *state_dir;
 	/* Served between packets ('ifwall table' and 'ifwall status' reach the
-	 * process through it); NULL: none. Caller-owned. While
-	 * tun_backend_run runs, *running (when not NULL) is its backend, for
-	 * the control handlers (tun_backend_table_change); NULL after. */
+	 * process through it); NULL: none. Caller-owned. */
 	struct control_server *control;
-	struct tun_backend **running;
-	/* On failure, what failed ("creating ifw1: Operation not permitted").
-	 * Caller-owned; may be NULL. */
-	char *error;
-	size_t error_size;
 };
 
-/* Counters of one run, filled when tun_backend_run returns. */
+/* Counters of a run (tun_get_stats). */
 struct tun_stats {
 	uint64_t from_client, from_host;  /* packets read */
 	uint64_t passed, blocked, rejected;
@@ -89,38 +81,39 @@ struct tun_stats {
 	uint64_t reloads, reload_failures;
 };
 
-/* Sets the path up, runs the packet loop until *stop becomes non-zero, then
- * tears everything down (devices, addresses, routes, the forwarding sysctls
- * it changed). SIGHUP/SIGTERM/SIGINT are blocked while packets are handled
- * and delivered only while waiting, so the caller's handlers (which just
- * set *stop and *reload) are seen at once. When *reload becomes non-zero,
- * the rules are loaded again (o->reload, or else rules_path parsed here
- * with the diagnostics going to o->messages): a new set replaces the old
- * one and existing flows are re-checked against it; on error the old set
- * stays. rs stays the caller's; the backend frees only the sets it loaded
- * itself. stats may be NULL.
- *
- * Returns 0 after *stop, or -errno when setting up failed (nothing is left
- * behind) or the path broke (a device disappeared); o->error says what. */
-int tun_backend_run(const struct ruleset *rs, const char *rules_path,
-		    const struct tun_options *o, volatile sig_atomic_t *stop,
-		    volatile sig_atomic_t *reload, struct tun_stats *stats);
+struct tun_backend;
+struct backend_error;
+struct backend_stop;
 
-/* Checks client prefixes as tun_backend_run would (room for two addresses,
+/* The backend contract of backends/backend.h: open, set_ruleset, run, free.
+ *
+ * tun_open sets the path up (devices, addresses, routes, forwarding) and,
+ * unless keep_capabilities, keeps only CAP_NET_ADMIN. o is copied; what
+ * it points to (names, limits, the control server) must outlive the
+ * backend. Returns 0, or -errno
+ * with err set (nothing is left behind). */
+int tun_open(struct tun_backend **out, const struct tun_options *o,
+	     struct backend_error *err);
+/* Puts rs in force; the caller keeps rs (the backend takes its own
+ * reference). Existing flows are re-checked against it. Returns the number
+ * of flows whose verdict changed, or -errno with err set. */
+int tun_set_ruleset(struct tun_backend *be, const struct ruleset *rs,
+		    struct backend_error *err);
+/* Runs the packet loop until the stop condition (returns 0), or until the
+ * path broke (a device disappeared: -errno with err set); -EINVAL when no
+ * rule set was set. */
+int tun_run(struct tun_backend *be, const struct backend_stop *stop,
+	    struct backend_error *err);
+/* Tears everything down (devices, addresses, routes, the forwarding
+ * sysctls it changed). Accepts NULL. */
+void tun_free(struct tun_backend *be);
+/* The handle as a struct backend (backend.h). */
+struct backend *tun_backend(struct tun_backend *be);
+void tun_get_stats(const struct tun_backend *be, struct tun_stats *out);
+
+/* Checks client prefixes as tun_open would (room for two addresses,
  * at most one per family), so a CLI can report a usage error before doing
  * anything. Returns 0, or -EINVAL with the reason in error. */
-/* 'ifwall table' on the running backend (for its control socket, called
- * from the packet loop between packets): table 'name' of the rule set in
- * force changed by op (ruleset_table_change) and swapped in like a reload
- * without parsing; flows re-checked. Returns 0, -ESRCH, -EINVAL, -ENOMEM;
- * on error the rule set in force is unchanged. */
-struct tun_backend;
-/* The rule set in force. */
-const struct ruleset *tun_backend_rules(const struct tun_backend *be);
-int tun_backend_table_change(struct tun_backend *be, const char *name,
-			     enum addrset_op op, const struct ifw_prefix *p, size_t n,
-			     size_t *changed);
-
 int tun_prefixes_check(const struct ifw_prefix *prefixes, size_t n,
 		       char *error, size_t error_size);
 

@@ -98,6 +98,21 @@ void log_record_write_json(FILE *out, const struct log_record *r)
 	fputs("}\n", out);
 }
 
+void log_reload_write_json(FILE *out, const char *backend, const char *rules, bool ok,
+			   size_t flows_changed)
+{
+	struct timespec now;
+	char when[48];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	time_text(&now, when, sizeof(when));
+	fprintf(out, "{\"time\":\"%s\",\"backend\":", when);
+	json_string(out, backend);
+	fputs(",\"event\":\"reload\",\"rules\":", out);
+	json_string(out, rules);
+	fprintf(out, ",\"ok\":%s,\"flows_changed\":%zu}\n", ok ? "true" : "false", flows_changed);
+}
+
 static void endpoint(char *buf, size_t size, const struct ifw_addr *a, bool ports, uint16_t port)
 {
 	char text[INET6_ADDRSTRLEN + 8];

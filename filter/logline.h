@@ -10,11 +10,18 @@
  * proto is "tcp", "udp", "icmp", "icmp6" or the number as a string; sport
  * and dport are null for protocols without ports; "icmp_type" is added for
  * ICMP; rule is "FILE:LINE", "default" or "skip"; text is the rule's
- * canonical text or null; "uid" is added when known. */
+ * canonical text or null; "uid" is added when known.
+ *
+ * The userspace backends (divert, tun) also log each reload of their rules
+ * (SIGHUP), with the same "time" and "backend" and no "verdict":
+ *
+ *   {"time":"2024-05-01T12:00:00.123456Z","backend":"divert","event":"reload",
+ *    "rules":"/etc/ifwall/ifwall.rules","ok":true,"flows_changed":3} */
 #ifndef IFWALL_FILTER_LOGLINE_H
 #define IFWALL_FILTER_LOGLINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -48,6 +55,9 @@ void log_record_from_packet(struct log_record *r, const char *backend,
 			    const struct packet *p, const struct decision *d);
 /* One JSON line. */
 void log_record_write_json(FILE *out, const struct log_record *r);
+/* One reload event line (see above); rules may be NULL (null). */
+void log_reload_write_json(FILE *out, const char *backend, const char *rules, bool ok,
+			   size_t flows_changed);
 /* One human line: "TIME VERDICT DIR IFACE PROTO SRC[:PORT] > DST[:PORT] RULE". */
 void log_record_write_text(FILE *out, const struct log_record *r);
 

@@ -186,7 +186,9 @@ struct ruleset {
 	 * the parsed rule set 'shared' but its rules and tables arrays and the
 	 * table sets it changed (table_owned[i]: tables[i].set is its own).
 	 * A parsed rule set counts the derived ones alive in 'refs' and is
-	 * freed by whichever of them and its own ruleset_free() comes last. */
+	 * freed by whichever of them and its own ruleset_free() comes last.
+	 * 'refs' also counts the extra references ruleset_ref() hands out
+	 * (on a parsed or a derived set), each released by a ruleset_free(). */
 	struct ruleset *shared;
 	bool *table_owned;
 	long refs;

@@ -307,15 +307,28 @@ void rule_free_contents(struct rule *r)
 	memset(r, 0, sizeof(*r));
 }
 
+struct ruleset *ruleset_ref(const struct ruleset *rs)
+{
+	struct ruleset *r = (struct ruleset *)rs;
+
+	if (r)
+		__atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
+	return r;
+}
+
 void ruleset_free(struct ruleset *rs)
 {
 	if (!rs)
 		return;
 	if (rs->shared) {
+		/* Other references to this derived set: the last one frees it. */
+		if (__atomic_fetch_sub(&rs->refs, 1, __ATOMIC_ACQ_REL) > 0)
+			return;
 		ruleset_derived_free(rs);
 		return;
 	}
-	/* Derived rule sets still use it: the last of them frees it. */
+	/* Derived rule sets or other references still use it: the last of
+	 * them frees it. */
 	if (__atomic_fetch_sub(&rs->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	rule_index_free(rs->index);

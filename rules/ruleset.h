@@ -102,6 +102,11 @@ struct ruleset *ruleset_from_file(const char *path, struct diag_list *diags);
 struct ruleset *ruleset_from_string(const char *name, const char *text,
 				    size_t len, struct diag_list *diags);
 void ruleset_free(struct ruleset *rs);
+/* Another reference to rs (parsed or made by ruleset_table_change), for a
+ * holder that must not depend on its caller keeping rs: each reference is
+ * released with its own ruleset_free(), and the rule set goes with the
+ * last one. Thread-safe (the count is atomic). Returns rs; NULL for NULL. */
+struct ruleset *ruleset_ref(const struct ruleset *rs);
 
 /* The table named name (without <>), or NULL. */
 const struct rs_table *ruleset_find_table(const struct ruleset *rs, const char *name);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/backend.h"
 #include "backends/divert.h"
 #include "backends/tun.h"
 #include "rules/ruleset.h"
@@ -203,17 +204,58 @@ static struct ruleset *load_rules(const char *path, int *status)
 	return rs;
 }
 
-static struct ruleset *reload_rules(void *ctx)
-{
-	const char *path = ctx;
-	struct ruleset *rs = load_rules(path, NULL);
+/* SIGHUP: the rule file read again and set on the running backend
+ * (backend_reload: its diagnostics printed as at the start). */
+struct run_reload {
+	struct backend *backend;
+	struct backend_rules_file file;
+};
 
-	if (rs)
-		fprintf(stderr, "%s run: reloaded %s (%zu rules)\n", prog, path, rs->nrules);
+static void print_reload_diags(void *ctx, const struct diag_list *diags)
+{
+	cli_print_diags("run", diags);
+}
+
+static int reload_rules(void *ctx)
+{
+	struct run_reload *r = ctx;
+
+	return backend_reload(r->backend, &r->file, NULL);
+}
+
+static void run_reload_init(struct run_reload *r, const char *path)
+{
+	*r = (struct run_reload){
+		.file = {
+			.path = path,
+			.check_trust = true,
+			.print_diags = print_reload_diags,
+		},
+	};
+}
+
+static volatile sig_atomic_t run_stop, run_reload_asked;
+
+static void run_signal(int sig)
+{
+	if (sig == SIGHUP)
+		run_reload_asked = 1;
 	else
-		fprintf(stderr, "%s run: reload of %s failed; keeping the previous rules\n",
-			prog, path);
-	return rs;
+		run_stop = 1;
+}
+
+/* SIGHUP reloads, SIGTERM and SIGINT stop: the handlers only set the flags
+ * the backend's loop reads (struct backend_stop). */
+static void run_signals_install(struct backend_stop *stop)
+{
+	struct sigaction sa = { .sa_handler = run_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	stop->stop = &run_stop;
+	stop->reload = &run_reload_asked;
 }
 
 static const char *kind_name(enum divert_queue_kind kind)
@@ -222,24 +264,12 @@ static const char *kind_name(enum divert_queue_kind kind)
 					 : "xtables NFQUEUE target";
 }
 
-static const struct ruleset *divert_rules_of(void *d) { return divert_rules(d); }
-static int divert_change(void *d, const char *name, enum addrset_op op,
-			 const struct ifw_prefix *p, size_t n, size_t *changed)
+/* The 'table' command on the running backend (either one). */
+static const struct ruleset *backend_rules_of(void *be) { return backend_ruleset(be); }
+static int backend_change(void *be, const char *name, enum addrset_op op,
+			  const struct ifw_prefix *p, size_t n, size_t *changed)
 {
-	return divert_table_change(d, name, op, p, n, changed);
-}
-/* For tun the target is where tun_backend_run keeps its backend while it
- * runs (NULL before and after). */
-static const struct ruleset *tun_rules_of(void *running)
-{
-	struct tun_backend *be = *(struct tun_backend **)running;
-	return be ? tun_backend_rules(be) : NULL;
-}
-static int tun_change(void *running, const char *name, enum addrset_op op,
-		      const struct ifw_prefix *p, size_t n, size_t *changed)
-{
-	struct tun_backend *be = *(struct tun_backend **)running;
-	return be ? tun_backend_table_change(be, name, op, p, n, changed) : -EAGAIN;
+	return backend_table_change(be, name, op, p, n, changed);
 }
 
 /* The control socket of a userspace backend: 'ifwall table' and 'ifwall
@@ -265,32 +295,39 @@ static struct control_server *open_control(const char *backend, struct run_table
 	return s;
 }
 
-static int run_divert(const struct run_args *a, struct ruleset *rs, FILE *log)
+static int run_divert(const struct run_args *a, const struct ruleset *rs, FILE *log)
 {
+	struct run_reload reload;
 	struct divert_options opts = {
 		.queue = (uint16_t)a->queue,
 		.fail_open = a->fail_open,
 		.log = log,
 		.messages = stderr,
 		.reload = reload_rules,
-		.reload_ctx = (void *)a->rules,
+		.reload_ctx = &reload,
 	};
+	struct backend_stop stop;
+	struct backend_error err;
 	struct divert *d;
-	char err[512];
-	struct run_table_target target = { .rules = divert_rules_of, .change = divert_change };
+	struct run_table_target target = { .rules = backend_rules_of, .change = backend_change };
 
+	run_reload_init(&reload, a->rules);
+	run_signals_install(&stop);
 	opts.control = open_control("divert", &target);
-	int r = divert_open(&d, &opts, rs, err, sizeof(err));
+	int r = divert_open(&d, &opts, &err);
+	if (r == 0)
+		r = divert_set_ruleset(d, rs, &err);
 	if (r < 0) {
-		cli_error("run", "%s", err);
+		cli_error("run", "%s", err.message);
+		divert_free(d);
 		control_server_free(opts.control);
 		return EXIT_SYSTEM;
 	}
-	target.backend = d;
+	reload.backend = target.backend = divert_backend(d);
 	fprintf(stderr, "%s run: divert on NFQUEUE %lu (%s)%s, table inet ifwall_divert; ready\n",
 		prog, a->queue, kind_name(divert_queue_kind_used(d)),
 		a->fail_open ? ", fail-open" : "");
-	r = divert_run(d, err, sizeof(err));
+	r = divert_run(d, &stop, &err);
 	struct divert_stats st;
 	divert_get_stats(d, &st);
 	divert_free(d);
@@ -309,20 +346,10 @@ static int run_divert(const struct run_args *a, struct ruleset *rs, FILE *log)
 		fprintf(stderr, "%s run: table inet ifwall_divert stays: new flows are dropped "
 			"until 'ifwall flush' or the next 'ifwall run --backend divert'\n", prog);
 	if (r < 0) {
-		cli_error("run", "%s", err);
+		cli_error("run", "%s", err.message);
 		return EXIT_SYSTEM;
 	}
 	return EXIT_OK;
-}
-
-static volatile sig_atomic_t tun_stop, tun_reload;
-
-static void tun_signal(int sig)
-{
-	if (sig == SIGHUP)
-		tun_reload = 1;
-	else
-		tun_stop = 1;
 }
 
 /* --prefix values: one IPv4 and one IPv6 at most, with room for two
@@ -352,39 +379,39 @@ static int tun_prefixes(const struct run_args *a, struct tun_options *opts)
 	return EXIT_OK;
 }
 
-static int run_tun(const struct run_args *a, struct ruleset *rs, FILE *log)
+static int run_tun(const struct run_args *a, const struct ruleset *rs, FILE *log)
 {
+	struct run_reload reload;
 	struct tun_options opts = {
 		.netns = a->netns,
 		.log = log,
 		.messages = stderr,
 		.reload = reload_rules,
-		.reload_ctx = (void *)a->rules,
+		.reload_ctx = &reload,
 	};
-	struct sigaction sa = { .sa_handler = tun_signal };
-	struct tun_stats st;
-	char err[512];
+	struct run_table_target target = { .rules = backend_rules_of, .change = backend_change };
+	struct tun_backend *be = NULL;
+	struct tun_stats st = { 0 };
+	struct backend_stop stop;
+	struct backend_error err;
 	int r;
 
-	opts.error = err;
-	opts.error_size = sizeof(err);
 	r = tun_prefixes(a, &opts);
-	if (r != EXIT_OK) {
-		ruleset_free(rs);
+	if (r != EXIT_OK)
 		return r;
-	}
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	struct tun_backend *running = NULL;
-	struct run_table_target target = { .rules = tun_rules_of, .change = tun_change };
-	opts.running = &running;
-	target.backend = &running;
+	run_reload_init(&reload, a->rules);
+	run_signals_install(&stop);
 	opts.control = open_control("tun", &target);
-	r = tun_backend_run(rs, a->rules, &opts, &tun_stop, &tun_reload, &st);
+	r = tun_open(&be, &opts, &err);
+	if (r == 0)
+		r = tun_set_ruleset(be, rs, &err);
+	if (r == 0) {
+		reload.backend = target.backend = tun_backend(be);
+		r = tun_run(be, &stop, &err);
+		tun_get_stats(be, &st);
+	}
+	tun_free(be);
 	control_server_free(opts.control);
-	ruleset_free(rs);
 	if (r == 0 || st.from_client || st.from_host)
 		fprintf(stderr, "%s run: %llu packets from the client, %llu toward it: %llu passed, "
 		"%llu blocked, %llu rejected, %llu without route, %llu undecodable; "
@@ -397,7 +424,7 @@ static int run_tun(const struct run_args *a, struct ruleset *rs, FILE *log)
 		(unsigned long long)st.reloads, (unsigned long long)st.reload_failures,
 		(unsigned long long)st.udp_merged);
 	if (r < 0) {
-		cli_error("run", "%s", err);
+		cli_error("run", "%s", err.message);
 		return EXIT_SYSTEM;
 	}
 	return EXIT_OK;
@@ -457,6 +484,8 @@ int cmd_run(int argc, char **argv)
 		code = run_tun(&a, rs, log);
 	else
 		code = run_divert(&a, rs, log);
+	/* The backend held its own reference while it ran. */
+	ruleset_free(rs);
 	if (log && log != stdout)
 		fclose(log);
 	return code;

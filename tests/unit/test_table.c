@@ -172,7 +172,7 @@ static size_t udp_packet(uint8_t *b, const uint8_t dst[4])
 
 /* A running packet loop's view: a flow to A passes, the table changes
  * without A, the loop swaps and re-checks: the flow's next packet is
- * blocked (what divert_table_change / tun_backend_table_change do). */
+ * blocked (what backend_table_change does for divert and tun). */
 static void test_flows(void)
 {
 	struct ifw_ruleset *rs = NULL, *a = NULL, *b = NULL;

@@ -353,7 +353,8 @@ struct ifw_divert_options {
 	unsigned queue;          /* NFQUEUE number, 0..65535 */
 	int fail_open;           /* 1: new flows pass while nobody reads the
 				  * queue; 0: they are dropped (fail closed) */
-	FILE *log;               /* one JSON line per verdict; NULL: none */
+	FILE *log;               /* one JSON line per verdict and per reload
+				  * (the keys of ifw_tun_run's log); NULL: none */
 	const char *reload_path; /* SIGHUP parses this rule file again (a
 				  * file with errors keeps the old set);
 				  * NULL: SIGHUP is ignored */
@@ -380,7 +381,8 @@ struct ifw_divert_stats {
  * SIGHUP, SIGTERM and SIGINT are blocked in the calling thread and read
  * through a signalfd while it runs (the previous mask is restored on
  * return); call it from the main thread, or block those signals in the
- * other threads. rs is consumed (freed) in every case. The table stays
+ * other threads. rs is consumed (freed) in every case (this function's
+ * contract since 0.1; ifw_tun_run leaves it with the caller). The table stays
  * on return, as after a crash (fail closed: new flows are dropped until
  * 'ifwall flush' or the next run takes it over), unless fail_open was set
  * (then it is removed). While it runs, a change another process makes to
@@ -406,7 +408,8 @@ struct ifw_tun_options {
 	const char *client_ifname; /* NULL: "ifw0" */
 	const char *host_ifname;   /* NULL: "ifw1" */
 	unsigned mtu;              /* 0: 1500 */
-	FILE *log;                 /* one JSON line per flow decision; NULL: none */
+	FILE *log;                 /* one JSON line per flow decision and per
+				    * reload, the keys of divert's; NULL: none */
 	FILE *messages;            /* human-readable events (set up, reloads
 				    * with diagnostics, teardown); NULL: none */
 	const char *reload_path;   /* *reload parses this rule file again (a
@@ -428,8 +431,9 @@ struct ifw_tun_stats {
  * and *reload; SIGHUP, SIGTERM and SIGINT are blocked in the calling thread
  * while a packet is handled and delivered while it waits. When *reload is
  * set, reload_path is parsed again and flows are re-checked against the
- * new set. rs stays the caller's and must outlive the call. stats may be
- * NULL. Returns 0 after *stop; -EFAULT (rs, o, o->netns or stop NULL),
+ * new set. rs stays the caller's, also on error: the library holds a
+ * reference of its own while it runs and frees nothing of the caller's.
+ * stats may be NULL. Returns 0 after *stop; -EFAULT (rs, o, o->netns or stop NULL),
  * -EINVAL (bad prefixes), -EPERM, or another -errno when setting up failed
  * (nothing is left behind) or the path broke; err says what. */
 int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,

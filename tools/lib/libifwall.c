@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/backend.h"
 #include "backends/control.h"
 #include "backends/divert.h"
 #include "backends/nft.h"
@@ -473,8 +474,9 @@ static void error_clear(struct ifw_error *err)
 		memset(err, 0, sizeof(*err));
 }
 
-/* Fills the public error from the backend's and returns code. */
-static int error_from_nft(struct ifw_error *err, const struct nft_error *e, int code)
+/* Fills the public error from a backend's (nft, divert, tun: one type)
+ * and returns code. */
+static int error_from_backend(struct ifw_error *err, const struct backend_error *e, int code)
 {
 	if (!err)
 		return code;
@@ -497,7 +499,7 @@ static int error_set(struct ifw_error *err, int code, const char *message)
 
 int ifw_nft_apply(const struct ifw_ruleset *rs, struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct nft_plan *plan = NULL;
 	int ret;
 
@@ -511,7 +513,7 @@ int ifw_nft_apply(const struct ifw_ruleset *rs, struct ifw_error *err)
 	if (ret == 0)
 		ret = nft_plan_load(plan, NULL, &e);
 	nft_plan_free(plan);
-	return ret < 0 ? error_from_nft(err, &e, ret) : 0;
+	return ret < 0 ? error_from_backend(err, &e, ret) : 0;
 }
 
 static void print_plan(FILE *out, const void *plan)
@@ -522,7 +524,7 @@ static void print_plan(FILE *out, const void *plan)
 int ifw_nft_compile(const struct ifw_ruleset *rs, char **text,
 		    struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct nft_plan *plan = NULL;
 	int ret;
 
@@ -538,7 +540,7 @@ int ifw_nft_compile(const struct ifw_ruleset *rs, char **text,
 		nft_plan_free(plan);
 	}
 	if (ret < 0)
-		return error_from_nft(err, &e, ret);
+		return error_from_backend(err, &e, ret);
 	ret = format_to_string(print_plan, plan, text);
 	nft_plan_free(plan);
 	if (ret < 0)
@@ -548,14 +550,14 @@ int ifw_nft_compile(const struct ifw_ruleset *rs, char **text,
 
 int ifw_nft_flush(struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	size_t deleted = 0;
 	int ret;
 
 	error_clear(err);
 	ret = nft_flush(&deleted, &e);
 	if (ret < 0)
-		return error_from_nft(err, &e, ret);
+		return error_from_backend(err, &e, ret);
 	return deleted > 0x7fffffff ? 0x7fffffff : (int)deleted;
 }
 
@@ -577,7 +579,7 @@ static int entry_kind_public(enum nft_entry_kind kind)
 
 int ifw_nft_show(struct ifw_nft_listing **listing, struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct ifw_nft_listing *l;
 	int ret;
 
@@ -591,7 +593,7 @@ int ifw_nft_show(struct ifw_nft_listing **listing, struct ifw_error *err)
 	ret = nft_listing_read(&l->listing, &e);
 	if (ret < 0) {
 		free(l);
-		return error_from_nft(err, &e, ret);
+		return error_from_backend(err, &e, ret);
 	}
 	if (l->listing->nentries) {
 		l->entries = calloc(l->listing->nentries, sizeof(*l->entries));
@@ -645,27 +647,26 @@ void ifw_nft_listing_free(struct ifw_nft_listing *listing)
 
 /* --- reloading (divert, tun) --------------------------------------------- */
 
+/* A reload of a running backend: its rule file parsed again (with the
+ * library's parse lock) and set (backend_reload); the diagnostics go to
+ * the backend's messages. */
 struct reload_source {
-	const char *path;    /* NULL: no reloading */
-	FILE *messages;      /* where the diagnostics go, or NULL */
+	struct backend *backend;
+	struct backend_rules_file file;
 };
 
-/* SIGHUP: the rule file parsed again; NULL keeps the set in force. */
-static struct ruleset *reload_rules(void *ctx)
+static int reload_rules(void *ctx)
 {
-	const struct reload_source *r = ctx;
-	struct diag_list diags = { 0 };
-	struct ruleset *rs;
+	struct reload_source *r = ctx;
 
-	if (!r->path)
-		return NULL;
-	pthread_mutex_lock(&parse_lock);
-	rs = ruleset_from_file(r->path, &diags);
-	pthread_mutex_unlock(&parse_lock);
-	if (r->messages && diags.count)
-		diag_list_print(r->messages, &diags);
-	diag_list_clear(&diags);
-	return rs;
+	return backend_reload(r->backend, &r->file, NULL);
+}
+
+static void reload_source_init(struct reload_source *r, const char *path)
+{
+	*r = (struct reload_source){
+		.file = { .path = path, .parse_lock = &parse_lock },
+	};
 }
 
 /* --- tables changed at run time ------------------------------------------ */
@@ -805,7 +806,7 @@ int ifw_ruleset_table_change(const struct ifw_ruleset *rs, const char *table,
 
 int ifw_nft_table_show(const char *table, char **text, struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct addrset *set = NULL;
 	int rc;
 
@@ -817,7 +818,7 @@ int ifw_nft_table_show(const char *table, char **text, struct ifw_error *err)
 		return error_set(err, -EFAULT, "no table name");
 	rc = nft_table_read(table, &set, &e);
 	if (rc < 0)
-		return error_from_nft(err, &e, rc);
+		return error_from_backend(err, &e, rc);
 	rc = addrset_text(set, text);
 	addrset_free(set);
 	return rc < 0 ? error_set(err, rc, "out of memory") : rc;
@@ -826,7 +827,7 @@ int ifw_nft_table_show(const char *table, char **text, struct ifw_error *err)
 int ifw_nft_table_test(const char *table, const char *const *addrs, size_t n,
 		       struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	struct addrset *set = NULL;
 	int rc;
 
@@ -835,7 +836,7 @@ int ifw_nft_table_test(const char *table, const char *const *addrs, size_t n,
 		return error_set(err, -EFAULT, "no table name");
 	rc = nft_table_read(table, &set, &e);
 	if (rc < 0)
-		return error_from_nft(err, &e, rc);
+		return error_from_backend(err, &e, rc);
 	rc = count_absent(set, addrs, n);
 	addrset_free(set);
 	return rc < 0 ? error_set(err, rc, "invalid address") : rc;
@@ -918,7 +919,7 @@ int ifw_running_table_change(const char *backend, const char *table, int op,
 int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
 			 size_t n, struct ifw_error *err)
 {
-	struct nft_error e = { 0 };
+	struct backend_error e = { 0 };
 	enum addrset_op iop;
 	struct ifw_prefix *p = NULL;
 	int rc;
@@ -934,7 +935,7 @@ int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
 	}
 	rc = nft_table_change(table, iop, p, n, NULL, &e);
 	free(p);
-	return rc < 0 ? error_from_nft(err, &e, rc) : 0;
+	return rc < 0 ? error_from_backend(err, &e, rc) : 0;
 }
 
 /* --- divert -------------------------------------------------------------- */
@@ -945,27 +946,24 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 	struct reload_source reload;
 	struct divert_options opts;
 	struct divert_stats st;
+	struct backend_error e = { 0 };
 	struct divert *d = NULL;
-	struct ruleset *inner;
-	char message[512] = "";
 	int ret;
 
 	error_clear(err);
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
+	/* This function consumes rs in every case (its contract since 0.1);
+	 * the backend itself holds its own reference. */
 	if (!rs || !o) {
 		ifw_ruleset_free(rs);
 		return error_set(err, -EFAULT, "no rule set or no options");
 	}
-	inner = rs->rs;
-	rs->rs = NULL;
-	ifw_ruleset_free(rs);
 	if (o->queue > 65535) {
-		ruleset_free(inner);
+		ifw_ruleset_free(rs);
 		return error_set(err, -EINVAL, "queue number out of range (0..65535)");
 	}
-	reload.path = o->reload_path;
-	reload.messages = o->messages;
+	reload_source_init(&reload, o->reload_path);
 	memset(&opts, 0, sizeof(opts));
 	opts.queue = (uint16_t)o->queue;
 	opts.fail_open = o->fail_open != 0;
@@ -976,12 +974,19 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 	opts.reload_ctx = &reload;
 	opts.keep_capabilities = !o->drop_capabilities;
 
-	ret = divert_open(&d, &opts, inner, message, sizeof(message)); /* takes inner */
-	if (ret < 0)
-		return error_set(err, ret, message);
+	ret = divert_open(&d, &opts, &e);
+	if (ret == 0)
+		ret = divert_set_ruleset(d, rs->rs, &e);
+	ifw_ruleset_free(rs);
+	if (ret < 0) {
+		divert_free(d);
+		return error_from_backend(err, &e, ret);
+	}
+	reload.backend = divert_backend(d);
 	if (o->ready)
 		o->ready(o->ready_ctx);
-	ret = divert_run(d, message, sizeof(message));
+	/* No stop flags: SIGHUP, SIGTERM and SIGINT through a signalfd. */
+	ret = divert_run(d, NULL, &e);
 	divert_get_stats(d, &st);
 	divert_free(d);
 	if (stats) {
@@ -993,7 +998,7 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 		stats->reloads = st.reloads;
 		stats->reload_failures = st.reload_failures;
 	}
-	return ret < 0 ? error_set(err, ret, message) : 0;
+	return ret < 0 ? error_from_backend(err, &e, ret) : 0;
 }
 
 /* --- tun ----------------------------------------------------------------- */
@@ -1024,10 +1029,11 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 		volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
 		struct ifw_tun_stats *stats, struct ifw_error *err)
 {
-	static volatile sig_atomic_t never;
 	struct tun_options opts;
 	struct reload_source r;
 	struct tun_stats st;
+	struct tun_backend *be = NULL;
+	struct backend_error e = { 0 };
 	char message[512] = "";
 	int n, ret;
 
@@ -1052,14 +1058,21 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 	opts.mtu = o->mtu;
 	opts.log = o->log;
 	opts.messages = o->messages;
-	r.path = o->reload_path;
-	r.messages = o->messages;
-	opts.reload = reload_rules;
+	reload_source_init(&r, o->reload_path);
+	opts.reload = o->reload_path ? reload_rules : NULL;
 	opts.reload_ctx = &r;
-	opts.error = message;
-	opts.error_size = sizeof(message);
 	memset(&st, 0, sizeof(st));
-	ret = tun_backend_run(rs->rs, o->reload_path, &opts, stop, reload ? reload : &never, &st);
+	/* rs stays the caller's (the backend holds its own reference). */
+	ret = tun_open(&be, &opts, &e);
+	if (ret == 0)
+		ret = tun_set_ruleset(be, rs->rs, &e);
+	if (ret == 0) {
+		struct backend_stop how = { .stop = stop, .reload = reload };
+		r.backend = tun_backend(be);
+		ret = tun_run(be, &how, &e);
+		tun_get_stats(be, &st);
+	}
+	tun_free(be);
 	if (stats) {
 		stats->from_client = st.from_client;
 		stats->from_host = st.from_host;
@@ -1071,7 +1084,7 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 		stats->reloads = st.reloads;
 		stats->reload_failures = st.reload_failures;
 	}
-	return ret < 0 ? error_set(err, ret, message[0] ? message : strerror(-ret)) : 0;
+	return ret < 0 ? error_from_backend(err, &e, ret) : 0;
 }
 
 int ifw_reject_build(const void *packet, size_t len, void *out, size_t size)
