@@ -22,21 +22,10 @@
 #include "filter/engine.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
-/* uthash: never exit() on OOM (library code), and a seeded hash so remote
- * peers cannot aim many flows at one bucket. */
-static __thread bool hash_oom;
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) (hash_oom = true)
-static inline uint32_t seeded_hash(const void *key, size_t len);
-#define HASH_FUNCTION(keyptr, keylen, hashv) \
-	((hashv) = seeded_hash((keyptr), (keylen)))
-#include <uthash.h>
+#include "filter/hash.h"
 
 #define NS_PER_SEC 1000000000ull
 #define MAX_IFNAMES 65535
@@ -111,7 +100,11 @@ struct lru_list {
 /* 96 bytes. The first 64 hold what a lookup reads (key, last_seen, rule,
  * packets, flags); small fields are bit fields so that the whole entry,
  * its link and its share of the slot array stay under 128 bytes per flow.
- * 48-bit packet counts and ids last years at a million a second. */
+ * 48-bit packet counts and ids last years at a million a second. verdict
+ * and rule are the latest decision (a blocked flow's packets may be
+ * decided anew), first_verdict and first_rule its first packet's, which
+ * is what a report of the flow says. The first packet's owner (uid, mark)
+ * is in ft->owners, beside the entries: few flows have one. */
 struct flow_entry {
 	struct flow_key key;   /* family 0: a free entry */
 	uint64_t last_seen;
@@ -122,6 +115,14 @@ struct flow_entry {
 	uint64_t id : 48;
 	uint64_t verdict : 2, dir : 2, iftype : 2;
 	uint64_t list : 4;     /* timeout class, + LIST_BLOCKED unless passed */
+	uint64_t first_verdict : 2;
+	uint64_t flagged : 1;  /* flow_table_flag_last() */
+	const struct rule *first_rule;
+};
+
+/* The owner of a flow's first packet, for rechecks and for telling its
+ * packets apart (FLOW_HAS_UID, FLOW_HAS_MARK say which is known). */
+struct flow_owner {
 	uint32_t uid, mark;
 };
 
@@ -196,6 +197,11 @@ struct flow_table {
 	size_t capacity;
 	struct flow_entry *entries;
 	struct lru_link *links;
+	/* Owners of first packets, as long as entries once a flow had one
+	 * (NULL before: replay's packets never have one). */
+	struct flow_owner *owners;
+	/* The flow the latest packet was counted in (flow_table_flag_last). */
+	uint32_t last;
 
 	struct frag_entry *frags;
 	size_t nfrags, max_frags;
@@ -218,71 +224,10 @@ struct flow_table {
 
 /* --- hashing ------------------------------------------------------------- */
 
-/* Random per process; keys are at most 40 bytes (10 32-bit words). */
-#define HASH_MAX_KEY 40
-_Static_assert(sizeof(struct flow_key) <= HASH_MAX_KEY &&
-	       sizeof(struct frag_key) <= HASH_MAX_KEY &&
-	       IFW_IFNAMSIZ <= HASH_MAX_KEY, "hash keys fit");
-static uint64_t hash_seed;
-static uint32_t hash_keys[HASH_MAX_KEY / 4];
-static uint64_t flow_hash_keys[6];
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-/* NH (the universal hash of UMAC) over the key's 32-bit words with random
- * keys, then a full mix: the products are independent, so a 40-byte key
- * costs about one multiply's latency, not five in a chain. */
-__attribute__((always_inline))
-static inline uint32_t seeded_hash(const void *key, size_t len)
-{
-	uint32_t w[HASH_MAX_KEY / 4] = { 0 };
-	uint64_t sum = hash_seed ^ len;
-
-	if (len > HASH_MAX_KEY)
-		len = HASH_MAX_KEY; /* never: every key here is smaller */
-	memcpy(w, key, len);
-	for (size_t i = 0; i < HASH_MAX_KEY / 4; i += 2)
-		sum += (uint64_t)(w[i] + hash_keys[i]) * (w[i + 1] + hash_keys[i + 1]);
-	sum = mix64(sum);
-	return (uint32_t)(sum ^ (sum >> 32));
-}
-
-static void init_seed_once(void)
-{
-	uint64_t s = 0;
-
-	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
-		    (uint64_t)(uintptr_t)&s;
-	}
-	for (size_t i = 0; i < HASH_MAX_KEY / 4; i++) {
-		s = mix64(s + 0x9e3779b97f4a7c15ull);
-		hash_keys[i] = (uint32_t)s;
-	}
-	for (size_t i = 0; i < 6; i++) {
-		s = mix64(s + 0x9e3779b97f4a7c15ull);
-		flow_hash_keys[i] = s;
-	}
-	hash_seed = s | 1;
-}
-
-/* Once per process: tables in other threads hash with the same keys. */
-static void init_seed(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, init_seed_once);
-}
+/* uthash's keys (filter/hash.h) are at most 40 bytes. */
+_Static_assert(sizeof(struct flow_key) <= IFW_HASH_MAX_KEY &&
+	       sizeof(struct frag_key) <= IFW_HASH_MAX_KEY &&
+	       IFW_IFNAMSIZ <= IFW_HASH_MAX_KEY, "hash keys fit");
 
 /* The bucket array is sized here, not by uthash's own rule: uthash doubles
  * it when one chain reaches 10 entries, so chains average 3 to 5 (a cache
@@ -367,9 +312,9 @@ static struct ifname_entry *ifname_intern(struct flow_table *ft, const char *nam
 	}
 	name_key(e->name, name);
 	e->index = (uint16_t)index;
-	hash_oom = false;
+	ifw_hash_oom = false;
 	HASH_ADD(hh, ft->names_by_name, name, IFW_IFNAMSIZ, e);
-	if (hash_oom) {
+	if (ifw_hash_oom) {
 		free(e);
 		ft->free_indexes[ft->nfree_indexes++] = (uint16_t)index;
 		return NULL;
@@ -572,8 +517,24 @@ static bool pool_grow(struct flow_table *ft)
 	if (!entries)
 		return false;
 	ft->entries = entries;
+	if (ft->owners) {
+		struct flow_owner *owners = realloc(ft->owners, cap * sizeof(*owners));
+		if (!owners)
+			return false;
+		ft->owners = owners;
+	}
 	ft->capacity = cap;
 	return true;
+}
+
+/* The owner array, from the first flow whose first packet has an owner
+ * on. False when out of memory. */
+static bool owners_reserve(struct flow_table *ft)
+{
+	if (ft->owners)
+		return true;
+	ft->owners = calloc(ft->capacity ? ft->capacity : 1, sizeof(*ft->owners));
+	return ft->owners != NULL;
 }
 
 /* A free entry's index, or NO_ENTRY (the pool is at max_flows, or out of
@@ -615,7 +576,7 @@ static inline void key_words(const struct flow_key *k, uint64_t w[5])
  * products), then a full mix: the per-packet hash, so it is the cheap one. */
 static inline uint32_t flow_hash(const struct flow_key *k)
 {
-	const uint64_t *key = flow_hash_keys;
+	const uint64_t *key = ifw_hash_wide_keys;
 	uint64_t w[5];
 	unsigned __int128 sum;
 	uint64_t h;
@@ -624,7 +585,7 @@ static inline uint32_t flow_hash(const struct flow_key *k)
 	sum = (unsigned __int128)(w[0] + key[0]) * (w[1] + key[1]);
 	sum += (unsigned __int128)(w[2] + key[2]) * (w[3] + key[3]);
 	sum += (unsigned __int128)(w[4] + key[4]) * key[5];
-	h = mix64((uint64_t)sum ^ (uint64_t)(sum >> 64) ^ hash_seed);
+	h = ifw_hash_mix64((uint64_t)sum ^ (uint64_t)(sum >> 64) ^ ifw_hash_seed);
 	return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -760,6 +721,9 @@ static void materialize(const struct flow_table *ft, const struct flow_entry *e,
 	memcpy(f->ifname, ft->names[e->key.ifindex]->name, IFW_IFNAMSIZ);
 	f->verdict = (enum verdict)e->verdict;
 	f->rule = e->rule;
+	f->first_verdict = (enum verdict)e->first_verdict;
+	f->first_rule = e->first_rule;
+	f->flagged = e->flagged;
 	f->packets = e->packets;
 	f->bytes = e->bytes;
 	f->first_seen = e->first_seen;
@@ -777,6 +741,8 @@ static void flow_remove(struct flow_table *ft, uint32_t i)
 		materialize(ft, e, &f);
 		ft->end_fn(&f, ft->end_ctx);
 	}
+	if (ft->last == i)
+		ft->last = NO_ENTRY;
 	slot_delete(ft, flow_hash(&e->key), i);
 	lru_unlink(ft, &ft->lru[e->list], i);
 	ifname_unref(ft, e->key.ifindex);
@@ -924,9 +890,9 @@ static void frag_record(struct flow_table *ft, const struct packet *p,
 		if (!f)
 			return;
 		f->key = k;
-		hash_oom = false;
+		ifw_hash_oom = false;
 		HASH_ADD(hh, ft->frags, key, sizeof(f->key), f);
-		if (hash_oom) {
+		if (ifw_hash_oom) {
 			free(f);
 			return;
 		}
@@ -953,7 +919,7 @@ struct flow_table *flow_table_new(const struct flow_limits *limits)
 	ft = calloc(1, sizeof(*ft));
 	if (!ft)
 		return NULL;
-	init_seed();
+	ifw_hash_init();
 	ft->max_flows = l.max_flows ? l.max_flows : 65536;
 	/* Entry indexes are 32 bits, one value meaning none. */
 	if (ft->max_flows > UINT32_MAX - 1)
@@ -965,6 +931,7 @@ struct flow_table *flow_table_new(const struct flow_limits *limits)
 	while (ft->index_mask < ft->max_flows && ft->index_mask < UINT32_MAX)
 		ft->index_mask = ft->index_mask * 2 + 1;
 	ft->free_entries = NO_ENTRY;
+	ft->last = NO_ENTRY;
 	lru_clear(ft);
 	ft->timeout_ns[CLASS_TCP] = (l.tcp_timeout ? l.tcp_timeout : 3600) * NS_PER_SEC;
 	ft->timeout_ns[CLASS_TCP_CLOSED] = (l.tcp_closed_timeout ? l.tcp_closed_timeout : 10) * NS_PER_SEC;
@@ -1001,6 +968,7 @@ void flow_table_free(struct flow_table *ft)
 		frag_remove(ft, f);
 	free(ft->entries);
 	free(ft->links);
+	free(ft->owners);
 	free(ft->slots);
 	free(ft->names);
 	free(ft->free_indexes);
@@ -1062,6 +1030,8 @@ static uint32_t flow_create(struct flow_table *ft, const struct packet *p,
 	struct flow_entry *e;
 	uint32_t i;
 
+	if ((p->has_uid || p->has_mark) && !owners_reserve(ft))
+		return NO_ENTRY;
 	if (ft->count >= ft->max_flows) {
 		uint32_t victim = eviction_victim(ft);
 		if (victim == NO_ENTRY)
@@ -1085,9 +1055,11 @@ static uint32_t flow_create(struct flow_table *ft, const struct packet *p,
 			     (p->has_icmp ? FLOW_HAS_ICMP : 0));
 	e->iftype = p->iftype;
 	e->icmp_type = p->icmp_type;
-	e->uid = p->uid;
-	e->mark = p->mark;
+	if (p->has_uid || p->has_mark)
+		ft->owners[i] = (struct flow_owner){ p->uid, p->mark };
 	e->rule = d->rule;
+	e->first_verdict = d->verdict;
+	e->first_rule = d->rule;
 	e->first_seen = now;
 	e->last_seen = now;
 	e->id = ft->next_id++;
@@ -1134,16 +1106,18 @@ static void flow_touch(struct flow_table *ft, uint32_t i,
 
 /* True when p goes the way e's first packet went, with the same owner, so
  * the rules cannot tell them apart (keys already match). */
-static bool same_as_first(const struct flow_entry *e, const struct packet *p,
-			  bool swapped)
+static bool same_as_first(const struct flow_table *ft, uint32_t i,
+			  const struct packet *p, bool swapped)
 {
+	const struct flow_entry *e = entry_at(ft, i);
+
 	/* Entries do not keep the cgroup path: a packet with one is decided
 	 * anew (only live backends know it, and only for new flows). */
 	return !p->has_cgroup && p->dir == e->dir && swapped == !!(e->flags & FLOW_SWAPPED) &&
 	       p->has_uid == !!(e->flags & FLOW_HAS_UID) &&
-	       (!p->has_uid || p->uid == e->uid) &&
+	       (!p->has_uid || p->uid == ft->owners[i].uid) &&
 	       p->has_mark == !!(e->flags & FLOW_HAS_MARK) &&
-	       (!p->has_mark || p->mark == e->mark) &&
+	       (!p->has_mark || p->mark == ft->owners[i].mark) &&
 	       p->has_ports == !!(e->flags & FLOW_HAS_PORTS) &&
 	       p->has_icmp == !!(e->flags & FLOW_HAS_ICMP) &&
 	       (!p->has_icmp || p->icmp_type == e->icmp_type);
@@ -1161,6 +1135,15 @@ static const struct flow *result_flow(struct flow_table *ft, uint32_t i)
 		return NULL;
 	materialize(ft, entry_at(ft, i), &ft->scratch);
 	return &ft->scratch;
+}
+
+/* Flow i (NO_ENTRY: none) is the one the packet was counted in: the
+ * latest for flow_table_flag_last(), and *flow when the caller asks. */
+static void set_result(struct flow_table *ft, uint32_t i, const struct flow **flow)
+{
+	ft->last = i;
+	if (flow)
+		*flow = result_flow(ft, i);
 }
 
 static uint32_t flow_find(const struct flow_table *ft, const struct flow_key *k)
@@ -1199,8 +1182,7 @@ static struct decision fragment_decision(struct flow_table *ft,
 	frag_append(&ft->frag_lru, &f->lru);
 	if (i != NO_ENTRY) {
 		flow_touch(ft, i, p, now);
-		if (flow)
-			*flow = result_flow(ft, i);
+		set_result(ft, i, flow);
 	}
 	return d;
 }
@@ -1261,6 +1243,7 @@ struct decision flow_table_packet(struct flow_table *ft,
 		*flow = NULL;
 	if (!ft || !p)
 		return d;
+	ft->last = NO_ENTRY;
 	if (!rs)
 		return d;
 	if (p->ifaddrs)
@@ -1282,8 +1265,7 @@ struct decision flow_table_packet(struct flow_table *ft,
 	if (i != NO_ENTRY) {
 		d = stored_decision(entry_at(ft, i));
 		flow_touch(ft, i, p, now);
-		if (flow)
-			*flow = result_flow(ft, i);
+		set_result(ft, i, flow);
 		return d;
 	}
 
@@ -1309,7 +1291,7 @@ struct decision flow_table_packet(struct flow_table *ft,
 	if (e && e->verdict == VERDICT_PASS) {
 		d = stored_decision(e);
 		flow_touch(ft, i, p, now);
-	} else if (e && ((e->flags & FLOW_STICKY) || same_as_first(e, p, swapped))) {
+	} else if (e && ((e->flags & FLOW_STICKY) || same_as_first(ft, i, p, swapped))) {
 		/* Blocked by a recheck; or blocked at its first packet, and
 		 * this one looks the same to the rules (same direction, same
 		 * owner): the rules would say the same again. */
@@ -1337,8 +1319,7 @@ struct decision flow_table_packet(struct flow_table *ft,
 	}
 	if (p->fragment && p->first_fragment)
 		frag_record(ft, p, name, &k, &d, now);
-	if (flow)
-		*flow = result_flow(ft, i);
+	set_result(ft, i, flow);
 	ifname_unref(ft, name->index);
 	return d;
 }
@@ -1369,9 +1350,12 @@ static void first_packet(const struct flow_table *ft, const struct flow_entry *e
 		p->icmp_id = e->key.port_a;
 	}
 	p->has_uid = e->flags & FLOW_HAS_UID;
-	p->uid = e->uid;
 	p->has_mark = e->flags & FLOW_HAS_MARK;
-	p->mark = e->mark;
+	if (p->has_uid || p->has_mark) {
+		const struct flow_owner *o = &ft->owners[index_of(ft, e)];
+		p->uid = p->has_uid ? o->uid : 0;
+		p->mark = p->has_mark ? o->mark : 0;
+	}
 	p->ifaddrs = ft->ifaddrs;
 }
 
@@ -1451,6 +1435,10 @@ size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs)
 			e->flags |= FLOW_STICKY;
 		e->verdict = d.verdict;
 		e->rule = d.rule;
+		/* That is its first packet's decision now, and the old rule
+		 * set's rules must not be referenced any more. */
+		e->first_verdict = d.verdict;
+		e->first_rule = d.rule;
 	}
 	relist_all(ft);
 	/* Fragments in flight follow their flow's new decision; the old rule
@@ -1473,4 +1461,57 @@ size_t flow_table_expire(struct flow_table *ft, uint64_t now)
 		return 0;
 	frag_expire(ft, now);
 	return expire_some(ft, now, SIZE_MAX);
+}
+
+bool flow_table_last_began(const struct flow_table *ft)
+{
+	return ft && ft->last != NO_ENTRY && entry_at(ft, ft->last)->packets == 1;
+}
+
+bool flow_table_flag_last(struct flow_table *ft)
+{
+	if (!ft || ft->last == NO_ENTRY)
+		return false;
+	entry_at(ft, ft->last)->flagged = 1;
+	return true;
+}
+
+void flow_table_prefetch(struct flow_table *ft, const struct packet *p,
+			 struct flow_prefetch *pf)
+{
+	struct ifname_entry *name;
+	struct flow_key k;
+
+	pf->valid = false;
+	if (!ft || !ft->slots)
+		return;
+	name = ifname_find(ft, p->ifname);
+	if (!name)
+		return;
+	flow_key_of(p, name->index, &k);
+	pf->hash = flow_hash(&k);
+	pf->valid = true;
+	__builtin_prefetch(&ft->slots[pf->hash & ft->slot_mask]);
+}
+
+void flow_table_prefetch_entry(const struct flow_table *ft,
+			       const struct flow_prefetch *pf)
+{
+	size_t at;
+
+	if (!ft || !pf->valid || !ft->slots)
+		return;
+	/* The first entry whose tag matches: usually the flow's. */
+	at = pf->hash & ft->slot_mask;
+	for (size_t n = 0; n < 4; n++, at = (at + 1) & ft->slot_mask) {
+		uint32_t s = ft->slots[at];
+		if (!s)
+			return;
+		if (((s ^ pf->hash) & ~ft->index_mask) == 0) {
+			const char *e = (const char *)entry_at(ft, slot_entry(ft, s));
+			__builtin_prefetch(e);
+			__builtin_prefetch(e + 64);
+			return;
+		}
+	}
 }
