@@ -33,8 +33,8 @@
 
 /* Packets decoded ahead of their decision (a power of two, more than
  * PIPELINE_LAG). */
-#define PIPELINE_SIZE 4u
-#define PIPELINE_LAG 2u
+#define PIPELINE_SIZE 8u
+#define PIPELINE_LAG 4u
 /* Scratch space for frames cut short by the capture's snap length. */
 #define SCRATCH_SIZE 65536
 /* Interface names by index, direct-mapped. */
@@ -486,7 +486,8 @@ static enum decode_status frame_packet(struct replay *r, int linktype,
 }
 
 /* Decides a decoded packet captured at ts_ns, with state. */
-static void decide_packet(struct replay *r, const struct packet *p, uint64_t ts_ns)
+static void decide_packet(struct replay *r, const struct packet *p, uint64_t ts_ns,
+			  const struct flow_prefetch *pf)
 {
 	struct decision d;
 
@@ -495,7 +496,7 @@ static void decide_packet(struct replay *r, const struct packet *p, uint64_t ts_
 	if (ts_ns > r->now)
 		r->now = ts_ns;
 
-	d = flow_table_packet(r->flows, r->rs, p, r->now, NULL);
+	flow_table_packet_ahead(r->flows, r->rs, p, r->now, NULL, pf, &d);
 	r->stats.evictions = flow_table_evictions(r->flows);
 	r->stats.packets++;
 	r->stats.bytes += p->len;
@@ -520,14 +521,16 @@ static void decide_packet(struct replay *r, const struct packet *p, uint64_t ts_
 }
 
 /* The pipeline: frames are decoded PIPELINE_LAG packets ahead of their
- * decision. When a packet is decoded its flow's slot is prefetched, a
- * packet later its entry, so the flow table's cache misses overlap the
- * work on the packets before it. Decisions keep the frames' order. */
+ * decision. When a packet is decoded its flow's slot is prefetched,
+ * PIPELINE_LAG / 2 packets later its entry, and PIPELINE_LAG packets later
+ * it is decided with the key made for the prefetch; so the flow table's
+ * cache misses overlap the work on the packets before it. Decisions keep
+ * the frames' order. */
 static void pipeline_decide_oldest(struct replay *r)
 {
 	struct pending_packet *pp = &r->pending[r->pending_head % PIPELINE_SIZE];
 
-	decide_packet(r, &pp->packet, pp->ts_ns);
+	decide_packet(r, &pp->packet, pp->ts_ns, &pp->prefetch);
 	r->pending_head++;
 	r->pending_count--;
 }
@@ -550,9 +553,10 @@ static void feed_frame(struct replay *r, int linktype, const uint8_t *frame,
 		return;
 	pp->ts_ns = ts_ns;
 	flow_table_prefetch(r->flows, &pp->packet, &pp->prefetch);
-	if (r->pending_count)
+	if (r->pending_count >= PIPELINE_LAG / 2)
 		flow_table_prefetch_entry(r->flows,
-					  &r->pending[(at + PIPELINE_SIZE - 1) % PIPELINE_SIZE].prefetch);
+					  &r->pending[(at + PIPELINE_SIZE - PIPELINE_LAG / 2) %
+						      PIPELINE_SIZE].prefetch);
 	r->pending_count++;
 	if (r->pending_count > PIPELINE_LAG)
 		pipeline_decide_oldest(r);
@@ -566,7 +570,7 @@ enum decode_status replay_frame(struct replay *r, int linktype,
 					     r->iface, r->iface_type, 0, &r->packet);
 
 	if (st == DECODE_OK)
-		decide_packet(r, &r->packet, ts_ns);
+		decide_packet(r, &r->packet, ts_ns, NULL);
 	return st;
 }
 

@@ -211,13 +211,22 @@ bool flow_table_flag_last(struct flow_table *ft);
  * (the slot is in cache by then), which starts loading the entry; so the
  * cache misses of a lookup overlap the decisions of the packets between. */
 struct flow_prefetch {
+	uint64_t key[5];         /* the table's key of the packet's flow */
 	uint32_t hash;
-	bool valid;
+	uint16_t ifindex;        /* of its interface name, when made */
+	bool swapped, valid;
 };
 void flow_table_prefetch(struct flow_table *ft, const struct packet *p,
 			 struct flow_prefetch *pf);
 void flow_table_prefetch_entry(const struct flow_table *ft,
 			       const struct flow_prefetch *pf);
+/* flow_table_packet() into *d, of a packet p that flow_table_prefetch()
+ * was given (unchanged since) with pf: the key made then is used, not made
+ * again. pf NULL: made now. */
+void flow_table_packet_ahead(struct flow_table *ft, const struct ruleset *rs,
+			     const struct packet *p, uint64_t now,
+			     const struct flow **flow,
+			     const struct flow_prefetch *pf, struct decision *d);
 
 /* After a rule set swap: re-decides every flow against rs; flows rs blocks
  * are blocked from their next packet on. Returns the number that changed. */

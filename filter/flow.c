@@ -64,10 +64,18 @@ enum {
 
 /* Both endpoints in canonical order (a <= b), so a reply has the same key. */
 struct flow_key {
-	uint8_t family, proto;
-	uint16_t ifindex;
-	uint16_t port_a, port_b;
-	uint8_t addr_a[16], addr_b[16];
+	union {
+		struct {
+			uint8_t family, proto;
+			uint16_t ifindex;
+			uint16_t port_a, port_b;
+			uint8_t addr_a[16], addr_b[16];
+		};
+		/* The same as five words: keys are built, hashed and
+		 * compared a word at a time (a word read right after byte
+		 * writes to it would wait for them to reach the cache). */
+		uint64_t w[5];
+	};
 };
 
 enum {
@@ -366,38 +374,69 @@ static size_t addr_bytes(uint8_t family)
 	return family == 4 ? 4 : 16;
 }
 
-/* Builds the canonical key; returns true when src is the b side. */
+/* Words of a key: w[0] holds family, proto, ifindex and the ports in
+ * struct flow_key's layout; an IPv4 address is its 4 bytes then zeros. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define KEY_WORD0(family, proto, ifindex, a, b) \
+	((uint64_t)(family) | (uint64_t)(proto) << 8 | (uint64_t)(ifindex) << 16 | \
+	 (uint64_t)(a) << 32 | (uint64_t)(b) << 48)
+#define V4_WORD(x) ((uint64_t)(x))
+#else
+#define KEY_WORD0(family, proto, ifindex, a, b) \
+	((uint64_t)(family) << 56 | (uint64_t)(proto) << 48 | (uint64_t)(ifindex) << 32 | \
+	 (uint64_t)(a) << 16 | (uint64_t)(b))
+#define V4_WORD(x) ((uint64_t)(x) << 32)
+#endif
+
+/* Builds the canonical key (the lower address first, as memcmp orders
+ * them; on a tie the lower port); returns true when src is the b side. */
 static bool flow_key_of(const struct packet *p, uint16_t ifindex,
-			struct flow_key *k)
+			uint64_t w[5])
 {
 	uint16_t sport, dport;
+	uint64_t s0, s1, d0, d1;
 	int c;
 	bool swapped;
 
-	k->family = p->family;
-	k->proto = p->proto;
-	k->ifindex = ifindex;
 	packet_ports(p, &sport, &dport);
 	if (p->family == 4) {
-		/* Whole 4-byte compares and copies (byte order: memcmp's). */
-		uint32_t s, d;
+		uint32_t s, d, sb, db;
 		memcpy(&s, p->src.a, 4);
 		memcpy(&d, p->dst.a, 4);
-		s = __builtin_bswap32(s);
-		d = __builtin_bswap32(d);
-		c = (s > d) - (s < d);
-		memset(k->addr_a, 0, sizeof(k->addr_a));
-		memset(k->addr_b, 0, sizeof(k->addr_b));
-		memcpy(k->addr_a, c > 0 || (c == 0 && sport > dport) ? p->dst.a : p->src.a, 4);
-		memcpy(k->addr_b, c > 0 || (c == 0 && sport > dport) ? p->src.a : p->dst.a, 4);
+		sb = __builtin_bswap32(s);
+		db = __builtin_bswap32(d);
+		c = (sb > db) - (sb < db);
+		s0 = V4_WORD(s);
+		d0 = V4_WORD(d);
+		s1 = d1 = 0;
 	} else {
-		c = memcmp(p->src.a, p->dst.a, 16);
-		memcpy(k->addr_a, c > 0 || (c == 0 && sport > dport) ? p->dst.a : p->src.a, 16);
-		memcpy(k->addr_b, c > 0 || (c == 0 && sport > dport) ? p->src.a : p->dst.a, 16);
+		uint64_t sh, dh;
+		memcpy(&s0, p->src.a, 8);
+		memcpy(&s1, p->src.a + 8, 8);
+		memcpy(&d0, p->dst.a, 8);
+		memcpy(&d1, p->dst.a + 8, 8);
+		sh = __builtin_bswap64(s0);
+		dh = __builtin_bswap64(d0);
+		if (sh == dh) {
+			sh = __builtin_bswap64(s1);
+			dh = __builtin_bswap64(d1);
+		}
+		c = (sh > dh) - (sh < dh);
 	}
 	swapped = c > 0 || (c == 0 && sport > dport);
-	k->port_a = swapped ? dport : sport;
-	k->port_b = swapped ? sport : dport;
+	if (swapped) {
+		w[0] = KEY_WORD0(p->family, p->proto, ifindex, dport, sport);
+		w[1] = d0;
+		w[2] = d1;
+		w[3] = s0;
+		w[4] = s1;
+	} else {
+		w[0] = KEY_WORD0(p->family, p->proto, ifindex, sport, dport);
+		w[1] = s0;
+		w[2] = s1;
+		w[3] = d0;
+		w[4] = d1;
+	}
 	return swapped;
 }
 
@@ -567,21 +606,14 @@ static void pool_put(struct flow_table *ft, uint32_t i)
 /* --- the slot array ------------------------------------------------------ */
 
 /* The flow key as five 64-bit words. */
-static inline void key_words(const struct flow_key *k, uint64_t w[5])
-{
-	memcpy(w, k, 5 * sizeof(*w));
-}
-
 /* NH over the key's 64-bit words (three independent 64x64->128 bit
  * products), then a full mix: the per-packet hash, so it is the cheap one. */
-static inline uint32_t flow_hash(const struct flow_key *k)
+static inline uint32_t flow_hash_words(const uint64_t *w)
 {
 	const uint64_t *key = ifw_hash_wide_keys;
-	uint64_t w[5];
 	unsigned __int128 sum;
 	uint64_t h;
 
-	key_words(k, w);
 	sum = (unsigned __int128)(w[0] + key[0]) * (w[1] + key[1]);
 	sum += (unsigned __int128)(w[2] + key[2]) * (w[3] + key[3]);
 	sum += (unsigned __int128)(w[4] + key[4]) * key[5];
@@ -591,10 +623,8 @@ static inline uint32_t flow_hash(const struct flow_key *k)
 
 static inline bool key_equal(const struct flow_key *a, const struct flow_key *b)
 {
-	uint64_t x[5], y[5];
+	const uint64_t *x = a->w, *y = b->w;
 
-	key_words(a, x);
-	key_words(b, y);
 	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
 		(x[4] ^ y[4])) == 0;
 }
@@ -608,6 +638,11 @@ static inline uint32_t slot_of(const struct flow_table *ft, uint32_t hash,
 static inline uint32_t slot_entry(const struct flow_table *ft, uint32_t s)
 {
 	return (s & ft->index_mask) - 1;
+}
+
+static inline uint32_t flow_hash(const struct flow_key *k)
+{
+	return flow_hash_words(k->w);
 }
 
 /* Where the entry in slot s would be without collisions (its key's hash,
@@ -1219,7 +1254,7 @@ static uint32_t related_flow(struct flow_table *ft, const struct packet *p,
 	q.icmp_id = p->inner.icmp_id;
 	if (q.has_icmp && !is_echo(&q))
 		return NO_ENTRY; /* errors are not sent about errors */
-	flow_key_of(&q, name->index, &k);
+	flow_key_of(&q, name->index, k.w);
 	i = flow_find(ft, &k);
 	if (i == NO_ENTRY || entry_at(ft, i)->verdict != VERDICT_PASS ||
 	    flow_expired(ft, entry_at(ft, i), now))
@@ -1227,55 +1262,78 @@ static uint32_t related_flow(struct flow_table *ft, const struct packet *p,
 	return i;
 }
 
-struct decision flow_table_packet(struct flow_table *ft,
-				  const struct ruleset *rs,
-				  const struct packet *p, uint64_t now,
-				  const struct flow **flow)
+static void set_decision(struct decision *d, enum verdict verdict,
+			 const struct rule *rule)
 {
-	struct decision d = { .verdict = VERDICT_BLOCK };
+	d->verdict = verdict;
+	d->rule = rule;
+	d->skipped = false;
+}
+
+/* flow_table_packet() into *d (filled a field at a time: a copy of a
+ * struct just written would wait for the writes to reach the cache), with
+ * the key flow_table_prefetch() made for p when pf is not NULL. */
+static void packet_decide(struct flow_table *ft, const struct ruleset *rs,
+			  const struct packet *p, uint64_t now,
+			  const struct flow **flow, const struct flow_prefetch *pf,
+			  struct decision *d)
+{
 	struct ifname_entry *name;
 	struct flow_key k;
 	struct flow_entry *e = NULL;
 	uint32_t i, hash;
 	bool swapped;
 
+	set_decision(d, VERDICT_BLOCK, NULL);
 	if (flow)
 		*flow = NULL;
 	if (!ft || !p)
-		return d;
+		return;
 	ft->last = NO_ENTRY;
 	if (!rs)
-		return d;
+		return;
 	if (p->ifaddrs)
 		ft->ifaddrs = p->ifaddrs;
 	if (rs->skip.count && ifmatch_matches(&rs->skip, p->ifname, p->iftype)) {
-		d.verdict = VERDICT_PASS;
-		d.skipped = true;
-		return d;
+		d->verdict = VERDICT_PASS;
+		d->skipped = true;
+		return;
 	}
 	if (now >= ft->next_sweep) {
 		expire_some(ft, now, EXPIRE_BUDGET);
 		frag_expire(ft, now);
 		ft->next_sweep = now + SWEEP_INTERVAL_NS;
 	}
-	if (p->fragment && !p->first_fragment)
-		return fragment_decision(ft, p, now, flow);
+	if (p->fragment && !p->first_fragment) {
+		*d = fragment_decision(ft, p, now, flow);
+		return;
+	}
 
 	i = related_flow(ft, p, now);
 	if (i != NO_ENTRY) {
-		d = stored_decision(entry_at(ft, i));
+		e = entry_at(ft, i);
+		set_decision(d, (enum verdict)e->verdict, e->rule);
 		flow_touch(ft, i, p, now);
 		set_result(ft, i, flow);
-		return d;
+		return;
 	}
 
 	name = ifname_intern(ft, p->ifname);
-	if (!name) /* out of memory: decide without state */
-		return ruleset_decide(rs, p);
+	if (!name) { /* out of memory: decide without state */
+		*d = ruleset_decide(rs, p);
+		return;
+	}
 	/* Held while flows come and go below, so the name stays interned. */
 	name->refs++;
-	swapped = flow_key_of(p, name->index, &k);
-	hash = flow_hash(&k);
+	if (pf && pf->valid && pf->ifindex == name->index) {
+		/* Made for this packet and this interface index. */
+		memcpy(k.w, pf->key, sizeof(k.w));
+		hash = pf->hash;
+		swapped = pf->swapped;
+	} else {
+		swapped = flow_key_of(p, name->index, k.w);
+		hash = flow_hash(&k);
+	}
 	i = slot_find(ft, &k, hash);
 	if (i != NO_ENTRY) {
 		e = entry_at(ft, i);
@@ -1289,18 +1347,18 @@ struct decision flow_table_packet(struct flow_table *ft,
 		}
 	}
 	if (e && e->verdict == VERDICT_PASS) {
-		d = stored_decision(e);
+		set_decision(d, (enum verdict)e->verdict, e->rule);
 		flow_touch(ft, i, p, now);
 	} else if (e && ((e->flags & FLOW_STICKY) || same_as_first(ft, i, p, swapped))) {
 		/* Blocked by a recheck; or blocked at its first packet, and
 		 * this one looks the same to the rules (same direction, same
 		 * owner): the rules would say the same again. */
-		d = stored_decision(e);
+		set_decision(d, (enum verdict)e->verdict, e->rule);
 		flow_touch(ft, i, p, now);
 	} else {
 		/* New, or remembered as blocked: the rules decide. */
-		d = ruleset_decide(rs, p);
-		if (e && d.verdict == VERDICT_PASS) {
+		*d = ruleset_decide(rs, p);
+		if (e && d->verdict == VERDICT_PASS) {
 			/* Blocked before, passes now: a passed flow that
 			 * begins with this packet replaces the blocked one. */
 			flow_remove(ft, i);
@@ -1308,20 +1366,38 @@ struct decision flow_table_packet(struct flow_table *ft,
 			e = NULL;
 		}
 		if (e) {
-			e->verdict = d.verdict;
-			e->rule = d.rule;
+			e->verdict = d->verdict;
+			e->rule = d->rule;
 			flow_touch(ft, i, p, now);
 		} else {
-			i = flow_create(ft, p, name, &k, hash, swapped, &d, now);
+			i = flow_create(ft, p, name, &k, hash, swapped, d, now);
 			if (i != NO_ENTRY)
 				flow_touch(ft, i, p, now);
 		}
 	}
 	if (p->fragment && p->first_fragment)
-		frag_record(ft, p, name, &k, &d, now);
+		frag_record(ft, p, name, &k, d, now);
 	set_result(ft, i, flow);
 	ifname_unref(ft, name->index);
+}
+
+struct decision flow_table_packet(struct flow_table *ft,
+				  const struct ruleset *rs,
+				  const struct packet *p, uint64_t now,
+				  const struct flow **flow)
+{
+	struct decision d;
+
+	packet_decide(ft, rs, p, now, flow, NULL, &d);
 	return d;
+}
+
+void flow_table_packet_ahead(struct flow_table *ft, const struct ruleset *rs,
+			     const struct packet *p, uint64_t now,
+			     const struct flow **flow,
+			     const struct flow_prefetch *pf, struct decision *d)
+{
+	packet_decide(ft, rs, p, now, flow, pf, d);
 }
 
 /* The first packet of e, as far as the rules can see it. */
@@ -1480,18 +1556,19 @@ void flow_table_prefetch(struct flow_table *ft, const struct packet *p,
 			 struct flow_prefetch *pf)
 {
 	struct ifname_entry *name;
-	struct flow_key k;
 
 	pf->valid = false;
-	if (!ft || !ft->slots)
+	if (!ft)
 		return;
 	name = ifname_find(ft, p->ifname);
 	if (!name)
 		return;
-	flow_key_of(p, name->index, &k);
-	pf->hash = flow_hash(&k);
+	pf->swapped = flow_key_of(p, name->index, pf->key);
+	pf->hash = flow_hash_words(pf->key);
+	pf->ifindex = name->index;
 	pf->valid = true;
-	__builtin_prefetch(&ft->slots[pf->hash & ft->slot_mask]);
+	if (ft->slots)
+		__builtin_prefetch(&ft->slots[pf->hash & ft->slot_mask]);
 }
 
 void flow_table_prefetch_entry(const struct flow_table *ft,

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backends/capture.h"
 #include "backends/replay.h"
@@ -139,21 +140,6 @@ static const char *addr_text(const struct ifw_addr *a, char *buf, size_t size)
 	return buf;
 }
 
-/* ADDR, ADDR:PORT or [ADDR]:PORT, as in query's packet descriptions. */
-static void format_endpoint(const struct ifw_addr *a, bool with_port, uint16_t port,
-			    char *buf, size_t size)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	addr_text(a, addr, sizeof(addr));
-	if (!with_port)
-		snprintf(buf, size, "%s", addr);
-	else if (a->family == 6)
-		snprintf(buf, size, "[%s]:%u", addr, port);
-	else
-		snprintf(buf, size, "%s:%u", addr, port);
-}
-
 static const char *flow_source(const struct flow *f, const struct replay_flow_info *info,
 			       char *buf, size_t size)
 {
@@ -165,26 +151,96 @@ static const char *flow_source(const struct flow *f, const struct replay_flow_in
 	return buf;
 }
 
+/* A text line being built: one fwrite per flow line instead of printf's
+ * format parsing for each of a dozen fields (replays print many flows). */
+struct line {
+	char buf[8192];
+	size_t len;
+};
+
+static void put_text(struct line *l, const char *text)
+{
+	size_t n = strnlen(text, sizeof(l->buf) - l->len);
+
+	memcpy(l->buf + l->len, text, n);
+	l->len += n;
+}
+
+static void put_char(struct line *l, char c)
+{
+	if (l->len < sizeof(l->buf))
+		l->buf[l->len++] = c;
+}
+
+/* Decimal, as %llu writes it. */
+static void put_number(struct line *l, unsigned long long v)
+{
+	char digits[24];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && l->len < sizeof(l->buf))
+		l->buf[l->len++] = digits[--n];
+}
+
+/* ADDR, ADDR:PORT or [ADDR]:PORT, as in query's packet descriptions. */
+static void put_endpoint(struct line *l, const struct ifw_addr *a, bool with_port,
+			 uint16_t port)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	addr_text(a, addr, sizeof(addr));
+	if (with_port && a->family == 6)
+		put_char(l, '[');
+	put_text(l, addr);
+	if (with_port && a->family == 6)
+		put_char(l, ']');
+	if (with_port) {
+		put_char(l, ':');
+		put_number(l, port);
+	}
+}
+
+/* PREFIX VERDICT DIR IFACE PROTO SRC > DST[ type T] N packets N bytes RULE */
 static void print_flow_text(const struct flow *f, const struct replay_flow_info *info,
 			    const char *prefix)
 {
-	char proto[8], src[64], dst[64], where[4096], type[32] = "";
+	char proto[8], where[4096];
 	bool ports = proto_has_ports(f->proto);
+	struct line l;
 
-	format_endpoint(&f->src, ports, f->sport, src, sizeof(src));
-	format_endpoint(&f->dst, ports, f->dport, dst, sizeof(dst));
+	l.len = 0;
+	put_text(&l, prefix);
+	put_text(&l, verdict_name(f->verdict));
+	put_char(&l, ' ');
+	put_text(&l, dir_name(f->dir));
+	put_char(&l, ' ');
+	put_text(&l, f->ifname);
+	put_char(&l, ' ');
+	put_text(&l, proto_name(f->proto, proto, sizeof(proto)));
+	put_char(&l, ' ');
+	put_endpoint(&l, &f->src, ports, f->sport);
+	put_text(&l, " > ");
+	put_endpoint(&l, &f->dst, ports, f->dport);
 	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
 		const char *name = icmp_type_name(f->dport, f->proto == IPPROTO_ICMPV6);
+		put_text(&l, " type ");
 		if (name)
-			snprintf(type, sizeof(type), " type %s", name);
+			put_text(&l, name);
 		else
-			snprintf(type, sizeof(type), " type %u", f->dport);
+			put_number(&l, f->dport);
 	}
-	printf("%s%s %s %s %s %s > %s%s %llu packets %llu bytes %s\n", prefix,
-	       verdict_name(f->verdict), dir_name(f->dir), f->ifname,
-	       proto_name(f->proto, proto, sizeof(proto)), src, dst, type,
-	       (unsigned long long)f->packets, (unsigned long long)f->bytes,
-	       flow_source(f, info, where, sizeof(where)));
+	put_char(&l, ' ');
+	put_number(&l, f->packets);
+	put_text(&l, " packets ");
+	put_number(&l, f->bytes);
+	put_text(&l, " bytes ");
+	put_text(&l, flow_source(f, info, where, sizeof(where)));
+	put_char(&l, '\n');
+	fwrite(l.buf, 1, l.len, stdout);
 }
 
 static void print_flow_json(const struct flow *f, const struct replay_flow_info *info,
@@ -612,6 +668,7 @@ static int replay_all(struct replay *r, char **args, int nargs)
 int cmd_replay(int argc, char **argv)
 {
 	static struct replay_options opt;
+	static char out_buffer[1 << 20];
 	struct diag_list diags = { 0 };
 	struct report rep = { .opt = &opt };
 	struct replay_config cfg;
@@ -623,6 +680,10 @@ int cmd_replay(int argc, char **argv)
 	int ncaptures;
 
 	memset(&opt, 0, sizeof(opt));
+	/* A flow a line, often many: written a megabyte at a time, unless
+	 * someone watches them come. */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
 	parsed = parse_options(argc, argv, &opt);
 	if (parsed == -2) {
 		usage(stdout);
