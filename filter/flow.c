@@ -850,8 +850,6 @@ static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
 	return n;
 }
 
-/* Live flows in creation order, in a new array (*n of them); NULL when
- * out of memory or empty. */
 static int cmp_id(const void *a, const void *b)
 {
 	const struct flow_entry *x = *(const struct flow_entry *const *)a;
@@ -860,6 +858,57 @@ static int cmp_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* A live entry and its id, for sorting. */
+struct id_entry {
+	uint64_t id;
+	struct flow_entry *e;
+};
+
+#define RADIX_BITS 11
+
+/* Sorts n entries by id (all distinct): a radix sort of the ids less the
+ * smallest, RADIX_BITS at a time (the live ids of a table span little
+ * more than its limit: two or three passes, no comparisons). False when
+ * out of memory. */
+static bool sort_by_id(struct flow_entry **all, size_t n)
+{
+	struct id_entry *a = malloc(n * sizeof(*a)), *b = malloc(n * sizeof(*b));
+	uint64_t min = UINT64_MAX, max = 0;
+
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		a[i] = (struct id_entry){ all[i]->id, all[i] };
+		if (a[i].id < min)
+			min = a[i].id;
+		if (a[i].id > max)
+			max = a[i].id;
+	}
+	for (unsigned shift = 0; shift < 64 && (max - min) >> shift; shift += RADIX_BITS) {
+		size_t start[(1u << RADIX_BITS) + 1] = { 0 };
+		struct id_entry *t;
+		for (size_t i = 0; i < n; i++)
+			start[((a[i].id - min) >> shift & ((1u << RADIX_BITS) - 1)) + 1]++;
+		for (size_t d = 1; d <= (1u << RADIX_BITS); d++)
+			start[d] += start[d - 1];
+		for (size_t i = 0; i < n; i++)
+			b[start[(a[i].id - min) >> shift & ((1u << RADIX_BITS) - 1)]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		all[i] = a[i].e;
+	free(a);
+	free(b);
+	return true;
+}
+
+/* Live flows in creation order, in a new array (*n of them); NULL when
+ * out of memory or empty. */
 static struct flow_entry **live_entries(const struct flow_table *ft, size_t *n)
 {
 	struct flow_entry **all;
@@ -875,7 +924,7 @@ static struct flow_entry **live_entries(const struct flow_table *ft, size_t *n)
 		if (e->key.family)
 			all[(*n)++] = e;
 	}
-	if (*n)
+	if (*n && !sort_by_id(all, *n))
 		qsort(all, *n, sizeof(*all), cmp_id);
 	return all;
 }

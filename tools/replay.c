@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "backends/capture.h"
 #include "backends/replay.h"
@@ -192,12 +191,21 @@ static void put_endpoint(struct line *l, const struct ifw_addr *a, bool with_por
 {
 	char addr[INET6_ADDRSTRLEN];
 
-	addr_text(a, addr, sizeof(addr));
-	if (with_port && a->family == 6)
-		put_char(l, '[');
-	put_text(l, addr);
-	if (with_port && a->family == 6)
-		put_char(l, ']');
+	if (a->family != 6) {
+		/* Dotted decimal, as inet_ntop() writes it. */
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				put_char(l, '.');
+			put_number(l, a->a[i]);
+		}
+	} else {
+		addr_text(a, addr, sizeof(addr));
+		if (with_port)
+			put_char(l, '[');
+		put_text(l, addr);
+		if (with_port)
+			put_char(l, ']');
+	}
 	if (with_port) {
 		put_char(l, ':');
 		put_number(l, port);
@@ -238,7 +246,16 @@ static void print_flow_text(const struct flow *f, const struct replay_flow_info 
 	put_text(&l, " packets ");
 	put_number(&l, f->bytes);
 	put_text(&l, " bytes ");
-	put_text(&l, flow_source(f, info, where, sizeof(where)));
+	if (f->rule && f->rule->line >= 0 &&
+	    (!f->rule->file || strnlen(f->rule->file, 4000) < 4000)) {
+		/* FILE:LINE, as flow_source() writes it (it cuts longer
+		 * ones to its buffer) */
+		put_text(&l, f->rule->file ? f->rule->file : "?");
+		put_char(&l, ':');
+		put_number(&l, (unsigned long long)f->rule->line);
+	} else {
+		put_text(&l, flow_source(f, info, where, sizeof(where)));
+	}
 	put_char(&l, '\n');
 	fwrite(l.buf, 1, l.len, stdout);
 }
@@ -668,7 +685,6 @@ static int replay_all(struct replay *r, char **args, int nargs)
 int cmd_replay(int argc, char **argv)
 {
 	static struct replay_options opt;
-	static char out_buffer[1 << 20];
 	struct diag_list diags = { 0 };
 	struct report rep = { .opt = &opt };
 	struct replay_config cfg;
@@ -680,10 +696,6 @@ int cmd_replay(int argc, char **argv)
 	int ncaptures;
 
 	memset(&opt, 0, sizeof(opt));
-	/* A flow a line, often many: written a megabyte at a time, unless
-	 * someone watches them come. */
-	if (!isatty(STDOUT_FILENO))
-		setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
 	parsed = parse_options(argc, argv, &opt);
 	if (parsed == -2) {
 		usage(stdout);
