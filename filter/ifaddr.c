@@ -9,6 +9,8 @@
 
 #include "filter/hash.h"
 
+_Static_assert(sizeof(struct ifw_addr) <= IFW_HASH_MAX_KEY, "addresses are hash keys");
+
 struct ifaddr_entry {
 	struct ifw_addr addr; /* key */
 	char ifname[IFW_IFNAMSIZ];
