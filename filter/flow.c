@@ -275,9 +275,15 @@ static struct ifname_entry *ifname_find(struct flow_table *ft, const char *name)
 
 	/* Packets come in runs on one interface. name is a packet's
 	 * IFW_IFNAMSIZ array: usually NUL padded, so two word compares. */
-	if (ft->last_name && (memcmp(ft->last_name->name, name, IFW_IFNAMSIZ) == 0 ||
-			      strncmp(ft->last_name->name, name, IFW_IFNAMSIZ - 1) == 0))
-		return ft->last_name;
+	if (ft->last_name) {
+		uint64_t x[2], y[2];
+		_Static_assert(IFW_IFNAMSIZ == sizeof(x), "a name is two words");
+		memcpy(x, ft->last_name->name, sizeof(x));
+		memcpy(y, name, sizeof(y));
+		if (((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0 ||
+		    strncmp(ft->last_name->name, name, IFW_IFNAMSIZ - 1) == 0)
+			return ft->last_name;
+	}
 	name_key(key, name);
 	HASH_FIND(hh, ft->names_by_name, key, IFW_IFNAMSIZ, e);
 	if (e)
