@@ -9,12 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Library code never exit()s: uthash reports running out of memory. */
-static __thread bool hash_oom;
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) (hash_oom = true)
-#include <uthash.h>
-
 #ifndef DLT_LINUX_SLL2
 #define DLT_LINUX_SLL2 276
 #endif
@@ -37,33 +31,20 @@ static __thread bool hash_oom;
 #define PACKET_OUTGOING 4
 #define IPPROTO_UDP_NUMBER 17
 
+/* Packets decoded ahead of their decision (a power of two, more than
+ * PIPELINE_LAG). */
+#define PIPELINE_SIZE 8u
+#define PIPELINE_LAG 4u
 /* Scratch space for frames cut short by the capture's snap length. */
 #define SCRATCH_SIZE 65536
 /* Interface names by index, direct-mapped. */
 #define IFCACHE_SLOTS 256
-/* Flow notes are allocated this many at a time. */
-#define NOTE_CHUNK 1024
 
 struct ifcache_slot {
 	bool valid;
 	uint32_t index;
 	char name[IFW_IFNAMSIZ];
 	enum iftype type;
-};
-
-/* What the report says of a live flow beside the flow table's entry: the
- * decision of its first packet (the table keeps the latest one, and a
- * blocked flow's replies are decided anew, as 'in', which is not what the
- * flow's report should say) and whether it leaked. One per live flow, in
- * a uthash by flow id, dropped when the flow leaves the table: bounded by
- * the table's limit, not by the number of flows in the captures. */
-struct flow_note {
-	UT_hash_handle hh;
-	uint64_t id;             /* key */
-	const struct rule *rule;
-	uint8_t verdict;
-	bool leaked;
-	struct flow_note *next_free;
 };
 
 struct replay {
@@ -77,13 +58,15 @@ struct replay {
 	uint64_t now;
 	struct ifcache_slot ifcache[IFCACHE_SLOTS];
 	uint8_t *scratch;
-	struct packet packet; /* reused for every frame */
+	struct packet packet; /* replay_frame()'s */
+	/* Decoded, not yet decided: pending_count from pending_head on. */
+	struct pending_packet {
+		struct packet packet;
+		uint64_t ts_ns;
+		struct flow_prefetch prefetch;
+	} pending[PIPELINE_SIZE];
+	unsigned pending_head, pending_count;
 	bool out_of_memory;
-	/* Notes of the live flows, and a pool of spare ones. */
-	struct flow_note *notes;
-	struct flow_note *free_notes;
-	struct flow_note **note_chunks;
-	size_t nnote_chunks;
 	/* Without on_flow_end: flows that already left the table, in the
 	 * order they ended. */
 	struct replay_flow_list ended;
@@ -119,91 +102,14 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-/* --- flow notes ---------------------------------------------------------- */
-
-static struct flow_note *note_find(struct replay *r, uint64_t id)
+/* The flow as reported: its first decision (the flow table keeps it beside
+ * the latest), and the facts beside it. */
+static void flow_as_reported(const struct replay *r, struct flow *f,
+			     struct replay_flow_info *info)
 {
-	struct flow_note *n;
-
-	HASH_FIND(hh, r->notes, &id, sizeof(id), n);
-	return n;
-}
-
-/* A spare note from the pool (grown a chunk at a time), NULL when out of
- * memory. */
-static struct flow_note *note_alloc(struct replay *r)
-{
-	struct flow_note *n;
-
-	if (!r->free_notes) {
-		struct flow_note **chunks, *chunk;
-		chunks = realloc(r->note_chunks, (r->nnote_chunks + 1) * sizeof(*chunks));
-		if (!chunks)
-			return NULL;
-		r->note_chunks = chunks;
-		chunk = malloc(NOTE_CHUNK * sizeof(*chunk));
-		if (!chunk)
-			return NULL;
-		r->note_chunks[r->nnote_chunks++] = chunk;
-		for (size_t i = NOTE_CHUNK; i-- > 0;) {
-			chunk[i].next_free = r->free_notes;
-			r->free_notes = &chunk[i];
-		}
-	}
-	n = r->free_notes;
-	r->free_notes = n->next_free;
-	memset(n, 0, sizeof(*n));
-	return n;
-}
-
-static void note_release(struct replay *r, struct flow_note *n)
-{
-	HASH_DELETE(hh, r->notes, n);
-	n->next_free = r->free_notes;
-	r->free_notes = n;
-}
-
-/* A new flow: notes the decision of its first packet. */
-static void note_first_decision(struct replay *r, uint64_t id,
-				const struct decision *d)
-{
-	struct flow_note *n = note_alloc(r);
-
-	if (!n) {
-		r->out_of_memory = true;
-		return;
-	}
-	n->id = id;
-	n->verdict = (uint8_t)d->verdict;
-	n->rule = d->rule;
-	hash_oom = false;
-	HASH_ADD(hh, r->notes, id, sizeof(n->id), n);
-	if (hash_oom) {
-		n->next_free = r->free_notes;
-		r->free_notes = n;
-		r->out_of_memory = true;
-	}
-}
-
-static void note_leak(struct replay *r, uint64_t id)
-{
-	struct flow_note *n = note_find(r, id);
-
-	if (n)
-		n->leaked = true;
-	else
-		r->out_of_memory = true; /* its note could not be had */
-}
-
-/* The flow as reported: its first decision, and the facts beside it. */
-static void flow_as_reported(const struct replay *r, const struct flow_note *n,
-			     struct flow *f, struct replay_flow_info *info)
-{
-	if (n) {
-		f->verdict = (enum verdict)n->verdict;
-		f->rule = n->rule;
-	}
-	info->leaked = n && n->leaked;
+	f->verdict = f->first_verdict;
+	f->rule = f->first_rule;
+	info->leaked = f->flagged;
 	info->skipped = r->rs->skip.count &&
 			ifmatch_matches(&r->rs->skip, f->ifname,
 					iftype_from_name(f->ifname));
@@ -228,13 +134,10 @@ void replay_flow_list_clear(struct replay_flow_list *l)
 static void flow_ended(const struct flow *ended, void *ctx)
 {
 	struct replay *r = ctx;
-	struct flow_note *n = note_find(r, ended->id);
 	struct replay_flow_info info;
 	struct flow f = *ended;
 
-	flow_as_reported(r, n, &f, &info);
-	if (n)
-		note_release(r, n);
+	flow_as_reported(r, &f, &info);
 	if (r->cfg.on_flow_end)
 		r->cfg.on_flow_end(&f, &info, r->cfg.on_flow_end_ctx);
 	else if (replay_flow_list_add(&r->ended, &f, &info) < 0)
@@ -281,10 +184,6 @@ void replay_free(struct replay *r)
 	ifaddr_table_free(r->ifaddrs);
 	free(r->scratch);
 	replay_flow_list_clear(&r->ended);
-	HASH_CLEAR(hh, r->notes);
-	for (size_t i = 0; i < r->nnote_chunks; i++)
-		free(r->note_chunks[i]);
-	free(r->note_chunks);
 	free(r);
 }
 
@@ -541,17 +440,15 @@ static void count_skipped(struct replay *r, enum decode_status st)
 }
 
 /* One frame on ifname (unless its link header has an index) whose
- * direction is dir (0: from the link header or cfg.local). */
-static enum decode_status decide_frame(struct replay *r, int linktype,
+ * direction is dir (0: from the link header or cfg.local), decoded into p
+ * (context fields included) but not decided. */
+static enum decode_status frame_packet(struct replay *r, int linktype,
 				       const uint8_t *frame, size_t caplen,
-				       size_t wirelen, uint64_t ts_ns,
-				       const char *ifname, enum iftype iftype,
-				       unsigned dir)
+				       size_t wirelen, const char *ifname,
+				       enum iftype iftype, unsigned dir,
+				       struct packet *p)
 {
 	struct link_info li;
-	struct packet *p = &r->packet;
-	const struct flow *flow = NULL;
-	struct decision d;
 	uint32_t declared = 0;
 	bool cut = wirelen > caplen;
 	enum decode_status st;
@@ -585,16 +482,22 @@ static enum decode_status decide_frame(struct replay *r, int linktype,
 	}
 	p->dir = dir ? dir : li.dir ? li.dir : direction_from_local(r, p);
 	p->ifaddrs = r->ifaddrs;
+	return DECODE_OK;
+}
+
+/* Decides a decoded packet captured at ts_ns, with state. */
+static void decide_packet(struct replay *r, const struct packet *p, uint64_t ts_ns,
+			  const struct flow_prefetch *pf)
+{
+	struct decision d;
 
 	/* Capture clocks may step back (and files follow each other): the
 	 * flow table's clock only moves forward. */
 	if (ts_ns > r->now)
 		r->now = ts_ns;
 
-	d = flow_table_packet(r->flows, r->rs, p, r->now, &flow);
+	flow_table_packet_ahead(r->flows, r->rs, p, r->now, NULL, pf, &d);
 	r->stats.evictions = flow_table_evictions(r->flows);
-	if (flow && flow->packets == 1)
-		note_first_decision(r, flow->id, &d);
 	r->stats.packets++;
 	r->stats.bytes += p->len;
 	if (d.skipped) {
@@ -606,24 +509,69 @@ static enum decode_status decide_frame(struct replay *r, int linktype,
 	} else if (d.verdict == VERDICT_PASS) {
 		r->stats.passed++;
 		if (p->dir == DIR_OUT) {
-			if (flow && flow->packets == 1)
+			if (flow_table_last_began(r->flows))
 				learn_interface_address(r, p);
-			if (flow && r->cfg.leaks &&
+			if (r->cfg.leaks &&
 			    ifmatch_matches(r->cfg.leaks, p->ifname, p->iftype))
-				note_leak(r, flow->id);
+				flow_table_flag_last(r->flows);
 		}
 	} else {
 		r->stats.blocked++;
 	}
-	return DECODE_OK;
+}
+
+/* The pipeline: frames are decoded PIPELINE_LAG packets ahead of their
+ * decision. When a packet is decoded its flow's slot is prefetched,
+ * PIPELINE_LAG / 2 packets later its entry, and PIPELINE_LAG packets later
+ * it is decided with the key made for the prefetch; so the flow table's
+ * cache misses overlap the work on the packets before it. Decisions keep
+ * the frames' order. */
+static void pipeline_decide_oldest(struct replay *r)
+{
+	struct pending_packet *pp = &r->pending[r->pending_head % PIPELINE_SIZE];
+
+	decide_packet(r, &pp->packet, pp->ts_ns, &pp->prefetch);
+	r->pending_head++;
+	r->pending_count--;
+}
+
+static void pipeline_drain(struct replay *r)
+{
+	while (r->pending_count)
+		pipeline_decide_oldest(r);
+}
+
+static void feed_frame(struct replay *r, int linktype, const uint8_t *frame,
+		       size_t caplen, size_t wirelen, uint64_t ts_ns,
+		       const char *ifname, enum iftype iftype, unsigned dir)
+{
+	unsigned at = (r->pending_head + r->pending_count) % PIPELINE_SIZE;
+	struct pending_packet *pp = &r->pending[at];
+
+	if (frame_packet(r, linktype, frame, caplen, wirelen, ifname, iftype, dir,
+			 &pp->packet) != DECODE_OK)
+		return;
+	pp->ts_ns = ts_ns;
+	flow_table_prefetch(r->flows, &pp->packet, &pp->prefetch);
+	if (r->pending_count >= PIPELINE_LAG / 2)
+		flow_table_prefetch_entry(r->flows,
+					  &r->pending[(at + PIPELINE_SIZE - PIPELINE_LAG / 2) %
+						      PIPELINE_SIZE].prefetch);
+	r->pending_count++;
+	if (r->pending_count > PIPELINE_LAG)
+		pipeline_decide_oldest(r);
 }
 
 enum decode_status replay_frame(struct replay *r, int linktype,
 				const uint8_t *frame, size_t caplen,
 				size_t wirelen, uint64_t ts_ns)
 {
-	return decide_frame(r, linktype, frame, caplen, wirelen, ts_ns,
-			    r->iface, r->iface_type, 0);
+	enum decode_status st = frame_packet(r, linktype, frame, caplen, wirelen,
+					     r->iface, r->iface_type, 0, &r->packet);
+
+	if (st == DECODE_OK)
+		decide_packet(r, &r->packet, ts_ns, NULL);
+	return st;
 }
 
 /* A capture being replayed: its next frame, and the interface of frames
@@ -642,11 +590,11 @@ static void decide_source_frame(struct replay *r, const struct source *s)
 	const struct capture_interface *ci = f->iface;
 
 	if (ci->name[0])
-		decide_frame(r, ci->linktype, f->data, f->caplen, f->wirelen, f->ts_ns,
-			     ci->name, ci->type, f->dir);
+		feed_frame(r, ci->linktype, f->data, f->caplen, f->wirelen, f->ts_ns,
+			   ci->name, ci->type, f->dir);
 	else
-		decide_frame(r, ci->linktype, f->data, f->caplen, f->wirelen, f->ts_ns,
-			     s->ifname, s->iftype, f->dir);
+		feed_frame(r, ci->linktype, f->data, f->caplen, f->wirelen, f->ts_ns,
+			   s->ifname, s->iftype, f->dir);
 }
 
 /* Reads the source's next frame: 0, or capture_next()'s error. */
@@ -698,6 +646,8 @@ int replay_captures(struct replay *r, const struct replay_input *inputs, size_t 
 		decide_source_frame(r, next);
 		rc = advance(r, next, err, errsize);
 	}
+	/* What was read is decided, also when a capture failed. */
+	pipeline_drain(r);
 	free(src);
 	return rc;
 }
@@ -734,7 +684,7 @@ static void visit_live(const struct flow *live, void *ctx)
 	struct replay_flow_info info;
 	struct flow f = *live;
 
-	flow_as_reported(v->r, note_find(v->r, f.id), &f, &info);
+	flow_as_reported(v->r, &f, &info);
 	v->fn(&f, &info, v->ctx);
 }
 
@@ -751,7 +701,7 @@ static void collect_live(const struct flow *live, void *ctx)
 	struct replay_flow_record *e = &c->items[c->count++];
 
 	e->flow = *live;
-	flow_as_reported(c->r, note_find(c->r, live->id), &e->flow, &e->info);
+	flow_as_reported(c->r, &e->flow, &e->info);
 }
 
 static int compare_flow_id(const void *a, const void *b)

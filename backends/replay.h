@@ -33,9 +33,10 @@ struct replay_flow_info {
 	bool skipped;         /* its interface is in 'set skip on' */
 };
 
-/* A flow as reported: verdict and rule are those of its first packet (the
- * flow table keeps the latest decision, and a blocked flow's replies are
- * decided anew). f and info are valid during the call only. */
+/* A flow as reported: verdict and rule are those of its first packet
+ * (first_verdict and first_rule of the flow table's entry, which also keeps
+ * the latest decision: a blocked flow's replies are decided anew). f and
+ * info are valid during the call only. */
 typedef void (*replay_flow_fn)(const struct flow *f,
 			       const struct replay_flow_info *info, void *ctx);
 
@@ -169,7 +170,8 @@ const struct replay_stats *replay_stats(const struct replay *r);
  * already ended and the live ones), in creation order. With on_flow_end:
  * with the live flows only, in creation order (the ended ones went to
  * on_flow_end). Returns 0, or -ENOMEM when memory ran out during the
- * replay (a flow's first decision or leak mark may then be missing). */
+ * replay (an ended flow or a learned interface address may then be
+ * missing). */
 int replay_foreach_flow(struct replay *r, replay_flow_fn fn, void *ctx);
 
 #endif

@@ -161,8 +161,13 @@ struct flow {
 	struct ifw_addr src, dst;
 	uint16_t sport, dport;   /* icmp: id in sport, type in dport */
 	char ifname[IFW_IFNAMSIZ];
-	enum verdict verdict;
+	enum verdict verdict;    /* the latest decision (see flow_table_packet) */
 	const struct rule *rule; /* NULL: default */
+	/* The decision of its first packet, which a report of the flow gives
+	 * (a recheck decides the first packet anew under the new rules). */
+	enum verdict first_verdict;
+	const struct rule *first_rule;
+	bool flagged;            /* flow_table_flag_last() */
 	uint64_t packets, bytes;
 	uint64_t first_seen, last_seen; /* nanoseconds, caller's clock */
 	uint64_t id;             /* creation order */
@@ -190,6 +195,38 @@ struct decision flow_table_packet(struct flow_table *ft,
 				  const struct ruleset *rs,
 				  const struct packet *p, uint64_t now,
 				  const struct flow **flow);
+
+/* The flow the latest flow_table_packet() counted its packet in (none when
+ * that packet made no flow, or the flow left the table since): true when
+ * that packet was its first. */
+bool flow_table_last_began(const struct flow_table *ft);
+/* Flags that flow, for good (struct flow's flagged; replay marks the flows
+ * that leaked). False when there is no such flow. */
+bool flow_table_flag_last(struct flow_table *ft);
+
+/* Loading ahead (optional hints; they change nothing): a caller that
+ * decodes packets ahead of deciding them calls flow_table_prefetch() for a
+ * packet some packets before flow_table_packet(), which starts loading the
+ * slot of its flow, then flow_table_prefetch_entry() a packet or two later
+ * (the slot is in cache by then), which starts loading the entry; so the
+ * cache misses of a lookup overlap the decisions of the packets between. */
+struct flow_prefetch {
+	uint64_t key[5];         /* the table's key of the packet's flow */
+	uint32_t hash;
+	uint16_t ifindex;        /* of its interface name, when made */
+	bool swapped, valid;
+};
+void flow_table_prefetch(struct flow_table *ft, const struct packet *p,
+			 struct flow_prefetch *pf);
+void flow_table_prefetch_entry(const struct flow_table *ft,
+			       const struct flow_prefetch *pf);
+/* flow_table_packet() into *d, of a packet p that flow_table_prefetch()
+ * was given (unchanged since) with pf: the key made then is used, not made
+ * again. pf NULL: made now. */
+void flow_table_packet_ahead(struct flow_table *ft, const struct ruleset *rs,
+			     const struct packet *p, uint64_t now,
+			     const struct flow **flow,
+			     const struct flow_prefetch *pf, struct decision *d);
 
 /* After a rule set swap: re-decides every flow against rs; flows rs blocks
  * are blocked from their next packet on. Returns the number that changed. */

@@ -22,21 +22,10 @@
 #include "filter/engine.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
-/* uthash: never exit() on OOM (library code), and a seeded hash so remote
- * peers cannot aim many flows at one bucket. */
-static __thread bool hash_oom;
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) (hash_oom = true)
-static inline uint32_t seeded_hash(const void *key, size_t len);
-#define HASH_FUNCTION(keyptr, keylen, hashv) \
-	((hashv) = seeded_hash((keyptr), (keylen)))
-#include <uthash.h>
+#include "filter/hash.h"
 
 #define NS_PER_SEC 1000000000ull
 #define MAX_IFNAMES 65535
@@ -75,10 +64,18 @@ enum {
 
 /* Both endpoints in canonical order (a <= b), so a reply has the same key. */
 struct flow_key {
-	uint8_t family, proto;
-	uint16_t ifindex;
-	uint16_t port_a, port_b;
-	uint8_t addr_a[16], addr_b[16];
+	union {
+		struct {
+			uint8_t family, proto;
+			uint16_t ifindex;
+			uint16_t port_a, port_b;
+			uint8_t addr_a[16], addr_b[16];
+		};
+		/* The same as five words: keys are built, hashed and
+		 * compared a word at a time (a word read right after byte
+		 * writes to it would wait for them to reach the cache). */
+		uint64_t w[5];
+	};
 };
 
 enum {
@@ -111,7 +108,11 @@ struct lru_list {
 /* 96 bytes. The first 64 hold what a lookup reads (key, last_seen, rule,
  * packets, flags); small fields are bit fields so that the whole entry,
  * its link and its share of the slot array stay under 128 bytes per flow.
- * 48-bit packet counts and ids last years at a million a second. */
+ * 48-bit packet counts and ids last years at a million a second. verdict
+ * and rule are the latest decision (a blocked flow's packets may be
+ * decided anew), first_verdict and first_rule its first packet's, which
+ * is what a report of the flow says. The first packet's owner (uid, mark)
+ * is in ft->owners, beside the entries: few flows have one. */
 struct flow_entry {
 	struct flow_key key;   /* family 0: a free entry */
 	uint64_t last_seen;
@@ -122,6 +123,14 @@ struct flow_entry {
 	uint64_t id : 48;
 	uint64_t verdict : 2, dir : 2, iftype : 2;
 	uint64_t list : 4;     /* timeout class, + LIST_BLOCKED unless passed */
+	uint64_t first_verdict : 2;
+	uint64_t flagged : 1;  /* flow_table_flag_last() */
+	const struct rule *first_rule;
+};
+
+/* The owner of a flow's first packet, for rechecks and for telling its
+ * packets apart (FLOW_HAS_UID, FLOW_HAS_MARK say which is known). */
+struct flow_owner {
 	uint32_t uid, mark;
 };
 
@@ -196,6 +205,11 @@ struct flow_table {
 	size_t capacity;
 	struct flow_entry *entries;
 	struct lru_link *links;
+	/* Owners of first packets, as long as entries once a flow had one
+	 * (NULL before: replay's packets never have one). */
+	struct flow_owner *owners;
+	/* The flow the latest packet was counted in (flow_table_flag_last). */
+	uint32_t last;
 
 	struct frag_entry *frags;
 	size_t nfrags, max_frags;
@@ -218,71 +232,10 @@ struct flow_table {
 
 /* --- hashing ------------------------------------------------------------- */
 
-/* Random per process; keys are at most 40 bytes (10 32-bit words). */
-#define HASH_MAX_KEY 40
-_Static_assert(sizeof(struct flow_key) <= HASH_MAX_KEY &&
-	       sizeof(struct frag_key) <= HASH_MAX_KEY &&
-	       IFW_IFNAMSIZ <= HASH_MAX_KEY, "hash keys fit");
-static uint64_t hash_seed;
-static uint32_t hash_keys[HASH_MAX_KEY / 4];
-static uint64_t flow_hash_keys[6];
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-/* NH (the universal hash of UMAC) over the key's 32-bit words with random
- * keys, then a full mix: the products are independent, so a 40-byte key
- * costs about one multiply's latency, not five in a chain. */
-__attribute__((always_inline))
-static inline uint32_t seeded_hash(const void *key, size_t len)
-{
-	uint32_t w[HASH_MAX_KEY / 4] = { 0 };
-	uint64_t sum = hash_seed ^ len;
-
-	if (len > HASH_MAX_KEY)
-		len = HASH_MAX_KEY; /* never: every key here is smaller */
-	memcpy(w, key, len);
-	for (size_t i = 0; i < HASH_MAX_KEY / 4; i += 2)
-		sum += (uint64_t)(w[i] + hash_keys[i]) * (w[i + 1] + hash_keys[i + 1]);
-	sum = mix64(sum);
-	return (uint32_t)(sum ^ (sum >> 32));
-}
-
-static void init_seed_once(void)
-{
-	uint64_t s = 0;
-
-	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
-		    (uint64_t)(uintptr_t)&s;
-	}
-	for (size_t i = 0; i < HASH_MAX_KEY / 4; i++) {
-		s = mix64(s + 0x9e3779b97f4a7c15ull);
-		hash_keys[i] = (uint32_t)s;
-	}
-	for (size_t i = 0; i < 6; i++) {
-		s = mix64(s + 0x9e3779b97f4a7c15ull);
-		flow_hash_keys[i] = s;
-	}
-	hash_seed = s | 1;
-}
-
-/* Once per process: tables in other threads hash with the same keys. */
-static void init_seed(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, init_seed_once);
-}
+/* uthash's keys (filter/hash.h) are at most 40 bytes. */
+_Static_assert(sizeof(struct flow_key) <= IFW_HASH_MAX_KEY &&
+	       sizeof(struct frag_key) <= IFW_HASH_MAX_KEY &&
+	       IFW_IFNAMSIZ <= IFW_HASH_MAX_KEY, "hash keys fit");
 
 /* The bucket array is sized here, not by uthash's own rule: uthash doubles
  * it when one chain reaches 10 entries, so chains average 3 to 5 (a cache
@@ -322,9 +275,15 @@ static struct ifname_entry *ifname_find(struct flow_table *ft, const char *name)
 
 	/* Packets come in runs on one interface. name is a packet's
 	 * IFW_IFNAMSIZ array: usually NUL padded, so two word compares. */
-	if (ft->last_name && (memcmp(ft->last_name->name, name, IFW_IFNAMSIZ) == 0 ||
-			      strncmp(ft->last_name->name, name, IFW_IFNAMSIZ - 1) == 0))
-		return ft->last_name;
+	if (ft->last_name) {
+		uint64_t x[2], y[2];
+		_Static_assert(IFW_IFNAMSIZ == sizeof(x), "a name is two words");
+		memcpy(x, ft->last_name->name, sizeof(x));
+		memcpy(y, name, sizeof(y));
+		if (((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0 ||
+		    strncmp(ft->last_name->name, name, IFW_IFNAMSIZ - 1) == 0)
+			return ft->last_name;
+	}
 	name_key(key, name);
 	HASH_FIND(hh, ft->names_by_name, key, IFW_IFNAMSIZ, e);
 	if (e)
@@ -367,9 +326,9 @@ static struct ifname_entry *ifname_intern(struct flow_table *ft, const char *nam
 	}
 	name_key(e->name, name);
 	e->index = (uint16_t)index;
-	hash_oom = false;
+	ifw_hash_oom = false;
 	HASH_ADD(hh, ft->names_by_name, name, IFW_IFNAMSIZ, e);
-	if (hash_oom) {
+	if (ifw_hash_oom) {
 		free(e);
 		ft->free_indexes[ft->nfree_indexes++] = (uint16_t)index;
 		return NULL;
@@ -421,38 +380,69 @@ static size_t addr_bytes(uint8_t family)
 	return family == 4 ? 4 : 16;
 }
 
-/* Builds the canonical key; returns true when src is the b side. */
+/* Words of a key: w[0] holds family, proto, ifindex and the ports in
+ * struct flow_key's layout; an IPv4 address is its 4 bytes then zeros. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define KEY_WORD0(family, proto, ifindex, a, b) \
+	((uint64_t)(family) | (uint64_t)(proto) << 8 | (uint64_t)(ifindex) << 16 | \
+	 (uint64_t)(a) << 32 | (uint64_t)(b) << 48)
+#define V4_WORD(x) ((uint64_t)(x))
+#else
+#define KEY_WORD0(family, proto, ifindex, a, b) \
+	((uint64_t)(family) << 56 | (uint64_t)(proto) << 48 | (uint64_t)(ifindex) << 32 | \
+	 (uint64_t)(a) << 16 | (uint64_t)(b))
+#define V4_WORD(x) ((uint64_t)(x) << 32)
+#endif
+
+/* Builds the canonical key (the lower address first, as memcmp orders
+ * them; on a tie the lower port); returns true when src is the b side. */
 static bool flow_key_of(const struct packet *p, uint16_t ifindex,
-			struct flow_key *k)
+			uint64_t w[5])
 {
 	uint16_t sport, dport;
+	uint64_t s0, s1, d0, d1;
 	int c;
 	bool swapped;
 
-	k->family = p->family;
-	k->proto = p->proto;
-	k->ifindex = ifindex;
 	packet_ports(p, &sport, &dport);
 	if (p->family == 4) {
-		/* Whole 4-byte compares and copies (byte order: memcmp's). */
-		uint32_t s, d;
+		uint32_t s, d, sb, db;
 		memcpy(&s, p->src.a, 4);
 		memcpy(&d, p->dst.a, 4);
-		s = __builtin_bswap32(s);
-		d = __builtin_bswap32(d);
-		c = (s > d) - (s < d);
-		memset(k->addr_a, 0, sizeof(k->addr_a));
-		memset(k->addr_b, 0, sizeof(k->addr_b));
-		memcpy(k->addr_a, c > 0 || (c == 0 && sport > dport) ? p->dst.a : p->src.a, 4);
-		memcpy(k->addr_b, c > 0 || (c == 0 && sport > dport) ? p->src.a : p->dst.a, 4);
+		sb = __builtin_bswap32(s);
+		db = __builtin_bswap32(d);
+		c = (sb > db) - (sb < db);
+		s0 = V4_WORD(s);
+		d0 = V4_WORD(d);
+		s1 = d1 = 0;
 	} else {
-		c = memcmp(p->src.a, p->dst.a, 16);
-		memcpy(k->addr_a, c > 0 || (c == 0 && sport > dport) ? p->dst.a : p->src.a, 16);
-		memcpy(k->addr_b, c > 0 || (c == 0 && sport > dport) ? p->src.a : p->dst.a, 16);
+		uint64_t sh, dh;
+		memcpy(&s0, p->src.a, 8);
+		memcpy(&s1, p->src.a + 8, 8);
+		memcpy(&d0, p->dst.a, 8);
+		memcpy(&d1, p->dst.a + 8, 8);
+		sh = __builtin_bswap64(s0);
+		dh = __builtin_bswap64(d0);
+		if (sh == dh) {
+			sh = __builtin_bswap64(s1);
+			dh = __builtin_bswap64(d1);
+		}
+		c = (sh > dh) - (sh < dh);
 	}
 	swapped = c > 0 || (c == 0 && sport > dport);
-	k->port_a = swapped ? dport : sport;
-	k->port_b = swapped ? sport : dport;
+	if (swapped) {
+		w[0] = KEY_WORD0(p->family, p->proto, ifindex, dport, sport);
+		w[1] = d0;
+		w[2] = d1;
+		w[3] = s0;
+		w[4] = s1;
+	} else {
+		w[0] = KEY_WORD0(p->family, p->proto, ifindex, sport, dport);
+		w[1] = s0;
+		w[2] = s1;
+		w[3] = d0;
+		w[4] = d1;
+	}
 	return swapped;
 }
 
@@ -572,8 +562,24 @@ static bool pool_grow(struct flow_table *ft)
 	if (!entries)
 		return false;
 	ft->entries = entries;
+	if (ft->owners) {
+		struct flow_owner *owners = realloc(ft->owners, cap * sizeof(*owners));
+		if (!owners)
+			return false;
+		ft->owners = owners;
+	}
 	ft->capacity = cap;
 	return true;
+}
+
+/* The owner array, from the first flow whose first packet has an owner
+ * on. False when out of memory. */
+static bool owners_reserve(struct flow_table *ft)
+{
+	if (ft->owners)
+		return true;
+	ft->owners = calloc(ft->capacity ? ft->capacity : 1, sizeof(*ft->owners));
+	return ft->owners != NULL;
 }
 
 /* A free entry's index, or NO_ENTRY (the pool is at max_flows, or out of
@@ -606,34 +612,25 @@ static void pool_put(struct flow_table *ft, uint32_t i)
 /* --- the slot array ------------------------------------------------------ */
 
 /* The flow key as five 64-bit words. */
-static inline void key_words(const struct flow_key *k, uint64_t w[5])
-{
-	memcpy(w, k, 5 * sizeof(*w));
-}
-
 /* NH over the key's 64-bit words (three independent 64x64->128 bit
  * products), then a full mix: the per-packet hash, so it is the cheap one. */
-static inline uint32_t flow_hash(const struct flow_key *k)
+static inline uint32_t flow_hash_words(const uint64_t *w)
 {
-	const uint64_t *key = flow_hash_keys;
-	uint64_t w[5];
+	const uint64_t *key = ifw_hash_wide_keys;
 	unsigned __int128 sum;
 	uint64_t h;
 
-	key_words(k, w);
 	sum = (unsigned __int128)(w[0] + key[0]) * (w[1] + key[1]);
 	sum += (unsigned __int128)(w[2] + key[2]) * (w[3] + key[3]);
 	sum += (unsigned __int128)(w[4] + key[4]) * key[5];
-	h = mix64((uint64_t)sum ^ (uint64_t)(sum >> 64) ^ hash_seed);
+	h = ifw_hash_mix64((uint64_t)sum ^ (uint64_t)(sum >> 64) ^ ifw_hash_seed);
 	return (uint32_t)(h ^ (h >> 32));
 }
 
 static inline bool key_equal(const struct flow_key *a, const struct flow_key *b)
 {
-	uint64_t x[5], y[5];
+	const uint64_t *x = a->w, *y = b->w;
 
-	key_words(a, x);
-	key_words(b, y);
 	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
 		(x[4] ^ y[4])) == 0;
 }
@@ -647,6 +644,11 @@ static inline uint32_t slot_of(const struct flow_table *ft, uint32_t hash,
 static inline uint32_t slot_entry(const struct flow_table *ft, uint32_t s)
 {
 	return (s & ft->index_mask) - 1;
+}
+
+static inline uint32_t flow_hash(const struct flow_key *k)
+{
+	return flow_hash_words(k->w);
 }
 
 /* Where the entry in slot s would be without collisions (its key's hash,
@@ -760,6 +762,9 @@ static void materialize(const struct flow_table *ft, const struct flow_entry *e,
 	memcpy(f->ifname, ft->names[e->key.ifindex]->name, IFW_IFNAMSIZ);
 	f->verdict = (enum verdict)e->verdict;
 	f->rule = e->rule;
+	f->first_verdict = (enum verdict)e->first_verdict;
+	f->first_rule = e->first_rule;
+	f->flagged = e->flagged;
 	f->packets = e->packets;
 	f->bytes = e->bytes;
 	f->first_seen = e->first_seen;
@@ -777,6 +782,8 @@ static void flow_remove(struct flow_table *ft, uint32_t i)
 		materialize(ft, e, &f);
 		ft->end_fn(&f, ft->end_ctx);
 	}
+	if (ft->last == i)
+		ft->last = NO_ENTRY;
 	slot_delete(ft, flow_hash(&e->key), i);
 	lru_unlink(ft, &ft->lru[e->list], i);
 	ifname_unref(ft, e->key.ifindex);
@@ -849,8 +856,6 @@ static size_t expire_some(struct flow_table *ft, uint64_t now, size_t budget)
 	return n;
 }
 
-/* Live flows in creation order, in a new array (*n of them); NULL when
- * out of memory or empty. */
 static int cmp_id(const void *a, const void *b)
 {
 	const struct flow_entry *x = *(const struct flow_entry *const *)a;
@@ -859,6 +864,57 @@ static int cmp_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* A live entry and its id, for sorting. */
+struct id_entry {
+	uint64_t id;
+	struct flow_entry *e;
+};
+
+#define RADIX_BITS 11
+
+/* Sorts n entries by id (all distinct): a radix sort of the ids less the
+ * smallest, RADIX_BITS at a time (the live ids of a table span little
+ * more than its limit: two or three passes, no comparisons). False when
+ * out of memory. */
+static bool sort_by_id(struct flow_entry **all, size_t n)
+{
+	struct id_entry *a = malloc(n * sizeof(*a)), *b = malloc(n * sizeof(*b));
+	uint64_t min = UINT64_MAX, max = 0;
+
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		a[i] = (struct id_entry){ all[i]->id, all[i] };
+		if (a[i].id < min)
+			min = a[i].id;
+		if (a[i].id > max)
+			max = a[i].id;
+	}
+	for (unsigned shift = 0; shift < 64 && (max - min) >> shift; shift += RADIX_BITS) {
+		size_t start[(1u << RADIX_BITS) + 1] = { 0 };
+		struct id_entry *t;
+		for (size_t i = 0; i < n; i++)
+			start[((a[i].id - min) >> shift & ((1u << RADIX_BITS) - 1)) + 1]++;
+		for (size_t d = 1; d <= (1u << RADIX_BITS); d++)
+			start[d] += start[d - 1];
+		for (size_t i = 0; i < n; i++)
+			b[start[(a[i].id - min) >> shift & ((1u << RADIX_BITS) - 1)]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		all[i] = a[i].e;
+	free(a);
+	free(b);
+	return true;
+}
+
+/* Live flows in creation order, in a new array (*n of them); NULL when
+ * out of memory or empty. */
 static struct flow_entry **live_entries(const struct flow_table *ft, size_t *n)
 {
 	struct flow_entry **all;
@@ -874,7 +930,7 @@ static struct flow_entry **live_entries(const struct flow_table *ft, size_t *n)
 		if (e->key.family)
 			all[(*n)++] = e;
 	}
-	if (*n)
+	if (*n && !sort_by_id(all, *n))
 		qsort(all, *n, sizeof(*all), cmp_id);
 	return all;
 }
@@ -924,9 +980,9 @@ static void frag_record(struct flow_table *ft, const struct packet *p,
 		if (!f)
 			return;
 		f->key = k;
-		hash_oom = false;
+		ifw_hash_oom = false;
 		HASH_ADD(hh, ft->frags, key, sizeof(f->key), f);
-		if (hash_oom) {
+		if (ifw_hash_oom) {
 			free(f);
 			return;
 		}
@@ -953,7 +1009,7 @@ struct flow_table *flow_table_new(const struct flow_limits *limits)
 	ft = calloc(1, sizeof(*ft));
 	if (!ft)
 		return NULL;
-	init_seed();
+	ifw_hash_init();
 	ft->max_flows = l.max_flows ? l.max_flows : 65536;
 	/* Entry indexes are 32 bits, one value meaning none. */
 	if (ft->max_flows > UINT32_MAX - 1)
@@ -965,6 +1021,7 @@ struct flow_table *flow_table_new(const struct flow_limits *limits)
 	while (ft->index_mask < ft->max_flows && ft->index_mask < UINT32_MAX)
 		ft->index_mask = ft->index_mask * 2 + 1;
 	ft->free_entries = NO_ENTRY;
+	ft->last = NO_ENTRY;
 	lru_clear(ft);
 	ft->timeout_ns[CLASS_TCP] = (l.tcp_timeout ? l.tcp_timeout : 3600) * NS_PER_SEC;
 	ft->timeout_ns[CLASS_TCP_CLOSED] = (l.tcp_closed_timeout ? l.tcp_closed_timeout : 10) * NS_PER_SEC;
@@ -1001,6 +1058,7 @@ void flow_table_free(struct flow_table *ft)
 		frag_remove(ft, f);
 	free(ft->entries);
 	free(ft->links);
+	free(ft->owners);
 	free(ft->slots);
 	free(ft->names);
 	free(ft->free_indexes);
@@ -1062,6 +1120,8 @@ static uint32_t flow_create(struct flow_table *ft, const struct packet *p,
 	struct flow_entry *e;
 	uint32_t i;
 
+	if ((p->has_uid || p->has_mark) && !owners_reserve(ft))
+		return NO_ENTRY;
 	if (ft->count >= ft->max_flows) {
 		uint32_t victim = eviction_victim(ft);
 		if (victim == NO_ENTRY)
@@ -1085,9 +1145,11 @@ static uint32_t flow_create(struct flow_table *ft, const struct packet *p,
 			     (p->has_icmp ? FLOW_HAS_ICMP : 0));
 	e->iftype = p->iftype;
 	e->icmp_type = p->icmp_type;
-	e->uid = p->uid;
-	e->mark = p->mark;
+	if (p->has_uid || p->has_mark)
+		ft->owners[i] = (struct flow_owner){ p->uid, p->mark };
 	e->rule = d->rule;
+	e->first_verdict = d->verdict;
+	e->first_rule = d->rule;
 	e->first_seen = now;
 	e->last_seen = now;
 	e->id = ft->next_id++;
@@ -1134,16 +1196,18 @@ static void flow_touch(struct flow_table *ft, uint32_t i,
 
 /* True when p goes the way e's first packet went, with the same owner, so
  * the rules cannot tell them apart (keys already match). */
-static bool same_as_first(const struct flow_entry *e, const struct packet *p,
-			  bool swapped)
+static bool same_as_first(const struct flow_table *ft, uint32_t i,
+			  const struct packet *p, bool swapped)
 {
+	const struct flow_entry *e = entry_at(ft, i);
+
 	/* Entries do not keep the cgroup path: a packet with one is decided
 	 * anew (only live backends know it, and only for new flows). */
 	return !p->has_cgroup && p->dir == e->dir && swapped == !!(e->flags & FLOW_SWAPPED) &&
 	       p->has_uid == !!(e->flags & FLOW_HAS_UID) &&
-	       (!p->has_uid || p->uid == e->uid) &&
+	       (!p->has_uid || p->uid == ft->owners[i].uid) &&
 	       p->has_mark == !!(e->flags & FLOW_HAS_MARK) &&
-	       (!p->has_mark || p->mark == e->mark) &&
+	       (!p->has_mark || p->mark == ft->owners[i].mark) &&
 	       p->has_ports == !!(e->flags & FLOW_HAS_PORTS) &&
 	       p->has_icmp == !!(e->flags & FLOW_HAS_ICMP) &&
 	       (!p->has_icmp || p->icmp_type == e->icmp_type);
@@ -1161,6 +1225,15 @@ static const struct flow *result_flow(struct flow_table *ft, uint32_t i)
 		return NULL;
 	materialize(ft, entry_at(ft, i), &ft->scratch);
 	return &ft->scratch;
+}
+
+/* Flow i (NO_ENTRY: none) is the one the packet was counted in: the
+ * latest for flow_table_flag_last(), and *flow when the caller asks. */
+static void set_result(struct flow_table *ft, uint32_t i, const struct flow **flow)
+{
+	ft->last = i;
+	if (flow)
+		*flow = result_flow(ft, i);
 }
 
 static uint32_t flow_find(const struct flow_table *ft, const struct flow_key *k)
@@ -1199,8 +1272,7 @@ static struct decision fragment_decision(struct flow_table *ft,
 	frag_append(&ft->frag_lru, &f->lru);
 	if (i != NO_ENTRY) {
 		flow_touch(ft, i, p, now);
-		if (flow)
-			*flow = result_flow(ft, i);
+		set_result(ft, i, flow);
 	}
 	return d;
 }
@@ -1237,7 +1309,7 @@ static uint32_t related_flow(struct flow_table *ft, const struct packet *p,
 	q.icmp_id = p->inner.icmp_id;
 	if (q.has_icmp && !is_echo(&q))
 		return NO_ENTRY; /* errors are not sent about errors */
-	flow_key_of(&q, name->index, &k);
+	flow_key_of(&q, name->index, k.w);
 	i = flow_find(ft, &k);
 	if (i == NO_ENTRY || entry_at(ft, i)->verdict != VERDICT_PASS ||
 	    flow_expired(ft, entry_at(ft, i), now))
@@ -1245,55 +1317,78 @@ static uint32_t related_flow(struct flow_table *ft, const struct packet *p,
 	return i;
 }
 
-struct decision flow_table_packet(struct flow_table *ft,
-				  const struct ruleset *rs,
-				  const struct packet *p, uint64_t now,
-				  const struct flow **flow)
+static void set_decision(struct decision *d, enum verdict verdict,
+			 const struct rule *rule)
 {
-	struct decision d = { .verdict = VERDICT_BLOCK };
+	d->verdict = verdict;
+	d->rule = rule;
+	d->skipped = false;
+}
+
+/* flow_table_packet() into *d (filled a field at a time: a copy of a
+ * struct just written would wait for the writes to reach the cache), with
+ * the key flow_table_prefetch() made for p when pf is not NULL. */
+static void packet_decide(struct flow_table *ft, const struct ruleset *rs,
+			  const struct packet *p, uint64_t now,
+			  const struct flow **flow, const struct flow_prefetch *pf,
+			  struct decision *d)
+{
 	struct ifname_entry *name;
 	struct flow_key k;
 	struct flow_entry *e = NULL;
 	uint32_t i, hash;
 	bool swapped;
 
+	set_decision(d, VERDICT_BLOCK, NULL);
 	if (flow)
 		*flow = NULL;
 	if (!ft || !p)
-		return d;
+		return;
+	ft->last = NO_ENTRY;
 	if (!rs)
-		return d;
+		return;
 	if (p->ifaddrs)
 		ft->ifaddrs = p->ifaddrs;
 	if (rs->skip.count && ifmatch_matches(&rs->skip, p->ifname, p->iftype)) {
-		d.verdict = VERDICT_PASS;
-		d.skipped = true;
-		return d;
+		d->verdict = VERDICT_PASS;
+		d->skipped = true;
+		return;
 	}
 	if (now >= ft->next_sweep) {
 		expire_some(ft, now, EXPIRE_BUDGET);
 		frag_expire(ft, now);
 		ft->next_sweep = now + SWEEP_INTERVAL_NS;
 	}
-	if (p->fragment && !p->first_fragment)
-		return fragment_decision(ft, p, now, flow);
+	if (p->fragment && !p->first_fragment) {
+		*d = fragment_decision(ft, p, now, flow);
+		return;
+	}
 
 	i = related_flow(ft, p, now);
 	if (i != NO_ENTRY) {
-		d = stored_decision(entry_at(ft, i));
+		e = entry_at(ft, i);
+		set_decision(d, (enum verdict)e->verdict, e->rule);
 		flow_touch(ft, i, p, now);
-		if (flow)
-			*flow = result_flow(ft, i);
-		return d;
+		set_result(ft, i, flow);
+		return;
 	}
 
 	name = ifname_intern(ft, p->ifname);
-	if (!name) /* out of memory: decide without state */
-		return ruleset_decide(rs, p);
+	if (!name) { /* out of memory: decide without state */
+		*d = ruleset_decide(rs, p);
+		return;
+	}
 	/* Held while flows come and go below, so the name stays interned. */
 	name->refs++;
-	swapped = flow_key_of(p, name->index, &k);
-	hash = flow_hash(&k);
+	if (pf && pf->valid && pf->ifindex == name->index) {
+		/* Made for this packet and this interface index. */
+		memcpy(k.w, pf->key, sizeof(k.w));
+		hash = pf->hash;
+		swapped = pf->swapped;
+	} else {
+		swapped = flow_key_of(p, name->index, k.w);
+		hash = flow_hash(&k);
+	}
 	i = slot_find(ft, &k, hash);
 	if (i != NO_ENTRY) {
 		e = entry_at(ft, i);
@@ -1307,18 +1402,18 @@ struct decision flow_table_packet(struct flow_table *ft,
 		}
 	}
 	if (e && e->verdict == VERDICT_PASS) {
-		d = stored_decision(e);
+		set_decision(d, (enum verdict)e->verdict, e->rule);
 		flow_touch(ft, i, p, now);
-	} else if (e && ((e->flags & FLOW_STICKY) || same_as_first(e, p, swapped))) {
+	} else if (e && ((e->flags & FLOW_STICKY) || same_as_first(ft, i, p, swapped))) {
 		/* Blocked by a recheck; or blocked at its first packet, and
 		 * this one looks the same to the rules (same direction, same
 		 * owner): the rules would say the same again. */
-		d = stored_decision(e);
+		set_decision(d, (enum verdict)e->verdict, e->rule);
 		flow_touch(ft, i, p, now);
 	} else {
 		/* New, or remembered as blocked: the rules decide. */
-		d = ruleset_decide(rs, p);
-		if (e && d.verdict == VERDICT_PASS) {
+		*d = ruleset_decide(rs, p);
+		if (e && d->verdict == VERDICT_PASS) {
 			/* Blocked before, passes now: a passed flow that
 			 * begins with this packet replaces the blocked one. */
 			flow_remove(ft, i);
@@ -1326,21 +1421,38 @@ struct decision flow_table_packet(struct flow_table *ft,
 			e = NULL;
 		}
 		if (e) {
-			e->verdict = d.verdict;
-			e->rule = d.rule;
+			e->verdict = d->verdict;
+			e->rule = d->rule;
 			flow_touch(ft, i, p, now);
 		} else {
-			i = flow_create(ft, p, name, &k, hash, swapped, &d, now);
+			i = flow_create(ft, p, name, &k, hash, swapped, d, now);
 			if (i != NO_ENTRY)
 				flow_touch(ft, i, p, now);
 		}
 	}
 	if (p->fragment && p->first_fragment)
-		frag_record(ft, p, name, &k, &d, now);
-	if (flow)
-		*flow = result_flow(ft, i);
+		frag_record(ft, p, name, &k, d, now);
+	set_result(ft, i, flow);
 	ifname_unref(ft, name->index);
+}
+
+struct decision flow_table_packet(struct flow_table *ft,
+				  const struct ruleset *rs,
+				  const struct packet *p, uint64_t now,
+				  const struct flow **flow)
+{
+	struct decision d;
+
+	packet_decide(ft, rs, p, now, flow, NULL, &d);
 	return d;
+}
+
+void flow_table_packet_ahead(struct flow_table *ft, const struct ruleset *rs,
+			     const struct packet *p, uint64_t now,
+			     const struct flow **flow,
+			     const struct flow_prefetch *pf, struct decision *d)
+{
+	packet_decide(ft, rs, p, now, flow, pf, d);
 }
 
 /* The first packet of e, as far as the rules can see it. */
@@ -1369,9 +1481,12 @@ static void first_packet(const struct flow_table *ft, const struct flow_entry *e
 		p->icmp_id = e->key.port_a;
 	}
 	p->has_uid = e->flags & FLOW_HAS_UID;
-	p->uid = e->uid;
 	p->has_mark = e->flags & FLOW_HAS_MARK;
-	p->mark = e->mark;
+	if (p->has_uid || p->has_mark) {
+		const struct flow_owner *o = &ft->owners[index_of(ft, e)];
+		p->uid = p->has_uid ? o->uid : 0;
+		p->mark = p->has_mark ? o->mark : 0;
+	}
 	p->ifaddrs = ft->ifaddrs;
 }
 
@@ -1451,6 +1566,10 @@ size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs)
 			e->flags |= FLOW_STICKY;
 		e->verdict = d.verdict;
 		e->rule = d.rule;
+		/* That is its first packet's decision now, and the old rule
+		 * set's rules must not be referenced any more. */
+		e->first_verdict = d.verdict;
+		e->first_rule = d.rule;
 	}
 	relist_all(ft);
 	/* Fragments in flight follow their flow's new decision; the old rule
@@ -1473,4 +1592,58 @@ size_t flow_table_expire(struct flow_table *ft, uint64_t now)
 		return 0;
 	frag_expire(ft, now);
 	return expire_some(ft, now, SIZE_MAX);
+}
+
+bool flow_table_last_began(const struct flow_table *ft)
+{
+	return ft && ft->last != NO_ENTRY && entry_at(ft, ft->last)->packets == 1;
+}
+
+bool flow_table_flag_last(struct flow_table *ft)
+{
+	if (!ft || ft->last == NO_ENTRY)
+		return false;
+	entry_at(ft, ft->last)->flagged = 1;
+	return true;
+}
+
+void flow_table_prefetch(struct flow_table *ft, const struct packet *p,
+			 struct flow_prefetch *pf)
+{
+	struct ifname_entry *name;
+
+	pf->valid = false;
+	if (!ft)
+		return;
+	name = ifname_find(ft, p->ifname);
+	if (!name)
+		return;
+	pf->swapped = flow_key_of(p, name->index, pf->key);
+	pf->hash = flow_hash_words(pf->key);
+	pf->ifindex = name->index;
+	pf->valid = true;
+	if (ft->slots)
+		__builtin_prefetch(&ft->slots[pf->hash & ft->slot_mask]);
+}
+
+void flow_table_prefetch_entry(const struct flow_table *ft,
+			       const struct flow_prefetch *pf)
+{
+	size_t at;
+
+	if (!ft || !pf->valid || !ft->slots)
+		return;
+	/* The first entry whose tag matches: usually the flow's. */
+	at = pf->hash & ft->slot_mask;
+	for (size_t n = 0; n < 4; n++, at = (at + 1) & ft->slot_mask) {
+		uint32_t s = ft->slots[at];
+		if (!s)
+			return;
+		if (((s ^ pf->hash) & ~ft->index_mask) == 0) {
+			const char *e = (const char *)entry_at(ft, slot_entry(ft, s));
+			__builtin_prefetch(e);
+			__builtin_prefetch(e + 64);
+			return;
+		}
+	}
 }

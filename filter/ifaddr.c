@@ -6,11 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-/* Library code never exit()s: uthash reports running out of memory. */
-static __thread bool hash_oom;
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) (hash_oom = true)
-#include <uthash.h>
+
+#include "filter/hash.h"
+
+_Static_assert(sizeof(struct ifw_addr) <= IFW_HASH_MAX_KEY, "addresses are hash keys");
 
 struct ifaddr_entry {
 	struct ifw_addr addr; /* key */
@@ -36,6 +35,7 @@ static struct ifw_addr canonical(const struct ifw_addr *a)
 
 struct ifaddr_table *ifaddr_table_new(void)
 {
+	ifw_hash_init();
 	return calloc(1, sizeof(struct ifaddr_table));
 }
 
@@ -67,9 +67,9 @@ int ifaddr_table_add(struct ifaddr_table *t, const char *ifname,
 		if (!e)
 			return -ENOMEM;
 		e->addr = key;
-		hash_oom = false;
+		ifw_hash_oom = false;
 		HASH_ADD(hh, t->by_addr, addr, sizeof(e->addr), e);
-		if (hash_oom) {
+		if (ifw_hash_oom) {
 			free(e);
 			return -ENOMEM;
 		}

@@ -139,21 +139,6 @@ static const char *addr_text(const struct ifw_addr *a, char *buf, size_t size)
 	return buf;
 }
 
-/* ADDR, ADDR:PORT or [ADDR]:PORT, as in query's packet descriptions. */
-static void format_endpoint(const struct ifw_addr *a, bool with_port, uint16_t port,
-			    char *buf, size_t size)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	addr_text(a, addr, sizeof(addr));
-	if (!with_port)
-		snprintf(buf, size, "%s", addr);
-	else if (a->family == 6)
-		snprintf(buf, size, "[%s]:%u", addr, port);
-	else
-		snprintf(buf, size, "%s:%u", addr, port);
-}
-
 static const char *flow_source(const struct flow *f, const struct replay_flow_info *info,
 			       char *buf, size_t size)
 {
@@ -165,26 +150,114 @@ static const char *flow_source(const struct flow *f, const struct replay_flow_in
 	return buf;
 }
 
+/* A text line being built: one fwrite per flow line instead of printf's
+ * format parsing for each of a dozen fields (replays print many flows). */
+struct line {
+	char buf[8192];
+	size_t len;
+};
+
+static void put_text(struct line *l, const char *text)
+{
+	size_t n = strnlen(text, sizeof(l->buf) - l->len);
+
+	memcpy(l->buf + l->len, text, n);
+	l->len += n;
+}
+
+static void put_char(struct line *l, char c)
+{
+	if (l->len < sizeof(l->buf))
+		l->buf[l->len++] = c;
+}
+
+/* Decimal, as %llu writes it. */
+static void put_number(struct line *l, unsigned long long v)
+{
+	char digits[24];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && l->len < sizeof(l->buf))
+		l->buf[l->len++] = digits[--n];
+}
+
+/* ADDR, ADDR:PORT or [ADDR]:PORT, as in query's packet descriptions. */
+static void put_endpoint(struct line *l, const struct ifw_addr *a, bool with_port,
+			 uint16_t port)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	if (a->family != 6) {
+		/* Dotted decimal, as inet_ntop() writes it. */
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				put_char(l, '.');
+			put_number(l, a->a[i]);
+		}
+	} else {
+		addr_text(a, addr, sizeof(addr));
+		if (with_port)
+			put_char(l, '[');
+		put_text(l, addr);
+		if (with_port)
+			put_char(l, ']');
+	}
+	if (with_port) {
+		put_char(l, ':');
+		put_number(l, port);
+	}
+}
+
+/* PREFIX VERDICT DIR IFACE PROTO SRC > DST[ type T] N packets N bytes RULE */
 static void print_flow_text(const struct flow *f, const struct replay_flow_info *info,
 			    const char *prefix)
 {
-	char proto[8], src[64], dst[64], where[4096], type[32] = "";
+	char proto[8], where[4096];
 	bool ports = proto_has_ports(f->proto);
+	struct line l;
 
-	format_endpoint(&f->src, ports, f->sport, src, sizeof(src));
-	format_endpoint(&f->dst, ports, f->dport, dst, sizeof(dst));
+	l.len = 0;
+	put_text(&l, prefix);
+	put_text(&l, verdict_name(f->verdict));
+	put_char(&l, ' ');
+	put_text(&l, dir_name(f->dir));
+	put_char(&l, ' ');
+	put_text(&l, f->ifname);
+	put_char(&l, ' ');
+	put_text(&l, proto_name(f->proto, proto, sizeof(proto)));
+	put_char(&l, ' ');
+	put_endpoint(&l, &f->src, ports, f->sport);
+	put_text(&l, " > ");
+	put_endpoint(&l, &f->dst, ports, f->dport);
 	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
 		const char *name = icmp_type_name(f->dport, f->proto == IPPROTO_ICMPV6);
+		put_text(&l, " type ");
 		if (name)
-			snprintf(type, sizeof(type), " type %s", name);
+			put_text(&l, name);
 		else
-			snprintf(type, sizeof(type), " type %u", f->dport);
+			put_number(&l, f->dport);
 	}
-	printf("%s%s %s %s %s %s > %s%s %llu packets %llu bytes %s\n", prefix,
-	       verdict_name(f->verdict), dir_name(f->dir), f->ifname,
-	       proto_name(f->proto, proto, sizeof(proto)), src, dst, type,
-	       (unsigned long long)f->packets, (unsigned long long)f->bytes,
-	       flow_source(f, info, where, sizeof(where)));
+	put_char(&l, ' ');
+	put_number(&l, f->packets);
+	put_text(&l, " packets ");
+	put_number(&l, f->bytes);
+	put_text(&l, " bytes ");
+	if (f->rule && f->rule->line >= 0 &&
+	    (!f->rule->file || strnlen(f->rule->file, 4000) < 4000)) {
+		/* FILE:LINE, as flow_source() writes it (it cuts longer
+		 * ones to its buffer) */
+		put_text(&l, f->rule->file ? f->rule->file : "?");
+		put_char(&l, ':');
+		put_number(&l, (unsigned long long)f->rule->line);
+	} else {
+		put_text(&l, flow_source(f, info, where, sizeof(where)));
+	}
+	put_char(&l, '\n');
+	fwrite(l.buf, 1, l.len, stdout);
 }
 
 static void print_flow_json(const struct flow *f, const struct replay_flow_info *info,

@@ -546,6 +546,187 @@ static void test_scale(void)
 	CHECK("2M flows: free reports the rest", ended.count == total);
 }
 
+
+struct flagged_seen {
+	size_t count, flagged;
+	enum verdict first_verdict;
+	const struct rule *first_rule;
+};
+
+static void on_flagged(const struct flow *f, void *ctx)
+{
+	struct flagged_seen *s = ctx;
+	s->count++;
+	s->flagged += f->flagged;
+	s->first_verdict = f->first_verdict;
+	s->first_rule = f->first_rule;
+}
+
+/* A blocked flow's later packets are decided anew: the entry keeps the
+ * latest decision and its first packet's; a caller's flag stays. */
+static void test_first_decision_and_flag(void)
+{
+	struct rule r[1] = { rule(ACTION_DROP, DIR_IN, 1) };
+	struct ruleset rs = rs_of(r, 1);
+	struct flow_table *ft = flow_table_new(NULL);
+	struct packet out = pkt(DIR_OUT, "eth0", 6, "192.168.1.5", 40000, "192.0.2.1", 443);
+	struct packet in = reply(out);
+	struct flagged_seen seen = { 0 };
+	const struct flow *f;
+	struct decision d;
+
+	CHECK("no packet yet: nothing to flag", !flow_table_flag_last(ft) && !flow_table_last_began(ft));
+	d = flow_table_packet(ft, &rs, &out, SEC, &f);
+	CHECK("first: rejected by default, its first decision",
+	      d.verdict == VERDICT_REJECT && f && f->first_verdict == VERDICT_REJECT &&
+	      f->first_rule == NULL && !f->flagged);
+	CHECK("first packet began the flow", flow_table_last_began(ft));
+	d = flow_table_packet(ft, &rs, &in, 2 * SEC, &f);
+	CHECK("reply decided anew by rule 1", d.verdict == VERDICT_BLOCK && d.rule == &r[0]);
+	CHECK("latest and first decisions both kept",
+	      f && f->verdict == VERDICT_BLOCK && f->rule == &r[0] &&
+	      f->first_verdict == VERDICT_REJECT && f->first_rule == NULL && f->packets == 2);
+	CHECK("the reply did not begin a flow", !flow_table_last_began(ft));
+	CHECK("flag the reply's flow", flow_table_flag_last(ft));
+	d = flow_table_packet(ft, &rs, &out, 3 * SEC, &f);
+	CHECK("flag kept, first decision kept", f && f->flagged && f->first_verdict == VERDICT_REJECT);
+	flow_table_foreach(ft, on_flagged, &seen);
+	CHECK("foreach shows the flag and first decision",
+	      seen.count == 1 && seen.flagged == 1 && seen.first_verdict == VERDICT_REJECT &&
+	      seen.first_rule == NULL);
+
+	/* A skipped packet makes no flow: nothing to flag. */
+	struct ifitem lo = { .kind = IFITEM_PREFIX, .name = "lo" };
+	rs.skip.count = 1;
+	rs.skip.items = &lo;
+	struct packet loop = pkt(DIR_OUT, "lo", 17, "127.0.0.1", 1, "127.0.0.1", 2);
+	d = flow_table_packet(ft, &rs, &loop, 4 * SEC, NULL);
+	CHECK("skipped packet: no flow to flag", d.skipped && !flow_table_flag_last(ft) &&
+	      !flow_table_last_began(ft));
+	rs.skip.count = 0;
+
+	/* A recheck decides the first packet anew: that is its first
+	 * decision from then on (the old rules may be gone). */
+	struct rule r2[1] = { rule(ACTION_PASS, DIR_OUT, 7) };
+	struct ruleset rs2 = rs_of(r2, 1);
+	CHECK("recheck changes the flow", flow_table_recheck(ft, &rs2) == 1);
+	seen = (struct flagged_seen){ 0 };
+	flow_table_foreach(ft, on_flagged, &seen);
+	CHECK("recheck: first decision under the new rules, flag kept",
+	      seen.count == 1 && seen.first_verdict == VERDICT_PASS && seen.first_rule == &r2[0] &&
+	      seen.flagged == 1);
+	flow_table_free(ft);
+}
+
+/* The first packet's owner (uid, mark) is kept beside the entries: a
+ * packet of another owner is decided anew, and rechecks see the owner. */
+static void test_owner(void)
+{
+	struct rule r[1] = { rule(ACTION_PASS, DIR_OUT, 1) };
+	struct ruleset rs = rs_of(r, 1);
+	struct flow_table *ft = flow_table_new(NULL);
+	struct packet a = pkt(DIR_OUT, "eth0", 6, "192.168.1.5", 40000, "192.0.2.1", 443);
+	const struct flow *f;
+	struct decision d;
+
+	r[0].has_user = true;
+	r[0].uid = 1000;
+	a.has_uid = true;
+	a.uid = 2000;
+	a.has_mark = true;
+	a.mark = 7;
+	d = flow_table_packet(ft, &rs, &a, SEC, &f);
+	CHECK("owner 2000: rejected by default", d.verdict == VERDICT_REJECT && f);
+	uint64_t id = f->id;
+	d = flow_table_packet(ft, &rs, &a, 2 * SEC, &f);
+	CHECK("same owner: the same decision, same flow", d.verdict == VERDICT_REJECT &&
+	      f && f->id == id && f->packets == 2);
+	struct packet b = a;
+	b.uid = 1000;
+	d = flow_table_packet(ft, &rs, &b, 3 * SEC, &f);
+	CHECK("owner 1000: decided anew, passes, a new flow", d.verdict == VERDICT_PASS &&
+	      d.rule == &r[0] && f && f->id != id && f->packets == 1);
+	/* Many flows with owners: the owner array grows with the pool. */
+	for (uint16_t port = 1; port <= 3000; port++) {
+		struct packet c = a;
+		c.sport = port;
+		c.uid = port % 2 ? 1000 : 2000;
+		c.mark = port;
+		flow_table_packet(ft, &rs, &c, 4 * SEC, NULL);
+	}
+	struct packet c = a;
+	c.sport = 2999;
+	c.uid = 1000;
+	c.mark = 2999;
+	d = flow_table_packet(ft, &rs, &c, 5 * SEC, &f);
+	CHECK("owner kept across pool growth", d.verdict == VERDICT_PASS && f && f->packets == 2);
+	c.mark = 1;
+	d = flow_table_packet(ft, &rs, &c, 6 * SEC, &f);
+	CHECK("passed flow: another mark passes by state", d.verdict == VERDICT_PASS && f->packets == 3);
+	struct rule r2[1] = { rule(ACTION_PASS, DIR_OUT, 2) };
+	struct ruleset rs2 = rs_of(r2, 1);
+	r2[0].has_user = true;
+	r2[0].uid = 2000;
+	size_t changed = flow_table_recheck(ft, &rs2);
+	/* Every flow changes: those of 1000 (b, which replaced a, and 1500
+	 * more) are now blocked, the 1500 of 2000 pass. */
+	CHECK("recheck decides by each first packet's owner",
+	      changed == 3001 && flow_table_count(ft) == 3001);
+	flow_table_free(ft);
+}
+
+/* Packets decided with the keys flow_table_prefetch() made a few packets
+ * earlier (as replay does) get what flow_table_packet() gives. */
+static void test_prefetch_ahead(void)
+{
+	struct rule r[2] = { rule(ACTION_PASS, DIR_OUT, 1), rule(ACTION_PASS, DIR_IN, 2) };
+	struct ruleset rs = rs_of(r, 2);
+	struct flow_limits small = { .max_flows = 64 };
+	struct flow_table *plain = flow_table_new(&small), *ahead = flow_table_new(&small);
+	enum { N = 4000, LAG = 3 };
+	static struct packet ps[N];
+	static struct flow_prefetch pf[N];
+	const char *names[] = { "wg0", "eth0", "wg1" };
+	size_t same = 0;
+
+	r[0].on.count = 1;
+	r[0].on.items = &wg0;
+	r[1].nprotos = 0;
+	r[1].dport.count = 0;
+	for (size_t k = 0; k < N; k++) {
+		char src[64], dst[64];
+		unsigned flow = (unsigned)(k * 7919u % 150u);
+		bool v6 = flow % 5 == 0;
+		snprintf(src, sizeof(src), v6 ? "fd00::%u" : "10.0.%u.2", flow % 3);
+		snprintf(dst, sizeof(dst), v6 ? "fd01::%u" : "192.0.2.%u", flow);
+		ps[k] = pkt(DIR_OUT, names[flow % 3], flow % 4 ? 6 : 17, src, (uint16_t)(1000 + flow),
+			    dst, 443);
+		if (k % 3 == 1)
+			ps[k] = reply(ps[k]);
+	}
+	for (size_t k = 0; k < N + LAG; k++) {
+		if (k < N)
+			flow_table_prefetch(ahead, &ps[k], &pf[k]);
+		if (k >= LAG) {
+			size_t j = k - LAG;
+			const struct flow *f1, *f2;
+			struct decision d1 = flow_table_packet(plain, &rs, &ps[j], j * SEC / 10, &f1);
+			struct decision d2;
+			flow_table_packet_ahead(ahead, &rs, &ps[j], j * SEC / 10, &f2, &pf[j], &d2);
+			if (d1.verdict == d2.verdict && d1.rule == d2.rule && !f1 == !f2 &&
+			    (!f1 || (f1->id == f2->id && f1->packets == f2->packets &&
+				     f1->verdict == f2->verdict)))
+				same++;
+		}
+	}
+	CHECK("decided ahead: the same decisions and flows", same == N);
+	CHECK("decided ahead: the same table", flow_table_count(plain) == flow_table_count(ahead) &&
+	      flow_table_evictions(plain) == flow_table_evictions(ahead) &&
+	      flow_table_evictions(plain) > 0);
+	flow_table_free(plain);
+	flow_table_free(ahead);
+}
+
 int main(void)
 {
 	test_if_bound_state();
@@ -558,6 +739,9 @@ int main(void)
 	test_timeouts();
 	test_recheck();
 	test_v6_and_names();
+	test_first_decision_and_flag();
+	test_owner();
+	test_prefetch_ahead();
 	test_scale();
 	TEST_MAIN_END();
 }
