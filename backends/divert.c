@@ -598,10 +598,13 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 		/* Right after traffic, poll without sleeping for a moment: waking
 		 * a sleeping process on another CPU costs tens of microseconds
 		 * (more on virtual machines), and new flows come in bursts. */
+		/* Packets received past the last burst are handled without
+		 * sleeping: poll() does not see them. */
+		bool buffered = nfqueue_buffered(d->q);
 		do
 			ready = poll(pfd, 5, 0);
-		while (ready == 0 && monotonic_ns() < spin_until);
-		if (ready == 0)
+		while (ready == 0 && !buffered && monotonic_ns() < spin_until);
+		if (ready == 0 && !buffered)
 			ready = poll(pfd, 5, 1000);
 		if (ready < 0 && errno != EINTR) {
 			r = -errno;
@@ -637,7 +640,7 @@ int divert_run(struct divert *d, char *err, size_t errlen)
 		}
 		if (pfd[4].revents & POLLIN)
 			control_server_serve(d->opts.control);
-		if (pfd[2].revents & (POLLIN | POLLERR)) {
+		if ((pfd[2].revents & (POLLIN | POLLERR)) || nfqueue_buffered(d->q)) {
 			uint64_t before = d->stats.packets;
 			r = drain_queue(d, err, errlen);
 			if (r < 0)
