@@ -609,10 +609,14 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 		/* Right after traffic, poll without sleeping for a moment: waking
 		 * a sleeping process on another CPU costs tens of microseconds
 		 * (more on virtual machines), and new flows come in bursts. */
-		do /* signals let in here too: the loop may never sleep under load */
+		/* Packets received past the last burst are handled without
+		 * sleeping: poll() does not see them. Signals are let in while
+		 * spinning too: the loop may never sleep under load. */
+		bool buffered = nfqueue_buffered(d->q);
+		do
 			ready = backend_signals_wait(&sig, pfd, 5, 0);
-		while (ready == 0 && monotonic_ns() < spin_until);
-		if (ready == 0)
+		while (ready == 0 && !buffered && monotonic_ns() < spin_until);
+		if (ready == 0 && !buffered)
 			ready = backend_signals_wait(&sig, pfd, 5, 1000);
 		if (ready < 0 && errno != EINTR) {
 			r = -errno;
@@ -646,7 +650,7 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 		}
 		if (pfd[4].revents & POLLIN)
 			control_server_serve(d->opts.control);
-		if (pfd[2].revents & (POLLIN | POLLERR)) {
+		if ((pfd[2].revents & (POLLIN | POLLERR)) || nfqueue_buffered(d->q)) {
 			uint64_t before = d->stats.packets;
 			r = drain_queue(d, err, errlen);
 			if (r < 0)

@@ -64,7 +64,7 @@ int divert_table_verify(struct divert_table *t, char *why, size_t whylen);
 
 struct nfqueue;
 
-/* One queued packet, pointing into the receive buffer (valid until the
+/* One queued packet, pointing into a receive buffer (valid until the
  * next nfqueue_receive). */
 struct nfqueue_packet {
 	uint32_t id;
@@ -97,6 +97,9 @@ int nfqueue_fd(const struct nfqueue *q);
  * nothing is pending, -ENOBUFS when the kernel dropped messages (the
  * packets are gone, dropped or bypassed by the kernel), other -errno. */
 int nfqueue_receive(struct nfqueue *q, struct nfqueue_packet *pkt);
+/* Whether packets already received wait in the buffers (poll() on the
+ * socket does not see them): call nfqueue_receive again before sleeping. */
+bool nfqueue_buffered(const struct nfqueue *q);
 
 /* Finds the first packet message in buf (one datagram from the queue
  * socket, len bytes). Returns 1 with *pkt filled (pointing into buf), 0

@@ -18,6 +18,11 @@
 
 /* A message carries at most a 65531-byte packet plus a few attributes. */
 #define NFQUEUE_RECV_BUFFER (96 * 1024)
+/* Messages taken per recvmmsg(): a burst of new flows costs one system
+ * call per this many packets, and a lone packet one call instead of two
+ * (a short batch says the socket is empty, so no call ends in EAGAIN).
+ * The buffers are touched only as far as messages fill them. */
+#define NFQUEUE_RECV_BATCH 8
 #define NFQUEUE_MAX_PENDING 1024
 
 struct pending_verdict {
@@ -31,7 +36,11 @@ struct nfqueue {
 	struct mnl_socket *nl;
 	uint16_t queue;
 	uint32_t seq;
-	uint8_t *buf;
+	uint8_t *buf; /* NFQUEUE_RECV_BATCH buffers of NFQUEUE_RECV_BUFFER */
+	struct mmsghdr msgs[NFQUEUE_RECV_BATCH];
+	struct iovec iov[NFQUEUE_RECV_BATCH];
+	unsigned received, next; /* messages in the buffers, the next to parse */
+	bool drained;            /* the last recvmmsg() emptied the socket */
 	struct pending_verdict pending[NFQUEUE_MAX_PENDING];
 	size_t npending;
 	uint64_t messages_sent;
@@ -70,13 +79,17 @@ int nfqueue_open(struct nfqueue **out, const struct nfqueue_options *opts,
 	int r;
 
 	*out = NULL;
-	if (!q || !(q->buf = malloc(NFQUEUE_RECV_BUFFER))) {
+	if (!q || !(q->buf = malloc((size_t)NFQUEUE_RECV_BATCH * NFQUEUE_RECV_BUFFER))) {
 		free(q);
 		snprintf(err, errlen, "allocating the queue: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
 	q->queue = opts->queue;
 	q->seq = 1;
+	for (size_t i = 0; i < NFQUEUE_RECV_BATCH; i++) {
+		q->iov[i] = (struct iovec){ q->buf + i * NFQUEUE_RECV_BUFFER, NFQUEUE_RECV_BUFFER };
+		q->msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &q->iov[i], .msg_iovlen = 1 };
+	}
 	q->nl = mnl_socket_open(NETLINK_NETFILTER);
 	if (!q->nl || mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		r = -errno;
@@ -207,8 +220,18 @@ static int parse_packet(const struct nlmsghdr *nlh, struct nfqueue_packet *pkt)
 int nfqueue_receive(struct nfqueue *q, struct nfqueue_packet *pkt)
 {
 	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(q->nl), q->buf, NFQUEUE_RECV_BUFFER,
-				 MSG_DONTWAIT);
+		while (q->next < q->received) {
+			unsigned i = q->next++;
+			if (nfqueue_parse_message(q->iov[i].iov_base, q->msgs[i].msg_len, pkt))
+				return 1;
+		}
+		if (q->drained) {
+			/* Anything queued since is for the next poll(). */
+			q->drained = false;
+			return 0;
+		}
+		int n = recvmmsg(mnl_socket_get_fd(q->nl), q->msgs, NFQUEUE_RECV_BATCH,
+				 MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -216,9 +239,15 @@ int nfqueue_receive(struct nfqueue *q, struct nfqueue_packet *pkt)
 				return 0;
 			return -errno;
 		}
-		if (nfqueue_parse_message(q->buf, (size_t)n, pkt))
-			return 1;
+		q->received = (unsigned)n;
+		q->next = 0;
+		q->drained = n < NFQUEUE_RECV_BATCH;
 	}
+}
+
+bool nfqueue_buffered(const struct nfqueue *q)
+{
+	return q->next < q->received;
 }
 
 int nfqueue_parse_message(const void *buf, size_t len, struct nfqueue_packet *pkt)
