@@ -9,7 +9,6 @@ cd "${TOP:?}"
 O=${O:-build}
 CC=${CC:-cc}
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP nft-api: needs root"; exit 0; fi
-if ! grep -q ifw_nft_apply tools/lib/ifwall.h; then echo "SKIP nft-api: no nft backend in this build"; exit 0; fi
 san=; case $O in *san*) san="-fsanitize=address,undefined" ;; esac
 ns=ifwlib-nft$$
 dir=$(mktemp -d /tmp/ifwlib-nft.XXXXXX)

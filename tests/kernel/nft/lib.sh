@@ -28,7 +28,6 @@ need_root() {
 	for tool in ip nft; do
 		command -v $tool >/dev/null || { skip "$what" "$tool not installed (tests/deps.sh)"; exit 0; }
 	done
-	[ -x "$IFWALL" ] || { skip "$what" "no ifwall binary at $IFWALL (run make)"; exit 0; }
 }
 
 # add_ns NS: creates namespace NS (use $RUN-something) with lo up.

@@ -7,7 +7,6 @@
 set -u
 . "$TOP/tests/kernel/tun/lib.sh"
 require_root tun-forwarding
-require_tun_cli tun-forwarding
 trap cleanup EXIT
 topology || { fail tun-forwarding/topology "could not build the namespaces"; exit 0; }
 

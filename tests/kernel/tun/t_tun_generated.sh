@@ -7,7 +7,6 @@
 set -u
 . "$TOP/tests/kernel/tun/lib.sh"
 require_root tun-gen
-require_tun_cli tun-gen
 trap cleanup EXIT
 topology || { fail tun-gen/topology "could not build the namespaces"; exit 0; }
 

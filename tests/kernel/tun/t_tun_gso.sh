@@ -8,7 +8,6 @@
 set -u
 . "$TOP/tests/kernel/tun/lib.sh"
 require_root tun-gso
-require_tun_cli tun-gso
 trap cleanup EXIT
 topology || { fail tun-gso/topology "could not build the namespaces"; exit 0; }
 

@@ -6,7 +6,6 @@
 set -u
 . "$TOP/tests/kernel/tun/lib.sh"
 require_root tun-ks
-require_tun_cli tun-ks
 trap cleanup EXIT
 topology || { fail tun-ks/topology "could not build the namespaces"; exit 0; }
 

@@ -5,7 +5,6 @@
 set -u
 . "$TOP/tests/kernel/tun/lib.sh"
 require_root tun-table
-require_tun_cli tun-table
 trap cleanup EXIT
 topology || { fail tun-table/topology "could not build the namespaces"; exit 0; }
 

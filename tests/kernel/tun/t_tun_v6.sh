@@ -6,7 +6,6 @@
 set -u
 . "$TOP/tests/kernel/tun/lib.sh"
 require_root tun6
-require_tun_cli tun6
 trap cleanup EXIT
 topology || { fail tun6/topology "could not build the namespaces"; exit 0; }
 in_ns $NS_H sysctl -qw net.ipv6.conf.all.forwarding=0
