@@ -52,6 +52,12 @@ for t in $(for kind in golden api docs fuzz kernel; do
 	[ -n "${ONLY:-}" ] && [[ $name != *$ONLY* ]] && continue
 	run_one "$name" bash "$t"
 done
+# A test outside the kind folders would never run: say so.
+for t in $(find tests -name 't_*.sh' -type f | grep -vE '^tests/(golden|api|docs|fuzz|kernel|bench)/' | sort); do
+	name=${t#tests/}
+	[ -n "${ONLY:-}" ] && [[ $name != *$ONLY* ]] && continue
+	run_one "$name" echo "FAIL $name: in no kind folder (tests/run.sh): move it to tests/golden, api, docs, fuzz or kernel/FEATURE"
+done
 echo
 for f in "${failures[@]+"${failures[@]}"}"; do echo "failed: $f"; done
 echo "logs in $log ($skipped skipped)"
