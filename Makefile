@@ -193,7 +193,7 @@ endif
 # Debian packages (ifwall, libifwall0, libifwall-dev) into $(O)/package/;
 # opt-in, not part of 'make check' (needs debhelper and lintian).
 package:
-	@O=$(O) bash tests/package/build.sh
+	@O=$(O) bash tests/kernel/package/build.sh
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -1,10 +1,28 @@
-# Shared by the test scripts (source it): waiting for an event, and files
-# for a command that runs as another user.
+# Shared by the test scripts (source it): the result lines, waiting for an
+# event, and files for a command that runs as another user.
 #
 # make check passes on a busy machine: a test waits for what it needs (a
 # listener, a log line, a table), never for a fixed time, and asserts no
 # timing ratio or time budget (those are make bench's). Deadlines only bound
 # a hang, so they are generous.
+
+# The result lines tests/run.sh counts, one per case:
+#   pass NAME [DETAIL]   PASS NAME[: DETAIL]
+#   fail NAME [WHY]      FAIL NAME[: WHY]; FAILED counts them
+#   skip NAME WHY        SKIP NAME: WHY (only for what is genuinely absent:
+#                        not root, a tool or kernel feature this host lacks)
+# TEST_PREFIX, when a script sets it ("query: "), goes before every NAME.
+# check NAME CMD...: pass when CMD succeeds, else fail naming CMD.
+# check_detail NAME DETAIL CMD...: the same, DETAIL on either line.
+FAILED=0
+pass() { echo "PASS ${TEST_PREFIX:-}$1${2:+: $2}"; }
+fail() { echo "FAIL ${TEST_PREFIX:-}$1${2:+: $2}"; FAILED=$((FAILED + 1)); }
+skip() { echo "SKIP ${TEST_PREFIX:-}$1: $2"; }
+check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name" "$*"; fi; }
+check_detail() {
+	local name=$1 detail=$2; shift 2
+	if "$@"; then pass "$name" "$detail"; else fail "$name" "$detail"; fi
+}
 
 # wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds (0), or
 # returns 1 once SECONDS have passed.

@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# The test runner behind 'make check'. Every test (a unit binary in
-# $O/tests/unit/ or a script tests/*/t_*.sh) prints one line per case:
+# The test runner behind 'make check'. Tests by kind, fastest first:
+#   unit     C unit tests, binaries $O/tests/unit/test_*
+#   golden   rule file -> expected output: tests/golden/{check,nft,query,replay}
+#   api      libifwall from C: tests/api
+#   docs     man pages, --help, completion, README: tests/docs
+#   fuzz     the fuzzers' regression inputs: tests/fuzz
+#   kernel   root, network namespaces, real traffic: tests/kernel/<feature>
+# Every test (a unit binary or a script t_*.sh) prints one line per case
+# (tests/common.sh: pass, fail, skip):
 #   PASS name | FAIL name: why | SKIP name: why
 # A test that exits non-zero without printing FAIL counts as one failure.
 # Ends with "N passed, N failed". ONLY=pattern runs matching tests only.
@@ -38,11 +45,18 @@ for t in "$O"/tests/unit/test_*; do
 	[ -n "${ONLY:-}" ] && [[ $name != *$ONLY* ]] && continue
 	run_one "$name" "$t"
 done
-for t in tests/*/t_*.sh; do
-	[ -f "$t" ] || continue
+for t in $(for kind in golden api docs fuzz kernel; do
+		find "tests/$kind" -name 't_*.sh' -type f | sort
+	done); do
 	name=${t#tests/}
 	[ -n "${ONLY:-}" ] && [[ $name != *$ONLY* ]] && continue
 	run_one "$name" bash "$t"
+done
+# A test outside the kind folders would never run: say so.
+for t in $(find tests -name 't_*.sh' -type f | grep -vE '^tests/(golden|api|docs|fuzz|kernel|bench)/' | sort); do
+	name=${t#tests/}
+	[ -n "${ONLY:-}" ] && [[ $name != *$ONLY* ]] && continue
+	run_one "$name" echo "FAIL $name: in no kind folder (tests/run.sh): move it to tests/golden, api, docs, fuzz or kernel/FEATURE"
 done
 echo
 for f in "${failures[@]+"${failures[@]}"}"; do echo "failed: $f"; done

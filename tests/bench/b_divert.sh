@@ -15,7 +15,7 @@
 #     50,000 live flows: targets at most 10 MB, at most 128 bytes per flow
 #     (issue 16).
 set -u
-source "$(dirname "$0")/../divert/lib.sh"
+source "$(dirname "$0")/../kernel/divert/lib.sh"
 BENCH=$TOP/$O/tools/divert_bench
 CONNS=${BENCH_CONNS:-2000}
 ROUNDS=${BENCH_ROUNDS:-6}

@@ -33,7 +33,7 @@ for b in "$IFWALL" "$LOOP"; do
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/ifw-bench-replay.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-rules=$TOP/tests/replay/ks.rules
+rules=$TOP/tests/golden/replay/ks.rules
 ifmap=2=eth0,5=wg0
 
 # run_ms command... -> "WALL CPU" in milliseconds (CPU = user + system, from

@@ -14,7 +14,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	[ -f tests/fuzz/seeds/$name.sh ] && bash tests/fuzz/seeds/$name.sh "$d" >/dev/null 2>&1
 	[ -d tests/fuzz/regress/$name ] && cp tests/fuzz/regress/$name/* "$d"/ 2>/dev/null
 	n=$(ls "$d" | wc -l)
-	if [ "$n" -eq 0 ]; then echo "SKIP $name: no inputs"; rm -rf "$d"; continue; fi
+	if [ "$n" -eq 0 ]; then echo "FAIL $name: no inputs (tests/fuzz/seeds/$name.sh wrote none)"; rm -rf "$d"; continue; fi
 	# pcap inputs are written to /tmp per run; one process for all inputs.
 	ASAN_OPTIONS=detect_leaks=1 timeout 300 find "$d" -type f -print0 | sort -z | \
 		ASAN_OPTIONS=detect_leaks=1 timeout 300 xargs -0 "$bin" >"$d.log" 2>&1

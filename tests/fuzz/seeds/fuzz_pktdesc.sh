@@ -7,6 +7,6 @@ for d in 'out on eth0 udp 192.168.1.10:5353 > 8.8.8.8:53' \
 	 'in on lo 47 127.0.0.1 > 127.0.0.2'; do
 	printf '%s' "$d" >"$out/seed-$((i++))"
 done
-grep -ho "'\(in\|out\) on [^']*'" tests/query/*.sh 2>/dev/null | tr -d "'" | head -200 | while read -r l; do
+grep -ho "'\(in\|out\) on [^']*'" tests/golden/query/*.sh 2>/dev/null | tr -d "'" | head -200 | while read -r l; do
 	printf '%s' "$l" >"$out/seed-q$((i++))"; i=$((i+1)); done
 exit 0

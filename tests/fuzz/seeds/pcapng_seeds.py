@@ -7,7 +7,7 @@ import os
 import struct
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../replay'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../golden/replay'))
 import capture as cap  # noqa: E402
 
 
