@@ -114,7 +114,7 @@
  * on lo before answering, so the TCP reset or ICMP error (the kernel
  * attaches it to the rejected flow, in its reply direction) leaves through
  * the output chain like any reply, even under a blocking 'out' default
- * (tests/nft/t_traffic.sh: nft-reject-answers). A kernel that does not
+ * (tests/kernel/nft/t_traffic.sh: nft-reject-answers). A kernel that does not
  * attach its ICMP errors to the flow would have them evaluated by the
  * output rules as ordinary packets.
  *
@@ -139,7 +139,7 @@
  *       transaction replacing the sets' elements (the cgroup id sets are
  *       kept current the same way from an inotify watch). A program that
  *       is not the owner of an owned table uses nft_ifaddr_sets_refresh()
- *       (tests/nft/t_ifaddr.sh drives it through
+ *       (tests/kernel/nft/t_ifaddr.sh drives it through
  *       tools/helpers/ifaddr_refresh: ~20 ms).
  *   'compile': the addresses when compiled (or --ifaddr), with a comment.
  * The window, for 'load' until the next load (and for the owner the

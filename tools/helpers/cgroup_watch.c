@@ -1,7 +1,7 @@
 /* Test helper: drives backends/cgroup.h's watch as a resident process
  * would. cgroup_watch PATTERN...: prints "ready" and the ids of each
  * pattern, then one line "change I N REALTIME_NS ids..." whenever pattern
- * I's ids change (tests/cgroup measure a new cgroup's latency with it). */
+ * I's ids change (tests/kernel/cgroup measure a new cgroup's latency with it). */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>

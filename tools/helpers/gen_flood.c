@@ -1,6 +1,6 @@
 /* gen_flood: writes a pcap (LINUX_SLL2, nanosecond timestamps) of COUNT
  * packets that each begin a distinct flow, with a few long-lived flows
- * interleaved, for the flow-table flood test (tests/hostile/t_flood_replay.sh).
+ * interleaved, for the flow-table flood test (tests/kernel/hostile/t_flood_replay.sh).
  *
  *   gen_flood [-n COUNT] [-e EVERY] FILE|-
  *
