@@ -8,7 +8,9 @@
 #     most 100 us added (issue 16);
 #   - new TCP connections per second (one client connecting in a loop;
 #     each connection opened, then closed with a RST): target at least
-#     0.8x of no firewall (issue 16);
+#     0.8x of no firewall (issue 16); the same with BENCH_CLIENTS (4)
+#     clients connecting at once is printed beside it (no target: it shows
+#     whether the loop is bound by ifwall's latency or by its throughput);
 #   - bulk TCP throughput of an accepted flow (iperf3; the flow is
 #     fast-pathed in the kernel): target at least 0.95x of no firewall;
 #   - resident memory of a fresh 'ifwall run' with the kill switch and
@@ -58,6 +60,7 @@ for r in $(seq "$ROUNDS"); do
 	order="p a"; [ $((r % 2)) = 0 ] && order="a p"
 	for n in $order; do
 		in_ns $n "$BENCH" latency 10.1.0.2 5001 "$CONNS" >"$TMP/$n$r.lat"
+		in_ns $n "$BENCH" rate 10.1.0.2 5001 1 "${BENCH_CLIENTS:-4}" >"$TMP/$n$r.rate"
 		in_ns $n iperf3 -c 10.1.0.2 -t 1 -J >"$TMP/$n$r.iperf" 2>/dev/null
 	done
 done
@@ -68,6 +71,7 @@ for n in p a; do
 	eval "p50_$n=\$(for f in $TMP/$n*.lat; do field \$f p50_us; done | median)"
 	eval "p99_$n=\$(for f in $TMP/$n*.lat; do field \$f p99_us; done | median)"
 	eval "cps_$n=\$(for f in $TMP/$n*.lat; do field \$f conn_per_s; done | median)"
+	eval "rate_$n=\$(for f in $TMP/$n*.rate; do field \$f conn_per_s; done | median)"
 	eval "bw_$n=\$(for f in $TMP/$n*.iperf; do gbps \$f; done | median)"
 	eval "fails_$n=\$(cat $TMP/$n*.lat | grep -o 'failed=[0-9]*' | cut -d= -f2 | paste -sd+ | bc)"
 done
@@ -89,6 +93,7 @@ added=$(calc "round($p50_a - $p50_p, 1)")
 ratio=$(calc "round($bw_a / max($bw_p, 0.001), 3)")
 echo "connect latency p50: $p50_p us without, $p50_a us with divert (+$added us); p99: $p99_p us / $p99_a us"
 echo "new connections/s: $cps_p without, $cps_a with divert ($(calc "round($cps_a / max($cps_p, 1), 2)")x); failed connects: $fails_p / $fails_a; $decided packets went through the queue"
+echo "new connections/s, ${BENCH_CLIENTS:-4} clients at once: $rate_p without, $rate_a with divert ($(calc "round($rate_a / max($rate_p, 1), 2)")x)"
 echo "bulk TCP (iperf3): $bw_p Gbit/s without, $bw_a Gbit/s with divert (${ratio}x)"
 echo "memory: RSS $rss0 kB at start, $rss1 kB with ${flows:-?} flows; $(calc "int(($rss1 - $rss0) * 1024 / max(${flows:-0}, 1))") bytes per flow"
 
