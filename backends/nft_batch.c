@@ -26,7 +26,12 @@
 /* Room for one message at the tail: a full message of set elements. */
 #define MESSAGE_ROOM (256 * 1024)
 
-/* Room for one more message of up to MESSAGE_ROOM bytes at the tail. */
+/* Room for one more message of up to MESSAGE_ROOM bytes at the tail. The
+ * room is not cleared: libmnl writes every byte of a message (headers
+ * cleared, attributes padded with zeros), and a buffer that is written
+ * only where messages go costs a small batch a few pages of memory, not
+ * the megabyte it reserves (glibc keeps a freed megabyte on the heap once
+ * it has freed one mmapped block of that size). */
 static char *batch_tail(struct nft_batch *b)
 {
 	if (b->failed)
@@ -38,7 +43,6 @@ static char *batch_tail(struct nft_batch *b)
 			b->failed = -ENOMEM;
 			return NULL;
 		}
-		memset(n + b->cap, 0, cap - b->cap);
 		b->buf = n;
 		b->cap = cap;
 	}
