@@ -21,24 +21,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 /* Room for one message at the tail: a full message of set elements. */
 #define MESSAGE_ROOM (256 * 1024)
 
-/* Room for one more message of up to MESSAGE_ROOM bytes at the tail. The
- * room is not cleared: libmnl writes every byte of a message (headers
- * cleared, attributes padded with zeros), and a buffer that is written
- * only where messages go costs a small batch a few pages of memory, not
- * the megabyte it reserves (glibc keeps a freed megabyte on the heap once
- * it has freed one mmapped block of that size). */
+/* The batch buffer and the answers' buffer are pages of their own
+ * (mmap, mremap to grow, munmap), not malloc's: a freed malloc block of a
+ * megabyte makes glibc raise its mmap threshold to that size, and from
+ * then on a long-running process keeps every array under a megabyte on
+ * its heap, where the copies a growing array leaves behind stay resident
+ * (divert's flow arrays: about 1 MB more with 50,000 flows). Pages are
+ * zero-filled and only those written become resident. NULL: no memory. */
+static void *pages_resize(void *old, size_t old_size, size_t size)
+{
+	void *p = old ? mremap(old, old_size, size, MREMAP_MAYMOVE)
+		      : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void pages_free(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
+/* Room for one more message of up to MESSAGE_ROOM bytes at the tail. */
 static char *batch_tail(struct nft_batch *b)
 {
 	if (b->failed)
 		return NULL;
 	if (b->cap - b->len < MESSAGE_ROOM) {
 		size_t cap = b->cap ? b->cap * 2 : 4 * MESSAGE_ROOM;
-		char *n = realloc(b->buf, cap);
+		char *n = pages_resize(b->buf, b->cap, cap);
 		if (!n) {
 			b->failed = -ENOMEM;
 			return NULL;
@@ -156,7 +172,7 @@ int nft_batch_end(struct nft_batch *b, struct netlink *nl)
 
 void nft_batch_free(struct nft_batch *b)
 {
-	free(b->buf);
+	pages_free(b->buf, b->cap);
 	free(b->entries);
 	memset(b, 0, sizeof(*b));
 }
@@ -313,7 +329,7 @@ int nft_batch_send(const struct nft_batch *b, struct netlink *nl,
 	memset(acks, 0, sizeof(*acks));
 	acks->first_error = SIZE_MAX;
 	st.acked = calloc(b->nentries ? b->nentries : 1, 1);
-	rbuf = malloc(rbuf_size);
+	rbuf = pages_resize(NULL, 0, rbuf_size);
 	if (!st.acked || !rbuf) {
 		rc = -ENOMEM;
 		goto out;
@@ -357,6 +373,6 @@ int nft_batch_send(const struct nft_batch *b, struct netlink *nl,
 		rc = -ETIMEDOUT;
 out:
 	free(st.acked);
-	free(rbuf);
+	pages_free(rbuf, rbuf_size);
 	return rc;
 }

@@ -110,9 +110,12 @@ struct lru_list {
  * its link and its share of the slot array stay under 128 bytes per flow.
  * 48-bit packet counts and ids last years at a million a second. verdict
  * and rule are the latest decision (a blocked flow's packets may be
- * decided anew), first_verdict and first_rule its first packet's, which
- * is what a report of the flow says. The first packet's owner (uid, mark)
- * is in ft->owners, beside the entries: few flows have one. */
+ * decided anew), first_verdict its first packet's, which is what a report
+ * of the flow says, with its first rule: rule itself, unless a later
+ * packet was decided by another rule (first_apart: the first rule is then
+ * in ft->firsts, beside the entries; few flows have one). uid and mark are
+ * the first packet's owner (FLOW_HAS_UID, FLOW_HAS_MARK say which is
+ * known): divert's flows all have one. */
 struct flow_entry {
 	struct flow_key key;   /* family 0: a free entry */
 	uint64_t last_seen;
@@ -125,12 +128,7 @@ struct flow_entry {
 	uint64_t list : 4;     /* timeout class, + LIST_BLOCKED unless passed */
 	uint64_t first_verdict : 2;
 	uint64_t flagged : 1;  /* flow_table_flag_last() */
-	const struct rule *first_rule;
-};
-
-/* The owner of a flow's first packet, for rechecks and for telling its
- * packets apart (FLOW_HAS_UID, FLOW_HAS_MARK say which is known). */
-struct flow_owner {
+	uint64_t first_apart : 1;
 	uint32_t uid, mark;
 };
 
@@ -205,9 +203,9 @@ struct flow_table {
 	size_t capacity;
 	struct flow_entry *entries;
 	struct lru_link *links;
-	/* Owners of first packets, as long as entries once a flow had one
-	 * (NULL before: replay's packets never have one). */
-	struct flow_owner *owners;
+	/* First rules of the flows whose rule changed (first_apart), as
+	 * long as entries once one did (NULL before). */
+	const struct rule **firsts;
 	/* The flow the latest packet was counted in (flow_table_flag_last). */
 	uint32_t last;
 
@@ -562,24 +560,42 @@ static bool pool_grow(struct flow_table *ft)
 	if (!entries)
 		return false;
 	ft->entries = entries;
-	if (ft->owners) {
-		struct flow_owner *owners = realloc(ft->owners, cap * sizeof(*owners));
-		if (!owners)
+	if (ft->firsts) {
+		const struct rule **firsts = realloc(ft->firsts, cap * sizeof(*firsts));
+		if (!firsts)
 			return false;
-		ft->owners = owners;
+		ft->firsts = firsts;
 	}
 	ft->capacity = cap;
 	return true;
 }
 
-/* The owner array, from the first flow whose first packet has an owner
- * on. False when out of memory. */
-static bool owners_reserve(struct flow_table *ft)
+/* The first rules' array, from the first flow whose rule changes on.
+ * False when out of memory. */
+static bool firsts_reserve(struct flow_table *ft)
 {
-	if (ft->owners)
+	if (ft->firsts)
 		return true;
-	ft->owners = calloc(ft->capacity ? ft->capacity : 1, sizeof(*ft->owners));
-	return ft->owners != NULL;
+	ft->firsts = calloc(ft->capacity ? ft->capacity : 1, sizeof(*ft->firsts));
+	return ft->firsts != NULL;
+}
+
+/* A later decision of flow i, by rule: its first rule stays for reports.
+ * Out of memory, the first rule stays as the latest too (only a report
+ * names it: the verdict is the caller's). */
+static void set_rule(struct flow_table *ft, uint32_t i, const struct rule *rule)
+{
+	struct flow_entry *e = entry_at(ft, i);
+
+	if (rule == e->rule)
+		return;
+	if (!e->first_apart) {
+		if (!firsts_reserve(ft))
+			return;
+		ft->firsts[i] = e->rule;
+		e->first_apart = 1;
+	}
+	e->rule = rule;
 }
 
 /* A free entry's index, or NO_ENTRY (the pool is at max_flows, or out of
@@ -738,6 +754,11 @@ static void slot_delete(struct flow_table *ft, uint32_t h, uint32_t i)
 	ft->slots[at] = 0;
 }
 
+static uint32_t index_of(const struct flow_table *ft, const struct flow_entry *e)
+{
+	return (uint32_t)(e - ft->entries);
+}
+
 /* The public view of an entry. Every field is assigned (no memset: this
  * runs for every packet whose flow the caller asks for); key addresses are
  * zero padded, so whole 16-byte copies are right for IPv4 too. */
@@ -763,7 +784,7 @@ static void materialize(const struct flow_table *ft, const struct flow_entry *e,
 	f->verdict = (enum verdict)e->verdict;
 	f->rule = e->rule;
 	f->first_verdict = (enum verdict)e->first_verdict;
-	f->first_rule = e->first_rule;
+	f->first_rule = e->first_apart ? ft->firsts[index_of(ft, e)] : e->rule;
 	f->flagged = e->flagged;
 	f->packets = e->packets;
 	f->bytes = e->bytes;
@@ -935,10 +956,6 @@ static struct flow_entry **live_entries(const struct flow_table *ft, size_t *n)
 	return all;
 }
 
-static uint32_t index_of(const struct flow_table *ft, const struct flow_entry *e)
-{
-	return (uint32_t)(e - ft->entries);
-}
 
 /* --- fragments ----------------------------------------------------------- */
 
@@ -1058,7 +1075,7 @@ void flow_table_free(struct flow_table *ft)
 		frag_remove(ft, f);
 	free(ft->entries);
 	free(ft->links);
-	free(ft->owners);
+	free(ft->firsts);
 	free(ft->slots);
 	free(ft->names);
 	free(ft->free_indexes);
@@ -1120,8 +1137,6 @@ static uint32_t flow_create(struct flow_table *ft, const struct packet *p,
 	struct flow_entry *e;
 	uint32_t i;
 
-	if ((p->has_uid || p->has_mark) && !owners_reserve(ft))
-		return NO_ENTRY;
 	if (ft->count >= ft->max_flows) {
 		uint32_t victim = eviction_victim(ft);
 		if (victim == NO_ENTRY)
@@ -1145,11 +1160,11 @@ static uint32_t flow_create(struct flow_table *ft, const struct packet *p,
 			     (p->has_icmp ? FLOW_HAS_ICMP : 0));
 	e->iftype = p->iftype;
 	e->icmp_type = p->icmp_type;
-	if (p->has_uid || p->has_mark)
-		ft->owners[i] = (struct flow_owner){ p->uid, p->mark };
+	e->uid = p->has_uid ? p->uid : 0;
+	e->mark = p->has_mark ? p->mark : 0;
 	e->rule = d->rule;
 	e->first_verdict = d->verdict;
-	e->first_rule = d->rule;
+	e->first_apart = 0;
 	e->first_seen = now;
 	e->last_seen = now;
 	e->id = ft->next_id++;
@@ -1205,9 +1220,9 @@ static bool same_as_first(const struct flow_table *ft, uint32_t i,
 	 * anew (only live backends know it, and only for new flows). */
 	return !p->has_cgroup && p->dir == e->dir && swapped == !!(e->flags & FLOW_SWAPPED) &&
 	       p->has_uid == !!(e->flags & FLOW_HAS_UID) &&
-	       (!p->has_uid || p->uid == ft->owners[i].uid) &&
+	       (!p->has_uid || p->uid == e->uid) &&
 	       p->has_mark == !!(e->flags & FLOW_HAS_MARK) &&
-	       (!p->has_mark || p->mark == ft->owners[i].mark) &&
+	       (!p->has_mark || p->mark == e->mark) &&
 	       p->has_ports == !!(e->flags & FLOW_HAS_PORTS) &&
 	       p->has_icmp == !!(e->flags & FLOW_HAS_ICMP) &&
 	       (!p->has_icmp || p->icmp_type == e->icmp_type);
@@ -1422,7 +1437,7 @@ static void packet_decide(struct flow_table *ft, const struct ruleset *rs,
 		}
 		if (e) {
 			e->verdict = d->verdict;
-			e->rule = d->rule;
+			set_rule(ft, i, d->rule);
 			flow_touch(ft, i, p, now);
 		} else {
 			i = flow_create(ft, p, name, &k, hash, swapped, d, now);
@@ -1482,11 +1497,8 @@ static void first_packet(const struct flow_table *ft, const struct flow_entry *e
 	}
 	p->has_uid = e->flags & FLOW_HAS_UID;
 	p->has_mark = e->flags & FLOW_HAS_MARK;
-	if (p->has_uid || p->has_mark) {
-		const struct flow_owner *o = &ft->owners[index_of(ft, e)];
-		p->uid = p->has_uid ? o->uid : 0;
-		p->mark = p->has_mark ? o->mark : 0;
-	}
+	p->uid = p->has_uid ? e->uid : 0;
+	p->mark = p->has_mark ? e->mark : 0;
 	p->ifaddrs = ft->ifaddrs;
 }
 
@@ -1569,7 +1581,7 @@ size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs)
 		/* That is its first packet's decision now, and the old rule
 		 * set's rules must not be referenced any more. */
 		e->first_verdict = d.verdict;
-		e->first_rule = d.rule;
+		e->first_apart = 0;
 	}
 	relist_all(ft);
 	/* Fragments in flight follow their flow's new decision; the old rule

@@ -616,9 +616,27 @@ static void test_first_decision_and_flag(void)
 	      seen.count == 1 && seen.first_verdict == VERDICT_PASS && seen.first_rule == &r2[0] &&
 	      seen.flagged == 1);
 	flow_table_free(ft);
+
+	/* A first rule that is a rule: kept when a later packet's rule is
+	 * another (beside the entry), the latest in the entry. */
+	struct rule rb[2] = { rule(ACTION_DROP, DIR_OUT, 1), rule(ACTION_DROP, DIR_IN, 2) };
+	struct ruleset rsb = rs_of(rb, 2);
+	ft = flow_table_new(NULL);
+	d = flow_table_packet(ft, &rsb, &out, SEC, &f);
+	CHECK("blocked by rule 1 first", d.rule == &rb[0] && f && f->first_rule == &rb[0]);
+	d = flow_table_packet(ft, &rsb, &in, 2 * SEC, &f);
+	CHECK("its reply by rule 2: first rule 1 kept",
+	      d.rule == &rb[1] && f && f->rule == &rb[1] && f->first_rule == &rb[0]);
+	d = flow_table_packet(ft, &rsb, &out, 3 * SEC, &f);
+	CHECK("a third packet: first rule 1 still, its own rule the latest",
+	      d.verdict == VERDICT_BLOCK && f && f->rule == d.rule && f->first_rule == &rb[0]);
+	seen = (struct flagged_seen){ 0 };
+	flow_table_foreach(ft, on_flagged, &seen);
+	CHECK("foreach: first rule 1", seen.count == 1 && seen.first_rule == &rb[0]);
+	flow_table_free(ft);
 }
 
-/* The first packet's owner (uid, mark) is kept beside the entries: a
+/* The first packet's owner (uid, mark) is kept in the entry: a
  * packet of another owner is decided anew, and rechecks see the owner. */
 static void test_owner(void)
 {
