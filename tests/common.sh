@@ -66,3 +66,18 @@ signal_handled() {
 	done
 	return 0
 }
+
+# remove_netns NS...: kills what still runs in each namespace, deletes it,
+# and removes the state ifwall kept for it (/run/ifwall/netns-INODE: its
+# control socket and state files are named by the namespace's inode).
+remove_netns() {
+	local ns ino
+	for ns; do
+		[ -e "/var/run/netns/$ns" ] || continue
+		ino=$(ip netns exec "$ns" stat -L -c %i /proc/self/ns/net 2>/dev/null)
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+		[ -n "$ino" ] && rm -rf "/run/ifwall/netns-$ino"
+	done
+	return 0
+}

@@ -30,16 +30,10 @@ MAIN_UNIT=$UNITS/ifwall.service
 WORK=$(mktemp -d /tmp/ifwleak-units.XXXXXX)
 NS_A=ifwleak-$$-boota NS_B=ifwleak-$$-bootb
 cleanup() {
-	local pid ino ns
+	local pid
 	for pid in "${NET_PIDS[@]+"${NET_PIDS[@]}"}"; do kill "$pid" 2>/dev/null; done
 	for pid in "${NET_PIDS[@]+"${NET_PIDS[@]}"}"; do wait "$pid" 2>/dev/null; done
-	for ns in $NS_A $NS_B; do
-		[ -e /var/run/netns/$ns ] || continue
-		ino=$(nsx $ns stat -L -c %i /proc/self/ns/net 2>/dev/null)
-		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del $ns 2>/dev/null
-		[ -n "$ino" ] && rm -rf "/run/ifwall/netns-$ino"
-	done
+	remove_netns $NS_A $NS_B
 	rm -rf "$WORK"
 }
 trap cleanup EXIT

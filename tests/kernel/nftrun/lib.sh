@@ -23,16 +23,10 @@ PIDS=()
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 run_cleanup() {
-	local pid ino
+	local pid
 	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$pid" 2>/dev/null; done
 	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$pid" 2>/dev/null; done
-	for ns in $CLI $FAR; do
-		[ -e /var/run/netns/$ns ] || continue
-		ino=$(nsx $ns stat -L -c %i /proc/self/ns/net 2>/dev/null)
-		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del $ns 2>/dev/null
-		[ -n "$ino" ] && rm -rf "/run/ifwall/netns-$ino"
-	done
+	remove_netns $CLI $FAR
 	[ -n "${KEEP:-}" ] && echo "# kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap run_cleanup EXIT
