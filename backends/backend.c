@@ -168,6 +168,16 @@ void backend_message(const struct backend *be, const char *fmt, ...)
 	fflush(be->messages);
 }
 
+void backend_call_reload(struct backend *be, uint64_t *reloads, uint64_t *failures)
+{
+	if (!be->reload)
+		return;
+	if (be->reload(be->reload_ctx) < 0)
+		(*failures)++;
+	else
+		(*reloads)++;
+}
+
 int backend_table_change(struct backend *be, const char *name, enum addrset_op op,
 			 const struct ifw_prefix *p, size_t n, size_t *changed)
 {

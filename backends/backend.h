@@ -24,7 +24,9 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "filter/addr.h"
 #include "rules/ruleset.h"
@@ -136,6 +138,18 @@ void backend_swap_ruleset(struct backend *be, const struct ruleset *rs);
 /* A line to be->messages. */
 void backend_message(const struct backend *be, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A reload asked for (SIGHUP, *reload): calls be->reload, when there is
+ * one, and counts the outcome in *reloads or *failures. */
+void backend_call_reload(struct backend *be, uint64_t *reloads, uint64_t *failures);
+
+/* CLOCK_MONOTONIC in nanoseconds (the backends' timeouts and spins). */
+static inline uint64_t backend_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* 'ifwall table' on a running backend (its control socket; call it from
  * the thread running it, between packets): table 'name' of the rule set

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,22 +61,6 @@ struct divert {
 	char **cgroup_dirs;
 	size_t ncgroup_dirs;
 };
-
-static void message(const struct divert *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void message(const struct divert *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!d->opts.messages)
-		return;
-	va_start(ap, fmt);
-	vfprintf(d->opts.messages, fmt, ap);
-	va_end(ap);
-	fputc('\n', d->opts.messages);
-	fflush(d->opts.messages);
-}
 
 /* --- cgroups ------------------------------------------------------------- */
 
@@ -167,14 +150,6 @@ static void cgroup_of_packet(struct divert *d, struct packet *p, bool local_is_s
 		p->has_cgroup = true;
 		strcpy(p->cgroup, path);
 	}
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* --- capabilities -------------------------------------------------------- */
@@ -360,7 +335,7 @@ static int handle_packet(struct divert *d, const struct nfqueue_packet *qp, uint
 static int drain_queue(struct divert *d, char *err, size_t errlen)
 {
 	struct nfqueue_packet qp;
-	uint64_t now = monotonic_ns();
+	uint64_t now = backend_now_ns();
 	int r = 0;
 
 	for (int i = 0; i < DIVERT_BURST; i++) {
@@ -402,7 +377,7 @@ static int restore_table(struct divert *d, const char *what, char *err, size_t e
 		return r;
 	}
 	d->stats.table_restores++;
-	message(d, "table inet ifwall_divert %s; restored it", what);
+	backend_message(&d->base, "table inet ifwall_divert %s; restored it", what);
 	return 0;
 }
 
@@ -413,7 +388,7 @@ static int verify_table(struct divert *d, char *err, size_t errlen)
 	char why[160], what[200];
 	int r = divert_table_verify(d->table, why, sizeof(why));
 
-	d->last_verify = monotonic_ns();
+	d->last_verify = backend_now_ns();
 	if (r <= 0)
 		return 0; /* intact, or unreadable for now (tried again later) */
 	snprintf(what, sizeof(what), "was changed (%s)", why);
@@ -479,12 +454,7 @@ int divert_set_ruleset(struct divert *d, const struct ruleset *rs,
 
 static int reload(struct divert *d, char *err, size_t errlen)
 {
-	if (d->base.reload) {
-		if (d->base.reload(d->base.reload_ctx) < 0)
-			d->stats.reload_failures++;
-		else
-			d->stats.reloads++;
-	}
+	backend_call_reload(&d->base, &d->stats.reloads, &d->stats.reload_failures);
 	/* A reload also puts back a table someone changed. */
 	return verify_table(d, err, errlen);
 }
@@ -594,7 +564,7 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 	r = backend_signals_begin(&sig, stop, errp);
 	if (r < 0)
 		return r;
-	d->last_expire = d->last_verify = monotonic_ns();
+	d->last_expire = d->last_verify = backend_now_ns();
 	uint64_t spin_until = 0;
 	for (;;) {
 		struct pollfd pfd[5] = {
@@ -615,7 +585,7 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 		bool buffered = nfqueue_buffered(d->q);
 		do
 			ready = backend_signals_wait(&sig, pfd, 5, 0);
-		while (ready == 0 && !buffered && monotonic_ns() < spin_until);
+		while (ready == 0 && !buffered && backend_now_ns() < spin_until);
 		if (ready == 0 && !buffered)
 			ready = backend_signals_wait(&sig, pfd, 5, 1000);
 		if (ready < 0 && errno != EINTR) {
@@ -656,9 +626,9 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 			if (r < 0)
 				break;
 			if (d->stats.packets != before)
-				spin_until = monotonic_ns() + DIVERT_BUSY_POLL_NS;
+				spin_until = backend_now_ns() + DIVERT_BUSY_POLL_NS;
 		}
-		uint64_t now = monotonic_ns();
+		uint64_t now = backend_now_ns();
 		if (now - d->last_expire >= 1000000000u) {
 			flow_table_expire(d->ft, now);
 			d->last_expire = now;

@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -103,50 +102,10 @@ struct tun_backend {
 	struct udp_coalesce pending;
 };
 
-/* Describes a failure in be->error (with strerror(err) when err is not 0).
- * Returns -err, so that 'return set_error(be, errno, ...)' keeps errno's
- * value whatever formatting does to errno. */
-static int set_error(struct tun_backend *be, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int set_error(struct tun_backend *be, int err, const char *fmt, ...)
-{
-	struct backend_error *e = &be->error;
-	va_list ap;
-	int n;
-
-	e->code = -err;
-	va_start(ap, fmt);
-	n = vsnprintf(e->message, sizeof(e->message), fmt, ap);
-	va_end(ap);
-	if (err && n >= 0 && (size_t)n < sizeof(e->message))
-		snprintf(e->message + n, sizeof(e->message) - (size_t)n, ": %s", strerror(err));
-	return -err;
-}
-
-static void message(const struct tun_backend *be, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void message(const struct tun_backend *be, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!be->o->messages)
-		return;
-	va_start(ap, fmt);
-	vfprintf(be->o->messages, fmt, ap);
-	va_end(ap);
-	fputc('\n', be->o->messages);
-	fflush(be->o->messages);
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* Describes a failure in be->error (with strerror(err) when err is not 0)
+ * and returns -err: 'return set_error(be, errno, ...)'. err is read twice:
+ * a plain value (errno, -ret, a constant). */
+#define set_error(be, err, ...) backend_error_set(&(be)->error, -(err), (err), __VA_ARGS__)
 
 /* --- one packet ----------------------------------------------------------- */
 
@@ -434,18 +393,13 @@ int tun_set_ruleset(struct tun_backend *be, const struct ruleset *rs,
 
 static void reload_rules(struct tun_backend *be)
 {
-	if (!be->base.reload)
-		return;
-	if (be->base.reload(be->base.reload_ctx) < 0)
-		be->stats.reload_failures++;
-	else
-		be->stats.reloads++;
+	backend_call_reload(&be->base, &be->stats.reloads, &be->stats.reload_failures);
 }
 
 static int packet_loop(struct tun_backend *be, const struct backend_stop *stop)
 {
 	struct backend_signals sig;
-	uint64_t last_expire = monotonic_ns();
+	uint64_t last_expire = backend_now_ns();
 	bool signal_ready = false;
 	int ret;
 
@@ -479,7 +433,7 @@ static int packet_loop(struct tun_backend *be, const struct backend_stop *stop)
 			set_error(be, errno, "waiting for packets");
 			break;
 		}
-		now = monotonic_ns();
+		now = backend_now_ns();
 		/* Routes, links or addresses changed (or we lost track):
 		 * forget every cached route, so each flow's next packet is
 		 * looked up again and decided anew if it moved. */
@@ -887,7 +841,7 @@ int tun_open(struct tun_backend **out, const struct tun_options *o,
 		return ret;
 	}
 	for (size_t i = 0; i < be->nnets; i++)
-		message(be, "tun: %s %s in namespace %s <-> %s %s (prefix %s)",
+		backend_message(&be->base, "tun: %s %s in namespace %s <-> %s %s (prefix %s)",
 			be->client_ifname,
 			ifw_addr_format(&be->nets[i].client, client, sizeof(client)),
 			o->netns, be->host_ifname,
