@@ -159,20 +159,20 @@ void backend_message(const struct backend *be, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!be->messages)
+	if (!be->io.messages)
 		return;
 	va_start(ap, fmt);
-	vfprintf(be->messages, fmt, ap);
+	vfprintf(be->io.messages, fmt, ap);
 	va_end(ap);
-	fputc('\n', be->messages);
-	fflush(be->messages);
+	fputc('\n', be->io.messages);
+	fflush(be->io.messages);
 }
 
 void backend_call_reload(struct backend *be, uint64_t *reloads, uint64_t *failures)
 {
-	if (!be->reload)
+	if (!be->io.reload)
 		return;
-	if (be->reload(be->reload_ctx) < 0)
+	if (be->io.reload(be->io.reload_ctx) < 0)
 		(*failures)++;
 	else
 		(*reloads)++;
@@ -243,14 +243,14 @@ int backend_reload(struct backend *be, const struct backend_rules_file *f,
 	if (diags.count) {
 		if (f->print_diags)
 			f->print_diags(f->print_ctx, &diags);
-		else if (be->messages)
-			diag_list_print(be->messages, &diags);
+		else if (be->io.messages)
+			diag_list_print(be->io.messages, &diags);
 	}
 	diag_list_clear(&diags);
-	if (be->log) {
-		log_reload_write_json(be->log, be->name, f->path, rc >= 0,
+	if (be->io.log) {
+		log_reload_write_json(be->io.log, be->name, f->path, rc >= 0,
 				      rc >= 0 ? (size_t)rc : 0);
-		fflush(be->log);
+		fflush(be->io.log);
 	}
 	return rc;
 }

@@ -108,18 +108,29 @@ struct backend_ops {
 	void (*free)(struct backend *be);
 };
 
+/* What a caller gives every backend (the io member of its options). */
+struct backend_io {
+	/* JSON lines (filter/logline.h): one per flow decision (time,
+	 * verdict, dir, iface, proto, endpoints, rule) and one per reload.
+	 * NULL: none. */
+	FILE *log;
+	/* Events for a person: setup done, reload results with the rule
+	 * file's diagnostics, a table restored, teardown. NULL: none. */
+	FILE *messages;
+	/* Called by run for a reload (SIGHUP, *reload): loads the rules and
+	 * sets them (backend_reload with the caller's rule file, usually).
+	 * Returns 0, or -errno when the rules in force stay. NULL: reloads
+	 * are ignored. */
+	int (*reload)(void *ctx);
+	void *reload_ctx;
+};
+
 /* The first member of each backend's handle. */
 struct backend {
 	const struct backend_ops *ops;
 	const char *name;              /* "divert", "tun" */
-	FILE *log;                     /* JSON lines (filter/logline.h); NULL: none */
-	FILE *messages;                /* events for a person; NULL: none */
+	struct backend_io io;          /* the caller's, from the options */
 	struct ruleset *rs;            /* in force: the backend's reference */
-	/* Called by run for a reload (SIGHUP, *reload): backend_reload with
-	 * the caller's rule file, usually. Returns 0, or -errno when the
-	 * rules in force stay. NULL: reloads are ignored. */
-	int (*reload)(void *ctx);
-	void *reload_ctx;
 };
 
 /* The rule set in force, or NULL. Valid until the next set_ruleset or
@@ -135,10 +146,10 @@ void backend_free(struct backend *be);
 /* For the backends' set_ruleset: takes a reference to rs as the set in
  * force and releases the old one (flows must have been re-checked). */
 void backend_swap_ruleset(struct backend *be, const struct ruleset *rs);
-/* A line to be->messages. */
+/* A line to be->io.messages. */
 void backend_message(const struct backend *be, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* A reload asked for (SIGHUP, *reload): calls be->reload, when there is
+/* A reload asked for (SIGHUP, *reload): calls be->io.reload, when there is
  * one, and counts the outcome in *reloads or *failures. */
 void backend_call_reload(struct backend *be, uint64_t *reloads, uint64_t *failures);
 
@@ -174,7 +185,7 @@ struct backend_rules_file {
 };
 
 /* The one reload: parses f->path, validates it, and sets it on be; then
- * tells be->messages and logs a reload event to be->log (logline.h).
+ * tells be->io.messages and logs a reload event to be->io.log (logline.h).
  * Returns the number of flows whose verdict changed, or -errno (-EINVAL:
  * the file has errors, they were printed; the rules in force stay). */
 int backend_reload(struct backend *be, const struct backend_rules_file *f,

@@ -253,8 +253,8 @@ static struct decision decide_step(struct divert *d, struct packet *p, unsigned 
 	if (reply && p->has_ports && !p->fragment)
 		decide_original_direction(d, p, now);
 	struct decision dec = flow_table_packet(d->ft, d->rs, p, now, NULL);
-	if (d->opts.log)
-		log_decision(d->opts.log, p, &dec);
+	if (d->base.io.log)
+		log_decision(d->base.io.log, p, &dec);
 	return dec;
 }
 
@@ -357,8 +357,8 @@ static int drain_queue(struct divert *d, char *err, size_t errlen)
 		snprintf(err, errlen, "NFQUEUE %u: %s", d->opts.queue, strerror(-r));
 		return r;
 	}
-	if (d->opts.log)
-		fflush(d->opts.log);
+	if (d->base.io.log)
+		fflush(d->base.io.log);
 	return 0;
 }
 
@@ -484,10 +484,7 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 		return backend_error_set(err, -ENOMEM, ENOMEM, "starting the divert backend");
 	d->base.ops = &divert_ops;
 	d->base.name = "divert";
-	d->base.log = opts->log;
-	d->base.messages = opts->messages;
-	d->base.reload = opts->reload;
-	d->base.reload_ctx = opts->reload_ctx;
+	d->base.io = opts->io;
 	d->opts = *opts;
 	d->diag_fd = -1;
 	if (!has_net_admin()) {

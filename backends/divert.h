@@ -56,6 +56,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "backends/backend.h"
 #include "filter/engine.h"
 #include "rules/ruleset.h"
 
@@ -87,15 +88,8 @@ struct divert_options {
 	uint16_t queue;             /* NFQUEUE number */
 	bool fail_open;             /* bypass when nobody listens */
 	enum divert_queue_kind queue_kind;
-	FILE *log;                  /* JSON line per verdict and per reload; NULL: none */
-	FILE *messages;             /* events for a person (the table restored,
-				     * reloads); NULL: none */
+	struct backend_io io;       /* log, messages, reload (backend.h) */
 	struct flow_limits limits;  /* flow table bounds */
-	/* A reload (SIGHUP): loads the rules and sets them (backend_reload
-	 * with the rule file, usually); returns 0 or -errno (the rules in
-	 * force stay). NULL: reloads are ignored. */
-	int (*reload)(void *ctx);
-	void *reload_ctx;
 	bool keep_capabilities;     /* do not drop capabilities after setup */
 	/* Served between packets by divert_run ('ifwall table' and 'ifwall
 	 * status' reach the process through it); NULL: none. Caller-owned. */

@@ -207,7 +207,7 @@ static void log_decision(const struct tun_backend *be, const struct packet *p,
 	struct log_record r;
 
 	log_record_from_packet(&r, "tun", p, d);
-	log_record_write_json(be->o->log, &r);
+	log_record_write_json(be->base.io.log, &r);
 }
 
 /* --- the packet loop --------------------------------------------------------- */
@@ -311,7 +311,7 @@ static void handle_packet(struct tun_backend *be, const uint8_t *frame, size_t f
 	p.ifaddrs = iftable_ifaddrs(be->interfaces);
 
 	d = flow_table_packet(be->flows, be->rs, &p, now, &flow);
-	if (be->o->log && (!flow || flow->packets == 1))
+	if (be->base.io.log && (!flow || flow->packets == 1))
 		log_decision(be, &p, &d);
 
 	switch (d.verdict) {
@@ -454,8 +454,8 @@ static int packet_loop(struct tun_backend *be, const struct backend_stop *stop)
 			ret = pump(be, true, now);
 		if (!ret && fds[1].revents & POLLIN)
 			ret = pump(be, false, now);
-		if (be->o->log) /* once per batch, not per line */
-			fflush(be->o->log);
+		if (be->base.io.log) /* once per batch, not per line */
+			fflush(be->base.io.log);
 		if (ret < 0) {
 			set_error(be, -ret, "reading from the TUN devices");
 			break;
@@ -816,10 +816,7 @@ int tun_open(struct tun_backend **out, const struct tun_options *o,
 		return backend_error_set(err, -ENOMEM, ENOMEM, "starting the tun backend");
 	be->base.ops = &tun_ops;
 	be->base.name = "tun";
-	be->base.log = o->log;
-	be->base.messages = o->messages;
-	be->base.reload = o->reload;
-	be->base.reload_ctx = o->reload_ctx;
+	be->base.io = o->io;
 	be->opts = *o;
 	be->o = &be->opts;
 	be->client_ifname = o->client_ifname ? o->client_ifname : TUN_DEFAULT_CLIENT_IFNAME;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "filter/addr.h"
+#include "backends/backend.h"
 #include "filter/engine.h"
 #include "rules/ruleset.h"
 
@@ -49,17 +50,7 @@ struct tun_options {
 	 * is dropped, the bounding set too, and no_new_privs is set. true:
 	 * leave the capabilities alone (a library user that needs them). */
 	bool keep_capabilities;
-	/* JSON lines: one per flow decision (time, verdict, dir, iface,
-	 * proto, endpoints, rule) and one per reload. NULL: none. */
-	FILE *log;
-	/* Human-readable events: setup done, reload results with the rule
-	 * file's diagnostics, teardown. NULL: none. */
-	FILE *messages;
-	/* A reload (*reload set, or SIGHUP): loads the rules and sets them
-	 * (backend_reload with the rule file, usually); returns 0 or -errno
-	 * (the rules in force stay). NULL: reloads are ignored. */
-	int (*reload)(void *ctx);
-	void *reload_ctx;
+	struct backend_io io;       /* log, messages, reload (backend.h) */
 	/* Where the forwarding sysctls' original values are remembered across
 	 * crashes (see backends/forwarding_state.h). NULL: /run/ifwall. */
 	const char *state_dir;

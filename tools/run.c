@@ -301,10 +301,7 @@ static int run_divert(const struct run_args *a, const struct ruleset *rs, FILE *
 	struct divert_options opts = {
 		.queue = (uint16_t)a->queue,
 		.fail_open = a->fail_open,
-		.log = log,
-		.messages = stderr,
-		.reload = reload_rules,
-		.reload_ctx = &reload,
+		.io = { .log = log, .messages = stderr, .reload = reload_rules, .reload_ctx = &reload },
 	};
 	struct backend_stop stop;
 	struct backend_error err;
@@ -384,10 +381,7 @@ static int run_tun(const struct run_args *a, const struct ruleset *rs, FILE *log
 	struct run_reload reload;
 	struct tun_options opts = {
 		.netns = a->netns,
-		.log = log,
-		.messages = stderr,
-		.reload = reload_rules,
-		.reload_ctx = &reload,
+		.io = { .log = log, .messages = stderr, .reload = reload_rules, .reload_ctx = &reload },
 	};
 	struct run_table_target target = { .rules = backend_rules_of, .change = backend_change };
 	struct tun_backend *be = NULL;

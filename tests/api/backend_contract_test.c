@@ -223,10 +223,7 @@ static int run_divert(const char *reload_rules, const char *log_path)
 	FILE *log = fopen(log_path, "w");
 	struct divert_options o = {
 		.queue = 4711,
-		.log = log,
-		.messages = stderr,
-		.reload = reload,
-		.reload_ctx = &rctx,
+		.io = { .log = log, .messages = stderr, .reload = reload, .reload_ctx = &rctx },
 		.keep_capabilities = true,
 	};
 	struct backend_error err;
@@ -265,10 +262,7 @@ static int run_tun(const char *netns, const char *reload_rules, const char *log_
 	FILE *log = fopen(log_path, "w");
 	struct tun_options o = {
 		.netns = netns,
-		.log = log,
-		.messages = stderr,
-		.reload = reload,
-		.reload_ctx = &rctx,
+		.io = { .log = log, .messages = stderr, .reload = reload, .reload_ctx = &rctx },
 		.keep_capabilities = true,
 		.state_dir = state_dir,
 	};

@@ -968,10 +968,9 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 	opts.queue = (uint16_t)o->queue;
 	opts.fail_open = o->fail_open != 0;
 	opts.queue_kind = DIVERT_QUEUE_AUTO;
-	opts.log = o->log;
-	opts.messages = o->messages;
-	opts.reload = o->reload_path ? reload_rules : NULL;
-	opts.reload_ctx = &reload;
+	opts.io = (struct backend_io){ .log = o->log, .messages = o->messages,
+				       .reload = o->reload_path ? reload_rules : NULL,
+				       .reload_ctx = &reload };
 	opts.keep_capabilities = !o->drop_capabilities;
 
 	ret = divert_open(&d, &opts, &e);
@@ -1056,11 +1055,10 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 	opts.client_ifname = o->client_ifname;
 	opts.host_ifname = o->host_ifname;
 	opts.mtu = o->mtu;
-	opts.log = o->log;
-	opts.messages = o->messages;
 	reload_source_init(&r, o->reload_path);
-	opts.reload = o->reload_path ? reload_rules : NULL;
-	opts.reload_ctx = &r;
+	opts.io = (struct backend_io){ .log = o->log, .messages = o->messages,
+				       .reload = o->reload_path ? reload_rules : NULL,
+				       .reload_ctx = &r };
 	memset(&st, 0, sizeof(st));
 	/* rs stays the caller's (the backend holds its own reference). */
 	ret = tun_open(&be, &opts, &e);
