@@ -6,7 +6,6 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <libnftnl/common.h>
@@ -32,20 +31,6 @@ int nft_nl_request(struct netlink *nl, uint16_t type, uint16_t family, uint16_t 
 	if (build)
 		build(nlh, arg);
 	return netlink_talk(nl->sock, nlh, buf, size, cb, data);
-}
-
-int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return code;
-	memset(err, 0, sizeof(*err));
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return code;
 }
 
 static int attrs_cb(const struct nlattr *attr, void *data)

@@ -25,9 +25,9 @@
  * said in *err. */
 int nft_nl_open(struct netlink *nl, struct nft_error *err);
 
-/* Fills *err (when not NULL) with code and the message; returns code. */
-int nft_set_error(struct nft_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Fills *err (when not NULL) with code and the message; returns code
+ * (backend_error_set without an errno text). */
+#define nft_set_error(err, code, ...) backend_error_set((err), (code), 0, __VA_ARGS__)
 
 /* One nf_tables request on nl with the next sequence number: the header
  * (type, family, flags), then build(nlh, arg) adds the attributes (build
