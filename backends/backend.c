@@ -200,6 +200,13 @@ int backend_table_change(struct backend *be, const char *name, enum addrset_op o
 
 /* --- reloading ----------------------------------------------------------------- */
 
+int backend_reload_source(void *source)
+{
+	struct backend_reload_source *s = source;
+
+	return backend_reload(s->backend, &s->file, NULL);
+}
+
 int backend_reload(struct backend *be, const struct backend_rules_file *f,
 		   struct backend_error *err)
 {

@@ -191,4 +191,13 @@ struct backend_rules_file {
 int backend_reload(struct backend *be, const struct backend_rules_file *f,
 		   struct backend_error *err);
 
+/* A rule file to reload a backend from: backend_reload_source is the
+ * backend_io.reload function for it (reload_ctx: the source). backend is
+ * set once the backend is open. */
+struct backend_reload_source {
+	struct backend *backend;
+	struct backend_rules_file file;
+};
+int backend_reload_source(void *source);
+
 #endif

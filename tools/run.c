@@ -206,26 +206,14 @@ static struct ruleset *load_rules(const char *path, int *status)
 
 /* SIGHUP: the rule file read again and set on the running backend
  * (backend_reload: its diagnostics printed as at the start). */
-struct run_reload {
-	struct backend *backend;
-	struct backend_rules_file file;
-};
-
 static void print_reload_diags(void *ctx, const struct diag_list *diags)
 {
 	cli_print_diags("run", diags);
 }
 
-static int reload_rules(void *ctx)
+static void run_reload_init(struct backend_reload_source *r, const char *path)
 {
-	struct run_reload *r = ctx;
-
-	return backend_reload(r->backend, &r->file, NULL);
-}
-
-static void run_reload_init(struct run_reload *r, const char *path)
-{
-	*r = (struct run_reload){
+	*r = (struct backend_reload_source){
 		.file = {
 			.path = path,
 			.check_trust = true,
@@ -297,11 +285,11 @@ static struct control_server *open_control(const char *backend, struct run_table
 
 static int run_divert(const struct run_args *a, const struct ruleset *rs, FILE *log)
 {
-	struct run_reload reload;
+	struct backend_reload_source reload;
 	struct divert_options opts = {
 		.queue = (uint16_t)a->queue,
 		.fail_open = a->fail_open,
-		.io = { .log = log, .messages = stderr, .reload = reload_rules, .reload_ctx = &reload },
+		.io = { .log = log, .messages = stderr, .reload = backend_reload_source, .reload_ctx = &reload },
 	};
 	struct backend_stop stop;
 	struct backend_error err;
@@ -378,10 +366,10 @@ static int tun_prefixes(const struct run_args *a, struct tun_options *opts)
 
 static int run_tun(const struct run_args *a, const struct ruleset *rs, FILE *log)
 {
-	struct run_reload reload;
+	struct backend_reload_source reload;
 	struct tun_options opts = {
 		.netns = a->netns,
-		.io = { .log = log, .messages = stderr, .reload = reload_rules, .reload_ctx = &reload },
+		.io = { .log = log, .messages = stderr, .reload = backend_reload_source, .reload_ctx = &reload },
 	};
 	struct run_table_target target = { .rules = backend_rules_of, .change = backend_change };
 	struct tun_backend *be = NULL;

@@ -142,17 +142,6 @@ static void *traffic_thread(void *arg)
 	return NULL;
 }
 
-struct reload_ctx {
-	struct backend *backend;
-	struct backend_rules_file file;
-};
-
-static int reload(void *arg)
-{
-	struct reload_ctx *r = arg;
-
-	return backend_reload(r->backend, &r->file, NULL);
-}
 
 static const char rules_first[] =
 	"pass out proto udp to any port 9\n"
@@ -168,7 +157,7 @@ static const char rules_second[] =
  * first set at once), set again (the caller keeps its second set past
  * the backend's end), run with traffic and a reload, free. */
 static void contract(const char *name, struct backend *be, const struct backend_stop *stop,
-		     struct traffic *t, struct reload_ctx *rctx)
+		     struct traffic *t, struct backend_reload_source *rctx)
 {
 	struct backend_error err = { 0 };
 	char case_name[64];
@@ -219,11 +208,11 @@ static int run_divert(const char *reload_rules, const char *log_path)
 	struct traffic t = { .dst = "127.0.0.1" };
 	/* No flags: the run reads SIGHUP and SIGTERM through a signalfd. */
 	struct backend_stop stop = { .stop = NULL };
-	struct reload_ctx rctx = { .file = { .path = reload_rules } };
+	struct backend_reload_source rctx = { .file = { .path = reload_rules } };
 	FILE *log = fopen(log_path, "w");
 	struct divert_options o = {
 		.queue = 4711,
-		.io = { .log = log, .messages = stderr, .reload = reload, .reload_ctx = &rctx },
+		.io = { .log = log, .messages = stderr, .reload = backend_reload_source, .reload_ctx = &rctx },
 		.keep_capabilities = true,
 	};
 	struct backend_error err;
@@ -258,11 +247,11 @@ static int run_tun(const char *netns, const char *reload_rules, const char *log_
 	struct traffic t = { .netns = netns, .dst = "10.9.0.2" };
 	/* Flags the handlers set. */
 	struct backend_stop stop = { .stop = &stop_flag, .reload = &reload_flag };
-	struct reload_ctx rctx = { .file = { .path = reload_rules } };
+	struct backend_reload_source rctx = { .file = { .path = reload_rules } };
 	FILE *log = fopen(log_path, "w");
 	struct tun_options o = {
 		.netns = netns,
-		.io = { .log = log, .messages = stderr, .reload = reload, .reload_ctx = &rctx },
+		.io = { .log = log, .messages = stderr, .reload = backend_reload_source, .reload_ctx = &rctx },
 		.keep_capabilities = true,
 		.state_dir = state_dir,
 	};

@@ -650,21 +650,9 @@ void ifw_nft_listing_free(struct ifw_nft_listing *listing)
 /* A reload of a running backend: its rule file parsed again (with the
  * library's parse lock) and set (backend_reload); the diagnostics go to
  * the backend's messages. */
-struct reload_source {
-	struct backend *backend;
-	struct backend_rules_file file;
-};
-
-static int reload_rules(void *ctx)
+static void reload_source_init(struct backend_reload_source *r, const char *path)
 {
-	struct reload_source *r = ctx;
-
-	return backend_reload(r->backend, &r->file, NULL);
-}
-
-static void reload_source_init(struct reload_source *r, const char *path)
-{
-	*r = (struct reload_source){
+	*r = (struct backend_reload_source){
 		.file = { .path = path, .parse_lock = &parse_lock },
 	};
 }
@@ -943,7 +931,7 @@ int ifw_nft_table_change(const char *table, int op, const char *const *addrs,
 int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 		   struct ifw_divert_stats *stats, struct ifw_error *err)
 {
-	struct reload_source reload;
+	struct backend_reload_source reload;
 	struct divert_options opts;
 	struct divert_stats st;
 	struct backend_error e = { 0 };
@@ -969,7 +957,7 @@ int ifw_divert_run(struct ifw_ruleset *rs, const struct ifw_divert_options *o,
 	opts.fail_open = o->fail_open != 0;
 	opts.queue_kind = DIVERT_QUEUE_AUTO;
 	opts.io = (struct backend_io){ .log = o->log, .messages = o->messages,
-				       .reload = o->reload_path ? reload_rules : NULL,
+				       .reload = o->reload_path ? backend_reload_source : NULL,
 				       .reload_ctx = &reload };
 	opts.keep_capabilities = !o->drop_capabilities;
 
@@ -1029,7 +1017,7 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 		struct ifw_tun_stats *stats, struct ifw_error *err)
 {
 	struct tun_options opts;
-	struct reload_source r;
+	struct backend_reload_source r;
 	struct tun_stats st;
 	struct tun_backend *be = NULL;
 	struct backend_error e = { 0 };
@@ -1057,7 +1045,7 @@ int ifw_tun_run(const struct ifw_ruleset *rs, const struct ifw_tun_options *o,
 	opts.mtu = o->mtu;
 	reload_source_init(&r, o->reload_path);
 	opts.io = (struct backend_io){ .log = o->log, .messages = o->messages,
-				       .reload = o->reload_path ? reload_rules : NULL,
+				       .reload = o->reload_path ? backend_reload_source : NULL,
 				       .reload_ctx = &r };
 	memset(&st, 0, sizeof(st));
 	/* rs stays the caller's (the backend holds its own reference). */
