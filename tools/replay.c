@@ -130,15 +130,6 @@ static bool proto_has_ports(uint8_t proto)
 	       proto == IPPROTO_SCTP || proto == IPPROTO_UDPLITE;
 }
 
-static const char *addr_text(const struct ifw_addr *a, char *buf, size_t size)
-{
-	int af = a->family == 6 ? AF_INET6 : AF_INET;
-
-	if (!inet_ntop(af, a->a, buf, (socklen_t)size))
-		snprintf(buf, size, "?");
-	return buf;
-}
-
 static const char *flow_source(const struct flow *f, const struct replay_flow_info *info,
 			       char *buf, size_t size)
 {
@@ -199,7 +190,7 @@ static void put_endpoint(struct line *l, const struct ifw_addr *a, bool with_por
 			put_number(l, a->a[i]);
 		}
 	} else {
-		addr_text(a, addr, sizeof(addr));
+		ifw_addr_format(a, addr, sizeof(addr));
 		if (with_port)
 			put_char(l, '[');
 		put_text(l, addr);
@@ -275,13 +266,13 @@ static void print_flow_json(const struct flow *f, const struct replay_flow_info 
 	fputs(",\"proto\":", stdout);
 	json_string(stdout, proto_name(f->proto, proto, sizeof(proto)));
 	fputs(",\"src\":", stdout);
-	json_string(stdout, addr_text(&f->src, addr, sizeof(addr)));
+	json_string(stdout, ifw_addr_format(&f->src, addr, sizeof(addr)));
 	if (ports)
 		printf(",\"sport\":%u", f->sport);
 	else
 		fputs(",\"sport\":null", stdout);
 	fputs(",\"dst\":", stdout);
-	json_string(stdout, addr_text(&f->dst, addr, sizeof(addr)));
+	json_string(stdout, ifw_addr_format(&f->dst, addr, sizeof(addr)));
 	if (ports)
 		printf(",\"dport\":%u", f->dport);
 	else
