@@ -748,7 +748,7 @@ int divert_table_changed(struct divert_table *t, struct divert_table_change *by)
 	int r;
 
 	memset(by, 0, sizeof(*by));
-	r = netlink_receive_queued(t->watch_nl, buf, sizeof(buf), nft_watch_cb, &w, &lost);
+	r = nft_watch_receive(t->watch_nl, buf, sizeof(buf), &w, &lost);
 	if (r < 0)
 		return r;
 	by->pid = (int)w.pid;

@@ -6,6 +6,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <libnftnl/common.h>
@@ -106,6 +107,7 @@ int nft_watch_cb(const struct nlmsghdr *nlh, void *data)
 	if (msg == NFT_MSG_NEWGEN) {
 		/* Ends each transaction's notifications, naming its process. */
 		uint32_t pid = 0;
+		w->unended = false;
 		(void)nft_attr_u32(&t, NFTA_GEN_PROC_PID, &pid);
 		if (w->foreign && !w->pid && pid) {
 			const char *comm = nft_attr_str(&t, NFTA_GEN_PROC_NAME);
@@ -124,6 +126,23 @@ int nft_watch_cb(const struct nlmsghdr *nlh, void *data)
 	 * NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE) */
 	const char *table = nft_attr_str(&t, 1);
 	if (family == NFPROTO_INET && table && !strcmp(table, w->table))
-		w->foreign = true;
+		w->foreign = w->unended = true;
 	return MNL_CB_OK;
+}
+
+int nft_watch_receive(struct mnl_socket *sock, void *buf, size_t size,
+		      struct nft_watch *w, bool *lost)
+{
+	int total = 0;
+
+	for (int waits = 0;; waits++) {
+		int r = netlink_receive_queued(sock, buf, size, nft_watch_cb, w, lost);
+		if (r < 0)
+			return total ? total : r;
+		total += r;
+		if (!w->unended || waits == 5)
+			return total;
+		struct pollfd p = { .fd = mnl_socket_get_fd(sock), .events = POLLIN };
+		(void)poll(&p, 1, 50);
+	}
 }

@@ -45,10 +45,19 @@ struct nft_watch {
 	bool kernel_elements;       /* set elements the kernel changes (pid 0,
 				     * expiry) count as changes */
 	bool foreign;               /* someone else changed the table */
+	bool unended;               /* ... in a transaction whose end (its
+				     * NEWGEN) is not read yet */
 	uint32_t pid;               /* the process that did, 0: not known */
 	char comm[32];              /* and its name */
 };
 int nft_watch_cb(const struct nlmsghdr *nlh, void *data);
+/* Reads the queued notifications into w (buf: room for one datagram).
+ * A foreign change whose transaction has not ended yet (the commit still
+ * sending its notifications) is waited for, up to 250 ms, so that one
+ * change is seen once, with its process. *lost: notifications were
+ * dropped (ENOBUFS). Returns the datagrams read, or -errno. */
+int nft_watch_receive(struct mnl_socket *sock, void *buf, size_t size,
+		      struct nft_watch *w, bool *lost);
 
 struct nft_attrs {
 	const struct nlattr *a[16]; /* by type; higher types are ignored */

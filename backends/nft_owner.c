@@ -218,7 +218,7 @@ int nft_owner_watch_event(struct nft_owner *o, struct nft_owner_event *ev,
 		return 0;
 	start = now_ms();
 	/* an error other than EAGAIN ends the reading like EAGAIN does */
-	(void)netlink_receive_queued(o->watch, o->buf, WATCH_BUFFER, nft_watch_cb, &w, &lost);
+	(void)nft_watch_receive(o->watch, o->buf, WATCH_BUFFER, &w, &lost);
 	if (!o->plan)
 		return 0;
 	if (!w.foreign && !(lost && !table_intact(o->plan)))
