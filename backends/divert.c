@@ -7,10 +7,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -29,22 +32,52 @@
 /* Packets handled per wakeup before verdicts are sent and the other
  * sockets get a turn. */
 #define DIVERT_BURST 256
-/* How long the loop keeps polling without sleeping after it decided packets:
- * at most this much CPU per burst of new flows. */
+/* How long a worker that could not be pinned to its CPU keeps polling
+ * without sleeping after it decided packets: at most this much CPU per
+ * burst of new flows. A pinned worker sleeps at once: the process whose
+ * packet it decides waits on the same CPU, so waking it is cheap and
+ * spinning would only keep that process from running. */
 #define DIVERT_BUSY_POLL_NS 50000u
+/* At most this many queues (and worker threads), one per CPU. */
+#define DIVERT_MAX_QUEUES 64
 /* How often the table is read back and compared with what was installed,
  * besides the notifications (which can be lost). */
 #define DIVERT_VERIFY_NS 5000000000ull
 
+/* One queue and the thread that reads it. The queue rules send each new
+ * flow to the queue of the CPU it was seen on (CPU fanout), and the worker
+ * of that queue runs on that CPU: the program that opened the flow sleeps
+ * there waiting for its first packet, so the worker runs in its stead
+ * without a wake-up across CPUs, and the verdict's re-injected packet (and
+ * what answers it) is handled where its socket lives. */
+struct divert_worker {
+	struct divert *d;
+	struct nfqueue *q;
+	pthread_t thread;
+	bool started;
+	bool pinned;                   /* runs only on its queue's CPUs */
+	int r;                         /* 0, or why it stopped: -errno */
+	char err[256];
+};
+
 struct divert {
 	struct backend base;           /* the contract: backend.h */
+	/* Held by a worker while it decides a burst, and by the main loop
+	 * while it changes what workers read (rule set, flows, interfaces,
+	 * log); recursive: a reload inside it sets a rule set. */
+	pthread_mutex_t lock;
+	bool lock_made;
+	struct divert_worker *workers;
+	unsigned nworkers;
+	struct divert_queues queues;
+	int stop_fd;                   /* eventfd: readable when workers stop */
+	int failed_fd;                 /* eventfd: a worker stopped on an error */
 	struct divert_options opts;
 	/* The set in force as the packet path reads it: base.rs, the
 	 * backend's own reference. */
 	const struct ruleset *rs;
 	struct iftable *ift;
 	struct route_socket *routes; /* where ICMP echo at prerouting goes */
-	struct nfqueue *q;
 	struct flow_table *ft;
 	struct divert_table *table;
 	enum divert_queue_kind kind;
@@ -258,7 +291,8 @@ static struct decision decide_step(struct divert *d, struct packet *p, unsigned 
 	return dec;
 }
 
-static int handle_packet(struct divert *d, const struct nfqueue_packet *qp, uint64_t now)
+static int handle_packet(struct divert *d, struct nfqueue *q, const struct nfqueue_packet *qp,
+			 uint64_t now)
 {
 	struct packet p;
 	struct decision dec = { .verdict = VERDICT_BLOCK };
@@ -268,7 +302,7 @@ static int handle_packet(struct divert *d, const struct nfqueue_packet *qp, uint
 	if (!qp->payload || packet_decode(qp->payload, qp->len, &p) != DECODE_OK) {
 		d->stats.undecodable++;
 		d->stats.blocked++;
-		return nfqueue_verdict(d->q, qp->id, NF_DROP, false, 0);
+		return nfqueue_verdict(q, qp->id, NF_DROP, false, 0);
 	}
 	bool reply = qp->mark & DIVERT_PKT_REPLY;
 	p.has_mark = true; /* live: the mark is always known */
@@ -317,29 +351,34 @@ static int handle_packet(struct divert *d, const struct nfqueue_packet *qp, uint
 	case VERDICT_PASS:
 		d->stats.passed++;
 		if (final)
-			return nfqueue_verdict(d->q, qp->id, NF_ACCEPT, true, mark);
-		return nfqueue_verdict(d->q, qp->id, NF_REPEAT, true, mark | DIVERT_PKT_PASS);
+			return nfqueue_verdict(q, qp->id, NF_ACCEPT, true, mark);
+		return nfqueue_verdict(q, qp->id, NF_REPEAT, true, mark | DIVERT_PKT_PASS);
 	case VERDICT_REJECT:
 		d->stats.rejected++;
 		if (final)
-			return nfqueue_verdict(d->q, qp->id, NF_DROP, false, 0);
-		return nfqueue_verdict(d->q, qp->id, NF_REPEAT, true, mark | DIVERT_PKT_REJECT);
+			return nfqueue_verdict(q, qp->id, NF_DROP, false, 0);
+		return nfqueue_verdict(q, qp->id, NF_REPEAT, true, mark | DIVERT_PKT_REJECT);
 	case VERDICT_BLOCK:
 	default:
 		d->stats.blocked++;
-		return nfqueue_verdict(d->q, qp->id, NF_DROP, false, 0);
+		return nfqueue_verdict(q, qp->id, NF_DROP, false, 0);
 	}
 }
 
-/* Handles what is queued, up to a burst, then sends the verdicts. */
-static int drain_queue(struct divert *d, char *err, size_t errlen)
+/* Handles what is queued on w's queue, up to a burst, then sends the
+ * verdicts (outside the lock: sending them runs what the re-injected
+ * packets set off). Returns how many packets it decided, or -errno with
+ * w->err set. */
+static int drain_queue(struct divert_worker *w)
 {
+	struct divert *d = w->d;
 	struct nfqueue_packet qp;
-	uint64_t now = backend_now_ns();
-	int r = 0;
+	int r = 0, decided = 0;
 
+	pthread_mutex_lock(&d->lock);
+	uint64_t now = backend_now_ns();
 	for (int i = 0; i < DIVERT_BURST; i++) {
-		r = nfqueue_receive(d->q, &qp);
+		r = nfqueue_receive(w->q, &qp);
 		if (r == -ENOBUFS) {
 			/* The kernel dropped messages (and their packets). */
 			d->stats.lost++;
@@ -347,18 +386,129 @@ static int drain_queue(struct divert *d, char *err, size_t errlen)
 		}
 		if (r <= 0)
 			break;
-		r = handle_packet(d, &qp, now);
+		decided++;
+		r = handle_packet(d, w->q, &qp, now);
 		if (r < 0)
 			break;
 	}
+	if (d->base.io.log && decided)
+		fflush(d->base.io.log);
+	pthread_mutex_unlock(&d->lock);
 	if (r >= 0)
-		r = nfqueue_flush(d->q);
+		r = nfqueue_flush(w->q);
 	if (r < 0) {
-		snprintf(err, errlen, "NFQUEUE %u: %s", d->opts.queue, strerror(-r));
+		snprintf(w->err, sizeof(w->err), "NFQUEUE %u: %s", nfqueue_number(w->q),
+			 strerror(-r));
 		return r;
 	}
-	if (d->base.io.log)
-		fflush(d->base.io.log);
+	return decided;
+}
+
+/* Keeps w on the CPUs whose packets the fanout sends to its queue (CPU c
+ * goes to queue first + c % total), among those the process may use. */
+static void pin_worker(struct divert_worker *w, unsigned index)
+{
+	cpu_set_t allowed, mine;
+	unsigned total = w->d->queues.total;
+	int count = 0;
+
+	if (total < 2 || sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return;
+	CPU_ZERO(&mine);
+	for (unsigned c = index; c < CPU_SETSIZE; c += total) {
+		if (CPU_ISSET(c, &allowed)) {
+			CPU_SET(c, &mine);
+			count++;
+		}
+	}
+	w->pinned = count > 0 && sched_setaffinity(0, sizeof(mine), &mine) == 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct divert_worker *w = arg;
+	struct divert *d = w->d;
+	uint64_t spin_until = 0;
+
+	pin_worker(w, (unsigned)(w - d->workers));
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = nfqueue_fd(w->q), .events = POLLIN },
+			{ .fd = d->stop_fd, .events = POLLIN },
+		};
+		/* Packets received past the last burst are handled without
+		 * sleeping: poll() does not see them. */
+		if (!nfqueue_buffered(w->q)) {
+			int ready;
+			do
+				ready = poll(pfd, 2, 0);
+			while (ready == 0 && backend_now_ns() < spin_until);
+			if (ready == 0)
+				ready = poll(pfd, 2, -1);
+			if (ready < 0) {
+				if (errno == EINTR)
+					continue;
+				w->r = -errno;
+				snprintf(w->err, sizeof(w->err), "poll: %s", strerror(errno));
+				break;
+			}
+		}
+		if (pfd[1].revents & POLLIN)
+			break;
+		if (!(pfd[0].revents & (POLLIN | POLLERR)) && !nfqueue_buffered(w->q))
+			continue;
+		int n = drain_queue(w);
+		if (n < 0) {
+			w->r = n;
+			break;
+		}
+		if (n > 0 && !w->pinned)
+			spin_until = backend_now_ns() + DIVERT_BUSY_POLL_NS;
+	}
+	if (w->r < 0) {
+		uint64_t one = 1;
+		if (write(d->failed_fd, &one, sizeof(one)) < 0) {
+			/* The counter cannot overflow: ignored. */
+		}
+	}
+	return NULL;
+}
+
+/* Stops and joins the workers that run. */
+static void stop_workers(struct divert *d)
+{
+	uint64_t one = 1;
+
+	if (write(d->stop_fd, &one, sizeof(one)) < 0) {
+		/* An eventfd write of 1 does not fail. */
+	}
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		if (d->workers[i].started)
+			pthread_join(d->workers[i].thread, NULL);
+		d->workers[i].started = false;
+	}
+	/* Readable no more: a later divert_run starts them again. */
+	uint64_t v;
+	if (read(d->stop_fd, &v, sizeof(v)) < 0) {
+		/* Nothing to read. */
+	}
+}
+
+static int start_workers(struct divert *d, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct divert_worker *w = &d->workers[i];
+		w->r = 0;
+		w->err[0] = '\0';
+		int rc = pthread_create(&w->thread, NULL, worker_main, w);
+		if (rc != 0) {
+			stop_workers(d);
+			snprintf(err, errlen, "starting the thread of NFQUEUE %u: %s",
+				 nfqueue_number(w->q), strerror(rc));
+			return -rc;
+		}
+		w->started = true;
+	}
 	return 0;
 }
 
@@ -428,12 +578,15 @@ static int divert_set_ruleset_impl(struct backend *be, const struct ruleset *rs,
 
 	if (!rs)
 		return backend_error_set(err, -EINVAL, 0, "no rule set");
+	pthread_mutex_lock(&d->lock);
 	r = cgroup_setup(d, rs, why, sizeof(why));
 	if (r < 0) {
 		/* The first set: refused. Later ones are kept; their cgroup
 		 * rules never match. */
-		if (!d->rs)
+		if (!d->rs) {
+			pthread_mutex_unlock(&d->lock);
 			return backend_error_set(err, r, 0, "%s", why);
+		}
 		d->stats.reload_failures++;
 	}
 	bool swap = d->rs != NULL;
@@ -443,6 +596,7 @@ static int divert_set_ruleset_impl(struct backend *be, const struct ruleset *rs,
 	backend_swap_ruleset(&d->base, rs);
 	if (swap)
 		divert_table_forget_passed(d->table, why, sizeof(why));
+	pthread_mutex_unlock(&d->lock);
 	return changed > 0x7fffffff ? 0x7fffffff : (int)changed;
 }
 
@@ -454,7 +608,9 @@ int divert_set_ruleset(struct divert *d, const struct ruleset *rs,
 
 static int reload(struct divert *d, char *err, size_t errlen)
 {
+	pthread_mutex_lock(&d->lock);
 	backend_call_reload(&d->base, &d->stats.reloads, &d->stats.reload_failures);
+	pthread_mutex_unlock(&d->lock);
 	/* A reload also puts back a table someone changed. */
 	return verify_table(d, err, errlen);
 }
@@ -470,6 +626,20 @@ static const struct backend_ops divert_ops = {
 	.run = divert_run_impl,
 	.free = divert_free_impl,
 };
+
+/* One queue per CPU (the fanout takes cpu % total), or opts->queues. */
+static uint16_t queue_count(const struct divert_options *opts)
+{
+	long n = opts->queues ? (long)opts->queues : sysconf(_SC_NPROCESSORS_CONF);
+
+	if (n < 1)
+		n = 1;
+	if (n > DIVERT_MAX_QUEUES)
+		n = DIVERT_MAX_QUEUES;
+	if (n > 65536 - (long)opts->queue)
+		n = 65536 - (long)opts->queue;
+	return (uint16_t)n;
+}
 
 int divert_open(struct divert **out, const struct divert_options *opts,
 		struct backend_error *err)
@@ -487,6 +657,17 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 	d->base.io = opts->io;
 	d->opts = *opts;
 	d->diag_fd = -1;
+	d->stop_fd = d->failed_fd = -1;
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	r = pthread_mutex_init(&d->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (r != 0) {
+		free(d);
+		return backend_error_set(err, -r, r, "starting the divert backend");
+	}
+	d->lock_made = true;
 	if (!has_net_admin()) {
 		r = -EPERM;
 		snprintf(why, sizeof(why), "the divert backend needs CAP_NET_ADMIN (run it as root)");
@@ -509,18 +690,45 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 		snprintf(why, sizeof(why), "opening rtnetlink for route lookups: %s", strerror(errno));
 		goto fail;
 	}
-	struct nfqueue_options qopts = {
-		.queue = opts->queue,
-		.copy_range = 0xffff,
-		.max_len = 4096,
-		.fail_open = opts->fail_open,
-		.rcvbuf = 4 << 20,
-	};
-	/* Listen before the table exists, so no packet waits for nobody. */
-	r = nfqueue_open(&d->q, &qopts, why, sizeof(why));
-	if (r < 0)
+	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->failed_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->stop_fd < 0 || d->failed_fd < 0) {
+		r = -errno;
+		snprintf(why, sizeof(why), "eventfd: %s", strerror(errno));
 		goto fail;
-	r = divert_table_open(&d->table, opts->queue, opts->fail_open, why, sizeof(why));
+	}
+	d->queues = (struct divert_queues){
+		.first = opts->queue, .total = queue_count(opts), .fail_open = opts->fail_open,
+	};
+	d->workers = calloc(d->queues.total, sizeof(*d->workers));
+	if (!d->workers) {
+		r = -ENOMEM;
+		snprintf(why, sizeof(why), "allocating the queues: %s", strerror(ENOMEM));
+		goto fail;
+	}
+	/* Listen before the table exists, so no packet waits for nobody. */
+	for (unsigned i = 0; i < d->queues.total; i++) {
+		struct nfqueue_options qopts = {
+			.queue = (uint16_t)(opts->queue + i),
+			.copy_range = 0xffff,
+			.max_len = 4096,
+			.fail_open = opts->fail_open,
+			.rcvbuf = 4 << 20,
+		};
+		d->workers[i].d = d;
+		r = nfqueue_open(&d->workers[i].q, &qopts, why, sizeof(why));
+		if (r < 0) {
+			int owner = 0;
+			size_t n = strlen(why);
+			if ((r == -EBUSY || r == -EPERM) && divert_table_state(&owner) > 0 && owner > 0)
+				snprintf(why + n, sizeof(why) - n, "; table inet ifwall_divert "
+					 "belongs to a running 'ifwall run --backend divert' (pid %d)",
+					 owner);
+			goto fail;
+		}
+		d->nworkers = i + 1;
+	}
+	r = divert_table_open(&d->table, &d->queues, why, sizeof(why));
 	if (r < 0)
 		goto fail;
 	r = divert_table_install(d->table, opts->queue_kind, &d->kind, &d->table_existed,
@@ -562,29 +770,21 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 	if (r < 0)
 		return r;
 	d->last_expire = d->last_verify = backend_now_ns();
-	uint64_t spin_until = 0;
-	for (;;) {
+	/* The workers decide the queued packets; this loop keeps what they
+	 * read current (interfaces, rule set, flows) and the table in place.
+	 * Signals stay blocked in the workers (they are started with this
+	 * thread's mask): this loop receives them. */
+	r = start_workers(d, err, errlen);
+	for (; r == 0;) {
 		struct pollfd pfd[5] = {
 			{ .fd = backend_signals_fd(&sig), .events = POLLIN },
 			{ .fd = iftable_fd(d->ift), .events = POLLIN },
-			{ .fd = nfqueue_fd(d->q), .events = POLLIN },
+			{ .fd = d->failed_fd, .events = POLLIN },
 			{ .fd = divert_table_watch_fd(d->table), .events = POLLIN },
 			{ .fd = d->opts.control ? control_server_fd(d->opts.control) : -1,
 			  .events = POLLIN },
 		};
-		int ready;
-		/* Right after traffic, poll without sleeping for a moment: waking
-		 * a sleeping process on another CPU costs tens of microseconds
-		 * (more on virtual machines), and new flows come in bursts. */
-		/* Packets received past the last burst are handled without
-		 * sleeping: poll() does not see them. Signals are let in while
-		 * spinning too: the loop may never sleep under load. */
-		bool buffered = nfqueue_buffered(d->q);
-		do
-			ready = backend_signals_wait(&sig, pfd, 5, 0);
-		while (ready == 0 && !buffered && backend_now_ns() < spin_until);
-		if (ready == 0 && !buffered)
-			ready = backend_signals_wait(&sig, pfd, 5, 1000);
+		int ready = backend_signals_wait(&sig, pfd, 5, 1000);
 		if (ready < 0 && errno != EINTR) {
 			r = -errno;
 			snprintf(err, errlen, "poll: %s", strerror(errno));
@@ -600,34 +800,43 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 			break;
 		if (ready < 0)
 			continue; /* interrupted: the revents are not set */
+		if (pfd[2].revents & POLLIN) {
+			for (unsigned i = 0; i < d->nworkers; i++) {
+				if (d->workers[i].r < 0) {
+					r = d->workers[i].r;
+					snprintf(err, errlen, "%s", d->workers[i].err);
+					break;
+				}
+			}
+			if (r < 0)
+				break;
+		}
 		/* The table first: nothing is filtered while it is changed. */
 		if (pfd[3].revents & (POLLIN | POLLERR)) {
 			r = watch_table(d, err, errlen);
 			if (r < 0)
 				break;
 		}
-		/* Interface changes first: a packet may name a new interface. */
 		if (pfd[1].revents & POLLIN) {
+			pthread_mutex_lock(&d->lock);
 			r = iftable_process(d->ift);
+			pthread_mutex_unlock(&d->lock);
 			if (r < 0) {
 				snprintf(err, errlen, "rtnetlink: %s", strerror(-r));
 				break;
 			}
 			r = 0;
 		}
-		if (pfd[4].revents & POLLIN)
+		if (pfd[4].revents & POLLIN) {
+			pthread_mutex_lock(&d->lock);
 			control_server_serve(d->opts.control);
-		if ((pfd[2].revents & (POLLIN | POLLERR)) || nfqueue_buffered(d->q)) {
-			uint64_t before = d->stats.packets;
-			r = drain_queue(d, err, errlen);
-			if (r < 0)
-				break;
-			if (d->stats.packets != before)
-				spin_until = backend_now_ns() + DIVERT_BUSY_POLL_NS;
+			pthread_mutex_unlock(&d->lock);
 		}
 		uint64_t now = backend_now_ns();
 		if (now - d->last_expire >= 1000000000u) {
+			pthread_mutex_lock(&d->lock);
 			flow_table_expire(d->ft, now);
+			pthread_mutex_unlock(&d->lock);
 			d->last_expire = now;
 		}
 		if (now - d->last_verify >= DIVERT_VERIFY_NS) {
@@ -635,6 +844,11 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 			if (r < 0)
 				break;
 		}
+	}
+	stop_workers(d);
+	uint64_t v;
+	if (read(d->failed_fd, &v, sizeof(v)) < 0) {
+		/* No worker failed. */
 	}
 	backend_signals_end(&sig);
 	return r < 0 ? backend_error_set(errp, r, 0, "%s", err) : 0;
@@ -645,10 +859,17 @@ enum divert_queue_kind divert_queue_kind_used(const struct divert *d)
 	return d->kind;
 }
 
+unsigned divert_queue_count(const struct divert *d)
+{
+	return d->queues.total;
+}
+
 void divert_get_stats(const struct divert *d, struct divert_stats *out)
 {
 	*out = d->stats;
-	out->verdict_messages = d->q ? nfqueue_messages_sent(d->q) : 0;
+	out->verdict_messages = 0;
+	for (unsigned i = 0; i < d->nworkers; i++)
+		out->verdict_messages += nfqueue_messages_sent(d->workers[i].q);
 	out->flows = d->ft ? flow_table_count(d->ft) : 0;
 }
 
@@ -676,7 +897,15 @@ void divert_free(struct divert *d)
 	if (d->table_installed && (d->opts.fail_open || (!d->rs && !d->table_existed)))
 		divert_table_remove(d->table, err, sizeof(err));
 	divert_table_free(d->table);
-	nfqueue_free(d->q);
+	for (unsigned i = 0; i < d->nworkers; i++)
+		nfqueue_free(d->workers[i].q);
+	free(d->workers);
+	if (d->stop_fd >= 0)
+		close(d->stop_fd);
+	if (d->failed_fd >= 0)
+		close(d->failed_fd);
+	if (d->lock_made)
+		pthread_mutex_destroy(&d->lock);
 	route_socket_free(d->routes);
 	iftable_free(d->ift);
 	flow_table_free(d->ft);

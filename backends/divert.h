@@ -85,7 +85,11 @@ enum divert_queue_kind {
 };
 
 struct divert_options {
-	uint16_t queue;             /* NFQUEUE number */
+	uint16_t queue;             /* the first NFQUEUE number */
+	/* Queues queue..queue+queues-1, one thread each; new flows go to
+	 * the queue of the CPU they are seen on. 0: one per CPU (at most
+	 * 64, and no number past 65535). */
+	unsigned queues;
 	bool fail_open;             /* bypass when nobody listens */
 	enum divert_queue_kind queue_kind;
 	struct backend_io io;       /* log, messages, reload (backend.h) */
@@ -138,6 +142,8 @@ struct backend *divert_backend(struct divert *d);
 
 /* The queue kind the kernel accepted. */
 enum divert_queue_kind divert_queue_kind_used(const struct divert *d);
+/* How many queues (and threads) it listens on, from opts->queue. */
+unsigned divert_queue_count(const struct divert *d);
 void divert_get_stats(const struct divert *d, struct divert_stats *out);
 
 /* Table inet ifwall_divert in this network namespace: returns 1 when it

@@ -25,10 +25,18 @@ struct divert_table_change {
 	char comm[32];
 };
 
+/* Where the queue rules send packets: NFQUEUE first..first+total-1, by the
+ * CPU the packet is on (cpu % total) when total > 1, so each CPU's new
+ * flows go to the worker that runs on that CPU. */
+struct divert_queues {
+	uint16_t first, total;
+	bool fail_open;          /* bypass when nobody listens */
+};
+
 /* Opens the netlink sockets the table is installed and watched through
- * (queue: the NFQUEUE number the rules send to; fail_open: with bypass).
- * Installs nothing. Returns 0 or -errno with a reason in err. */
-int divert_table_open(struct divert_table **out, uint16_t queue, bool fail_open,
+ * (qs: the queues the rules send to). Installs nothing. Returns 0 or
+ * -errno with a reason in err. */
+int divert_table_open(struct divert_table **out, const struct divert_queues *qs,
 		      char *err, size_t errlen);
 /* Closes the sockets; the table stays in the kernel. Accepts NULL. */
 void divert_table_free(struct divert_table *t);
@@ -114,5 +122,7 @@ int nfqueue_verdict(struct nfqueue *q, uint32_t id, uint32_t verdict,
 int nfqueue_flush(struct nfqueue *q);
 /* Verdict messages sent so far (for tests and benchmarks). */
 uint64_t nfqueue_messages_sent(const struct nfqueue *q);
+/* The queue's number. */
+uint16_t nfqueue_number(const struct nfqueue *q);
 
 #endif

@@ -26,8 +26,8 @@
  *   3. ... == PKT_REJECT and tcp: reject with tcp reset
  *   4. ... == PKT_REJECT: reject with icmpx admin-prohibited
  *   5. ct state new,established and ct direction reply:
- *        meta mark |= PKT_REPLY; ct label set QUEUED; queue num N [bypass]
- *   6. ct state new,established: ct label set QUEUED; queue num N [bypass]
+ *        meta mark |= PKT_REPLY; ct label set QUEUED; queue num N[-M fanout] [bypass]
+ *   6. ct state new,established: ct label set QUEUED; queue num N[-M fanout] [bypass]
  *
  * Rules 1-4 act on packets coming back from userspace with NF_REPEAT; 1 and
  * 2 are apart so that a full set costs only the fast path, never the
@@ -175,18 +175,23 @@ static bool verdict(struct nftnl_rule *r, int code)
 	return nft_expr_verdict(r, code, NULL);
 }
 
+/* Queues first..first+total-1: by the CPU the packet is on (the queue of
+ * its CPU's worker) when there are several. */
 static bool queue(struct nftnl_rule *r, enum divert_queue_kind kind,
-		  uint16_t num, bool fail_open)
+		  const struct divert_queues *qs)
 {
+	bool fanout = qs->total > 1;
+
 	struct nftnl_expr *e;
 
 	if (kind == DIVERT_QUEUE_EXPR) {
 		e = nftnl_expr_alloc("queue");
 		if (e) {
-			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, num);
-			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, qs->first);
+			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, qs->total);
 			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS,
-					   fail_open ? NFT_QUEUE_FLAG_BYPASS : 0);
+					   (qs->fail_open ? NFT_QUEUE_FLAG_BYPASS : 0) |
+					   (fanout ? NFT_QUEUE_FLAG_CPU_FANOUT : 0));
 		}
 		return nft_expr_add(r, e);
 	}
@@ -199,9 +204,9 @@ static bool queue(struct nftnl_rule *r, enum divert_queue_kind kind,
 		nftnl_expr_free(e);
 		return false;
 	}
-	info->queuenum = num;
-	info->queues_total = 1;
-	info->flags = fail_open ? NFQ_FLAG_BYPASS : 0;
+	info->queuenum = qs->first;
+	info->queues_total = qs->total;
+	info->flags = (qs->fail_open ? NFQ_FLAG_BYPASS : 0) | (fanout ? NFQ_FLAG_CPU_FANOUT : 0);
 	nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
 	nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
@@ -300,7 +305,7 @@ static bool passed_set_per_side(struct nftnl_rule *r, uint32_t hook, bool add)
 }
 
 static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
-		       enum divert_queue_kind qkind, uint16_t num, bool fail_open)
+		       enum divert_queue_kind qkind, const struct divert_queues *qs)
 {
 	switch (kind) {
 	case RULE_DROP_INVALID: {
@@ -315,7 +320,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 		return match_masked(r, KEY_CT, NFT_CT_STATE, NFT_CMP_NEQ,
 				    NF_CT_STATE_UNTRACKED_BIT, 0) &&
 		       update_mark(r, ~DIVERT_PKT_NOCT, DIVERT_PKT_NOCT) &&
-		       queue(r, qkind, num, fail_open);
+		       queue(r, qkind, qs);
 	case RULE_QUEUE_INVALID_IN: {
 		uint16_t loopback = ARPHRD_LOOPBACK;
 		return load(r, KEY_META, NFT_META_IIFTYPE, NFT_REG_1) &&
@@ -323,7 +328,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 		       match_masked(r, KEY_CT, NFT_CT_STATE, NFT_CMP_NEQ,
 				    NF_CT_STATE_INVALID_BIT, 0) &&
 		       update_mark(r, ~DIVERT_PKT_NOCT, DIVERT_PKT_NOCT) &&
-		       queue(r, qkind, num, fail_open);
+		       queue(r, qkind, qs);
 	}
 	case RULE_FAST_PATH:
 		return match_label(r, DIVERT_LABEL_PASSED) &&
@@ -356,7 +361,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 	case RULE_ECHO4_QUEUE:
 	case RULE_ECHO6_QUEUE:
 		return match_icmp_echo(r, kind == RULE_ECHO6_QUEUE) &&
-		       queue(r, qkind, num, fail_open);
+		       queue(r, qkind, qs);
 	case RULE_ECHO4_SKIP: /* decided in output_echo */
 	case RULE_ECHO6_SKIP:
 		return match_icmp_echo(r, kind == RULE_ECHO6_SKIP) && verdict(r, NF_ACCEPT);
@@ -375,7 +380,7 @@ static bool build_rule(struct nftnl_rule *r, enum rule_kind kind, uint32_t hook,
 			ok = load(r, KEY_CT, NFT_CT_DIRECTION, NFT_REG_1) &&
 			     nft_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &reply, sizeof(reply)) &&
 			     update_mark(r, ~DIVERT_PKT_REPLY, DIVERT_PKT_REPLY);
-		return ok && set_label(r, DIVERT_LABEL_QUEUED) && queue(r, qkind, num, fail_open);
+		return ok && set_label(r, DIVERT_LABEL_QUEUED) && queue(r, qkind, qs);
 	}
 	}
 	return false;
@@ -437,7 +442,7 @@ static int chain_msg(struct batch *bt, const char *name, uint32_t hook, int prio
 }
 
 static int rule_msg(struct batch *bt, const char *chain, uint32_t hook, enum rule_kind kind,
-		    enum divert_queue_kind qkind, uint16_t num, bool fail_open)
+		    enum divert_queue_kind qkind, const struct divert_queues *qs)
 {
 	static const char *what[] = {
 		[RULE_DROP_INVALID] = "adding the rule dropping invalid packets",
@@ -467,7 +472,7 @@ static int rule_msg(struct batch *bt, const char *chain, uint32_t hook, enum rul
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, DIVERT_TABLE_NAME);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	if (!build_rule(r, kind, hook, qkind, num, fail_open)) {
+	if (!build_rule(r, kind, hook, qkind, qs)) {
 		nftnl_rule_free(r);
 		return -ENOMEM;
 	}
@@ -502,8 +507,7 @@ static int passed_set_msg(struct batch *bt, uint16_t type)
 struct divert_table {
 	struct netlink batch_nl;
 	struct mnl_socket *watch_nl;
-	uint16_t queue;
-	bool fail_open;
+	struct divert_queues queues;
 	enum divert_queue_kind kind; /* as installed */
 	bool installed;
 };
@@ -562,7 +566,7 @@ static int install(struct divert_table *t, enum divert_queue_kind kind,
 		r = chain_msg(&bt, chains[c].name, chains[c].hook, chains[c].priority);
 		for (size_t i = 0; r == 0 && chains[c].rules[i] != RULE_NONE; i++)
 			r = rule_msg(&bt, chains[c].name, chains[c].hook, chains[c].rules[i],
-				     kind, t->queue, t->fail_open);
+				     kind, &t->queues);
 	}
 	if (r < 0)
 		snprintf(err, errlen, "building the nftables batch: %s", strerror(-r));
@@ -771,7 +775,7 @@ int divert_table_watch_fd(const struct divert_table *t)
 
 /* --- the table's life ---------------------------------------------------- */
 
-int divert_table_open(struct divert_table **out, uint16_t queue, bool fail_open,
+int divert_table_open(struct divert_table **out, const struct divert_queues *qs,
 		      char *err, size_t errlen)
 {
 	struct divert_table *t = calloc(1, sizeof(*t));
@@ -782,8 +786,7 @@ int divert_table_open(struct divert_table **out, uint16_t queue, bool fail_open,
 		snprintf(err, errlen, "%s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	t->queue = queue;
-	t->fail_open = fail_open;
+	t->queues = *qs;
 	if ((e = netlink_open(&t->batch_nl, NETLINK_NETFILTER, NFT_NL_BATCH_OPTIONS)) < 0 ||
 	    !(t->watch_nl = netlink_socket_open(NETLINK_NETFILTER, 0, 0, &e)) ||
 	    (e = netlink_socket_join(t->watch_nl, NFNLGRP_NFTABLES)) < 0) {

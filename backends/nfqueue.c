@@ -327,3 +327,8 @@ uint64_t nfqueue_messages_sent(const struct nfqueue *q)
 {
 	return q->messages_sent;
 }
+
+uint16_t nfqueue_number(const struct nfqueue *q)
+{
+	return q->queue;
+}

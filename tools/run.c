@@ -309,8 +309,12 @@ static int run_divert(const struct run_args *a, const struct ruleset *rs, FILE *
 		return EXIT_SYSTEM;
 	}
 	reload.backend = target.backend = divert_backend(d);
-	fprintf(stderr, "%s run: divert on NFQUEUE %lu (%s)%s, table inet ifwall_divert; ready\n",
-		prog, a->queue, kind_name(divert_queue_kind_used(d)),
+	unsigned queues = divert_queue_count(d);
+	char more[48] = "";
+	if (queues > 1)
+		snprintf(more, sizeof(more), "to %lu, one per CPU; ", a->queue + queues - 1);
+	fprintf(stderr, "%s run: divert on NFQUEUE %lu (%s%s)%s, table inet ifwall_divert; ready\n",
+		prog, a->queue, more, kind_name(divert_queue_kind_used(d)),
 		a->fail_open ? ", fail-open" : "");
 	r = divert_run(d, &stop, &err);
 	struct divert_stats st;

@@ -350,7 +350,11 @@ int ifw_running_table_change(const char *backend, const char *table, int op,
  * forward) to userspace; the engine decides it before it leaves or is
  * delivered; accepted flows then stay in the kernel. */
 struct ifw_divert_options {
-	unsigned queue;          /* NFQUEUE number, 0..65535 */
+	unsigned queue;          /* the first NFQUEUE number, 0..65535: one
+				  * queue per CPU from it (at most 64), each
+				  * read by a thread pinned to its CPU; the
+				  * log is written from those threads, one
+				  * at a time */
 	int fail_open;           /* 1: new flows pass while nobody reads the
 				  * queue; 0: they are dropped (fail closed) */
 	FILE *log;               /* one JSON line per verdict and per reload
