@@ -8,6 +8,8 @@
  * that existed before the start, or after a reload. The engine decides it
  * with the interface from the queue message before it leaves or is
  * delivered, so nothing of a blocked connection is ever on the wire.
+ * There is one queue per CPU (the queue rules' CPU fanout), each read by a
+ * thread pinned to its CPU; the threads share the flow table under a lock.
  * Verdicts:
  *   pass    NF_REPEAT with packet mark bit DIVERT_PKT_PASS: the chain runs
  *           again, labels the conntrack entry DIVERT_LABEL_PASSED, adds
