@@ -38,6 +38,9 @@
  * packet it decides waits on the same CPU, so waking it is cheap and
  * spinning would only keep that process from running. */
 #define DIVERT_BUSY_POLL_NS 50000u
+/* Flows expired per hold of the lock (the workers wait meanwhile): about
+ * 100 us; the rest in the next turns of the loop, without sleeping. */
+#define DIVERT_EXPIRE_SLICE 1024
 /* At most this many queues (and worker threads), one per CPU. */
 #define DIVERT_MAX_QUEUES 64
 /* How often the table is read back and compared with what was installed,
@@ -85,6 +88,7 @@ struct divert {
 	bool table_existed;            /* there was one before divert_open */
 	struct divert_stats stats;
 	uint64_t last_expire, last_verify;
+	bool expire_more;              /* the last slice may have left some */
 	/* 'cgroup' criteria: a queued packet carries no cgroup, so the
 	 * socket's is asked of the kernel (sock_diag) and named by searching
 	 * the directories the rules' patterns live in. ncgroup_dirs == 0:
@@ -784,7 +788,7 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 			{ .fd = d->opts.control ? control_server_fd(d->opts.control) : -1,
 			  .events = POLLIN },
 		};
-		int ready = backend_signals_wait(&sig, pfd, 5, 1000);
+		int ready = backend_signals_wait(&sig, pfd, 5, d->expire_more ? 0 : 1000);
 		if (ready < 0 && errno != EINTR) {
 			r = -errno;
 			snprintf(err, errlen, "poll: %s", strerror(errno));
@@ -833,11 +837,13 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 			pthread_mutex_unlock(&d->lock);
 		}
 		uint64_t now = backend_now_ns();
-		if (now - d->last_expire >= 1000000000u) {
+		if (d->expire_more || now - d->last_expire >= 1000000000u) {
 			pthread_mutex_lock(&d->lock);
-			flow_table_expire(d->ft, now);
+			size_t n = flow_table_expire_some(d->ft, now, DIVERT_EXPIRE_SLICE);
 			pthread_mutex_unlock(&d->lock);
-			d->last_expire = now;
+			d->expire_more = n == DIVERT_EXPIRE_SLICE;
+			if (!d->expire_more)
+				d->last_expire = now;
 		}
 		if (now - d->last_verify >= DIVERT_VERIFY_NS) {
 			r = verify_table(d, err, errlen);

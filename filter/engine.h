@@ -234,6 +234,9 @@ size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs);
 
 /* Drops flows idle past their timeout. Returns how many. */
 size_t flow_table_expire(struct flow_table *ft, uint64_t now);
+/* The same, at most max of them (oldest first): returns max when some may
+ * be left. For a caller that holds a lock others wait for. */
+size_t flow_table_expire_some(struct flow_table *ft, uint64_t now, size_t max);
 
 typedef void (*flow_visit_fn)(const struct flow *f, void *ctx);
 /* Called with every flow just before it leaves the table (idle timeout,

@@ -1600,10 +1600,15 @@ size_t flow_table_recheck(struct flow_table *ft, const struct ruleset *rs)
 
 size_t flow_table_expire(struct flow_table *ft, uint64_t now)
 {
+	return flow_table_expire_some(ft, now, SIZE_MAX);
+}
+
+size_t flow_table_expire_some(struct flow_table *ft, uint64_t now, size_t max)
+{
 	if (!ft)
 		return 0;
 	frag_expire(ft, now);
-	return expire_some(ft, now, SIZE_MAX);
+	return expire_some(ft, now, max);
 }
 
 bool flow_table_last_began(const struct flow_table *ft)

@@ -419,6 +419,31 @@ static void test_timeouts(void)
 	flow_table_free(ft);
 }
 
+/* Expiry in slices: at most max per call, oldest first, max returned while
+ * some may be left; nothing live goes. */
+static void test_expire_slices(void)
+{
+	struct flow_limits lim = { .udp_timeout = 60 };
+	struct rule r[1] = { rule(ACTION_PASS, DIR_OUT, 1) };
+	struct ruleset rs = rs_of(r, 1);
+	struct flow_table *ft = flow_table_new(&lim);
+	struct ended ended = { 0 };
+
+	flow_table_set_end_callback(ft, on_end, &ended);
+	for (int i = 0; i < 5; i++) {
+		struct packet u = pkt(DIR_OUT, "eth0", 17, "10.0.0.1", (uint16_t)(2000 + i), "10.0.0.2", 53);
+		flow_table_packet(ft, &rs, &u, (uint64_t)i * SEC, NULL);
+	}
+	CHECK("a slice of 2 of the 3 expired", flow_table_expire_some(ft, 63 * SEC, 2) == 2 &&
+	      flow_table_count(ft) == 3 && ended.count == 2 && ended.sports[0] == 2000 &&
+	      ended.sports[1] == 2001);
+	CHECK("the next slice ends early", flow_table_expire_some(ft, 63 * SEC, 2) == 1 &&
+	      flow_table_count(ft) == 2 && ended.sports[2] == 2002);
+	CHECK("live flows stay", flow_table_expire_some(ft, 63 * SEC, 2) == 0 &&
+	      flow_table_count(ft) == 2);
+	flow_table_free(ft);
+}
+
 static void test_recheck(void)
 {
 	uint8_t udp = 17, tcp = 6;
@@ -755,6 +780,7 @@ int main(void)
 	test_eviction();
 	test_eviction_prefers_blocked();
 	test_timeouts();
+	test_expire_slices();
 	test_recheck();
 	test_v6_and_names();
 	test_first_decision_and_flag();
