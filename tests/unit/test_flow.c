@@ -301,6 +301,17 @@ static void test_fragments(void)
 	flow_table_free(ft);
 }
 
+/* n DNS flows out from ports sport.., one a second from first. */
+static void open_udp_flows(struct flow_table *ft, const struct ruleset *rs, int n,
+			   uint16_t sport, uint64_t first)
+{
+	for (int i = 0; i < n; i++) {
+		struct packet p = pkt(DIR_OUT, "eth0", 17, "10.0.0.1", (uint16_t)(sport + i),
+				      "10.0.0.2", 53);
+		flow_table_packet(ft, rs, &p, first + (uint64_t)i * SEC, NULL);
+	}
+}
+
 static void test_eviction(void)
 {
 	struct flow_limits lim = { .max_flows = 4 };
@@ -310,10 +321,7 @@ static void test_eviction(void)
 	struct ended ended = { 0 };
 
 	flow_table_set_end_callback(ft, on_end, &ended);
-	for (uint16_t i = 0; i < 4; i++) {
-		struct packet p = pkt(DIR_OUT, "eth0", 17, "10.0.0.1", (uint16_t)(1000 + i), "10.0.0.2", 53);
-		flow_table_packet(ft, &rs, &p, (1 + i) * SEC, NULL);
-	}
+	open_udp_flows(ft, &rs, 4, 1000, 1 * SEC);
 	/* Touch flow 1000 (a reply), so 1001 is now the oldest idle. */
 	struct packet p0 = reply(pkt(DIR_OUT, "eth0", 17, "10.0.0.1", 1000, "10.0.0.2", 53));
 	flow_table_packet(ft, &rs, &p0, 5 * SEC, NULL);
@@ -430,10 +438,7 @@ static void test_expire_slices(void)
 	struct ended ended = { 0 };
 
 	flow_table_set_end_callback(ft, on_end, &ended);
-	for (int i = 0; i < 5; i++) {
-		struct packet u = pkt(DIR_OUT, "eth0", 17, "10.0.0.1", (uint16_t)(2000 + i), "10.0.0.2", 53);
-		flow_table_packet(ft, &rs, &u, (uint64_t)i * SEC, NULL);
-	}
+	open_udp_flows(ft, &rs, 5, 2000, 0);
 	CHECK("a slice of 2 of the 3 expired", flow_table_expire_some(ft, 63 * SEC, 2) == 2 &&
 	      flow_table_count(ft) == 3 && ended.count == 2 && ended.sports[0] == 2000 &&
 	      ended.sports[1] == 2001);
