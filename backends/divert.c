@@ -722,12 +722,12 @@ int divert_open(struct divert **out, const struct divert_options *opts,
 		d->workers[i].d = d;
 		r = nfqueue_open(&d->workers[i].q, &qopts, why, sizeof(why));
 		if (r < 0) {
-			int owner = 0;
+			/* Held: by the running instance when it has the table. */
+			char owner[160];
 			size_t n = strlen(why);
-			if ((r == -EBUSY || r == -EPERM) && divert_table_state(&owner) > 0 && owner > 0)
-				snprintf(why + n, sizeof(why) - n, "; table inet ifwall_divert "
-					 "belongs to a running 'ifwall run --backend divert' (pid %d)",
-					 owner);
+			if ((r == -EBUSY || r == -EPERM) &&
+			    divert_table_owner_text(owner, sizeof(owner)) > 0)
+				snprintf(why + n, sizeof(why) - n, "; %s", owner);
 			goto fail;
 		}
 		d->nworkers = i + 1;
@@ -815,7 +815,8 @@ static int divert_run_impl(struct backend *be, const struct backend_stop *stop,
 			if (r < 0)
 				break;
 		}
-		/* The table first: nothing is filtered while it is changed. */
+		/* The table first (the queue threads go on deciding meanwhile:
+		 * packets queued by the old table keep their verdicts). */
 		if (pfd[3].revents & (POLLIN | POLLERR)) {
 			r = watch_table(d, err, errlen);
 			if (r < 0)

@@ -38,6 +38,10 @@ struct divert_queues {
  * -errno with a reason in err. */
 int divert_table_open(struct divert_table **out, const struct divert_queues *qs,
 		      char *err, size_t errlen);
+/* When a live process other than this one runs the table: says so in buf
+ * ("table inet ifwall_divert belongs to a running ... (pid N)") and
+ * returns its pid; 0 otherwise. */
+int divert_table_owner_text(char *buf, size_t len);
 /* Closes the sockets; the table stays in the kernel. Accepts NULL. */
 void divert_table_free(struct divert_table *t);
 

@@ -808,6 +808,22 @@ void divert_table_free(struct divert_table *t)
 	free(t);
 }
 
+static void owner_text(char *buf, size_t len, int owner)
+{
+	snprintf(buf, len, "table inet " DIVERT_TABLE_NAME " belongs to a running "
+		 "'ifwall run --backend divert' (pid %d)", owner);
+}
+
+int divert_table_owner_text(char *buf, size_t len)
+{
+	int owner = live_owner();
+
+	if (owner <= 0)
+		return 0;
+	owner_text(buf, len, owner);
+	return owner;
+}
+
 int divert_table_install(struct divert_table *t, enum divert_queue_kind kind,
 			 enum divert_queue_kind *used, bool *existed,
 			 char *err, size_t errlen)
@@ -816,8 +832,9 @@ int divert_table_install(struct divert_table *t, enum divert_queue_kind kind,
 	int owner = live_owner();
 
 	if (owner > 0) {
-		snprintf(err, errlen, "table inet " DIVERT_TABLE_NAME " belongs to a running "
-			 "'ifwall run --backend divert' (pid %d); stop it first", owner);
+		owner_text(err, errlen, owner);
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, "; stop it first");
 		return -EBUSY;
 	}
 	if (existed)
